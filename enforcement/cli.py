@@ -1,0 +1,284 @@
+"""`zes rules ...`, `zes register ...`, `zes decide` and `zes demo`."""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Annotated
+
+import redis
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from enforcement import plates
+from enforcement.base import Outcome
+from enforcement.explain import explain
+from enforcement.law import PassageFacts, decide
+from enforcement.register.base import RegisterUnavailable
+from enforcement.register.exemption_files import read_exemptions
+from enforcement.register.rdw import read_vehicles
+from enforcement.register.redis_store import RedisRegister
+from enforcement.register.report import LoadReport
+from enforcement.register.synth import write_synthetic_rdw
+from enforcement.scenarios import run_scenarios
+from enforcement.settings import ConfigError, Settings, load_law, load_settings
+
+console = Console(stderr=True)
+out = Console()
+
+rules_app = typer.Typer(help="The ZE-zone law: scenario checks and zones.", no_args_is_help=True)
+register_app = typer.Typer(
+    help="The vehicle and exemption register (RDW open data, Redis).", no_args_is_help=True
+)
+
+
+def _register(settings: Settings) -> RedisRegister:
+    client = redis.Redis.from_url(settings.redis_url, socket_connect_timeout=2)
+    return RedisRegister(
+        client, prefix=settings.register_prefix, secret=settings.hash_secret.get_secret_value()
+        .encode()
+    )
+
+
+# -- zes rules -------------------------------------------------------------------------------
+@rules_app.command("check")
+def rules_check(
+    cases: Annotated[Path, typer.Argument(help="A CSV in the format of ze-scenarios-dev.csv.")],
+) -> None:
+    """Decide every case of a scenario file; print failures and `N passed, M failed`."""
+    if not cases.is_file():
+        raise FileNotFoundError(f"case file {cases} does not exist")
+    _, catalog = load_law(load_settings())
+    results = run_scenarios(cases, catalog)
+    failed = [r for r in results if not r.passed]
+    for result in failed:
+        print(result.line())
+    print(f"{len(results) - len(failed)} passed, {len(failed)} failed")
+    if failed:
+        raise typer.Exit(1)
+
+
+@rules_app.command("zones")
+def rules_zones() -> None:
+    """List the zones the law knows, with start and warning period."""
+    _, catalog = load_law(load_settings())
+    for zone in catalog:
+        start = zone.start.isoformat() if zone.start else "no zone"
+        warning = zone.last_warning_day.isoformat() if zone.last_warning_day else "-"
+        print(f"{zone.id:22} {zone.name:22} start={start:10} warning_until={warning}")
+
+
+# -- zes register ----------------------------------------------------------------------------
+def _progress_report(label: str) -> tuple[Progress, LoadReport]:
+    progress = Progress(
+        TextColumn(label),
+        BarColumn(),
+        TextColumn("{task.completed:,} rows"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    )
+    task = progress.add_task(label, total=None)
+    report = LoadReport(progress=lambda n: progress.update(task, completed=n))
+    return progress, report
+
+
+def _print_report(what: str, report: LoadReport, seconds: float) -> None:
+    rate = report.loaded / seconds if seconds > 0 else 0.0
+    console.print(f"{what}: {report.summary()} in {seconds:.1f} s ({rate:,.0f}/s)")
+    for problem in report.problems[:20]:
+        console.print(f"  skipped {problem}")
+    if report.skipped > 20:
+        console.print(f"  ... and {report.skipped - 20} more skipped rows")
+
+
+@register_app.command("synth")
+def register_synth(
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the files.")] = Path(
+        "var/rdw"
+    ),
+    count: Annotated[int, typer.Option(min=1, help="Number of vehicles.")] = 10_000,
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same files).")] = 0,
+    fmt: Annotated[str, typer.Option("--format", help="csv (bulk export) or json (SODA).")] = (
+        "csv"
+    ),
+) -> None:
+    """Write realistic synthetic RDW open-data files (real column names)."""
+    if fmt not in ("csv", "json"):
+        raise ConfigError("--format must be csv or json")
+    files = write_synthetic_rdw(out_dir, count, seed=seed, fmt=fmt)  # type: ignore[arg-type]
+    for path in files.paths():
+        print(path)
+
+
+@register_app.command("load")
+def register_load(
+    vehicles: Annotated[Path, typer.Option(help="Gekentekende_voertuigen (m9d7-ebf2).")],
+    fuels: Annotated[Path | None, typer.Option(help="..._brandstof (8ys7-d773).")] = None,
+    bodies: Annotated[Path | None, typer.Option(help="..._carrosserie (vezc-m2t6).")] = None,
+    body_codes: Annotated[
+        Path | None, typer.Option(help="..._carrosserie_specificatie (jhie-znh9).")
+    ] = None,
+    particularities: Annotated[
+        Path | None, typer.Option(help="..._bijzonderheden (7ug8-2dtt).")
+    ] = None,
+    axles: Annotated[Path | None, typer.Option(help="..._assen (3huj-srit).")] = None,
+) -> None:
+    """Load RDW files into the register; readers see the old register until it is complete."""
+    settings = load_settings()
+    register = _register(settings)
+    for path in (vehicles, fuels, bodies, body_codes, particularities, axles):
+        if path is not None and not path.is_file():
+            raise FileNotFoundError(f"{path} does not exist")
+    progress, report = _progress_report("loading vehicles")
+    started = time.perf_counter()
+    with progress:
+        count = register.replace_vehicles(
+            read_vehicles(
+                vehicles,
+                fuels,
+                bodies=bodies,
+                body_codes=body_codes,
+                particularities=particularities,
+                axles=axles,
+                report=report,
+            )
+        )
+    _print_report(f"vehicles loaded: {count:,}", report, time.perf_counter() - started)
+
+
+@register_app.command("load-exemptions")
+def register_load_exemptions(
+    path: Annotated[Path, typer.Argument(help="Exemption file (CSV, JSON or NDJSON).")],
+    add: Annotated[
+        bool, typer.Option(help="Add to the current exemptions instead of replacing them.")
+    ] = False,
+) -> None:
+    """Import ontheffingen (national desk, RVO and municipal) into the register."""
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} does not exist")
+    register = _register(load_settings())
+    progress, report = _progress_report("loading exemptions")
+    started = time.perf_counter()
+    with progress:
+        if add:
+            count = register.add_exemptions(read_exemptions(path, report=report))
+        else:
+            count = register.replace_exemptions(read_exemptions(path, report=report))
+    _print_report(f"exemptions loaded: {count:,}", report, time.perf_counter() - started)
+
+
+@register_app.command("stats")
+def register_stats() -> None:
+    """Print the register's size and memory as JSON."""
+    print(json.dumps(_register(load_settings()).stats(), default=str))
+
+
+# -- zes decide ------------------------------------------------------------------------------
+def _parse_at(text: str | None) -> datetime:
+    if text is None:
+        return datetime.now(UTC)
+    try:
+        at = datetime.fromisoformat(text)
+    except ValueError:
+        raise ConfigError(f"--at {text!r} is not an ISO date or date-time") from None
+    if at.tzinfo is None:
+        from enforcement.base import LOCAL_TZ
+
+        at = at.replace(tzinfo=LOCAL_TZ)  # a bare local time means Dutch time (R39)
+    return at
+
+
+def decide_command(
+    plate: Annotated[str, typer.Argument(help="Licence plate, any spelling (AB-12-CD, ab12cd).")],
+    zone: Annotated[str, typer.Option(help="Zone name or id, e.g. Utrecht or den-haag.")],
+    at: Annotated[
+        str | None, typer.Option(help="Passage time, ISO 8601; default now (Dutch time).")
+    ] = None,
+    lang: Annotated[str, typer.Option(help="nl or en.")] = "nl",
+) -> None:
+    """Look a plate up in the register and print the decision with its reasons."""
+    settings = load_settings()
+    _, catalog = load_law(settings)
+    found = catalog.get(zone)
+    if found is None:
+        raise ConfigError(f"unknown zone {zone!r}; `zes rules zones` lists them")
+    moment = _parse_at(at)
+    normalised = plates.normalise(plate)
+    if not normalised:
+        raise ConfigError(f"{plate!r} contains no plate characters")
+    view = _register(settings).lookup([normalised], moment)
+    decision = decide(
+        moment,
+        found,
+        view.vehicles.get(normalised),
+        view.exemptions.get(normalised, ()),
+        facts=PassageFacts(plate=normalised),
+    )
+    print(plates.format_plate(normalised))
+    for line in explain(decision, found, lang).lines():
+        print(line)
+
+
+# -- zes demo: the main job until `zes up` exists ---------------------------------------------
+def demo_command(
+    vehicles: Annotated[int, typer.Option(min=100, help="Synthetic vehicles to load.")] = 50_000,
+    passages: Annotated[int, typer.Option(min=1, help="Passages to decide.")] = 20_000,
+    zone: Annotated[str, typer.Option(help="Zone of the simulated camera.")] = "Utrecht",
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 1,
+) -> None:
+    """Load a synthetic register into Redis and decide a day of simulated passages."""
+    settings = load_settings()
+    _, catalog = load_law(settings)
+    found = catalog.get(zone)
+    if found is None:
+        raise ConfigError(f"unknown zone {zone!r}; `zes rules zones` lists them")
+    register = _register(settings)
+    work = settings.work_dir / "demo"
+    console.print(f"[bold]1/3[/] writing {vehicles:,} synthetic RDW vehicles to {work}")
+    files = write_synthetic_rdw(work, vehicles, seed=seed)
+    progress, report = _progress_report("loading register")
+    started = time.perf_counter()
+    with progress:
+        loaded = register.replace_vehicles(
+            read_vehicles(files.vehicles, files.fuels, report=report)
+        )
+    _print_report(f"[bold]2/3[/] register loaded: {loaded:,}", report, time.perf_counter() - started)
+
+    rng = random.Random(seed)
+    plates_seen = [v.plate for v in read_vehicles(files.vehicles, None, report=LoadReport())]
+    start = datetime.now(UTC).replace(microsecond=0)
+    counts: dict[str, int] = {o.value: 0 for o in Outcome}
+    started = time.perf_counter()
+    batch = 1000
+    for offset in range(0, passages, batch):
+        size = min(batch, passages - offset)
+        # 3% of passages are plates the register does not know (misreads, new plates).
+        sample = [
+            rng.choice(plates_seen) if rng.random() > 0.03 else f"ZZ{rng.randrange(9999):04d}"
+            for _ in range(size)
+        ]
+        moment = start + timedelta(seconds=offset)
+        view = register.lookup(sample, moment)
+        for plate in sample:
+            decision = decide(
+                moment,
+                found,
+                view.vehicles.get(plate),
+                view.exemptions.get(plate, ()),
+                facts=PassageFacts(plate=plate, read_confidence=0.97),
+            )
+            counts[decision.outcome.value] += 1
+    seconds = time.perf_counter() - started
+    console.print(
+        f"[bold]3/3[/] decided {passages:,} passages in {seconds:.2f} s "
+        f"({passages / seconds:,.0f}/s, batched register lookups + the law)"
+    )
+    print(json.dumps({"zone": found.id, "passages": passages, "outcomes": counts}))
+
+
+__all__ = ["RegisterUnavailable", "decide_command", "demo_command", "register_app", "rules_app"]

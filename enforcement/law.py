@@ -1,0 +1,483 @@
+"""The ZE-zone law (RVV 1990 art. 86c-86e, rules R1-R39 of the rules spec) as one pure function.
+
+`decide(...)` takes the facts of one passage - when, which zone, the register's vehicle (or
+None when the plate is not in the register), the plate's exemptions, and what the camera knows
+about the read - and returns a `Decision` with the rule ids that shaped it and the facts each
+rule used. No I/O, no clock, no globals: the stream, the review app and the public plate check
+call this same function, so they can never disagree.
+
+Evaluation order (spec §3, with one deliberate change): R39 local time -> R34 foreign plate ->
+R1 zone active -> R33 doubtful read / unknown plate -> R3/R2 scope -> R5 zero-emission ->
+R20 priority vehicle -> R17-R19 vrijstellingen -> R7-R16 transitional access -> R21-R31
+ontheffingen -> violation -> R32/R37 sanction. The spec lists R33 before R1; we decide R1 first
+because a passage before a zone starts (or where there is no zone) is out of scope whatever the
+register says, so a human never has to look at it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from enforcement.base import (
+    LOCAL_TZ,
+    Decision,
+    Exemption,
+    ExemptionStatus,
+    Outcome,
+    RuleHit,
+    Sanction,
+    SanctionKind,
+    Vehicle,
+    VehicleClass,
+    Zone,
+    anniversary,
+    end_of_day,
+)
+from enforcement.params import LawParams, TransitionDateField
+from enforcement.plates import special_registration
+
+#: ontheffing type key -> the rule that governs it (spec §10); other keys are R31.
+ONTHEFFING_RULES: dict[str, str] = {
+    "dagontheffing": "R22",
+    "bijzonder-voertuig-kermis": "R23",
+    "bijzonder-voertuig-verhuisauto": "R23",
+    "bijzonder-voertuig-kraan": "R23",
+    "bijzonder-voertuig-exceptioneel": "R23",
+    "levertijd": "R24",
+    "bedrijfseconomisch": "R25",
+    "netcongestie": "R26",
+    "geen-ZE-alternatief": "R27",
+    "aangepast-voertuig-handicap": "R28",
+    "phev-vrachtauto": "R29",
+    "hardheidsclausule": "R30",
+}
+
+#: Fuels sometimes taken for clean ones; R6 says why they are not zero-emission.
+ALTERNATIVE_FUELS = frozenset({"LPG", "CNG", "LNG", "Alcohol"})
+
+BEDRIJFSAUTO = "Bedrijfsauto"
+VAN_MAX_MASS_KG = 3500
+
+
+@dataclass(frozen=True, slots=True)
+class PassageFacts:
+    """What the camera side knows about a passage beyond its time and zone."""
+
+    plate: str | None = None
+    """Normalised plate as read; used for the special-registration test (R33)."""
+    country: str | None = None
+    """ISO 3166 alpha-2 country of the plate as read; None or NL means Dutch."""
+    read_confidence: float | None = None
+    """Confidence of the plate read (0..1); None when not known (e.g. a manual entry)."""
+    priority_incident: bool = False
+    """An incident log shows the vehicle drove with optical and sound signals (R20)."""
+
+
+def decide(
+    at: datetime,
+    zone: Zone,
+    vehicle: Vehicle | None,
+    exemptions: Sequence[Exemption] = (),
+    *,
+    facts: PassageFacts = PassageFacts(),
+    day_permits_used: int = 0,
+    params: LawParams | None = None,
+) -> Decision:
+    """Decide one passage under the ZE-zone law.
+
+    `day_permits_used` is the number of day-permit days the vehicle already used this calendar
+    year in the zone's municipality, not counting the passage's own day (R22).
+    `params` defaults to the zone's parameter set.
+    """
+    if at.tzinfo is None or at.utcoffset() is None:
+        raise ValueError("passage time must be timezone-aware (R39: stored as UTC plus offset)")
+    p = params if params is not None else zone.params
+    return _Evaluation(at.astimezone(LOCAL_TZ), zone, vehicle, exemptions, facts, p).run(
+        day_permits_used
+    )
+
+
+class _Evaluation:
+    """One run of the rules; collects the hits that explain the outcome."""
+
+    def __init__(
+        self,
+        local: datetime,
+        zone: Zone,
+        vehicle: Vehicle | None,
+        exemptions: Sequence[Exemption],
+        facts: PassageFacts,
+        params: LawParams,
+    ) -> None:
+        self.local = local
+        self.day = local.date()
+        self.zone = zone
+        self.vehicle = vehicle
+        self.exemptions = tuple(exemptions)
+        self.facts = facts
+        self.p = params
+        self.hits: list[RuleHit] = []
+        self.vehicle_class: VehicleClass | None = None
+
+    # -- helpers ---------------------------------------------------------------------------
+    def hit(self, rule_id: str, key: str, **args: object) -> None:
+        self.hits.append(RuleHit(rule_id, key, tuple(args.items())))
+
+    def done(self, outcome: Outcome, **kwargs: object) -> Decision:
+        if outcome in (Outcome.ALLOWED, Outcome.OUT_OF_SCOPE):
+            self.hit("R38", "no_hit")
+        return Decision(
+            outcome=outcome,
+            rules=tuple(self.hits),
+            local_time=self.local,
+            vehicle_class=self.vehicle_class,
+            exemptions_considered=self.exemptions,
+            **kwargs,  # type: ignore[arg-type]
+        )
+
+    def boundary(self, *days: date | None) -> None:
+        """R39: say so when the decision hinges on the first or last day of a period."""
+        for d in days:
+            if d is not None and self.day in (d, d + timedelta(days=1)):
+                self.hit("R39", "local_time", at=self.local)
+                return
+
+    # -- the rules ---------------------------------------------------------------------------
+    def run(self, day_permits_used: int) -> Decision:
+        country = (self.facts.country or "NL").upper()
+        if country != "NL":
+            self.hit("R34", "foreign_plate", country=country)
+            return self.done(Outcome.OUT_OF_SCOPE)
+
+        zone = self.zone
+        if zone.start is None:
+            self.hit("R1", "no_zone", municipality=zone.municipality)
+            return self.done(Outcome.OUT_OF_SCOPE)
+        if self.day < zone.start:
+            self.hit("R1", "zone_not_started", zone=zone.name, start=zone.start)
+            return self.done(Outcome.OUT_OF_SCOPE)
+        if self.day == zone.start:
+            self.hit("R1", "zone_first_day", zone=zone.name, start=zone.start)
+            self.boundary(zone.start)
+
+        undetermined = self.doubt()
+        if undetermined is not None:
+            return undetermined
+        vehicle = self.vehicle
+        assert vehicle is not None and vehicle.kind is not None  # doubt() checked
+
+        if vehicle.kind != BEDRIJFSAUTO:
+            self.hit("R3", "not_in_scope", kind=vehicle.kind, body=vehicle.body or "")
+            if vehicle.kind in {"Aanhangwagen", "Oplegger"}:
+                self.hit("R33", "trailer_plate")
+            return self.done(Outcome.OUT_OF_SCOPE)
+        self.hit("R2", "in_scope")
+
+        if vehicle.zero_emission:
+            self.hit("R5", "zero_emission", fuels=_fuel_names(vehicle))
+            if self.day >= self.p.end_state_from:
+                self.hit("R16", "end_state_ze_only", since=self.p.end_state_from)
+            return self.done(Outcome.ALLOWED)
+
+        if vehicle.max_mass_kg is None or vehicle.first_admission is None:
+            missing = "toegestane maximum massa" if vehicle.max_mass_kg is None else "DET"
+            self.hit("R33", "missing_register_data", field=missing)
+            return self.done(Outcome.UNDETERMINED)
+
+        self.classify(vehicle)
+        if vehicle.hybrid or any(f.name in ALTERNATIVE_FUELS for f in vehicle.fuels):
+            self.hit("R6", "hybrid_not_ze", fuels=_fuel_names(vehicle))
+
+        if self.facts.priority_incident:
+            self.hit("R20", "priority_vehicle")
+            self.hit("R36", "priority_review")
+            return self.done(Outcome.ALLOWED)
+
+        for check in (self.vrijstelling, self.transitional):
+            allowed = check(vehicle)
+            if allowed is not None:
+                return allowed
+        allowed = self.ontheffingen(vehicle, day_permits_used)
+        if allowed is not None:
+            return allowed
+        return self.violation()
+
+    def doubt(self) -> Decision | None:
+        """R33: no automated decision on a doubtful read, a special plate or missing data."""
+        confidence = self.facts.read_confidence
+        if confidence is not None and confidence < self.p.min_read_confidence:
+            self.hit(
+                "R33", "low_confidence", confidence=confidence, minimum=self.p.min_read_confidence
+            )
+            return self.done(Outcome.UNDETERMINED)
+        if self.facts.plate:
+            special = special_registration(self.facts.plate)
+            if special is not None:
+                self.hit("R33", "special_registration", reason=special)
+                return self.done(Outcome.UNDETERMINED)
+        if self.vehicle is None:
+            self.hit("R33", "not_in_register")
+            return self.done(Outcome.UNDETERMINED)
+        if self.vehicle.exported:
+            self.hit("R33", "exported")
+            return self.done(Outcome.UNDETERMINED)
+        if self.vehicle.kind is None:
+            self.hit("R33", "missing_register_data", field="voertuigsoort")
+            return self.done(Outcome.UNDETERMINED)
+        if (
+            self.vehicle.kind == BEDRIJFSAUTO
+            and not self.vehicle.fuels
+            and self.vehicle.emission_class is None
+        ):
+            # Without fuel rows we cannot tell an electric van from a diesel one (R5).
+            self.hit("R33", "missing_register_data", field="brandstof")
+            return self.done(Outcome.UNDETERMINED)
+        return None
+
+    def classify(self, vehicle: Vehicle) -> None:
+        """R4: van up to 3500 kg; heavier is a truck, a tractor by `inrichting` or code BC."""
+        assert vehicle.max_mass_kg is not None
+        if vehicle.max_mass_kg <= VAN_MAX_MASS_KG:
+            self.vehicle_class = VehicleClass.VAN
+        elif vehicle.body == "opleggertrekker" or "BC" in vehicle.body_type_codes:
+            self.vehicle_class = VehicleClass.TRACTOR
+        else:
+            self.vehicle_class = VehicleClass.RIGID
+        self.hit("R4", f"class_{self.vehicle_class.value}", mass=vehicle.max_mass_kg)
+
+    # -- R17-R19: vrijstellingen from register data ------------------------------------------
+    def vrijstelling(self, vehicle: Vehicle) -> Decision | None:
+        det = vehicle.first_admission
+        assert det is not None
+        last = self.p.vrijstelling_last_day
+        candidates: list[tuple[str, str, date, dict[str, object]]] = []
+
+        # R17: "40 years or more" - a 29 February DET counts from 28 February (favours the
+        # vehicle, never fine on doubt).
+        oldtimer_from = anniversary(det, self.p.oldtimer_years, leap_day_late=False)
+        if oldtimer_from <= self.day:
+            candidates.append(("R17", "oldtimer", last, {"det": det, "years": 40}))
+        elif oldtimer_from <= self.day + timedelta(days=366):
+            self.hit("R17", "oldtimer_not_yet", det=det, since=oldtimer_from)
+
+        codes = set(vehicle.particularity_codes) & self.p.wheelchair_codes
+        types = set(vehicle.body_type_codes) & self.p.wheelchair_body_type_codes
+        if codes or types:
+            code = ", ".join(sorted([*map(str, codes), *types]))
+            candidates.append(("R18", "wheelchair", last, {"code": code}))
+
+        if self.vehicle_class is not VehicleClass.VAN:
+            body = (set(vehicle.body_codes) & self.p.special_body_codes) | (
+                set(vehicle.body_type_codes) & self.p.special_body_type_codes
+            )
+            if body:
+                until = min(self._special_body_last_day(det), last)
+                code = ", ".join(sorted(body))
+                candidates.append(("R19", "special_body", until, {"code": code, "det": det}))
+
+        for rule_id, key, until, args in candidates:
+            if self.day <= until:
+                self.hit(rule_id, key, until=until, **args)
+                self.boundary(until)
+                return self.done(Outcome.ALLOWED, allowed_until=until)
+            self.hit(rule_id, f"{key}_ended", until=until, **args)
+            self.boundary(until)
+        return None
+
+    def _special_body_last_day(self, det: date) -> date:
+        """Exempt while younger than 13 years: the day before the 13th anniversary of DET."""
+        years = self.p.special_body_max_age_years
+        return anniversary(det, years, leap_day_late=True) - timedelta(days=1)
+
+    # -- R7-R16: transitional access by class and date ---------------------------------------
+    def transitional(self, vehicle: Vehicle) -> Decision | None:
+        det = vehicle.first_admission
+        assert det is not None
+        moment = det
+        if self.p.transition_date_field is TransitionDateField.FIRST_NL_REGISTRATION:
+            moment = vehicle.first_nl_registration or det
+        if vehicle.first_nl_registration and vehicle.first_nl_registration != det:
+            self.hit(
+                "R11",
+                "transition_date",
+                det=det,
+                nl=vehicle.first_nl_registration,
+                used=moment,
+            )
+        euro = _euro_number(vehicle.emission_class)
+        cutoff = self.p.new_vehicle_cutoff_det
+        if cutoff - timedelta(days=31) <= moment < cutoff:
+            self.hit("R10", "before_cutoff", det=moment, cutoff=cutoff)
+        rule, key, until = self._transition_rule(moment, euro)
+        args: dict[str, object] = {"det": moment, "euro": vehicle.emission_class or "-"}
+        if until is not None and self.day <= until:
+            self.hit(rule, key, until=until, **args)
+            self.boundary(until)
+            return self.done(Outcome.ALLOWED, allowed_until=until)
+        if until is not None:
+            self.hit(rule, f"{key}_ended", until=until, **args)
+            self.boundary(until)
+            if self.vehicle_class is not VehicleClass.VAN and rule != "R15":
+                self.hit("R15", "truck_no_access_now", **args)
+        else:
+            self.hit(rule, key, **args)
+        if self.day >= self.p.end_state_from:
+            self.hit("R16", "end_state", since=self.p.end_state_from)
+        return None
+
+    def _transition_rule(self, moment: date, euro: int | None) -> tuple[str, str, date | None]:
+        p = self.p
+        if moment >= p.new_vehicle_cutoff_det:
+            return "R10", "new_vehicle", None
+        if self.vehicle_class is VehicleClass.VAN:
+            if euro is None:
+                return "R7", "van_no_class", None
+            if euro <= 4:
+                return "R7", "van_low_class", None
+            if euro == 5:
+                return "R8", "van_euro5", p.van_e5_last_day
+            return "R9", "van_euro6", p.van_e6_last_day
+        if euro is None or euro < 6:
+            return "R15", "truck_low_class", None
+        if self.vehicle_class is VehicleClass.TRACTOR:
+            if moment >= p.tractor_det_from:
+                return "R12", "tractor_euro6", p.truck_last_day
+            self.hit("R12", "tractor_det_too_early", since=p.tractor_det_from, det=moment)
+            return "R15", "truck_det_too_early", None
+        if moment >= p.rigid_det_from:
+            return "R13", "rigid_euro6", p.truck_last_day
+        if moment >= p.rigid_2017_det_from:
+            return "R14", "rigid_2017_2019", p.rigid_2017_2019_last_day
+        return "R15", "truck_det_too_early", None
+
+    # -- R21-R31: ontheffingen ---------------------------------------------------------------
+    def ontheffingen(self, vehicle: Vehicle, day_permits_used: int) -> Decision | None:
+        for exemption in (*self.exemptions, *self._automatic_ontheffingen(vehicle)):
+            rule_id = ONTHEFFING_RULES.get(exemption.type, "R31")
+            reason = self._ontheffing_problem(exemption, rule_id, vehicle, day_permits_used)
+            if reason is not None:
+                key, args = reason
+                if key.startswith("day_permit_"):
+                    self.hit(rule_id, key, type=exemption.type, scope=exemption.scope, **args)
+                else:
+                    self.hit(rule_id, "ontheffing_considered", type=exemption.type)
+                    self.hit("R21", key, type=exemption.type, scope=exemption.scope, **args)
+                continue
+            end = self._ontheffing_end(exemption, vehicle)
+            until = (end - timedelta(microseconds=1)).astimezone(LOCAL_TZ).date()
+            self.hit("R21", "ontheffing_valid", type=exemption.type, scope=exemption.scope)
+            self.hit(rule_id, "ontheffing_allows", type=exemption.type, until=until)
+            day = None
+            if exemption.type == "dagontheffing" and exemption.starts_at is not None:
+                day = exemption.starts_at.astimezone(LOCAL_TZ).date()
+                if self.day > day:  # in the 06:00 tail of the permit day (R22, R39)
+                    self.hit("R39", "day_permit_tail", day=day, at=self.local)
+            if self.day >= self.p.end_state_from:
+                self.hit("R16", "end_state_ontheffing", since=self.p.end_state_from)
+            return self.done(
+                Outcome.ALLOWED, allowed_until=until, exemption=exemption, day_permit_day=day
+            )
+        return None
+
+    def _automatic_ontheffingen(self, vehicle: Vehicle) -> tuple[Exemption, ...]:
+        """R23: the RVO grants kermis/circus trucks and heavy exceptional-transport tractors
+        their ontheffing without an application; honour it where no record was loaded."""
+        if not self.p.automatic_special_vehicle_ontheffing or vehicle.first_admission is None:
+            return ()
+        kind = None
+        if vehicle.fairground and self.vehicle_class is not VehicleClass.VAN:
+            kind = "bijzonder-voertuig-kermis"
+        elif (
+            self.vehicle_class is VehicleClass.TRACTOR
+            and vehicle.axles is not None
+            and vehicle.axles >= self.p.exceptional_transport_min_axles
+        ):
+            kind = "bijzonder-voertuig-exceptioneel"
+        if kind is None or any(e.type == kind for e in self.exemptions):
+            return ()
+        last = min(self._special_body_last_day(vehicle.first_admission), self.p.vrijstelling_last_day)
+        return (
+            Exemption.for_dates(
+                vehicle.plate, kind, "NL(RVO)", vehicle.first_admission, last, note="automatic"
+            ),
+        )
+
+    def _ontheffing_end(self, exemption: Exemption, vehicle: Vehicle) -> datetime:
+        """The permit's end, cut where the law caps its type (R23: 13 years, R23/R29: 2029)."""
+        assert exemption.ends_before is not None
+        end = exemption.ends_before
+        if exemption.type in self.p.capped_ontheffing_types:
+            end = min(end, end_of_day(self.p.vrijstelling_last_day))
+        if exemption.type.startswith("bijzonder-voertuig-") and vehicle.first_admission:
+            end = min(end, end_of_day(self._special_body_last_day(vehicle.first_admission)))
+        return end
+
+    def _ontheffing_problem(
+        self, exemption: Exemption, rule_id: str, vehicle: Vehicle, day_permits_used: int
+    ) -> tuple[str, dict[str, object]] | None:
+        """Why a permit does not allow this passage (R21 and the type's own rule), or None."""
+        if exemption.status is not ExemptionStatus.GRANTED:
+            return "ontheffing_not_granted", {"status": exemption.status.value}
+        if not self.zone.covers_scope(exemption.scope):
+            return "ontheffing_wrong_scope", {"zone": self.zone.name}
+        if exemption.starts_at is None or exemption.ends_before is None:
+            return "ontheffing_no_period", {}
+        if self.local < exemption.starts_at:
+            return "ontheffing_not_started", {"start": exemption.starts_at.astimezone(LOCAL_TZ)}
+        end = self._ontheffing_end(exemption, vehicle)
+        if self.local >= end:
+            last = (end - timedelta(microseconds=1)).astimezone(LOCAL_TZ)
+            if rule_id == "R22":
+                return "day_permit_ended", {"end": end.astimezone(LOCAL_TZ)}
+            return "ontheffing_ended", {"last_day": last.date()}
+        if rule_id == "R22":
+            maximum = self.p.day_permit_max_per_year
+            if (exemption.sequence is not None and exemption.sequence > maximum) or (
+                day_permits_used >= maximum
+            ):
+                return "day_permit_limit", {"maximum": maximum}
+            minimum = self.zone.day_permit_min_class
+            euro = _euro_number(vehicle.emission_class)
+            if minimum is not None and (euro is None or euro < minimum):
+                return "day_permit_min_class", {"minimum": minimum}
+        return None
+
+    # -- the outcome of a failed test ---------------------------------------------------------
+    def violation(self) -> Decision:
+        last_warning = self.zone.last_warning_day
+        if last_warning is not None and self.day <= last_warning:
+            self.hit("R32", "warning_period", until=last_warning)
+            self.boundary(last_warning)
+            sanction = Sanction(SanctionKind.WARNING)
+        else:
+            if last_warning is not None:
+                self.hit("R32", "warning_period_over", until=last_warning)
+            amounts = self.p.fine_for(self.day)
+            if amounts is None:
+                sanction = Sanction(SanctionKind.WARNING)
+            else:
+                amount = (
+                    amounts.van_eur if self.vehicle_class is VehicleClass.VAN else amounts.truck_eur
+                )
+                self.hit("R37", "fine", amount=amount, admin=amounts.admin_costs_eur)
+                sanction = Sanction(SanctionKind.FINE, amount, amounts.admin_costs_eur)
+        self.hit("R36", "review_before_sanction")
+        return self.done(Outcome.VIOLATION, sanction=sanction)
+
+
+def _euro_number(emission_class: str | None) -> int | None:
+    """RDW writes "0".."6" (and "Z"); trucks are often written in roman numerals (V, VI)."""
+    if emission_class is None:
+        return None
+    text = emission_class.strip().upper().removeprefix("EURO").strip()
+    roman = {"I": 1, "II": 2, "III": 3, "IV": 4, "V": 5, "VI": 6, "VII": 7}
+    if text in roman:
+        return roman[text]
+    return int(text) if text.isdigit() else None
+
+
+def _fuel_names(vehicle: Vehicle) -> str:
+    return "+".join(f.name for f in vehicle.fuels) or "-"
+

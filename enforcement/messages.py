@@ -1,0 +1,252 @@
+"""One message catalogue for the sentences the law gives, in Dutch and English.
+
+The law emits a message key plus the facts it used (`RuleHit`); every surface (the review
+app, `zes decide`, the public plate check) renders them here, so wording lives in one place.
+Officers are Dutch: `nl` is the default language of the user-facing apps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date, datetime
+
+LANGUAGES = ("nl", "en")
+
+_MONTHS = {
+    "nl": (
+        "januari", "februari", "maart", "april", "mei", "juni",
+        "juli", "augustus", "september", "oktober", "november", "december",
+    ),
+    "en": (
+        "January", "February", "March", "April", "May", "June",
+        "July", "August", "September", "October", "November", "December",
+    ),
+}  # fmt: skip
+
+# Fuel and vehicle-kind words stay as the RDW writes them (Dutch) in both languages: they are
+# register values a reviewer can look up.
+CATALOGUE: dict[str, dict[str, str]] = {
+    "en": {
+        "foreign_plate": "Foreign plate ({country}): the rules apply, but camera enforcement "
+        "is not possible, so the passage is only counted.",
+        "no_zone": "{municipality} has no zero-emission zone.",
+        "zone_not_started": "The {zone} zone starts on {start}; this passage is before that.",
+        "zone_first_day": "First day of the {zone} zone ({start}).",
+        "local_time": "Decided on local time in the Netherlands: {at}.",
+        "not_in_scope": "Registered as {kind}: the zero-emission zone applies only to vans and "
+        "trucks (Bedrijfsauto).",
+        "trailer_plate": "The camera read a trailer plate; the towing vehicle is what counts.",
+        "in_scope": "Registered as Bedrijfsauto: in scope of the zero-emission zone.",
+        "zero_emission": "Zero-emission vehicle ({fuels}): always allowed.",
+        "end_state_ze_only": "From {since} only zero-emission vehicles may enter.",
+        "missing_register_data": "The register lacks {field}: a person must decide.",
+        "class_van": "Van: permitted maximum mass {mass} kg (3500 kg or less).",
+        "class_tractor": "Truck, tractor unit: permitted maximum mass {mass} kg.",
+        "class_rigid": "Truck, rigid: permitted maximum mass {mass} kg.",
+        "hybrid_not_ze": "Hybrid ({fuels}) is not zero-emission; its emission class decides.",
+        "priority_vehicle": "Priority vehicle on duty with optical and sound signals "
+        "(RVV 1990 art. 91): allowed.",
+        "priority_review": "An officer checks the incident log; never fined automatically.",
+        "low_confidence": "Plate read with confidence {confidence} (minimum {minimum}): a "
+        "person must check the plate.",
+        "special_registration": "Special registration ({reason}): a person must decide.",
+        "not_in_register": "Plate not found in the vehicle register: a person must identify "
+        "the vehicle.",
+        "exported": "The register marks this vehicle as exported: a person must check.",
+        "oldtimer": "Oldtimer: first admitted {det}, {years} years or older; exempt until "
+        "{until}.",
+        "oldtimer_ended": "The oldtimer exemption ended on {until}.",
+        "oldtimer_not_yet": "First admitted {det}: an oldtimer only from {since}.",
+        "wheelchair": "Wheelchair-accessible vehicle (code {code}): exempt until {until}.",
+        "wheelchair_ended": "The wheelchair-vehicle exemption ended on {until}.",
+        "special_body": "Special body (code {code}) younger than 13 years: exempt until "
+        "{until}.",
+        "special_body_ended": "The special-body exemption (code {code}, first admitted {det}) "
+        "ended on {until}.",
+        "transition_date": "First admitted {det}, first registered in the Netherlands {nl}; "
+        "the transitional rules use {used}.",
+        "new_vehicle": "First admitted {det}, on or after 1 January 2025: no transitional "
+        "access.",
+        "van_no_class": "Van without a registered emission class: no transitional access "
+        "(check the register data).",
+        "van_low_class": "Van, emission class {euro}: no transitional access.",
+        "van_euro5": "Van, emission class 5: allowed until {until}.",
+        "van_euro5_ended": "Van, emission class 5: transitional access ended on {until}.",
+        "van_euro6": "Van, emission class 6, first admitted {det}: allowed until {until}.",
+        "van_euro6_ended": "Van, emission class 6: transitional access ended on {until}.",
+        "truck_low_class": "Truck, emission class {euro}: no transitional access.",
+        "tractor_euro6": "Tractor unit, Euro VI, first admitted {det}: allowed until {until}.",
+        "tractor_euro6_ended": "Tractor unit, Euro VI: transitional access ended on {until}.",
+        "tractor_det_too_early": "Tractor unit first admitted {det}, before {since}.",
+        "truck_det_too_early": "Truck, emission class {euro}, first admitted {det}: no "
+        "transitional access.",
+        "rigid_euro6": "Rigid truck, Euro VI, first admitted {det}: allowed until {until}.",
+        "rigid_euro6_ended": "Rigid truck, Euro VI: transitional access ended on {until}.",
+        "rigid_2017_2019": "Rigid truck, Euro VI, first admitted {det} (2017-2019): national "
+        "ontheffing until {until}.",
+        "rigid_2017_2019_ended": "The national ontheffing for rigid trucks of 2017-2019 ended "
+        "on {until}.",
+        "truck_no_access_now": "Truck, emission class {euro}: no access any more.",
+        "end_state": "From {since} only zero-emission vehicles may enter.",
+        "ontheffing_not_granted": "Ontheffing {type} ({scope}) was {status}.",
+        "ontheffing_wrong_scope": "Ontheffing {type} for {scope} is not valid in {zone}.",
+        "ontheffing_no_period": "Ontheffing {type} ({scope}) has no validity period.",
+        "ontheffing_not_started": "Ontheffing {type} ({scope}) is valid only from {start}.",
+        "ontheffing_ended": "Ontheffing {type} ({scope}) was valid through {last_day}.",
+        "day_permit_ended": "Day permit ({scope}) ended at {end}.",
+        "day_permit_limit": "Day permit ({scope}) refused: at most {maximum} per vehicle, "
+        "municipality and year.",
+        "day_permit_min_class": "Day permit ({scope}) requires emission class {minimum} or "
+        "better.",
+        "ontheffing_valid": "Ontheffing {type} ({scope}) is valid for this zone and moment.",
+        "ontheffing_allows": "Allowed by ontheffing {type} until {until}.",
+        "end_state_ontheffing": "After {since} only an ontheffing valid past 2030 gives "
+        "access.",
+        "warning_period": "Warning period until {until}: a warning letter, no fine.",
+        "fine": "Fine of EUR {amount} plus EUR {admin} administration costs.",
+        "review_before_sanction": "An authorised officer reviews the evidence before any "
+        "sanction.",
+        "no_hit": "No-hit: the passage data is deleted at once; only counters remain.",
+        "before_cutoff": "First admitted {det}, before {cutoff}: transitional rules apply.",
+        "ontheffing_considered": "Ontheffing {type} considered.",
+        "day_permit_tail": "Day permit for {day} still valid at {at} (until 06:00 the next "
+        "day).",
+        "warning_period_over": "The warning period ended on {until}.",
+        "outcome_allowed": "{zone}: allowed.",
+        "outcome_allowed_until": "{zone}: allowed until {until}.",
+        "outcome_violation_warning": "{zone}: not allowed (warning period: warning letter).",
+        "outcome_violation_fine": "{zone}: not allowed (fine).",
+        "outcome_violation": "{zone}: not allowed.",
+        "outcome_out_of_scope": "{zone}: the zero-emission zone rules do not apply here.",
+        "outcome_undetermined": "{zone}: cannot be decided automatically; a person decides.",
+    },
+    "nl": {
+        "foreign_plate": "Buitenlands kenteken ({country}): de regels gelden, maar handhaving "
+        "met camera's is niet mogelijk; de passage wordt alleen geteld.",
+        "no_zone": "{municipality} heeft geen zero-emissiezone.",
+        "zone_not_started": "De zone {zone} gaat in op {start}; deze passage was daarvoor.",
+        "zone_first_day": "Eerste dag van de zone {zone} ({start}).",
+        "local_time": "Beoordeeld op Nederlandse tijd: {at}.",
+        "not_in_scope": "Geregistreerd als {kind}: de zero-emissiezone geldt alleen voor "
+        "bestel- en vrachtauto's (Bedrijfsauto).",
+        "trailer_plate": "De camera las een aanhangwagenkenteken; het trekkende voertuig telt.",
+        "in_scope": "Geregistreerd als Bedrijfsauto: valt onder de zero-emissiezone.",
+        "zero_emission": "Emissieloos voertuig ({fuels}): altijd toegestaan.",
+        "end_state_ze_only": "Vanaf {since} hebben alleen emissieloze voertuigen toegang.",
+        "missing_register_data": "In het register ontbreekt {field}: een mens beslist.",
+        "class_van": "Bestelauto: toegestane maximum massa {mass} kg (3500 kg of minder).",
+        "class_tractor": "Vrachtauto, opleggertrekker: toegestane maximum massa {mass} kg.",
+        "class_rigid": "Vrachtauto, bakwagen: toegestane maximum massa {mass} kg.",
+        "hybrid_not_ze": "Hybride ({fuels}) is niet emissieloos; de emissieklasse beslist.",
+        "priority_vehicle": "Voorrangsvoertuig in dienst met optische en geluidssignalen "
+        "(RVV 1990 art. 91): toegestaan.",
+        "priority_review": "Een boa controleert het incidentlog; nooit automatisch een boete.",
+        "low_confidence": "Kenteken gelezen met zekerheid {confidence} (minimaal {minimum}): "
+        "een mens controleert het kenteken.",
+        "special_registration": "Bijzonder kenteken ({reason}): een mens beslist.",
+        "not_in_register": "Kenteken niet gevonden in het kentekenregister: een mens stelt "
+        "het voertuig vast.",
+        "exported": "Het register meldt dit voertuig als geëxporteerd: een mens controleert.",
+        "oldtimer": "Oldtimer: eerste toelating {det}, {years} jaar of ouder; vrijgesteld tot "
+        "en met {until}.",
+        "oldtimer_ended": "De oldtimervrijstelling liep tot en met {until}.",
+        "oldtimer_not_yet": "Eerste toelating {det}: pas oldtimer vanaf {since}.",
+        "wheelchair": "Rolstoeltoegankelijk voertuig (code {code}): vrijgesteld tot en met "
+        "{until}.",
+        "wheelchair_ended": "De vrijstelling voor rolstoelvoertuigen liep tot en met {until}.",
+        "special_body": "Bijzondere carrosserie (code {code}) jonger dan 13 jaar: vrijgesteld "
+        "tot en met {until}.",
+        "special_body_ended": "De vrijstelling voor bijzondere carrosserie (code {code}, "
+        "eerste toelating {det}) liep tot en met {until}.",
+        "transition_date": "Eerste toelating {det}, eerste tenaamstelling in Nederland {nl}; "
+        "de overgangsregels gebruiken {used}.",
+        "new_vehicle": "Eerste toelating {det}, op of na 1 januari 2025: geen "
+        "overgangsregeling.",
+        "van_no_class": "Bestelauto zonder geregistreerde emissieklasse: geen "
+        "overgangsregeling (controleer de registergegevens).",
+        "van_low_class": "Bestelauto, emissieklasse {euro}: geen overgangsregeling.",
+        "van_euro5": "Bestelauto, emissieklasse 5: toegang tot en met {until}.",
+        "van_euro5_ended": "Bestelauto, emissieklasse 5: de overgangsregeling liep tot en met "
+        "{until}.",
+        "van_euro6": "Bestelauto, emissieklasse 6, eerste toelating {det}: toegang tot en met "
+        "{until}.",
+        "van_euro6_ended": "Bestelauto, emissieklasse 6: de overgangsregeling liep tot en met "
+        "{until}.",
+        "truck_low_class": "Vrachtauto, emissieklasse {euro}: geen overgangsregeling.",
+        "tractor_euro6": "Opleggertrekker, Euro VI, eerste toelating {det}: toegang tot en met "
+        "{until}.",
+        "tractor_euro6_ended": "Opleggertrekker, Euro VI: de overgangsregeling liep tot en met "
+        "{until}.",
+        "tractor_det_too_early": "Opleggertrekker met eerste toelating {det}, vóór {since}.",
+        "truck_det_too_early": "Vrachtauto, emissieklasse {euro}, eerste toelating {det}: geen "
+        "overgangsregeling.",
+        "rigid_euro6": "Bakwagen, Euro VI, eerste toelating {det}: toegang tot en met {until}.",
+        "rigid_euro6_ended": "Bakwagen, Euro VI: de overgangsregeling liep tot en met {until}.",
+        "rigid_2017_2019": "Bakwagen, Euro VI, eerste toelating {det} (2017-2019): landelijke "
+        "ontheffing tot en met {until}.",
+        "rigid_2017_2019_ended": "De landelijke ontheffing voor bakwagens uit 2017-2019 liep "
+        "tot en met {until}.",
+        "truck_no_access_now": "Vrachtauto, emissieklasse {euro}: geen toegang meer.",
+        "end_state": "Vanaf {since} hebben alleen emissieloze voertuigen toegang.",
+        "ontheffing_not_granted": "Ontheffing {type} ({scope}) is {status}.",
+        "ontheffing_wrong_scope": "Ontheffing {type} voor {scope} geldt niet in {zone}.",
+        "ontheffing_no_period": "Ontheffing {type} ({scope}) heeft geen geldigheidsperiode.",
+        "ontheffing_not_started": "Ontheffing {type} ({scope}) geldt pas vanaf {start}.",
+        "ontheffing_ended": "Ontheffing {type} ({scope}) gold tot en met {last_day}.",
+        "day_permit_ended": "Dagontheffing ({scope}) eindigde op {end}.",
+        "day_permit_limit": "Dagontheffing ({scope}) geweigerd: maximaal {maximum} per "
+        "voertuig, gemeente en jaar.",
+        "day_permit_min_class": "Dagontheffing ({scope}) vereist emissieklasse {minimum} of "
+        "beter.",
+        "ontheffing_valid": "Ontheffing {type} ({scope}) geldt voor deze zone en dit moment.",
+        "ontheffing_allows": "Toegestaan met ontheffing {type} tot en met {until}.",
+        "end_state_ontheffing": "Na {since} geeft alleen een ontheffing die na 2030 doorloopt "
+        "toegang.",
+        "warning_period": "Waarschuwingsperiode tot en met {until}: een waarschuwingsbrief, "
+        "geen boete.",
+        "fine": "Boete van EUR {amount} plus EUR {admin} administratiekosten.",
+        "review_before_sanction": "Een bevoegde boa beoordeelt het bewijs voordat er een "
+        "sanctie volgt.",
+        "no_hit": "Geen hit: de passagegegevens worden direct verwijderd; alleen tellingen "
+        "blijven.",
+        "before_cutoff": "Eerste toelating {det}, vóór {cutoff}: de overgangsregels gelden.",
+        "ontheffing_considered": "Ontheffing {type} bekeken.",
+        "day_permit_tail": "Dagontheffing voor {day} geldt nog op {at} (tot 06:00 de volgende "
+        "dag).",
+        "warning_period_over": "De waarschuwingsperiode eindigde op {until}.",
+        "outcome_allowed": "{zone}: toegestaan.",
+        "outcome_allowed_until": "{zone}: toegestaan tot en met {until}.",
+        "outcome_violation_warning": "{zone}: niet toegestaan (waarschuwingsperiode: "
+        "waarschuwingsbrief).",
+        "outcome_violation_fine": "{zone}: niet toegestaan (boete).",
+        "outcome_violation": "{zone}: niet toegestaan.",
+        "outcome_out_of_scope": "{zone}: de regels van de zero-emissiezone gelden hier niet.",
+        "outcome_undetermined": "{zone}: niet automatisch te beslissen; een mens beslist.",
+    },
+}
+
+_STATUS_WORDS = {"nl": {"refused": "geweigerd", "revoked": "ingetrokken"}, "en": {}}
+
+
+def format_value(value: object, lang: str) -> str:
+    """Dates as '31 december 2028' / '31 December 2028'; instants to the minute."""
+    if isinstance(value, datetime):
+        return f"{format_value(value.date(), lang)} {value:%H:%M}"
+    if isinstance(value, date):
+        return f"{value.day} {_MONTHS[lang][value.month - 1]} {value.year}"
+    if isinstance(value, float):
+        return f"{value:.2f}"
+    return str(value)
+
+
+def render(key: str, args: Mapping[str, object], lang: str = "en") -> str:
+    """The sentence for `key` in `lang` (falls back to English for an unknown language)."""
+    catalogue = CATALOGUE.get(lang, CATALOGUE["en"])
+    lang = lang if lang in CATALOGUE else "en"
+    template = catalogue.get(key)
+    if template is None:
+        raise KeyError(f"no message {key!r} in the {lang} catalogue")
+    values = {k: format_value(v, lang) for k, v in args.items()}
+    if "status" in values:
+        values["status"] = _STATUS_WORDS[lang].get(values["status"], values["status"])
+    return template.format(**values)

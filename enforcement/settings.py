@@ -1,0 +1,149 @@
+"""Settings for every zes process: environment (`ZES_*`) or a `.env` file, frozen.
+
+The law's parameters and the zone catalogue can be overridden by a TOML file
+(`ZES_LAW_FILE`), so a municipality's dates and the disputed switches are data:
+
+    [params]                      # any LawParams field
+    van_e6_last_day = 2027-12-31
+
+    [[zones]]                     # adds a zone or replaces one with the same id
+    id = "utrecht"
+    name = "Utrecht"
+    municipality = "Utrecht"
+    start = 2025-01-01
+    sanction_interval_hours = 48
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from enforcement.base import Zone
+from enforcement.params import LawParams
+from enforcement.zones import DEFAULT_ZONES, ZoneCatalog, zone_id
+
+_REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def _default_shared() -> Path | None:
+    for candidate in (Path.cwd().parent / "shared", _REPO_ROOT.parent / "shared"):
+        if candidate.is_dir():
+            return candidate
+    return None
+
+
+class ConfigError(ValueError):
+    """A settings or law-file problem, reported as one readable line."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="ZES_", env_file=".env", frozen=True, extra="forbid"
+    )
+
+    redis_url: str = Field(
+        "redis://127.0.0.1:6379/0", description="Redis holding the vehicle/exemption register."
+    )
+    register_prefix: str = Field(
+        "zes", description="Key prefix of the register in Redis (tests use their own)."
+    )
+    hash_secret: SecretStr = Field(
+        SecretStr("zes-development-only-secret"),
+        description="Key for the keyed plate hash used in de-duplication keys and logs. "
+        "Set a random value in production.",
+    )
+    shared_dir: Path | None = Field(
+        default_factory=_default_shared,
+        description="The read-only shared folder (models, photos, domain cases).",
+    )
+    model_dir: Path | None = Field(
+        None, description="ONNX plate models; defaults to SHARED_DIR/models."
+    )
+    data_dir: Path | None = Field(
+        None, description="Sample photos and videos; defaults to SHARED_DIR/data."
+    )
+    law_file: Path | None = Field(
+        None, description="TOML file overriding law parameters and zones (see module doc)."
+    )
+    work_dir: Path = Field(
+        Path("var"), description="Where generated files (synthetic register, spools) go."
+    )
+
+    @property
+    def models(self) -> Path | None:
+        return self.model_dir or (self.shared_dir / "models" if self.shared_dir else None)
+
+    @property
+    def data(self) -> Path | None:
+        return self.data_dir or (self.shared_dir / "data" if self.shared_dir else None)
+
+
+class _ZoneOverride(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str | None = Field(None, description="Slug; derived from the name when absent.")
+    name: str = Field(description="Display name.")
+    municipality: str | None = Field(None, description="Defaults to the name.")
+    start: date | None = Field(description="First day; omit for a municipality without zone.")
+    warning_until: date | None = Field(None, description="Last day of the warning period.")
+    sanction_interval_hours: int = Field(24, description="24 or 48 (R35).")
+    day_permit_min_class: int | None = Field(None, description="Minimum class for R22.")
+    aliases: tuple[str, ...] = Field((), description="Other names for the zone.")
+
+
+class _LawFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    params: dict[str, Any] = Field(default_factory=dict, description="LawParams overrides.")
+    zones: list[_ZoneOverride] = Field(default_factory=list, description="Zones to add/replace.")
+
+
+def load_settings(**overrides: Any) -> Settings:
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ConfigError(f"setting {where}: {first['msg']}") from None
+
+
+def load_law(settings: Settings) -> tuple[LawParams, ZoneCatalog]:
+    """The law parameters and zone catalogue, with the law file's overrides applied."""
+    if settings.law_file is None:
+        return LawParams(), ZoneCatalog(DEFAULT_ZONES)
+    try:
+        raw = tomllib.loads(settings.law_file.read_text(encoding="utf-8"))
+        spec = _LawFile.model_validate(raw)
+        params = LawParams.model_validate(spec.params)
+    except FileNotFoundError:
+        raise ConfigError(f"law file {settings.law_file} does not exist") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"law file {settings.law_file}: {exc}") from None
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ConfigError(f"law file {settings.law_file}: {where}: {first['msg']}") from None
+    zones = {z.id: dataclasses.replace(z, params=params) for z in DEFAULT_ZONES}
+    for item in spec.zones:
+        zone = Zone(
+            id=item.id or zone_id(item.name),
+            name=item.name,
+            municipality=item.municipality or item.name,
+            start=item.start,
+            warning_until=item.warning_until,
+            sanction_interval_hours=item.sanction_interval_hours,
+            day_permit_min_class=item.day_permit_min_class,
+            params=params,
+            aliases=item.aliases,
+        )
+        if zone.sanction_interval_hours not in (24, 48):
+            raise ConfigError(f"zone {zone.id}: sanction_interval_hours must be 24 or 48")
+        zones[zone.id] = zone
+    return params, ZoneCatalog(zones.values())

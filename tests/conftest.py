@@ -1,0 +1,60 @@
+"""Shared fixtures: real servers and the read-only `../shared` folder.
+
+A test that needs something genuinely absent skips with a clear reason, except under CI
+(`CI=true`), where `.ci/run` provides everything and an absence is a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def missing(reason: str) -> None:
+    """Skip locally, fail in CI: CI must have every real part the tests need."""
+    if IN_CI:
+        pytest.fail(f"required in CI but missing: {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    path = Path(os.environ.get("ZES_SHARED_DIR", REPO_ROOT.parent / "shared"))
+    if not path.is_dir():
+        missing(f"shared folder {path} is absent (set ZES_SHARED_DIR)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    url = os.environ.get("ZES_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
+    except redis.RedisError as exc:
+        missing(f"no Redis at {url}: {exc}")
+    return url
+
+
+@pytest.fixture
+def redis_client(redis_url: str) -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(redis_url)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def redis_prefix(redis_client: redis.Redis) -> Iterator[str]:
+    """A key prefix of this test's own; every key under it is deleted afterwards."""
+    prefix = f"zes-test-{uuid.uuid4().hex[:12]}"
+    yield prefix
+    keys = list(redis_client.scan_iter(match=f"{prefix}*", count=1000))
+    for i in range(0, len(keys), 1000):
+        redis_client.unlink(*keys[i : i + 1000])

@@ -1,0 +1,68 @@
+"""The `zes` command: one console script, one sub-command per role.
+
+User mistakes (a missing file, a bad date, an unreachable Redis) print one readable line and
+exit non-zero; a traceback is only ever shown for a bug, with `ZES_DEBUG=1`.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import typer
+
+from enforcement.cli import decide_command, demo_command, register_app, rules_app
+from enforcement.records import RecordError
+from enforcement.register.base import RegisterUnavailable
+from enforcement.scenarios import ScenarioError
+from enforcement.settings import ConfigError
+
+app = typer.Typer(
+    name="zes",
+    help="ANPR enforcement for Dutch zero-emission zones (ZE-zones).",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(rules_app, name="rules")
+app.add_typer(register_app, name="register")
+app.command("decide")(decide_command)
+app.command("demo")(demo_command)
+
+#: Errors that are the user's or the environment's, not a bug: one line, exit 2.
+USER_ERRORS: tuple[type[BaseException], ...] = (
+    ConfigError,
+    RecordError,
+    ScenarioError,
+    RegisterUnavailable,
+    FileNotFoundError,
+    IsADirectoryError,
+    PermissionError,
+)
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        app(args=argv, standalone_mode=False)
+    except USER_ERRORS as exc:
+        if os.environ.get("ZES_DEBUG"):
+            raise
+        print(f"zes: error: {exc}", file=sys.stderr)
+        return 2
+    except typer.Exit as exc:
+        return int(exc.exit_code or 0)
+    except typer.Abort:
+        print("zes: aborted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # click's usage errors arrive here in non-standalone mode
+        from click import ClickException
+
+        if isinstance(exc, ClickException):
+            exc.show()
+            return exc.exit_code
+        raise
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
