@@ -89,6 +89,8 @@ class Vehicle:
     """`bijzonderheid_code` values, e.g. 145-149 wheelchair access."""
     axles: int | None = None
     """`aantal_assen`."""
+    length_cm: int | None = None
+    """`lengte` in cm; access windows may limit the length of vehicles (venstertijden)."""
     first_admission: date | None = None
     """`datum_eerste_toelating` (DET): the date the transitional rules use by default (R11)."""
     first_nl_registration: date | None = None

@@ -39,8 +39,9 @@ register_app = typer.Typer(
 def _register(settings: Settings) -> RedisRegister:
     client = redis.Redis.from_url(settings.redis_url, socket_connect_timeout=2)
     return RedisRegister(
-        client, prefix=settings.register_prefix, secret=settings.hash_secret.get_secret_value()
-        .encode()
+        client,
+        prefix=settings.register_prefix,
+        secret=settings.hash_secret.get_secret_value().encode(),
     )
 
 
@@ -98,9 +99,7 @@ def _print_report(what: str, report: LoadReport, seconds: float) -> None:
 
 @register_app.command("synth")
 def register_synth(
-    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the files.")] = Path(
-        "var/rdw"
-    ),
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the files.")] = Path("var/rdw"),
     count: Annotated[int, typer.Option(min=1, help="Number of vehicles.")] = 10_000,
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same files).")] = 0,
     fmt: Annotated[str, typer.Option("--format", help="csv (bulk export) or json (SODA).")] = (
@@ -247,7 +246,9 @@ def demo_command(
         loaded = register.replace_vehicles(
             read_vehicles(files.vehicles, files.fuels, report=report)
         )
-    _print_report(f"[bold]2/3[/] register loaded: {loaded:,}", report, time.perf_counter() - started)
+    _print_report(
+        f"[bold]2/3[/] register loaded: {loaded:,}", report, time.perf_counter() - started
+    )
 
     rng = random.Random(seed)
     plates_seen = [v.plate for v in read_vehicles(files.vehicles, None, report=LoadReport())]

@@ -397,7 +397,9 @@ class _Evaluation:
             kind = "bijzonder-voertuig-exceptioneel"
         if kind is None or any(e.type == kind for e in self.exemptions):
             return ()
-        last = min(self._special_body_last_day(vehicle.first_admission), self.p.vrijstelling_last_day)
+        last = min(
+            self._special_body_last_day(vehicle.first_admission), self.p.vrijstelling_last_day
+        )
         return (
             Exemption.for_dates(
                 vehicle.plate, kind, "NL(RVO)", vehicle.first_admission, last, note="automatic"
@@ -480,4 +482,3 @@ def _euro_number(emission_class: str | None) -> int | None:
 
 def _fuel_names(vehicle: Vehicle) -> str:
     return "+".join(f.name for f in vehicle.fuels) or "-"
-

@@ -53,20 +53,17 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "not_in_register": "Plate not found in the vehicle register: a person must identify "
         "the vehicle.",
         "exported": "The register marks this vehicle as exported: a person must check.",
-        "oldtimer": "Oldtimer: first admitted {det}, {years} years or older; exempt until "
-        "{until}.",
+        "oldtimer": "Oldtimer: first admitted {det}, {years} years or older; exempt until {until}.",
         "oldtimer_ended": "The oldtimer exemption ended on {until}.",
         "oldtimer_not_yet": "First admitted {det}: an oldtimer only from {since}.",
         "wheelchair": "Wheelchair-accessible vehicle (code {code}): exempt until {until}.",
         "wheelchair_ended": "The wheelchair-vehicle exemption ended on {until}.",
-        "special_body": "Special body (code {code}) younger than 13 years: exempt until "
-        "{until}.",
+        "special_body": "Special body (code {code}) younger than 13 years: exempt until {until}.",
         "special_body_ended": "The special-body exemption (code {code}, first admitted {det}) "
         "ended on {until}.",
         "transition_date": "First admitted {det}, first registered in the Netherlands {nl}; "
         "the transitional rules use {used}.",
-        "new_vehicle": "First admitted {det}, on or after 1 January 2025: no transitional "
-        "access.",
+        "new_vehicle": "First admitted {det}, on or after 1 January 2025: no transitional access.",
         "van_no_class": "Van without a registered emission class: no transitional access "
         "(check the register data).",
         "van_low_class": "Van, emission class {euro}: no transitional access.",
@@ -96,22 +93,30 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "day_permit_ended": "Day permit ({scope}) ended at {end}.",
         "day_permit_limit": "Day permit ({scope}) refused: at most {maximum} per vehicle, "
         "municipality and year.",
-        "day_permit_min_class": "Day permit ({scope}) requires emission class {minimum} or "
-        "better.",
+        "day_permit_min_class": "Day permit ({scope}) requires emission class {minimum} or better.",
         "ontheffing_valid": "Ontheffing {type} ({scope}) is valid for this zone and moment.",
         "ontheffing_allows": "Allowed by ontheffing {type} until {until}.",
-        "end_state_ontheffing": "After {since} only an ontheffing valid past 2030 gives "
-        "access.",
+        "end_state_ontheffing": "After {since} only an ontheffing valid past 2030 gives access.",
         "warning_period": "Warning period until {until}: a warning letter, no fine.",
         "fine": "Fine of EUR {amount} plus EUR {admin} administration costs.",
-        "review_before_sanction": "An authorised officer reviews the evidence before any "
-        "sanction.",
+        "review_before_sanction": "An authorised officer reviews the evidence before any sanction.",
         "no_hit": "No-hit: the passage data is deleted at once; only counters remain.",
         "before_cutoff": "First admitted {det}, before {cutoff}: transitional rules apply.",
         "ontheffing_considered": "Ontheffing {type} considered.",
-        "day_permit_tail": "Day permit for {day} still valid at {at} (until 06:00 the next "
-        "day).",
+        "day_permit_tail": "Day permit for {day} still valid at {at} (until 06:00 the next day).",
         "warning_period_over": "The warning period ended on {until}.",
+        "area_not_started": "Access windows in {area} apply from {start}.",
+        "window_unknown_vehicle": "Vehicle unknown or without kind in the register: a person "
+        "must decide.",
+        "window_not_in_scope": "{kind}: the access windows of {area} apply to goods vehicles.",
+        "in_window": "Inside the access window {window} of {area}.",
+        "window_missing_data": "The window limits length or mass, and the register lacks it: "
+        "a person must decide.",
+        "window_exemption": "Ontheffing {type} for {area}.",
+        "outside_windows": "Outside the access windows of {area}; nearest window for this "
+        "vehicle: {window} on {start}.",
+        "no_window_for_vehicle": "{area} has no access window for this vehicle.",
+        "privilege_ze_only": "The window {window} is for zero-emission vehicles only.",
         "outcome_allowed": "{zone}: allowed.",
         "outcome_allowed_until": "{zone}: allowed until {until}.",
         "outcome_violation_warning": "{zone}: not allowed (warning period: warning letter).",
@@ -160,8 +165,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "eerste toelating {det}) liep tot en met {until}.",
         "transition_date": "Eerste toelating {det}, eerste tenaamstelling in Nederland {nl}; "
         "de overgangsregels gebruiken {used}.",
-        "new_vehicle": "Eerste toelating {det}, op of na 1 januari 2025: geen "
-        "overgangsregeling.",
+        "new_vehicle": "Eerste toelating {det}, op of na 1 januari 2025: geen overgangsregeling.",
         "van_no_class": "Bestelauto zonder geregistreerde emissieklasse: geen "
         "overgangsregeling (controleer de registergegevens).",
         "van_low_class": "Bestelauto, emissieklasse {euro}: geen overgangsregeling.",
@@ -196,8 +200,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "day_permit_ended": "Dagontheffing ({scope}) eindigde op {end}.",
         "day_permit_limit": "Dagontheffing ({scope}) geweigerd: maximaal {maximum} per "
         "voertuig, gemeente en jaar.",
-        "day_permit_min_class": "Dagontheffing ({scope}) vereist emissieklasse {minimum} of "
-        "beter.",
+        "day_permit_min_class": "Dagontheffing ({scope}) vereist emissieklasse {minimum} of beter.",
         "ontheffing_valid": "Ontheffing {type} ({scope}) geldt voor deze zone en dit moment.",
         "ontheffing_allows": "Toegestaan met ontheffing {type} tot en met {until}.",
         "end_state_ontheffing": "Na {since} geeft alleen een ontheffing die na 2030 doorloopt "
@@ -214,6 +217,18 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "day_permit_tail": "Dagontheffing voor {day} geldt nog op {at} (tot 06:00 de volgende "
         "dag).",
         "warning_period_over": "De waarschuwingsperiode eindigde op {until}.",
+        "area_not_started": "Venstertijden in {area} gelden vanaf {start}.",
+        "window_unknown_vehicle": "Voertuig onbekend of zonder voertuigsoort in het register: "
+        "een mens beslist.",
+        "window_not_in_scope": "{kind}: de venstertijden van {area} gelden voor vrachtverkeer.",
+        "in_window": "Binnen het venster {window} van {area}.",
+        "window_missing_data": "Het venster beperkt lengte of massa en het register mist die: "
+        "een mens beslist.",
+        "window_exemption": "Ontheffing {type} voor {area}.",
+        "outside_windows": "Buiten de venstertijden van {area}; dichtstbijzijnde venster voor "
+        "dit voertuig: {window} op {start}.",
+        "no_window_for_vehicle": "{area} heeft geen venster voor dit voertuig.",
+        "privilege_ze_only": "Het venster {window} is alleen voor emissieloze voertuigen.",
         "outcome_allowed": "{zone}: toegestaan.",
         "outcome_allowed_until": "{zone}: toegestaan tot en met {until}.",
         "outcome_violation_warning": "{zone}: niet toegestaan (waarschuwingsperiode: "

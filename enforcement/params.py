@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 from datetime import date
+
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -31,7 +32,6 @@ class FineAmounts(BaseModel):
     van_eur: int = Field(description="Fine for a van (bestelauto).")
     truck_eur: int = Field(description="Fine for a truck (vrachtauto), rigid or tractor.")
     admin_costs_eur: int = Field(description="Administration costs added by CJIB.")
-
 
 
 class LawParams(BaseModel):
@@ -126,9 +126,7 @@ class LawParams(BaseModel):
         description="R33: below this plate-read confidence no automatic decision is made.",
     )
     fines: tuple[FineAmounts, ...] = Field(
-        (
-            FineAmounts(valid_from=date(2025, 1, 1), van_eur=120, truck_eur=310, admin_costs_eur=9),
-        ),
+        (FineAmounts(valid_from=date(2025, 1, 1), van_eur=120, truck_eur=310, admin_costs_eur=9),),
         description="R37: fine amounts by period. 2026 indexation (about 3-4%) is not "
         "verified; add an entry when the Wahv table is published.",
     )

@@ -42,7 +42,7 @@ class _Record(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=T
     pass
 
 
-class EvidenceRef(_Record):
+class EvidenceRef(_Record, frozen=True, kw_only=True):
     """A reference to one evidence image; the bytes travel in an `Evidence` record."""
 
     kind: EvidenceKind
@@ -50,12 +50,12 @@ class EvidenceRef(_Record):
     size: Annotated[int, msgspec.Meta(ge=0)]
 
 
-class AlternativeRead(_Record):
+class AlternativeRead(_Record, frozen=True, kw_only=True):
     plate: Plate
     confidence: Confidence
 
 
-class Passage(_Record):
+class Passage(_Record, frozen=True, kw_only=True):
     """One vehicle pass at one camera, as the edge decided it was read."""
 
     schema: int = SCHEMA_VERSION
@@ -79,14 +79,14 @@ class Passage(_Record):
     evidence: tuple[EvidenceRef, ...] = ()
 
 
-class PassageEnvelope(_Record):
+class PassageEnvelope(_Record, frozen=True, kw_only=True):
     """1..N passages of one camera in one Kafka record (key = site/camera)."""
 
     schema: int = SCHEMA_VERSION
     site_id: Identifier
     camera_id: Identifier
     sent_at: datetime
-    passages: tuple[Passage, ...]
+    passages: Annotated[tuple[Passage, ...], msgspec.Meta(min_length=1)]
 
 
 class _RawEnvelope(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -99,7 +99,7 @@ class _RawEnvelope(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     passages: list[msgspec.Raw]
 
 
-class Evidence(_Record):
+class Evidence(_Record, frozen=True, kw_only=True):
     """Image bytes for one passage (evidence topic, keyed by passage id, short retention)."""
 
     schema: int = SCHEMA_VERSION
@@ -111,13 +111,13 @@ class Evidence(_Record):
     data: bytes
 
 
-class FuelFacts(_Record):
+class FuelFacts(_Record, frozen=True, kw_only=True):
     name: str
     emission_class: str | None = None
     hybrid_class: str | None = None
 
 
-class VehicleFacts(_Record):
+class VehicleFacts(_Record, frozen=True, kw_only=True):
     """The register facts a decision used, as of the passage (shown to the reviewer)."""
 
     kind: str | None
@@ -132,7 +132,7 @@ class VehicleFacts(_Record):
     fuels: tuple[FuelFacts, ...] = ()
 
 
-class ExemptionFacts(_Record):
+class ExemptionFacts(_Record, frozen=True, kw_only=True):
     type: str
     scope: str
     starts_at: datetime | None
@@ -141,20 +141,20 @@ class ExemptionFacts(_Record):
     reference: str = ""
 
 
-class RuleFacts(_Record):
+class RuleFacts(_Record, frozen=True, kw_only=True):
     rule_id: str
     key: str
     nl: str
     en: str
 
 
-class SanctionFacts(_Record):
+class SanctionFacts(_Record, frozen=True, kw_only=True):
     kind: Literal["none", "warning", "fine"]
     amount_eur: int | None = None
     admin_costs_eur: int | None = None
 
 
-class Violation(_Record):
+class Violation(_Record, frozen=True, kw_only=True):
     """A violating or undetermined passage for the review queue (never a compliant one)."""
 
     schema: int = SCHEMA_VERSION
@@ -183,7 +183,7 @@ class Violation(_Record):
     decided_at: datetime
 
 
-class DeadLetter(_Record):
+class DeadLetter(_Record, frozen=True, kw_only=True):
     """A record the pipeline could not process, with why; nothing is dropped silently."""
 
     schema: int = SCHEMA_VERSION

@@ -56,7 +56,7 @@ def truck(
     euro: str | None = "6", det: date = date(2021, 3, 1), tractor: bool = False, **kw: object
 ) -> Vehicle:
     return dataclasses.replace(
-        van(euro, det, mass=18000, **kw),
+        van(euro, det, mass=18000, **kw),  # type: ignore[arg-type]
         eu_category="N3",
         body="opleggertrekker" if tractor else "gesloten opbouw",
     )
@@ -355,9 +355,10 @@ def test_r18_code_70_is_switchable() -> None:
 
 def test_r19_special_body_until_13th_anniversary() -> None:
     vehicle = truck(euro="5", det=date(2014, 5, 1), body_codes=("27",))
-    assert outcomes(
-        run(at("2027-04-30"), vehicle), run(at("2027-05-01", "00:00"), vehicle)
-    ) == ["allowed", "violation"]
+    assert outcomes(run(at("2027-04-30"), vehicle), run(at("2027-05-01", "00:00"), vehicle)) == [
+        "allowed",
+        "violation",
+    ]
     assert run(at("2027-04-30"), vehicle).allowed_until == date(2027, 4, 30)
 
 

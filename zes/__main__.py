@@ -1,0 +1,7 @@
+"""`python -m zes` runs the `zes` command."""
+
+import sys
+
+from zes.cli import main
+
+sys.exit(main())
