@@ -110,8 +110,9 @@ def register_synth(
     if fmt not in ("csv", "json"):
         raise ConfigError("--format must be csv or json")
     files = write_synthetic_rdw(out_dir, count, seed=seed, fmt=fmt)  # type: ignore[arg-type]
-    for path in files.paths():
-        print(path)
+    for option, path in files.loader_kwargs().items():
+        if path is not None:
+            print(f"--{option.replace('_', '-')} {path}")
 
 
 @register_app.command("load")
@@ -210,7 +211,7 @@ def decide_command(
     normalised = plates.normalise(plate)
     if not normalised:
         raise ConfigError(f"{plate!r} contains no plate characters")
-    view = _register(settings).lookup([normalised], moment)
+    view = _register(settings).lookup([normalised])
     decision = decide(
         moment,
         found,
@@ -243,9 +244,7 @@ def demo_command(
     progress, report = _progress_report("loading register")
     started = time.perf_counter()
     with progress:
-        loaded = register.replace_vehicles(
-            read_vehicles(files.vehicles, files.fuels, report=report)
-        )
+        loaded = register.replace_vehicles(files.read(report))
     _print_report(
         f"[bold]2/3[/] register loaded: {loaded:,}", report, time.perf_counter() - started
     )
@@ -264,7 +263,7 @@ def demo_command(
             for _ in range(size)
         ]
         moment = start + timedelta(seconds=offset)
-        view = register.lookup(sample, moment)
+        view = register.lookup(sample)
         for plate in sample:
             decision = decide(
                 moment,

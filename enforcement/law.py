@@ -73,6 +73,8 @@ class PassageFacts:
     """Confidence of the plate read (0..1); None when not known (e.g. a manual entry)."""
     priority_incident: bool = False
     """An incident log shows the vehicle drove with optical and sound signals (R20)."""
+    direction_unknown: bool = False
+    """The camera could not tell entering from leaving: a violation then needs a human."""
 
 
 def decide(
@@ -448,6 +450,10 @@ class _Evaluation:
 
     # -- the outcome of a failed test ---------------------------------------------------------
     def violation(self) -> Decision:
+        if self.facts.direction_unknown:
+            # Only an entry is an offence; without a known direction nobody is fined (R33).
+            self.hit("R33", "direction_unknown")
+            return self.done(Outcome.UNDETERMINED)
         last_warning = self.zone.last_warning_day
         if last_warning is not None and self.day <= last_warning:
             self.hit("R32", "warning_period", until=last_warning)

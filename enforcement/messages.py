@@ -100,6 +100,8 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "warning_period": "Warning period until {until}: a warning letter, no fine.",
         "fine": "Fine of EUR {amount} plus EUR {admin} administration costs.",
         "review_before_sanction": "An authorised officer reviews the evidence before any sanction.",
+        "direction_unknown": "The camera could not tell whether the vehicle entered the zone: "
+        "a person must decide.",
         "no_hit": "No-hit: the passage data is deleted at once; only counters remain.",
         "before_cutoff": "First admitted {det}, before {cutoff}: transitional rules apply.",
         "ontheffing_considered": "Ontheffing {type} considered.",
@@ -210,6 +212,8 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "fine": "Boete van EUR {amount} plus EUR {admin} administratiekosten.",
         "review_before_sanction": "Een bevoegde boa beoordeelt het bewijs voordat er een "
         "sanctie volgt.",
+        "direction_unknown": "De camera kon niet zien of het voertuig de zone inreed: een mens "
+        "beslist.",
         "no_hit": "Geen hit: de passagegegevens worden direct verwijderd; alleen tellingen "
         "blijven.",
         "before_cutoff": "Eerste toelating {det}, vóór {cutoff}: de overgangsregels gelden.",

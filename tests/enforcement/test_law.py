@@ -563,3 +563,11 @@ def test_every_sentence_renders_in_both_languages() -> None:
         for lang in ("nl", "en"):
             sentences = decision.reasons(lang)
             assert sentences and all("{" not in s for s in sentences)
+
+
+def test_unknown_direction_turns_a_violation_into_a_human_decision() -> None:
+    unknown = PassageFacts(direction_unknown=True)
+    decision = run(at("2026-03-01"), OLD_VAN, facts=unknown)
+    assert decision.outcome is Outcome.UNDETERMINED
+    assert decision.rule_ids[-1] == "R33"
+    assert run(at("2026-03-01"), van(), facts=unknown).outcome is Outcome.ALLOWED

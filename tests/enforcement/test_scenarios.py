@@ -45,7 +45,8 @@ def test_flipped_expectations_fail_so_the_engine_ignores_them(
 ) -> None:
     """Rewrite every expected value: if the engine read them, cases would still pass."""
     source = shared_dir / "domain" / "ze-scenarios-dev.csv"
-    rows = list(csv.DictReader(source.open(encoding="utf-8")))
+    with source.open(encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
     flip = {"allowed": "violation", "violation": "allowed"}
     flipped = 0
     for row in rows:

@@ -1,0 +1,170 @@
+"""Register benchmark: load N synthetic RDW vehicles into Redis, look them up in batches,
+decide them with the law, and measure Redis memory. Prints one JSON object as its last line.
+
+Every figure comes with a baseline measured in the same run on the same data, and the ratio:
+- load: the whole loader (parse RDW CSV, join fuel/body files, encode, MSET a new
+  generation, flip) vs. the ceiling of MSET-ing the already encoded values;
+- lookup: `RedisRegister.lookup` (vehicles + exemptions, one round trip, decoded) vs. the
+  ceiling of raw pipelined MGETs of the same keys with no decoding;
+- decide: the pure law over looked-up vehicles (reported; no baseline is meaningful).
+Goals (issue 2): load >= 100k rows/s, lookups >= 500k plates/s. Not assertions: figures.
+
+    python -m benchmarks.register [--vehicles 1000000] [--seconds 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import resource
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import redis
+
+from enforcement.law import PassageFacts, decide
+from enforcement.register.redis_store import RedisRegister, encode_vehicle
+from enforcement.register.report import LoadReport
+from enforcement.register.synth import write_synthetic_rdw
+from enforcement.zones import default_catalog
+
+
+def _used_memory(client: redis.Redis) -> int:
+    return int(client.info("memory")["used_memory"])
+
+
+def _drop(client: redis.Redis, pattern: str) -> None:
+    batch: list[bytes] = []
+    for key in client.scan_iter(match=pattern, count=5000):
+        batch.append(key)
+        if len(batch) >= 5000:
+            client.unlink(*batch)
+            batch.clear()
+    if batch:
+        client.unlink(*batch)
+
+
+def main(argv: list[str] | None = None) -> dict[str, object]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--vehicles", type=int, default=1_000_000)
+    parser.add_argument("--seconds", type=float, default=5.0, help="per lookup measurement")
+    parser.add_argument("--batch", type=int, default=1000)
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
+    args = parser.parse_args(argv)
+
+    client = redis.Redis.from_url(args.redis_url)
+    prefix = f"zes-bench-{uuid.uuid4().hex[:8]}"
+    register = RedisRegister(client, prefix, secret=b"benchmark-secret-0123456789")
+    result: dict[str, object] = {"vehicles": args.vehicles, "batch": args.batch}
+    with tempfile.TemporaryDirectory(prefix="zes-bench-") as tmp:
+        work = Path(tmp)
+        started = time.perf_counter()
+        files = write_synthetic_rdw(work / "rdw", args.vehicles, seed=7)
+        result["synth_s"] = round(time.perf_counter() - started, 2)
+        try:
+            memory_before = _used_memory(client)
+            report = LoadReport()
+            started = time.perf_counter()
+            loaded = register.replace_vehicles(files.read(report, work_dir=work))
+            load_s = time.perf_counter() - started
+            memory_after = _used_memory(client)
+            result["loaded"] = loaded
+            result["skipped_rows"] = report.skipped
+            result["load_rows_per_s"] = round(loaded / load_s)
+
+            # The plates and vehicles, for the baselines and the lookups.
+            vehicles = list(files.read(LoadReport(), work_dir=work))
+            plates = [v.plate for v in vehicles]
+            encoded = [encode_vehicle(v) for v in vehicles[:200_000]]
+            ceiling_prefix = f"{prefix}:ceiling"
+            started = time.perf_counter()
+            for i in range(0, len(encoded), 5000):
+                chunk = {
+                    f"{ceiling_prefix}:{plates[j]}": encoded[j]
+                    for j in range(i, min(i + 5000, len(encoded)))
+                }
+                client.mset(chunk)
+            ceiling_s = time.perf_counter() - started
+            load_rate = loaded / load_s
+            ceiling_rate = len(encoded) / ceiling_s
+            result["load_ceiling_mset_per_s"] = round(ceiling_rate)
+            result["load_ratio"] = round(load_rate / ceiling_rate, 3)
+            _drop(client, f"{ceiling_prefix}:*")
+            result["redis_bytes_per_million_vehicles"] = round(
+                (memory_after - memory_before) / loaded * 1_000_000
+            )
+
+            rng = random.Random(11)
+            now = datetime.now(UTC)
+            batches = [
+                [
+                    rng.choice(plates) if rng.random() < 0.97 else f"XX{rng.randrange(10**4)}"
+                    for _ in range(args.batch)
+                ]
+                for _ in range(200)
+            ]
+
+            def measure(work_fn: Callable[[list[str]], object]) -> float:
+                done = 0
+                seconds = float(args.seconds)
+                deadline = time.perf_counter() + seconds
+                started = time.perf_counter()
+                while time.perf_counter() < deadline:
+                    work_fn(batches[done % len(batches)])
+                    done += 1
+                return done * len(batches[0]) / (time.perf_counter() - started)
+
+            generation = client.get(f"{prefix}:veh:cur")
+            assert isinstance(generation, bytes), "the load did not publish a generation"
+            gen = generation.decode()
+
+            def raw_mget(batch: list[str]) -> None:
+                pipe = client.pipeline(transaction=False)
+                pipe.mget([f"{prefix}:veh:{gen}:{p}" for p in batch])
+                pipe.mget([f"{prefix}:exm:{gen}:{p}" for p in batch])
+                pipe.execute()
+
+            ceiling = measure(raw_mget)
+            cold = RedisRegister(
+                client, prefix, secret=b"benchmark-secret-0123456789", vehicle_cache_size=0
+            )
+            uncached = measure(lambda b: cold.lookup(b))
+            warm = measure(lambda b: register.lookup(b))
+            result["lookup_ceiling_raw_mget_per_s"] = round(ceiling)
+            result["lookup_uncached_per_s"] = round(uncached)
+            result["lookup_per_s"] = round(warm)
+            result["lookup_ratio"] = round(warm / ceiling, 3)
+
+            zone = default_catalog().resolve("Utrecht")
+            views = [(b, register.lookup(b)) for b in batches[:50]]
+            decided = 0
+            started = time.perf_counter()
+            outcomes: dict[str, int] = {}
+            for batch, view in views:
+                for plate in batch:
+                    decision = decide(
+                        now,
+                        zone,
+                        view.vehicles.get(plate),
+                        view.exemptions.get(plate, ()),
+                        facts=PassageFacts(plate=plate, read_confidence=0.97),
+                    )
+                    outcomes[decision.outcome.value] = outcomes.get(decision.outcome.value, 0) + 1
+                    decided += 1
+            result["decisions_per_s"] = round(decided / (time.perf_counter() - started))
+            result["decision_outcomes"] = outcomes
+        finally:
+            _drop(client, f"{prefix}:*")
+    result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    result["goals"] = {"load_rows_per_s": 100_000, "lookup_per_s": 500_000}
+    return result
+
+
+if __name__ == "__main__":
+    print(json.dumps(main(sys.argv[1:])))

@@ -1,0 +1,122 @@
+"""The register interface: what the stream asks of the vehicle and exemption registers.
+
+Kept small and typed so the stream, the tests and any adapter (Redis today, something else
+tomorrow) agree on one shape. Two rules every adapter keeps:
+
+* a plate absent from `RegisterView.vehicles` was *looked up and not found*; an adapter that
+  cannot reach its store raises `RegisterUnavailable` instead, so an outage never reads as
+  "unknown vehicle" (the stream then leaves the passage undecided and retries: never fine
+  on doubt);
+* case claims and day-permit counts are atomic across workers, so N stream workers
+  de-duplicate sanctions (R35) and count day permits (R22) as if they were one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Protocol
+
+from enforcement.base import Exemption, Vehicle
+
+__all__ = [
+    "AsyncRegister",
+    "CaseClaim",
+    "DayPermitUse",
+    "Register",
+    "RegisterUnavailable",
+    "RegisterView",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class RegisterView:
+    """The register facts for one batch of plates, read in one consistent snapshot."""
+
+    vehicles: Mapping[str, Vehicle]
+    """Plate → vehicle. A plate absent here was not found in the vehicle register."""
+    exemptions: Mapping[str, tuple[Exemption, ...]]
+    """Plate → the exemptions relevant at the lookup instant; absent = none."""
+
+
+@dataclass(frozen=True, slots=True)
+class CaseClaim:
+    """The answer to "does this violating passage open a new case?" (R35)."""
+
+    case_key: str
+    """`{plate}:{zone_id}:{local date}`: the same key for every passage of one sanction."""
+    first: bool
+    """True when this call opened the case (a new sanction); False for a later sighting
+    within the same sanction interval."""
+
+
+@dataclass(frozen=True, slots=True)
+class DayPermitUse:
+    """The result of counting one day permit day (R22: at most N per plate, municipality
+    and calendar year)."""
+
+    day_count: int
+    """Distinct permit days used in this municipality-year after this call."""
+    consumed: bool
+    """This call added the day."""
+    refused: bool
+    """The day was new but the yearly maximum had already been reached."""
+
+
+class RegisterUnavailable(Exception):  # noqa: N818 (the name the stream codes against)
+    """The backing store cannot be reached (connection refused, timeout, failover).
+
+    Raised instead of any answer, so that callers do not decide and retry later. Messages
+    never contain plate text.
+    """
+
+
+class Register(Protocol):
+    """The synchronous register (loaders, tools, tests)."""
+
+    def lookup(self, plates: Sequence[str], at: datetime | None = None) -> RegisterView:
+        """Vehicles and exemptions (those relevant at `at`; all when None) for a batch, in one
+        round trip."""
+        ...
+
+    def vehicles(self, plates: Sequence[str]) -> dict[str, Vehicle]: ...
+
+    def exemptions(
+        self, plates: Sequence[str], at: datetime | None = None
+    ) -> dict[str, tuple[Exemption, ...]]: ...
+
+    def claim_case(
+        self, plate: str, zone_id: str, at: datetime, interval_hours: int, opener: str = ""
+    ) -> CaseClaim:
+        """Open or join the sanction case (R35). `opener` (the passage id) makes the claim
+        idempotent: the passage that opened a case gets `first=True` again on a re-send."""
+        ...
+
+    def use_day_permit(
+        self, plate: str, municipality: str, day: date, max_per_year: int
+    ) -> DayPermitUse: ...
+
+    def day_permits_used(self, plate: str, municipality: str, year: int) -> int: ...
+
+
+class AsyncRegister(Protocol):
+    """The same register for asyncio code (the Faust stream)."""
+
+    async def lookup(self, plates: Sequence[str], at: datetime | None = None) -> RegisterView: ...
+
+    async def vehicles(self, plates: Sequence[str]) -> dict[str, Vehicle]: ...
+
+    async def exemptions(
+        self, plates: Sequence[str], at: datetime | None = None
+    ) -> dict[str, tuple[Exemption, ...]]: ...
+
+    async def claim_case(
+        self, plate: str, zone_id: str, at: datetime, interval_hours: int, opener: str = ""
+    ) -> CaseClaim: ...
+
+    async def use_day_permit(
+        self, plate: str, municipality: str, day: date, max_per_year: int
+    ) -> DayPermitUse: ...
+
+    async def day_permits_used(self, plate: str, municipality: str, year: int) -> int: ...

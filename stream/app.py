@@ -1,0 +1,162 @@
+"""The Faust application: one agent consumes passage envelopes in batches, decides them
+against the Redis register with the law, and produces violations and dead letters.
+
+At-least-once end to end: the agent takes batches with `noack_take`, and acks the batch's
+events only after every output record was acknowledged by the broker. A register outage
+never acks anything: the batch is retried with back-off until Redis answers (no passage is
+decided `allowed` for want of data). A worker killed mid-batch re-reads the batch on restart;
+downstream sinks de-duplicate by passage id and case key.
+
+Durable state (case de-duplication, day-permit counts) lives in Redis, never in Faust
+tables: the embedded broker's wrong ListOffsets makes changelog recovery lose keys.
+
+Run it as `zes stream worker`, or with Faust's own CLI: `faust -A stream.app worker`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import AsyncIterator, Sequence
+from typing import Any, cast
+
+import faust
+import redis.asyncio
+from prometheus_client import start_http_server
+
+from enforcement.register.base import RegisterUnavailable
+from enforcement.register.redis_store import AsyncRedisRegister
+from enforcement.settings import Settings, load_law, load_settings
+from stream.decider import BatchResult, PassageDecider, RawRecord
+from stream.metrics import StreamMetrics
+from stream.settings import StreamSettings
+
+log = logging.getLogger("zes.stream")
+
+
+class StreamWorker:
+    """Everything one worker process holds: settings, register, metrics, the Faust app."""
+
+    def __init__(
+        self,
+        settings: StreamSettings | None = None,
+        core: Settings | None = None,
+    ) -> None:
+        self.settings = settings or StreamSettings()
+        self.core = core or load_settings()
+        _, zones = load_law(self.core)
+        self.metrics = StreamMetrics()
+        client = redis.asyncio.Redis.from_url(
+            self.core.redis_url, socket_connect_timeout=2, socket_timeout=5
+        )
+        self.register = AsyncRedisRegister(
+            client,
+            self.core.register_prefix,
+            secret=self.core.hash_secret.get_secret_value().encode(),
+        )
+        self.decider = PassageDecider(
+            self.register,
+            zones,
+            self.metrics,
+            violations_topic=self.settings.violations_topic,
+            dead_letter_topic=self.settings.dead_letter_topic,
+        )
+        self.app = self._create_app()
+        self._metrics_started = False
+
+    def _create_app(self) -> faust.App:
+        s = self.settings
+        app = faust.App(
+            s.app_id,
+            broker=s.broker,
+            value_serializer="raw",
+            key_serializer="raw",
+            broker_session_timeout=s.session_timeout_s,
+            broker_heartbeat_interval=min(2.0, s.session_timeout_s / 3),
+            consumer_auto_offset_reset="earliest",
+            topic_partitions=s.partitions,
+            topic_replication_factor=1,
+            producer_acks=-1,
+            stream_buffer_maxsize=16384,
+            web_enabled=False,
+            store="memory://",
+        )
+        passages = app.topic(s.passages_topic, value_serializer="raw", key_serializer="raw")
+        outputs = {
+            name: app.topic(name, value_serializer="raw", key_serializer="raw")
+            for name in (s.violations_topic, s.dead_letter_topic)
+        }
+
+        @app.task  # type: ignore[untyped-decorator]
+        async def start_metrics() -> None:
+            if s.metrics_port and not self._metrics_started:
+                start_http_server(s.metrics_port, s.metrics_host, registry=self.metrics.registry)
+                self._metrics_started = True
+                log.info("metrics on http://%s:%d/metrics", s.metrics_host, s.metrics_port)
+
+        @app.agent(passages)
+        async def decide_passages(stream: faust.StreamT[Any]) -> AsyncIterator[None]:
+            # noack_take is on the concrete Stream only: we ack after delivery ourselves.
+            batches = cast(faust.Stream[Any], stream).noack_take(s.take_max, within=s.take_within_s)
+            async for events in batches:
+                records = [
+                    RawRecord(e.value, e.message.topic, e.message.partition, e.message.offset)
+                    for e in events
+                ]
+                result = await self.process_until_decided(records)
+                pending = [
+                    await outputs[o.topic].send(key=o.key, value=o.value) for o in result.outputs
+                ]
+                for delivery in pending:
+                    await delivery  # the broker acknowledged it: only now may we commit
+                for event in events:
+                    await stream.ack(event)
+                self._observe_lag(app, events)
+                yield None
+
+        self.agent = decide_passages
+        return app
+
+    async def process_until_decided(self, records: Sequence[RawRecord]) -> BatchResult:
+        """Decide a batch, retrying with back-off while the register is unavailable."""
+        delay = self.settings.retry_initial_s
+        while True:
+            try:
+                return await self.decider.process(records)
+            except RegisterUnavailable as exc:
+                self.metrics.register_up.set(0)
+                self.metrics.register_retries.inc()
+                log.warning("register unavailable, batch held (retry in %.1f s): %s", delay, exc)
+                await asyncio.sleep(delay * random.uniform(0.8, 1.2))
+                delay = min(delay * 2, self.settings.retry_max_s)
+
+    def _observe_lag(self, app: faust.App, events: Sequence[faust.EventT[Any]]) -> None:
+        """Lag from the fetch high-watermark (Tansu's ListOffsets 'latest' is wrong)."""
+        last: dict[Any, int] = {}
+        for event in events:
+            last[event.message.tp] = event.message.offset
+        for tp, offset in last.items():
+            try:
+                highwater = app.consumer.highwater(tp)
+            except Exception:
+                continue
+            if highwater is not None:
+                self.metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(
+                    max(0, highwater - offset - 1)
+                )
+
+
+def create_worker() -> StreamWorker:
+    return StreamWorker()
+
+
+def _module_app() -> faust.App:
+    """`faust -A stream.app worker` imports this module and looks for `app`."""
+    return create_worker().app
+
+
+def __getattr__(name: str) -> Any:  # lazily, so importing the module starts nothing
+    if name == "app":
+        return _module_app()
+    raise AttributeError(name)

@@ -1,0 +1,26 @@
+"""`zes stream worker`: run one Faust stream worker."""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated
+
+import typer
+
+stream_app = typer.Typer(help="Stream workers: decide passages with the law.", no_args_is_help=True)
+
+
+@stream_app.command("worker")
+def worker(
+    loglevel: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "warning",
+) -> None:
+    """Run a stream worker (settings from ZES_* and ZES_STREAM_* environment variables)."""
+    import faust
+
+    from stream.app import StreamWorker
+
+    logging.basicConfig(
+        level=loglevel.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+    stream_worker = StreamWorker()
+    faust.Worker(stream_worker.app, loglevel=loglevel, quiet=True).execute_from_commandline()

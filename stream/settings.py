@@ -1,0 +1,36 @@
+"""Settings of a stream worker (`ZES_STREAM_*`), beside the shared `enforcement` settings
+(Redis register, hash secret, law file)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class StreamSettings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="ZES_STREAM_", env_file=".env", frozen=True, extra="ignore"
+    )
+
+    broker: str = Field(
+        "kafka://127.0.0.1:9092", description="Kafka bootstrap, e.g. kafka://127.0.0.1:9092."
+    )
+    app_id: str = Field("zes-stream", description="Faust app id = consumer group id.")
+    passages_topic: str = Field("passages", description="Envelopes of 1..N passages.")
+    violations_topic: str = Field("violations", description="Violations and undetermined.")
+    dead_letter_topic: str = Field("passages-dead-letter", description="Malformed records.")
+    partitions: int = Field(4, ge=1, description="Partitions of the topics this app creates.")
+    take_max: int = Field(100, ge=1, description="Kafka records per batch (stream.take).")
+    take_within_s: float = Field(0.05, gt=0, description="Max wait to fill a batch, seconds.")
+    session_timeout_s: float = Field(
+        6.0, gt=0, description="Consumer session timeout; Tansu joins take half of it."
+    )
+    retry_initial_s: float = Field(0.2, gt=0, description="First back-off after an outage.")
+    retry_max_s: float = Field(5.0, gt=0, description="Longest back-off between retries.")
+    metrics_host: str = Field("127.0.0.1", description="Prometheus endpoint address.")
+    metrics_port: int = Field(9102, ge=0, description="Prometheus endpoint port (0: none).")
+
+    @property
+    def bootstrap(self) -> str:
+        """`host:port[,host:port]` without the `kafka://` scheme (for plain Kafka clients)."""
+        return self.broker.removeprefix("kafka://")
