@@ -176,6 +176,8 @@ class _Evaluation:
                 self.hit("R33", "trailer_plate")
             return self.done(Outcome.OUT_OF_SCOPE)
         self.hit("R2", "in_scope")
+        if vehicle.max_mass_kg is not None:
+            self.classify(vehicle)  # also for ZE vehicles: the flow statistics count classes
 
         if vehicle.zero_emission:
             self.hit("R5", "zero_emission", fuels=_fuel_names(vehicle))
@@ -188,7 +190,6 @@ class _Evaluation:
             self.hit("R33", "missing_register_data", field=missing)
             return self.done(Outcome.UNDETERMINED)
 
-        self.classify(vehicle)
         if vehicle.hybrid or any(f.name in ALTERNATIVE_FUELS for f in vehicle.fuels):
             self.hit("R6", "hybrid_not_ze", fuels=_fuel_names(vehicle))
 
