@@ -10,6 +10,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from enforcement.messages import render
@@ -240,12 +241,13 @@ class Exemption:
         return (self.ends_before.astimezone(LOCAL_TZ) - timedelta(microseconds=1)).date()
 
 
-@dataclass(frozen=True, slots=True)
-class RuleHit:
+class RuleHit(NamedTuple):
     """One rule that shaped a decision: its id, a message key and the facts it names.
 
     The sentence is rendered from one message catalogue (`enforcement.messages`) so that the
     review app, `zes decide` and the public plate check say the same thing, in Dutch or English.
+    A NamedTuple rather than a frozen dataclass: the stream makes several per passage, and a
+    tuple is built four times faster.
     """
 
     rule_id: str

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -29,7 +30,7 @@ from enforcement.records import (
     encode_violation,
     violation_record,
 )
-from enforcement.register.base import AsyncRegister, CaseClaim
+from enforcement.register.base import AsyncRegister
 from enforcement.zones import ZoneCatalog
 from stream.metrics import StreamMetrics, emission_label, fuel_group
 
@@ -74,7 +75,6 @@ class PassageDecider:
         violations_topic: str,
         dead_letter_topic: str,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-        claim_concurrency: int = 8,
     ) -> None:
         self.register = register
         self.zones = zones
@@ -82,7 +82,15 @@ class PassageDecider:
         self.violations_topic = violations_topic
         self.dead_letter_topic = dead_letter_topic
         self.clock = clock
-        self._claims = asyncio.Semaphore(claim_concurrency)
+        self._zones: dict[str, Zone | None] = {}
+
+    def zone(self, zone_id: str) -> Zone | None:
+        """Zones by the passage's id, cached: the catalogue's loose matching is per call."""
+        try:
+            return self._zones[zone_id]
+        except KeyError:
+            zone = self._zones[zone_id] = self.zones.get(zone_id)
+            return zone
 
     # -- decoding ----------------------------------------------------------------------------
     def _dead_letter(self, record: RawRecord, error: str, payload: bytes, reason: str) -> Output:
@@ -125,7 +133,7 @@ class PassageDecider:
                         self._dead_letter(record, str(error), record.value, "malformed_envelope")
                     )
             for passage in envelope.passages:
-                if self.zones.get(passage.zone_id) is None:
+                if self.zone(passage.zone_id) is None:
                     result.outputs.append(
                         self._dead_letter(
                             record,
@@ -151,7 +159,7 @@ class PassageDecider:
         entries: list[tuple[Passage, Zone]] = []
         leaving: list[tuple[Passage, Zone]] = []
         for passage in passages:
-            zone = self.zones.get(passage.zone_id)
+            zone = self.zone(passage.zone_id)
             assert zone is not None  # decode() dead-lettered unknown zones
             # Enforcement acts on entries only; leaving passages are just counted.
             (leaving if passage.direction == "leaving" else entries).append((passage, zone))
@@ -177,7 +185,16 @@ class PassageDecider:
                 decision = await self._count_day_permit(passage, zone, decision, vehicle, facts)
             decided.append((passage, zone, decision, vehicle))
         pending = [item for item in decided if item[2].needs_review]
-        claims = await asyncio.gather(*(self._claim(p, z) for p, z, _, _ in pending))
+        claims = (
+            await self.register.claim_cases(
+                [
+                    (p.plate, z.id, p.seen_at, z.sanction_interval_hours, str(p.passage_id))
+                    for p, z, _, _ in pending
+                ]
+            )
+            if pending
+            else []
+        )
 
         now = self.clock()
         for (passage, _zone, decision, vehicle), claim in zip(pending, claims, strict=True):
@@ -193,27 +210,18 @@ class PassageDecider:
             result.outputs.append(
                 Output(self.violations_topic, claim.case_key.encode(), encode_violation(record))
             )
-        # The batch succeeded: only now count it.
+        # The batch succeeded: only now count it, one counter update per label set.
         self.metrics.register_up.set(1)
         self.metrics.lookup_seconds.observe(lookup_seconds)
         self.metrics.batch_passages.observe(len(passages))
+        flows: Counter[tuple[str, str, str]] = Counter()
         for passage, zone in (*leaving, *entries):
             origin = "nl" if passage.country in (None, "NL") else "foreign"
-            self.metrics.flow_passages.labels(zone.id, passage.direction, origin).inc()
-        for passage, zone, decision, vehicle in decided:
-            self._count(zone, passage, decision, vehicle, now, result)
+            flows[zone.id, passage.direction, origin] += 1
+        for labels, count in flows.items():
+            self.metrics.flow_passages.labels(*labels).inc(count)
+        self._count(decided, now, result)
         return result
-
-    async def _claim(self, passage: Passage, zone: Zone) -> CaseClaim:
-        # Bounded: one claim per violating passage, and the connection pool is finite.
-        async with self._claims:
-            return await self.register.claim_case(
-                passage.plate,
-                zone.id,
-                passage.seen_at,
-                zone.sanction_interval_hours,
-                opener=str(passage.passage_id),
-            )
 
     async def _count_day_permit(
         self,
@@ -238,27 +246,37 @@ class PassageDecider:
 
     def _count(
         self,
-        zone: Zone,
-        passage: Passage,
-        decision: Decision,
-        vehicle: Vehicle | None,
+        decided: list[tuple[Passage, Zone, Decision, Vehicle | None]],
         now: datetime,
         result: BatchResult,
     ) -> None:
-        outcome = decision.outcome.value
-        result.decided += 1
-        result.outcomes[outcome] = result.outcomes.get(outcome, 0) + 1
-        self.metrics.passages.labels(zone.id, outcome).inc()
-        self.metrics.decision_lag.observe(max(0.0, (now - passage.seen_at).total_seconds()))
-        if passage.direction == "entering" and decision.outcome is not Outcome.UNDETERMINED:
+        outcomes: Counter[tuple[str, str]] = Counter()
+        entries: Counter[tuple[str, str, str, str]] = Counter()
+        oldest: dict[tuple[str, str], datetime] = {}
+        for passage, zone, decision, vehicle in decided:
+            outcomes[zone.id, decision.outcome.value] += 1
+            camera = (passage.site_id, passage.camera_id)
+            if camera not in oldest or passage.seen_at < oldest[camera]:
+                oldest[camera] = passage.seen_at
+            if passage.direction != "entering" or decision.outcome is Outcome.UNDETERMINED:
+                continue
             if passage.country not in (None, "NL"):
-                return  # foreign entries are in flow_passages (origin=foreign), R34
-            self.metrics.flow_entries.labels(
-                zone.id,
-                _class_label(decision, vehicle),
-                fuel_group(vehicle),
+                continue  # foreign entries are in flow_passages (origin=foreign), R34
+            entries[
+                zone.id, _class_label(decision, vehicle), fuel_group(vehicle),
                 emission_label(vehicle),
-            ).inc()
+            ] += 1  # fmt: skip
+        # Lag once per camera and batch, of its oldest passage: passages of one camera in one
+        # batch are milliseconds apart, and a histogram observation per passage cost more
+        # than deciding it.
+        for seen_at in oldest.values():
+            self.metrics.decision_lag.observe(max(0.0, (now - seen_at).total_seconds()))
+        for (zone_id, outcome), count in outcomes.items():
+            self.metrics.passages.labels(zone_id, outcome).inc(count)
+            result.outcomes[outcome] = result.outcomes.get(outcome, 0) + count
+            result.decided += count
+        for labels, count in entries.items():
+            self.metrics.flow_entries.labels(*labels).inc(count)
 
 
 _KIND_GROUPS = {"Personenauto": "car", "Bus": "bus", "Motorfiets": "motorcycle"}

@@ -38,7 +38,7 @@ class StreamMetrics:
         )
         self.decision_lag = Histogram(
             "zes_stream_decision_lag_seconds",
-            "Time from capture (seen_at) to decision.",
+            "Time from capture (seen_at) to decision, of the oldest passage per camera and batch.",
             buckets=_LAG_BUCKETS,
             registry=r,
         )

@@ -23,6 +23,7 @@ from enforcement.base import Exemption, Vehicle
 __all__ = [
     "AsyncRegister",
     "CaseClaim",
+    "ClaimRequest",
     "DayPermitUse",
     "Register",
     "RegisterUnavailable",
@@ -62,6 +63,10 @@ class DayPermitUse:
     """This call added the day."""
     refused: bool
     """The day was new but the yearly maximum had already been reached."""
+
+
+ClaimRequest = tuple[str, str, datetime, int, str]
+"""(plate, zone id, passage instant, sanction interval hours, opener passage id)."""
 
 
 class RegisterUnavailable(Exception):  # noqa: N818 (the name the stream codes against)
@@ -114,6 +119,10 @@ class AsyncRegister(Protocol):
     async def claim_case(
         self, plate: str, zone_id: str, at: datetime, interval_hours: int, opener: str = ""
     ) -> CaseClaim: ...
+
+    async def claim_cases(self, requests: Sequence[ClaimRequest]) -> list[CaseClaim]:
+        """`claim_case` for a whole batch in one round trip."""
+        ...
 
     async def use_day_permit(
         self, plate: str, municipality: str, day: date, max_per_year: int

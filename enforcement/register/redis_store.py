@@ -61,7 +61,13 @@ from enforcement.base import (
     end_of_day,
     fold_name,
 )
-from enforcement.register.base import CaseClaim, DayPermitUse, RegisterUnavailable, RegisterView
+from enforcement.register.base import (
+    CaseClaim,
+    ClaimRequest,
+    DayPermitUse,
+    RegisterUnavailable,
+    RegisterView,
+)
 
 __all__ = [
     "AsyncRedisRegister",
@@ -880,32 +886,60 @@ class _Core:
     def claim_case(
         self, plate: str, zone_id: str, at: datetime, interval_hours: int, opener: str = ""
     ) -> _Plan[CaseClaim]:
-        at_ms = int(_timestamp(at) * 1000)
-        if interval_hours < 1:
-            raise ValueError("interval_hours must be >= 1")
-        day = at.astimezone(LOCAL_TZ).date()
-        base = f"{self.prefix}:case:{zone_id}:{self._hash(plate)}"
+        (claim,) = yield from self.claim_cases([(plate, zone_id, at, interval_hours, opener)])
+        return claim
+
+    def claim_cases(self, requests: Sequence[ClaimRequest]) -> _Plan[list[CaseClaim]]:
+        """Claim many cases in one round trip (the stream claims a whole batch at once).
+
+        24 h: SET NX then GET; the stored opener tells a re-decision of the opening passage
+        (after a crash) that it is still the first. Other intervals: a rolling window in Lua.
+        """
         now_ms = _now_ms()
-        if interval_hours == 24:
-            # R35: one sanction per local calendar day (23 or 25 hours around DST).
-            end_ms = int(end_of_day(day).timestamp() * 1000)
-            expire_ms = max(end_ms, now_ms) + self._case_margin_ms
-            # SET NX, then GET in the same round trip: the stored opener tells a re-decision of
-            # the opening passage (after a crash) that it is still the first.
-            key = f"{base}:{day.isoformat()}"
-            opened, stored = yield from self.batch(
-                ("SET", key, opener or "1", "NX", "PXAT", expire_ms), ("GET", key)
-            )
-            first = bool(opened) or (bool(opener) and _text(stored) == opener)
-            return CaseClaim(f"{plate}:{zone_id}:{day.isoformat()}", first)
-        span_ms = interval_hours * 3_600_000
-        expire_ms = max(at_ms + span_ms, now_ms) + self._case_margin_ms
-        first, case_day = yield from self.eval(
-            _ROLLING_CASE,
-            (f"{base}:{interval_hours}h",),
-            (at_ms, span_ms, day.isoformat(), expire_ms, opener),
-        )
-        return CaseClaim(f"{plate}:{zone_id}:{_text(case_day)}", bool(first))
+        commands: list[_Command] = []
+        shapes: list[tuple[str, str, str, int]] = []  # plate, zone, day, commands used
+        for plate, zone_id, at, interval_hours, opener in requests:
+            if interval_hours < 1:
+                raise ValueError("interval_hours must be >= 1")
+            at_ms = int(_timestamp(at) * 1000)  # also rejects a naive instant
+            day = at.astimezone(LOCAL_TZ).date()
+            base = f"{self.prefix}:case:{zone_id}:{self._hash(plate)}"
+            if interval_hours == 24:
+                # R35: one sanction per local calendar day (23 or 25 hours around DST).
+                end_ms = int(end_of_day(day).timestamp() * 1000)
+                expire_ms = max(end_ms, now_ms) + self._case_margin_ms
+                key = f"{base}:{day.isoformat()}"
+                commands.append(("SET", key, opener or "1", "NX", "PXAT", expire_ms))
+                commands.append(("GET", key))
+                shapes.append((plate, zone_id, day.isoformat(), 2))
+            else:
+                span_ms = interval_hours * 3_600_000
+                expire_ms = max(at_ms + span_ms, now_ms) + self._case_margin_ms
+                tail = (1, f"{base}:{interval_hours}h", at_ms, span_ms, day.isoformat())
+                commands.append(("EVALSHA", _ROLLING_CASE.sha, *tail, expire_ms, opener))
+                shapes.append((plate, zone_id, day.isoformat(), 1))
+        replies = list((yield _Batch(commands))) if commands else []
+        if any(isinstance(r, NoScriptError) for r in replies):
+            # The server lost its script cache (restart, failover): load it, then redo.
+            yield from self.batch(("SCRIPT", "LOAD", _ROLLING_CASE.text))
+            replies = list((yield _Batch(commands)))
+        claims: list[CaseClaim] = []
+        position = 0
+        for (plate, zone_id, day_text, used), request in zip(shapes, requests, strict=True):
+            reply = replies[position : position + used]
+            position += used
+            for item in reply:
+                if isinstance(item, Exception):
+                    _raise_reply(item)
+            opener = request[4]
+            if used == 2:
+                opened, stored = reply
+                first = bool(opened) or (bool(opener) and _text(stored) == opener)
+                claims.append(CaseClaim(f"{plate}:{zone_id}:{day_text}", first))
+            else:
+                first_flag, case_day = reply[0]
+                claims.append(CaseClaim(f"{plate}:{zone_id}:{_text(case_day)}", bool(first_flag)))
+        return claims
 
     def _permit_key(self, plate: str, municipality: str, year: int) -> str:
         folded = fold_name(municipality)
@@ -1102,6 +1136,10 @@ class RedisRegister:
         plan = self._core.claim_case(plate, zone_id, at, interval_hours, opener)
         return self._run(plan, "claim case")
 
+    def claim_cases(self, requests: Sequence[ClaimRequest]) -> list[CaseClaim]:
+        """`claim_case` for many violations in one round trip."""
+        return self._run(self._core.claim_cases(requests), "claim cases")
+
     def use_day_permit(
         self, plate: str, municipality: str, day: date, max_per_year: int
     ) -> DayPermitUse:
@@ -1253,6 +1291,9 @@ class AsyncRedisRegister:
     ) -> CaseClaim:
         plan = self._core.claim_case(plate, zone_id, at, interval_hours, opener)
         return await self._run(plan, "claim case")
+
+    async def claim_cases(self, requests: Sequence[ClaimRequest]) -> list[CaseClaim]:
+        return await self._run(self._core.claim_cases(requests), "claim cases")
 
     async def use_day_permit(
         self, plate: str, municipality: str, day: date, max_per_year: int

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from datetime import UTC, date, datetime
 
 import pytest
@@ -32,9 +31,9 @@ ELECTRIC = Vehicle(
 
 
 @pytest.fixture
-def loaded(redis_client: redis.Redis, redis_prefix: str) -> Iterator[str]:
+def loaded(redis_client: redis.Redis, redis_prefix: str) -> str:
     RedisRegister(redis_client, redis_prefix, secret=SECRET).replace_vehicles([DIESEL, ELECTRIC])
-    yield redis_prefix
+    return redis_prefix
 
 
 def run(records: list[RawRecord], prefix: str, url: str, metrics: StreamMetrics) -> BatchResult:
