@@ -16,11 +16,17 @@ def worker(
 ) -> None:
     """Run a stream worker (settings from ZES_* and ZES_STREAM_* environment variables)."""
     import faust
+    import mode.loop
 
     from stream.app import StreamWorker
+    from stream.settings import StreamSettings
+
+    settings = StreamSettings()
+    if settings.uvloop:
+        mode.loop.use("uvloop")  # measured: the asyncio loop is a large part of Faust's cost
 
     logging.basicConfig(
         level=loglevel.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
-    stream_worker = StreamWorker()
+    stream_worker = StreamWorker(settings)
     faust.Worker(stream_worker.app, loglevel=loglevel, quiet=True).execute_from_commandline()

@@ -27,6 +27,10 @@ class StreamSettings(BaseSettings):
     )
     retry_initial_s: float = Field(0.2, gt=0, description="First back-off after an outage.")
     retry_max_s: float = Field(5.0, gt=0, description="Longest back-off between retries.")
+    faust_sensors: bool = Field(
+        False, description="Keep Faust's own per-message Monitor (costs throughput)."
+    )
+    uvloop: bool = Field(True, description="Run the worker on uvloop when it is installed.")
     metrics_host: str = Field("127.0.0.1", description="Prometheus endpoint address.")
     metrics_port: int = Field(9102, ge=0, description="Prometheus endpoint port (0: none).")
 
