@@ -28,7 +28,7 @@ from pathlib import Path
 
 import redis
 
-from enforcement.law import PassageFacts, decide
+from enforcement.law import decide_plates
 from enforcement.register.redis_store import RedisRegister, encode_vehicle
 from enforcement.register.report import LoadReport
 from enforcement.register.synth import write_synthetic_rdw
@@ -147,14 +147,9 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
             started = time.perf_counter()
             outcomes: dict[str, int] = {}
             for batch, view in views:
-                for plate in batch:
-                    decision = decide(
-                        now,
-                        zone,
-                        view.vehicles.get(plate),
-                        view.exemptions.get(plate, ()),
-                        facts=PassageFacts(plate=plate, read_confidence=0.97),
-                    )
+                for decision in decide_plates(
+                    now, zone, batch, view.vehicles, view.exemptions, read_confidence=0.97
+                ):
                     outcomes[decision.outcome.value] = outcomes.get(decision.outcome.value, 0) + 1
                     decided += 1
             result["decisions_per_s"] = round(decided / (time.perf_counter() - started))

@@ -33,7 +33,7 @@ from kafka import KafkaAdminClient, KafkaProducer
 from kafka.admin import NewTopic
 
 from enforcement.base import Outcome
-from enforcement.law import PassageFacts, decide
+from enforcement.law import decide_plates
 from enforcement.records import Passage, decode_envelope, encode_envelope
 from enforcement.register.redis_store import RedisRegister
 from enforcement.register.report import LoadReport
@@ -212,11 +212,10 @@ def traffic(register: RedisRegister, plates: list[str], count: int, seed: int) -
     for i in range(0, len(sample), 1000):
         chunk = sample[i : i + 1000]
         view = register.lookup(chunk)
-        for plate in chunk:
-            decision = decide(
-                now, zone, view.vehicles.get(plate), view.exemptions.get(plate, ()),
-                facts=PassageFacts(plate=plate, read_confidence=0.97),
-            )  # fmt: skip
+        decisions = decide_plates(
+            now, zone, chunk, view.vehicles, view.exemptions, read_confidence=0.97
+        )
+        for plate, decision in zip(chunk, decisions, strict=True):
             ok = decision.outcome in (Outcome.ALLOWED, Outcome.OUT_OF_SCOPE)
             (good if ok else bad).append(plate)
     return [rng.choice(good) if rng.random() < 0.95 else rng.choice(bad) for _ in range(count)]

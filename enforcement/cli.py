@@ -15,9 +15,9 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from enforcement import plates
-from enforcement.base import Outcome
+from enforcement.base import Decision, Outcome
 from enforcement.explain import explain
-from enforcement.law import PassageFacts, decide
+from enforcement.law import PassageFacts, decide, decide_plates
 from enforcement.register.base import RegisterUnavailable
 from enforcement.register.exemption_files import read_exemptions
 from enforcement.register.rdw import read_vehicles
@@ -237,6 +237,8 @@ def demo_command(
     found = catalog.get(zone)
     if found is None:
         raise ConfigError(f"unknown zone {zone!r}; `zes rules zones` lists them")
+    # Its own key prefix: a demo must never replace a real register in the same Redis.
+    settings = settings.model_copy(update={"register_prefix": f"{settings.register_prefix}-demo"})
     register = _register(settings)
     work = settings.work_dir / "demo"
     console.print(f"[bold]1/3[/] writing {vehicles:,} synthetic RDW vehicles to {work}")
@@ -253,6 +255,7 @@ def demo_command(
     plates_seen = [v.plate for v in read_vehicles(files.vehicles, None, report=LoadReport())]
     start = datetime.now(UTC).replace(microsecond=0)
     counts: dict[str, int] = {o.value: 0 for o in Outcome}
+    examples: dict[str, tuple[str, Decision]] = {}
     started = time.perf_counter()
     batch = 1000
     for offset in range(0, passages, batch):
@@ -264,19 +267,24 @@ def demo_command(
         ]
         moment = start + timedelta(seconds=offset)
         view = register.lookup(sample)
-        for plate in sample:
-            decision = decide(
-                moment,
-                found,
-                view.vehicles.get(plate),
-                view.exemptions.get(plate, ()),
-                facts=PassageFacts(plate=plate, read_confidence=0.97),
-            )
+        decisions = decide_plates(
+            moment, found, sample, view.vehicles, view.exemptions, read_confidence=0.97
+        )
+        for plate, decision in zip(sample, decisions, strict=True):
             counts[decision.outcome.value] += 1
+            examples.setdefault(decision.outcome.value, (plate, decision))
     seconds = time.perf_counter() - started
     console.print(
         f"[bold]3/3[/] decided {passages:,} passages in {seconds:.2f} s "
         f"({passages / seconds:,.0f}/s, batched register lookups + the law)"
+    )
+    for plate, decision in examples.values():  # synthetic plates: nothing personal here
+        console.print(f"[dim]{plates.format_plate(plate)}[/]")
+        for line in explain(decision, found, "nl").lines():
+            console.print(f"  {line}", highlight=False)
+    console.print(
+        f"look a plate up: ZES_REGISTER_PREFIX={settings.register_prefix} "
+        f"zes decide PLATE --zone {found.name}"
     )
     print(json.dumps({"zone": found.id, "passages": passages, "outcomes": counts}))
 

@@ -16,7 +16,7 @@ register says, so a human never has to look at it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -99,6 +99,29 @@ def decide(
     return _Evaluation(at.astimezone(LOCAL_TZ), zone, vehicle, exemptions, facts, p).run(
         day_permits_used
     )
+
+
+def decide_plates(
+    at: datetime,
+    zone: Zone,
+    plates: Sequence[str],
+    vehicles: Mapping[str, Vehicle],
+    exemptions: Mapping[str, Sequence[Exemption]],
+    *,
+    read_confidence: float | None = None,
+) -> list[Decision]:
+    """`decide` for many plates read at one moment, with the register facts of a batch
+    lookup (demo, benchmarks, bulk checks)."""
+    return [
+        decide(
+            at,
+            zone,
+            vehicles.get(plate),
+            exemptions.get(plate, ()),
+            facts=PassageFacts(plate=plate, read_confidence=read_confidence),
+        )
+        for plate in plates
+    ]
 
 
 class _Evaluation:
@@ -216,9 +239,10 @@ class _Evaluation:
             )
             return self.done(Outcome.UNDETERMINED)
         if self.facts.plate:
-            special = special_registration(self.facts.plate)
-            if special is not None:
-                self.hit("R33", "special_registration", reason=special)
+            plate = self.facts.plate
+            if special_registration(plate) is not None:
+                series = plate[:3] if plate[:3] in ("CDJ", "ZZZ") else plate[:2]
+                self.hit("R33", "special_registration", series=series)
                 return self.done(Outcome.UNDETERMINED)
         if self.vehicle is None:
             self.hit("R33", "not_in_register")

@@ -49,7 +49,8 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "priority_review": "An officer checks the incident log; never fined automatically.",
         "low_confidence": "Plate read with confidence {confidence} (minimum {minimum}): a "
         "person must check the plate.",
-        "special_registration": "Special registration ({reason}): a person must decide.",
+        "special_registration": "Special registration ({series}...: royal, diplomatic, trade "
+        "or other plate with little register data): a person must decide.",
         "not_in_register": "Plate not found in the vehicle register: a person must identify "
         "the vehicle.",
         "exported": "The register marks this vehicle as exported: a person must check.",
@@ -150,7 +151,9 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "priority_review": "Een boa controleert het incidentlog; nooit automatisch een boete.",
         "low_confidence": "Kenteken gelezen met zekerheid {confidence} (minimaal {minimum}): "
         "een mens controleert het kenteken.",
-        "special_registration": "Bijzonder kenteken ({reason}): een mens beslist.",
+        "special_registration": "Bijzonder kenteken ({series}...: koninklijk huis, "
+        "diplomatiek, handelaars- of ander kenteken met weinig registergegevens): een mens "
+        "beslist.",
         "not_in_register": "Kenteken niet gevonden in het kentekenregister: een mens stelt "
         "het voertuig vast.",
         "exported": "Het register meldt dit voertuig als geëxporteerd: een mens controleert.",
