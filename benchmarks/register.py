@@ -77,6 +77,8 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
             result["loaded"] = loaded
             result["skipped_rows"] = report.skipped
             result["load_rows_per_s"] = round(loaded / load_s)
+            result["load_file_rows_read"] = report.rows_read
+            result["load_file_rows_per_s"] = round(report.rows_read / load_s)
 
             # The plates and vehicles, for the baselines and the lookups.
             vehicles = list(files.read(LoadReport(), work_dir=work))

@@ -696,11 +696,10 @@ class _Core:
                 out[plate] = hit[1]
                 continue
             vehicle = out[plate] = _vehicle_from(plate, _vehicle_decoder.decode(raw))
-            if limit:
-                if len(cache) >= limit:
-                    # Dropping everything is O(1) amortised and re-warms in seconds; an LRU
-                    # would cost on every hit.
-                    cache.clear()
+            if len(cache) < limit:
+                # A full cache keeps what it has: with more distinct plates than entries,
+                # clearing it would empty it again and again (measured: slower than no
+                # cache at 1M vehicles); an LRU would cost on every hit.
                 cache[plate] = (raw, vehicle)
         return out
 

@@ -1,0 +1,271 @@
+"""Edge benchmark: this agent's pipeline vs. reading every frame, on a 1080p drive-by video.
+
+Builds a >= 60 s 1080p drive-by video from the openalpr dev photos (`edge.drive_by`), then runs
+in the same process, one onnxruntime thread each, on the same decoded frames:
+(a) the agent's pipeline (`CameraWorker`: motion gate, ROI crop, detector at the configured
+    small size, tracking, OCR once per N frames, vote) -> passages;
+(b) the baseline: detect on every whole frame with the 640 detector and read every box, as
+    fast-alpr's `ALPR.predict` does per frame (fast-alpr itself is used when installed,
+    wrapped around the same model files; otherwise the same two calls are made directly);
+    a vehicle's plate is the most frequent read within its visible frames.
+Frame decoding is excluded from both timings (it is the same work for both).
+
+Prints one JSON object as its last line: frames/s per core for both, their ratio, passage
+accuracy for both (O and 0 folded), and peak RSS. Goal (issue 3): ratio >= 5 at equal or
+better accuracy. A target, not an assertion.
+
+    python -m benchmarks.edge [--seconds 60] [--fps 15] [--width 1920 --height 1080]
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import resource
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import cv2
+
+from edge.agent import CameraWorker
+from edge.capture import Frame
+from edge.config import CameraConfig, EntryLine
+from edge.drive_by import DriveBy, make_drive_by
+from edge.recognition import (
+    OnnxPlateDetector,
+    OnnxPlateReader,
+    crop,
+    fold,
+    load_annotations,
+    session_options,
+)
+from enforcement.settings import load_settings
+
+
+def _frames(video: Path) -> Any:
+    from datetime import UTC, datetime, timedelta
+
+    capture = cv2.VideoCapture(str(video))
+    fps = capture.get(cv2.CAP_PROP_FPS) or 15.0
+    start = datetime.now(UTC)
+    index = 0
+    try:
+        while True:
+            ok, image = capture.read()
+            if not ok:
+                return
+            yield Frame("bench", index, start + timedelta(seconds=index / fps), image)
+            index += 1
+    finally:
+        capture.release()
+
+
+ROI = ((0.25, 0.05), (0.8, 0.05), (0.8, 1.0), (0.25, 1.0))
+
+#: One speed measure switched off at a time: what each one buys (with --ablations).
+ABLATIONS: dict[str, dict[str, Any]] = {
+    "no_motion_gate": {"thresholds": {"motion_fraction": 0.0}},
+    "detect_every_frame": {"thresholds": {"detect_every_n_frames": 1}},
+    "ocr_every_frame": {"thresholds": {"ocr_every_n_frames": 1}},
+    "no_roi": {"roi": None},
+    "detector_640": {"detector_size": 640},
+}
+
+
+def run_pipeline(
+    drive: DriveBy, models: Path, size: int, change: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    change = change or {}
+    spec: dict[str, Any] = {
+        "id": "bench",
+        "source": str(drive.video),
+        "zone_id": "bench",
+        "roi": ROI,
+        "entry_line": EntryLine(a=(0.0, 0.5), b=(1.0, 0.5), inside="right"),
+        "detector_size": size,
+        "thresholds": {"ocr_every_n_frames": 3, **change.get("thresholds", {})},
+        "read_mode": "every_frame",
+    }
+    spec.update({k: v for k, v in change.items() if k != "thresholds"})
+    camera = CameraConfig.model_validate(spec)
+    size = camera.detector_size
+    detector = OnnxPlateDetector(
+        models / f"yolov8n-license-plate-fastanpr-{size}-end2end.onnx", conf_thresh=0.4
+    )
+    reader = OnnxPlateReader(
+        models / "cct_xs_v2_global.onnx", models / "cct_xs_v2_global_plate_config.yaml"
+    )
+    worker = CameraWorker("bench", camera, detector, reader)
+    passages = []
+    cpu = 0.0
+    frames = 0
+    for frame in _frames(drive.video):
+        start = time.process_time()
+        passages += [(frame.index, p) for p in worker.process(frame)]
+        cpu += time.process_time() - start
+        frames += 1
+    start = time.process_time()
+    passages += [(frames, p) for p in worker.flush()]
+    cpu += time.process_time() - start
+    correct = 0
+    matched: set[int] = set()
+    for _, passage in passages:
+        for i, vehicle in enumerate(drive.vehicles):
+            if i in matched:
+                continue
+            if fold(passage.plate_raw) == fold(vehicle.plate) or fold(passage.plate) == fold(
+                vehicle.plate
+            ):
+                matched.add(i)
+                correct += 1
+                break
+    return {
+        "frames": frames,
+        "cpu_s": round(cpu, 2),
+        "fps_per_core": round(frames / cpu, 2),
+        "passages": len(passages),
+        "correct": correct,
+        "accuracy": round(correct / len(drive.vehicles), 4),
+        "frames_detected": worker.frames_processed,
+        "frames_skipped": worker.frames_skipped,
+        "directions_right": sum(
+            1
+            for _, p in passages
+            for v in drive.vehicles
+            if fold(p.plate_raw) == fold(v.plate) and p.direction == v.direction
+        ),
+    }
+
+
+class _Detector:
+    """The detector as fast-alpr's `BaseDetector` (used only when fast-alpr is installed)."""
+
+    def __init__(self, inner: OnnxPlateDetector) -> None:
+        self.inner = inner
+
+    def predict(self, frame: Any) -> Any:
+        return self.inner._detector.predict(frame)
+
+
+def run_baseline(drive: DriveBy, models: Path, size: int = 640) -> dict[str, Any]:
+    detector = OnnxPlateDetector(
+        models / f"yolov8n-license-plate-fastanpr-{size}-end2end.onnx", conf_thresh=0.4
+    )
+    reader = OnnxPlateReader(
+        models / "cct_xs_v2_global.onnx", models / "cct_xs_v2_global_plate_config.yaml"
+    )
+    alpr: Any = None
+    try:  # pragma: no cover - fast-alpr is optional
+        # Imported by name: fast-alpr is optional, and mypy must not need it either way.
+        alpr = importlib.import_module("fast_alpr").ALPR(
+            detector=_Detector(detector),
+            ocr_model=None,
+            ocr_device="cpu",
+            ocr_sess_options=session_options(1),
+            ocr_model_path=str(models / "cct_xs_v2_global.onnx"),
+            ocr_config_path=str(models / "cct_xs_v2_global_plate_config.yaml"),
+        )
+    except ImportError:
+        alpr = None
+    reads: dict[int, list[str]] = {}
+    cpu = 0.0
+    frames = 0
+    for frame in _frames(drive.video):
+        start = time.process_time()
+        if alpr is not None:  # pragma: no cover
+            texts = [r.ocr.text for r in alpr.predict(frame.image) if r.ocr is not None]
+        else:
+            boxes = detector.detect(frame.image)
+            texts = [r.text for r in reader.read([crop(frame.image, b) for b in boxes])]
+        cpu += time.process_time() - start
+        reads[frame.index] = texts
+        frames += 1
+    correct = 0
+    for vehicle in drive.vehicles:
+        seen = Counter(
+            t for f in range(vehicle.first_frame, vehicle.last_frame + 1) for t in reads.get(f, [])
+        )
+        if seen and fold(seen.most_common(1)[0][0]) == fold(vehicle.plate):
+            correct += 1
+    return {
+        "implementation": "fast_alpr.ALPR.predict" if alpr is not None else "detect+ocr per frame",
+        "detector_size": size,
+        "frames": frames,
+        "cpu_s": round(cpu, 2),
+        "fps_per_core": round(frames / cpu, 2),
+        "correct": correct,
+        "accuracy": round(correct / len(drive.vehicles), 4),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--fps", type=float, default=15.0)
+    parser.add_argument("--width", type=int, default=1920)
+    parser.add_argument("--height", type=int, default=1080)
+    parser.add_argument("--size", type=int, default=320, help="pipeline detector size")
+    parser.add_argument("--baseline-size", type=int, default=640)
+    parser.add_argument(
+        "--ablations", action="store_true", help="also run with each speed measure off"
+    )
+    args = parser.parse_args(argv)
+    settings = load_settings()
+    if settings.models is None or settings.data is None:
+        print(
+            "no model/data folder: set ZES_SHARED_DIR or ZES_MODEL_DIR/ZES_DATA_DIR",
+            file=sys.stderr,
+        )
+        return 2
+    photos = load_annotations(settings.data / "openalpr-eu-dev")
+    pass_s, gap_s = 2.0, 1.0
+    count = max(1, int(args.seconds / (pass_s + gap_s)) + 1)
+    with tempfile.TemporaryDirectory(prefix="zes-edge-bench-") as tmp:
+        started = time.perf_counter()
+        drive = make_drive_by(
+            photos[:count]
+            if count <= len(photos)
+            else (photos * (count // len(photos) + 1))[:count],
+            Path(tmp) / "drive.avi",
+            width=args.width,
+            height=args.height,
+            fps=args.fps,
+            pass_s=pass_s,
+            gap_s=gap_s,
+            plate_width=0.08,
+        )
+        build_s = time.perf_counter() - started
+        pipeline = run_pipeline(drive, settings.models, args.size)
+        baseline = run_baseline(drive, settings.models, args.baseline_size)
+        ablations = {}
+        if args.ablations:
+            for name, change in ABLATIONS.items():
+                run = run_pipeline(drive, settings.models, args.size, change)
+                ablations[name] = {
+                    k: run[k] for k in ("fps_per_core", "accuracy", "passages", "frames_detected")
+                }
+    result = {
+        "video": {
+            "seconds": round(drive.frames / drive.fps, 1),
+            "frames": drive.frames,
+            "size": f"{drive.width}x{drive.height}",
+            "vehicles": len(drive.vehicles),
+            "build_s": round(build_s, 1),
+        },
+        "pipeline": pipeline,
+        "baseline": baseline,
+        "fps_per_core_ratio": round(pipeline["fps_per_core"] / baseline["fps_per_core"], 2),
+        **({"ablations": ablations} if ablations else {}),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    }
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,233 @@
+"""Camera capture: one grabber thread per camera, reconnecting, never falling behind.
+
+In `live` mode the grabber keeps only the newest frame: when recognition is slower than the
+camera, older frames are overwritten (and counted as dropped), so the agent always works on
+what the camera sees now instead of drifting minutes behind. Frame times are the arrival
+time in UTC, the only clock the agent can vouch for.
+
+In `every_frame` mode (files: tests and replays) every frame is handed over, the grabber
+waits for the consumer, and frame times are the file's own (start + index / fps), so a test
+sees the same frames and the same track time-outs however fast the machine is.
+
+Problems never end the agent: an unreachable URL, a missing or corrupt file, or a camera that
+stops sending gives a log line that says which, a `edge_camera_errors_total{kind}` count and
+`edge_camera_up 0`, then a reconnect with exponential backoff and jitter.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import random
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+import cv2
+
+from edge.metrics import EdgeMetrics
+from edge.recognition import Image
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    camera_id: str
+    index: int
+    at: datetime
+    image: Image
+
+
+def is_file_source(source: str | int) -> bool:
+    return isinstance(source, str) and "://" not in source
+
+
+def describe(source: str | int) -> str:
+    """The source for a log line, without credentials an RTSP URL may carry."""
+    if isinstance(source, int):
+        return f"device {source}"
+    if "://" in source and "@" in source:
+        scheme, rest = source.split("://", 1)
+        return f"{scheme}://***@{rest.split('@', 1)[1]}"
+    return source
+
+
+class Capture:
+    """A camera's grabber thread; `get` hands out frames, `finished` after a file's end."""
+
+    def __init__(
+        self,
+        camera_id: str,
+        source: str | int,
+        mode: Literal["live", "every_frame"] = "live",
+        loop_file: bool = False,
+        metrics: EdgeMetrics | None = None,
+        timeout_s: float = 5.0,
+        backoff_s: tuple[float, float] = (0.5, 30.0),
+    ) -> None:
+        self.camera_id = camera_id
+        self.source = source
+        self.mode = mode
+        self.loop_file = loop_file
+        self.metrics = metrics
+        self.timeout_s = timeout_s
+        self.backoff_s = backoff_s
+        self._stop = threading.Event()
+        self._finished = threading.Event()
+        self._cond = threading.Condition()
+        self._newest: Frame | None = None
+        self._queue: queue.Queue[Frame] = queue.Queue(maxsize=8)
+        self._thread: threading.Thread | None = None
+        self.frames_read = 0
+        self.frames_dropped = 0
+        self.errors: dict[str, int] = {}
+        self.up = False
+
+    # -- consumer side -------------------------------------------------------------------------
+    @property
+    def finished(self) -> bool:
+        """The source ended for good (a file without loop) and every frame was handed out."""
+        if not self._finished.is_set():
+            return False
+        if self.mode == "every_frame":
+            return self._queue.empty()
+        with self._cond:
+            return self._newest is None
+
+    def get(self, timeout: float = 0.5) -> Frame | None:
+        if self.mode == "every_frame":
+            try:
+                return self._queue.get(timeout=timeout)
+            except queue.Empty:
+                return None
+        with self._cond:
+            if self._newest is None:
+                self._cond.wait(timeout)
+            frame, self._newest = self._newest, None
+            return frame
+
+    def start(self) -> Capture:
+        self._thread = threading.Thread(
+            target=self._run, name=f"capture-{self.camera_id}", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        with self._cond:
+            self._cond.notify_all()
+        if self._thread is not None:
+            self._thread.join(timeout=self.timeout_s + 2)
+
+    # -- grabber side --------------------------------------------------------------------------
+    def _error(self, kind: str, message: str, *args: object) -> None:
+        self.errors[kind] = self.errors.get(kind, 0) + 1
+        self._set_up(False)
+        if self.metrics:
+            self.metrics.camera_errors.labels(self.camera_id, kind).inc()
+        log.error("camera %s: " + message, self.camera_id, *args)
+
+    def _set_up(self, up: bool) -> None:
+        self.up = up
+        if self.metrics:
+            self.metrics.camera_up.labels(self.camera_id).set(1 if up else 0)
+
+    def _open(self) -> Any:
+        if isinstance(self.source, int):
+            return cv2.VideoCapture(self.source)
+        if is_file_source(self.source):
+            return cv2.VideoCapture(self.source)
+        ms = int(self.timeout_s * 1000)
+        params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, ms]
+        return cv2.VideoCapture(self.source, cv2.CAP_FFMPEG, params)
+
+    def _run(self) -> None:
+        attempt = 0
+        self._set_up(False)
+        while not self._stop.is_set():
+            where = describe(self.source)
+            if is_file_source(self.source) and not Path(str(self.source)).is_file():
+                self._error("open", "video file %s does not exist", where)
+            else:
+                capture = self._open()
+                if not capture.isOpened():
+                    capture.release()
+                    what = (
+                        "corrupt or unreadable file"
+                        if is_file_source(self.source)
+                        else ("unreachable URL or device")
+                    )
+                    self._error("open", "cannot open %s (%s)", where, what)
+                else:
+                    count = self._pump(capture)
+                    capture.release()
+                    if count > 0:
+                        attempt = 0
+                    if self._stop.is_set():
+                        break
+                    if is_file_source(self.source):
+                        if count == 0:
+                            self._error("read", "file %s has no decodable frame (corrupt)", where)
+                        else:
+                            log.info("camera %s: file ended after %d frames", self.camera_id, count)
+                            if not self.loop_file:
+                                self._set_up(False)
+                                self._finished.set()
+                                return
+                            continue
+                    else:
+                        self._error("stall", "%s stopped sending after %d frames", where, count)
+            delay = min(self.backoff_s[1], self.backoff_s[0] * 2**attempt)
+            delay *= random.uniform(0.5, 1.5)
+            attempt += 1
+            self._stop.wait(delay)
+
+    def _pump(self, capture: Any) -> int:
+        """Read until the source ends or fails; return how many frames it gave."""
+        fps = float(capture.get(cv2.CAP_PROP_FPS) or 0.0)
+        if not 1.0 <= fps <= 240.0:
+            fps = 25.0
+        paced = is_file_source(self.source) and self.mode == "live"
+        started = datetime.now(UTC)
+        t0 = time.monotonic()
+        count = 0
+        while not self._stop.is_set():
+            ok, image = capture.read()
+            if not ok or image is None:
+                return count
+            if count == 0:
+                self._set_up(True)
+            if self.mode == "every_frame":
+                at = started + timedelta(seconds=count / fps)
+            else:
+                at = datetime.now(UTC)
+            frame = Frame(self.camera_id, count, at, image)
+            count += 1
+            self.frames_read += 1
+            if self.metrics:
+                self.metrics.frame_arrived(self.camera_id)
+            if self.mode == "every_frame":
+                while not self._stop.is_set():
+                    try:
+                        self._queue.put(frame, timeout=0.2)
+                        break
+                    except queue.Full:
+                        continue
+            else:
+                with self._cond:
+                    if self._newest is not None:
+                        self.frames_dropped += 1
+                        if self.metrics:
+                            self.metrics.frames_dropped.labels(self.camera_id, "stale").inc()
+                    self._newest = frame
+                    self._cond.notify()
+                if paced:  # a file plays at its own rate, like a camera would
+                    wait = t0 + count / fps - time.monotonic()
+                    if wait > 0:
+                        self._stop.wait(wait)
+        return count

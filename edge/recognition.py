@@ -1,0 +1,332 @@
+"""Plate detection and reading behind two small interfaces, plus the still-photo evaluation.
+
+`PlateDetector` finds plate boxes in a frame, `PlateReader` reads a batch of plate crops.
+The ONNX implementations wrap open-image-models and fast-plate-ocr with local model files and
+one onnxruntime thread by default: on the edge box the cores belong to the cameras, and a
+second intra-op thread only helps when a core is idle (toolchain notes).
+
+Speed by construction lives here too: detection runs on the region-of-interest crop only
+(fewer pixels to letterbox, and the plate is larger in the detector's input), and reading is
+batched across every plate due in a frame.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+Image = npt.NDArray[Any]
+"""A BGR frame or crop as OpenCV gives it (uint8, H x W x 3)."""
+
+#: The OCR's region head names countries; the passage record wants ISO 3166 codes.
+REGION_TO_COUNTRY: dict[str, str] = {
+    "Netherlands": "NL", "Belgium": "BE", "Germany": "DE", "France": "FR",
+    "Luxembourg": "LU", "United Kingdom": "GB", "Poland": "PL", "Spain": "ES",
+    "Italy": "IT", "Austria": "AT", "Czech Republic": "CZ", "Denmark": "DK",
+    "Sweden": "SE", "Norway": "NO", "Finland": "FI", "Ireland": "IE", "Portugal": "PT",
+    "Switzerland": "CH", "Hungary": "HU", "Romania": "RO", "Bulgaria": "BG",
+    "Slovakia": "SK", "Slovenia": "SI", "Croatia": "HR", "Lithuania": "LT",
+    "Latvia": "LV", "Estonia": "EE", "Greece": "GR", "Ukraine": "UA", "Turkey": "TR",
+}  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Box:
+    """A plate box in frame pixels (x2/y2 exclusive) with the detector's score."""
+
+    x1: int
+    y1: int
+    x2: int
+    y2: int
+    confidence: float = 1.0
+
+    @property
+    def width(self) -> int:
+        return max(0, self.x2 - self.x1)
+
+    @property
+    def height(self) -> int:
+        return max(0, self.y2 - self.y1)
+
+    @property
+    def area(self) -> int:
+        return self.width * self.height
+
+    @property
+    def center(self) -> tuple[float, float]:
+        return ((self.x1 + self.x2) / 2, (self.y1 + self.y2) / 2)
+
+    def iou(self, other: Box) -> float:
+        ix = max(0, min(self.x2, other.x2) - max(self.x1, other.x1))
+        iy = max(0, min(self.y2, other.y2) - max(self.y1, other.y1))
+        inter = ix * iy
+        union = self.area + other.area - inter
+        return inter / union if union > 0 else 0.0
+
+    def shifted(self, dx: int, dy: int) -> Box:
+        return Box(self.x1 + dx, self.y1 + dy, self.x2 + dx, self.y2 + dy, self.confidence)
+
+
+@dataclass(frozen=True, slots=True)
+class Read:
+    """One OCR read of one crop: text without padding and one probability per character."""
+
+    text: str
+    char_confidences: tuple[float, ...]
+    country: str | None = None
+
+    @property
+    def confidence(self) -> float:
+        """Mean character probability (0 for an empty read)."""
+        if not self.char_confidences:
+            return 0.0
+        return sum(self.char_confidences) / len(self.char_confidences)
+
+
+class PlateDetector(Protocol):
+    def detect(self, frame: Image) -> list[Box]: ...
+
+
+class PlateReader(Protocol):
+    def read(self, crops: Sequence[Image]) -> list[Read]: ...
+
+
+def session_options(threads: int = 1) -> Any:
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3
+    return options
+
+
+class OnnxPlateDetector:
+    """open-image-models' YOLO end2end backend on a local ONNX file (or a hub name)."""
+
+    def __init__(self, model: Path | str, conf_thresh: float = 0.4, threads: int = 1) -> None:
+        from open_image_models import create_detector
+
+        local = Path(model)
+        if isinstance(model, Path) or local.suffix == ".onnx":
+            if not local.is_file():
+                raise FileNotFoundError(f"detector model {local} does not exist")
+            self._detector: Any = create_detector(
+                local,
+                backend="yolo_v9",
+                class_labels=("License Plate",),
+                conf_thresh=conf_thresh,
+                providers=["CPUExecutionProvider"],
+                sess_options=session_options(threads),
+            )
+        else:  # a hub name: downloads on first use (deployments with network only)
+            self._detector = create_detector(
+                str(model),
+                conf_thresh=conf_thresh,
+                providers=["CPUExecutionProvider"],
+                sess_options=session_options(threads),
+            )
+        self.input_size = int(getattr(self._detector, "img_size", (0,))[0])
+
+    def detect(self, frame: Image) -> list[Box]:
+        boxes = []
+        for result in self._detector.predict(frame):
+            bb = result.bounding_box
+            score = float(result.confidence)
+            boxes.append(Box(int(bb.x1), int(bb.y1), int(bb.x2), int(bb.y2), score))
+        return boxes
+
+
+class OnnxPlateReader:
+    """fast-plate-ocr with per-character probabilities and the region head's country."""
+
+    def __init__(
+        self,
+        model: Path | None = None,
+        config: Path | None = None,
+        hub_model: str | None = None,
+        threads: int = 1,
+    ) -> None:
+        from fast_plate_ocr import LicensePlateRecognizer
+
+        if model is not None and config is not None:
+            for path in (model, config):
+                if not path.is_file():
+                    raise FileNotFoundError(f"OCR model file {path} does not exist")
+            self._ocr: Any = LicensePlateRecognizer(
+                onnx_model_path=model,
+                plate_config_path=config,
+                device="cpu",
+                sess_options=session_options(threads),
+            )
+        elif hub_model is not None:
+            hub: Any = hub_model
+            self._ocr = LicensePlateRecognizer(
+                hub, device="cpu", sess_options=session_options(threads)
+            )
+        else:
+            raise ValueError("give the OCR model and config files, or a hub model name")
+        self._pad = self._ocr.config.pad_char
+        self._rgb = self._ocr.config.image_color_mode == "rgb"
+
+    def read(self, crops: Sequence[Image]) -> list[Read]:
+        if not crops:
+            return []
+        # The recognizer expects RGB arrays for an RGB model; frames from OpenCV are BGR.
+        images = [cv2.cvtColor(c, cv2.COLOR_BGR2RGB) if self._rgb else c for c in crops]
+        predictions = self._ocr.run(images, return_confidence=True, remove_pad_char=False)
+        reads = []
+        for prediction in predictions:
+            text = str(prediction.plate)
+            raw_probs = prediction.char_probs
+            probs = [] if raw_probs is None else [float(p) for p in raw_probs]
+            # Keep characters that are not padding; a pad in the middle is a gap, not a char.
+            kept = [(c, p) for c, p in zip(text, probs, strict=False) if c != self._pad]
+            region = prediction.region
+            reads.append(
+                Read(
+                    text="".join(c for c, _ in kept),
+                    char_confidences=tuple(round(p, 4) for _, p in kept),
+                    country=REGION_TO_COUNTRY.get(region) if region else None,
+                )
+            )
+        return reads
+
+
+def crop(frame: Image, box: Box, pad: float = 0.05) -> Image:
+    """The box's pixels with a small margin, clipped to the frame (never empty)."""
+    h, w = frame.shape[:2]
+    mx, my = int(box.width * pad), int(box.height * pad)
+    x1, y1 = max(0, box.x1 - mx), max(0, box.y1 - my)
+    x2, y2 = min(w, box.x2 + mx), min(h, box.y2 + my)
+    if x2 <= x1 or y2 <= y1:
+        return np.zeros((2, 2, 3), dtype=np.uint8)
+    return frame[y1:y2, x1:x2]
+
+
+def roi_rect(roi: Sequence[tuple[float, float]] | None, width: int, height: int) -> Box:
+    """Bounding rectangle of the ROI polygon in pixels (the whole frame for None)."""
+    if not roi:
+        return Box(0, 0, width, height)
+    xs = [p[0] * width for p in roi]
+    ys = [p[1] * height for p in roi]
+    return Box(
+        max(0, int(min(xs))), max(0, int(min(ys))),
+        min(width, int(np.ceil(max(xs)))), min(height, int(np.ceil(max(ys)))),
+    )  # fmt: skip
+
+
+def detect_in_roi(
+    detector: PlateDetector, frame: Image, roi: Sequence[tuple[float, float]] | None
+) -> list[Box]:
+    """Detect on the ROI's bounding crop; keep boxes whose centre is inside the polygon."""
+    h, w = frame.shape[:2]
+    rect = roi_rect(roi, w, h)
+    view = frame[rect.y1 : rect.y2, rect.x1 : rect.x2]
+    boxes = [b.shifted(rect.x1, rect.y1) for b in detector.detect(view)]
+    if roi:
+        polygon = np.array([(x * w, y * h) for x, y in roi], dtype=np.float32)
+        boxes = [
+            b for b in boxes if cv2.pointPolygonTest(polygon, b.center, measureDist=False) >= 0
+        ]
+    return boxes
+
+
+# -- evaluation on annotated stills -----------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Annotation:
+    image: Path
+    box: Box
+    plate: str
+
+
+def load_annotations(folder: Path) -> list[Annotation]:
+    """openalpr format: `NAME.txt` holds `NAME.jpg<TAB>x<TAB>y<TAB>w<TAB>h<TAB>PLATE`."""
+    found = []
+    for text_file in sorted(folder.glob("*.txt")):
+        line = text_file.read_text(encoding="utf-8").strip().splitlines()[0]
+        parts = line.split("\t") if "\t" in line else line.split()
+        if len(parts) < 6:
+            raise ValueError(f"{text_file}: expected 6 tab-separated fields, got {len(parts)}")
+        name, x, y, w, h, plate = parts[:6]
+        image = folder / name
+        if not image.is_file():
+            image = text_file.with_suffix(".jpg")
+        x0, y0 = int(x), int(y)
+        found.append(Annotation(image, Box(x0, y0, x0 + int(w), y0 + int(h)), plate.upper()))
+    return found
+
+
+def edit_distance(a: str, b: str) -> int:
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        current = [i]
+        for j, cb in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
+        previous = current
+    return previous[-1]
+
+
+def fold(text: str) -> str:
+    """O and 0 counted equal (the openalpr labels sometimes write O for zero)."""
+    return text.replace("O", "0")
+
+
+def _percentile(values: Sequence[float], q: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def evaluate(folder: Path, detector: PlateDetector, reader: PlateReader) -> dict[str, Any]:
+    """Detect and read every annotated image; exact/folded match, CER, recall, latency.
+
+    The read is taken from the detection that overlaps the labelled plate most (or the most
+    confident one when none overlaps), as the agent would read the plate it tracks.
+    """
+    annotations = load_annotations(folder)
+    if not annotations:
+        raise FileNotFoundError(f"no NAME.txt annotations in {folder}")
+    exact = folded = found = 0
+    errors = chars = 0
+    timings: list[float] = []
+    for item in annotations:
+        frame = cv2.imread(str(item.image), cv2.IMREAD_COLOR)
+        if frame is None:
+            raise ValueError(f"cannot decode {item.image}")
+        start = time.perf_counter()
+        boxes = detector.detect(frame)
+        best = max(boxes, key=lambda b: (b.iou(item.box), b.confidence), default=None)
+        text = reader.read([crop(frame, best)])[0].text if best is not None else ""
+        timings.append((time.perf_counter() - start) * 1000)
+        if best is not None and best.iou(item.box) >= 0.3:
+            found += 1
+        exact += text == item.plate
+        folded += fold(text) == fold(item.plate)
+        errors += edit_distance(text, item.plate)
+        chars += len(item.plate)
+    n = len(annotations)
+    return {
+        "images": n,
+        "exact": round(exact / n, 4),
+        "exact_folded": round(folded / n, 4),
+        "exact_count": exact,
+        "exact_folded_count": folded,
+        "cer": round(errors / max(1, chars), 4),
+        "detect_recall_iou30": round(found / n, 4),
+        "ms_per_image_median": round(statistics.median(timings), 2),
+        "ms_per_image_p95": round(_percentile(timings, 0.95), 2),
+    }
+
+
+def evaluate_json(folder: Path, detector: PlateDetector, reader: PlateReader) -> str:
+    return json.dumps(evaluate(folder, detector, reader), sort_keys=True)

@@ -1,0 +1,123 @@
+"""Capture: every frame of a file in order, newest-only live mode, and bad sources."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from edge.capture import Capture, Frame, describe
+from edge.metrics import EdgeMetrics
+from zes.embedded import free_port
+
+
+def write_video(path: Path, frames: int = 30, fps: float = 30.0) -> Path:
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"MJPG"), fps, (160, 90))
+    for i in range(frames):
+        image = np.full((90, 160, 3), 40, np.uint8)
+        cv2.putText(image, str(i), (10, 60), cv2.FONT_HERSHEY_SIMPLEX, 1.5, (255, 255, 255), 3)
+        writer.write(image)
+    writer.release()
+    return path
+
+
+def drain(capture: Capture, timeout: float = 10.0) -> list[Frame]:
+    frames: list[Frame] = []
+    deadline = time.monotonic() + timeout
+    while not capture.finished and time.monotonic() < deadline:
+        frame = capture.get(timeout=0.2)
+        if frame is not None:
+            frames.append(frame)
+    return frames
+
+
+def test_every_frame_mode_hands_over_every_frame_at_file_time(tmp_path: Path) -> None:
+    video = write_video(tmp_path / "v.avi", frames=30, fps=30.0)
+    metrics = EdgeMetrics()
+    capture = Capture("cam-1", str(video), "every_frame", metrics=metrics).start()
+    try:
+        frames = drain(capture)
+    finally:
+        capture.stop()
+    assert [f.index for f in frames] == list(range(30))
+    step = (frames[1].at - frames[0].at).total_seconds()
+    assert step == pytest.approx(1 / 30, abs=1e-3)
+    assert frames[0].at.tzinfo is not None
+    assert capture.frames_dropped == 0
+    assert metrics.frames_read.labels("cam-1")._value.get() == 30
+
+
+def test_live_mode_keeps_only_the_newest_frame(tmp_path: Path) -> None:
+    video = write_video(tmp_path / "v.avi", frames=40, fps=100.0)
+    metrics = EdgeMetrics()
+    capture = Capture("cam-1", str(video), "live", metrics=metrics).start()
+    try:
+        got: list[Frame] = []
+        deadline = time.monotonic() + 10
+        while not capture.finished and time.monotonic() < deadline:
+            frame = capture.get(timeout=0.2)
+            if frame is not None:
+                got.append(frame)
+                time.sleep(0.05)  # a slow consumer
+    finally:
+        capture.stop()
+    assert 0 < len(got) < 40
+    assert capture.frames_dropped + len(got) == capture.frames_read == 40
+    assert metrics.frames_dropped.labels("cam-1", "stale")._value.get() == capture.frames_dropped
+    indexes = [f.index for f in got]
+    assert indexes == sorted(indexes)
+
+
+@pytest.mark.parametrize("kind", ["missing", "corrupt", "url"])
+def test_bad_sources_give_a_clear_error_and_keep_retrying(
+    tmp_path: Path, kind: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    if kind == "missing":
+        source = str(tmp_path / "absent.avi")
+        expected = "does not exist"
+    elif kind == "corrupt":
+        bad = tmp_path / "corrupt.avi"
+        bad.write_bytes(b"RIFF\x00\x00\x00\x00AVI garbage" + bytes(range(256)) * 40)
+        source = str(bad)
+        expected = "corrupt"
+    else:
+        source = f"http://127.0.0.1:{free_port()}/stream.mjpg"
+        expected = "unreachable URL"
+    metrics = EdgeMetrics()
+    capture = Capture(
+        "cam-1", source, "live", metrics=metrics, timeout_s=1.0, backoff_s=(0.05, 0.1)
+    ).start()
+    try:
+        deadline = time.monotonic() + 15
+        while sum(capture.errors.values()) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert capture.get(timeout=0.1) is None
+    finally:
+        capture.stop()
+    assert sum(capture.errors.values()) >= 2  # it retried rather than giving up
+    assert not capture.finished
+    assert not capture.up
+    assert metrics.camera_up.labels("cam-1")._value.get() == 0
+    assert expected in caplog.text
+
+
+def test_truncated_file_gives_its_frames_then_ends(tmp_path: Path) -> None:
+    video = write_video(tmp_path / "v.avi", frames=30)
+    data = video.read_bytes()
+    cut = tmp_path / "cut.avi"
+    cut.write_bytes(data[: len(data) // 2])
+    capture = Capture("cam-1", str(cut), "every_frame", backoff_s=(0.05, 0.1)).start()
+    try:
+        frames = drain(capture, timeout=10)
+    finally:
+        capture.stop()
+    assert 0 < len(frames) < 30
+    assert capture.finished
+
+
+def test_credentials_never_reach_the_log() -> None:
+    assert describe("rtsp://admin:secret@10.0.0.5/s1") == "rtsp://***@10.0.0.5/s1"
+    assert describe(0) == "device 0"

@@ -1,0 +1,44 @@
+"""The drive-by generator: a playable video and a ground truth that matches it."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from pathlib import Path
+
+import cv2
+import pytest
+from typer.testing import CliRunner
+
+from edge.cli import edge_app
+from edge.drive_by import DriveBy
+
+
+@pytest.mark.shared
+def test_video_and_truth_agree(drive_by: DriveBy) -> None:
+    truth = json.loads(drive_by.truth.read_text(encoding="utf-8"))
+    assert truth["frames"] == drive_by.frames
+    assert [v["plate"] for v in truth["vehicles"]] == [v.plate for v in drive_by.vehicles]
+    assert [v.direction for v in drive_by.vehicles] == ["entering", "leaving"] * 2
+    spans = [(v.first_frame, v.last_frame) for v in drive_by.vehicles]
+    for (_, end), (start, _) in itertools.pairwise(spans):
+        assert start > end + 5  # an empty stretch between vehicles
+    capture = cv2.VideoCapture(str(drive_by.video))
+    frames = 0
+    while capture.read()[0]:
+        frames += 1
+    capture.release()
+    assert frames == drive_by.frames
+    assert (drive_by.width, drive_by.height) == (640, 360)
+
+
+@pytest.mark.shared
+def test_drive_by_command(tmp_path: Path, shared_dir: Path) -> None:
+    out = tmp_path / "one.avi"
+    photos = shared_dir / "data" / "openalpr-eu-dev"
+    result = CliRunner().invoke(
+        edge_app, ["drive-by", str(out), "--count", "1", "--photos", str(photos), "--fps", "5"]
+    )
+    assert result.exit_code == 0, result.output
+    assert out.is_file()
+    assert json.loads(out.with_suffix(".json").read_text(encoding="utf-8"))["vehicles"]

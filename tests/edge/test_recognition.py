@@ -1,0 +1,123 @@
+"""Recognition: geometry helpers (no models) and the real models on a few dev photos."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from edge.cli import edge_app
+from edge.recognition import (
+    Annotation,
+    Box,
+    Image,
+    OnnxPlateDetector,
+    OnnxPlateReader,
+    crop,
+    detect_in_roi,
+    edit_distance,
+    evaluate,
+    fold,
+    load_annotations,
+    roi_rect,
+)
+
+
+def test_box_geometry() -> None:
+    a, b = Box(0, 0, 10, 10), Box(5, 0, 15, 10)
+    assert a.iou(b) == pytest.approx(50 / 150)
+    assert a.iou(Box(20, 20, 30, 30)) == 0.0
+    assert a.shifted(3, 4) == Box(3, 4, 13, 14)
+    assert a.center == (5.0, 5.0)
+
+
+def test_crop_is_clipped_and_never_empty() -> None:
+    frame = np.zeros((100, 200, 3), np.uint8)
+    assert crop(frame, Box(190, 90, 260, 130), pad=0).shape[:2] == (10, 10)
+    assert crop(frame, Box(300, 300, 310, 310)).size > 0
+
+
+class FixedDetector:
+    """Returns fixed boxes in the coordinates of whatever view it is given."""
+
+    def __init__(self, boxes: list[Box]) -> None:
+        self.boxes = boxes
+        self.seen: list[tuple[int, ...]] = []
+
+    def detect(self, frame: Image) -> list[Box]:
+        self.seen.append(frame.shape)
+        return list(self.boxes)
+
+
+def test_detection_runs_on_the_roi_crop_only() -> None:
+    frame = np.zeros((360, 640, 3), np.uint8)
+    roi = ((0.5, 0.5), (1.0, 0.5), (1.0, 1.0), (0.5, 1.0))
+    assert roi_rect(roi, 640, 360) == Box(320, 180, 640, 360)
+    detector = FixedDetector([Box(10, 10, 50, 20), Box(300, 160, 320, 180)])
+    boxes = detect_in_roi(detector, frame, roi)
+    assert detector.seen == [(180, 320, 3)]
+    assert boxes[0] == Box(330, 190, 370, 200)  # back in frame coordinates
+    triangle = ((0.5, 0.5), (1.0, 0.5), (1.0, 1.0))  # the second box is outside the polygon
+    assert len(detect_in_roi(FixedDetector([Box(10, 150, 30, 170)]), frame, triangle)) == 0
+
+
+def test_annotation_format_and_metrics_helpers(tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text("a.jpg\t10\t20\t30\t8\tab12cd\n", encoding="utf-8")
+    (item,) = load_annotations(tmp_path)
+    assert item.box == Box(10, 20, 40, 28)
+    assert item.plate == "AB12CD"
+    assert edit_distance("W0S3011", "WOS3011") == 1
+    assert fold("W0S3011") == fold("WOS3011")
+
+
+@pytest.mark.shared
+def test_real_models_read_dev_photos(
+    dev_photos: list[Annotation], detector: OnnxPlateDetector, reader: OnnxPlateReader
+) -> None:
+    assert detector.input_size == 320
+    chosen = dev_photos[:6]
+    crops = []
+    for item in chosen:
+        frame = cv2.imread(str(item.image))
+        assert frame is not None
+        boxes = detector.detect(frame)
+        best = max(boxes, key=lambda b: b.iou(item.box))
+        assert best.iou(item.box) >= 0.3, item.image.name
+        crops.append(crop(frame, best))
+    reads = reader.read(crops)  # one batch
+    assert len(reads) == len(chosen)
+    for item, read in zip(chosen, reads, strict=True):
+        assert fold(read.text) == fold(item.plate), item.image.name
+        assert len(read.char_confidences) == len(read.text)
+        assert all(0.0 <= c <= 1.0 for c in read.char_confidences)
+    assert reader.read([]) == []
+
+
+@pytest.mark.shared
+def test_evaluate_and_the_eval_command(
+    tmp_path: Path,
+    dev_photos: list[Annotation],
+    detector: OnnxPlateDetector,
+    reader: OnnxPlateReader,
+    model_dir: Path,
+) -> None:
+    for item in dev_photos[:4]:  # a small copy in tmp, never in the repository
+        shutil.copy(item.image, tmp_path / item.image.name)
+        shutil.copy(item.image.with_suffix(".txt"), tmp_path / item.image.with_suffix(".txt").name)
+    result = evaluate(tmp_path, detector, reader)
+    assert result["images"] == 4
+    assert result["exact_folded"] == 1.0
+    assert result["detect_recall_iou30"] == 1.0
+    assert result["ms_per_image_median"] > 0
+    run = CliRunner().invoke(edge_app, ["eval", str(tmp_path), "--model-dir", str(model_dir)])
+    assert run.exit_code == 0, run.output
+    last = json.loads(run.output.strip().splitlines()[-1])
+    for key in ("images", "exact", "exact_folded", "cer", "detect_recall_iou30",
+                "ms_per_image_median", "ms_per_image_p95"):  # fmt: skip
+        assert key in last
+    assert last["images"] == 4

@@ -1,0 +1,271 @@
+"""Tracking, voting, correction and direction, frame by frame (pure, no models)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from edge.recognition import Box, Read
+from edge.tracking import (
+    FinishedTrack,
+    Tracker,
+    TrackerParams,
+    association_score,
+    decide,
+    direction,
+    side_of_line,
+    text_similarity,
+    vote,
+)
+
+T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
+LINE = ((0.0, 0.5), (1.0, 0.5), "right")
+
+
+def read(text: str, *confs: float) -> Read:
+    return Read(text, tuple(confs) if confs else tuple(0.95 for _ in text))
+
+
+def at(frame: int, fps: float = 10.0) -> datetime:
+    return T0 + timedelta(seconds=frame / fps)
+
+
+# -- voting -------------------------------------------------------------------------------------
+def test_unanimous_reads_vote_for_themselves() -> None:
+    result = vote([read("GB123X"), read("GB123X"), read("GB123X")])
+    assert result is not None
+    assert result.text == "GB123X"
+    assert result.frames == 3
+    assert result.confidence == 0.95
+    assert result.alternatives == ()
+
+
+def test_vote_is_per_character_and_confidence_weighted() -> None:
+    # Each read has one wrong character in a different place: the vote repairs all of them.
+    reads = [
+        read("XB123X", 0.4, 0.9, 0.9, 0.9, 0.9, 0.9),
+        read("GB1Z3X", 0.9, 0.9, 0.9, 0.3, 0.9, 0.9),
+        read("GB123X", 0.9, 0.9, 0.9, 0.9, 0.9, 0.9),
+    ]
+    result = vote(reads)
+    assert result is not None
+    assert result.text == "GB123X"
+    assert result.char_confidences[1] == 0.9
+    assert result.char_confidences[0] < 0.9  # only 2 of 3 reads support the G
+    assert result.confidence == min(result.char_confidences)
+    assert [t for t, _ in result.alternatives] == ["XB123X", "GB1Z3X"]
+
+
+def test_one_confident_read_outweighs_two_blurred_ones() -> None:
+    reads = [read("AB12CD", 0.2, 0.9, 0.9, 0.9, 0.9, 0.9)] * 2 + [read("XB12CD")]
+    result = vote([*reads, read("XB12CD")])
+    assert result is not None
+    assert result.text.startswith("X")
+
+
+def test_length_decided_by_agreeing_reads_and_lowers_confidence() -> None:
+    reads = [read("GB123X"), read("GB123X"), read("GB1234X")]
+    result = vote(reads)
+    assert result is not None
+    assert result.text == "GB123X"
+    assert result.frames == 2
+    assert result.confidence < 0.95 * 0.7  # only 2 of 3 reads agreed on the length
+    assert result.alternatives[0][0] == "GB1234X"
+
+
+def test_no_text_no_vote() -> None:
+    assert vote([]) is None
+    assert vote([Read("", ())]) is None
+
+
+def test_country_is_the_majority_region() -> None:
+    reads = [Read("AB", (0.9, 0.9), "NL"), Read("AB", (0.9, 0.9), "NL"), Read("AB", (0.9, 0.9))]
+    result = vote(reads)
+    assert result is not None
+    assert result.country == "NL"
+
+
+@given(st.text(alphabet="ABCDEFGHJKLMNPRSTVXZ0123456789", min_size=1, max_size=10),
+       st.integers(1, 6), st.floats(0.05, 1.0))  # fmt: skip
+def test_identical_reads_always_win(text: str, copies: int, confidence: float) -> None:
+    result = vote([read(text, *([confidence] * len(text)))] * copies)
+    assert result is not None
+    assert result.text == text
+    assert result.frames == copies
+    assert 0.0 <= result.confidence <= 1.0
+
+
+# -- direction ----------------------------------------------------------------------------------
+def test_sides_in_image_coordinates() -> None:
+    a, b = (0.0, 0.5), (1.0, 0.5)
+    assert side_of_line((0.5, 0.8), a, b) == "right"  # below a west->east line, y down
+    assert side_of_line((0.5, 0.2), a, b) == "left"
+    assert side_of_line((0.5, 0.5), a, b) == "on"
+
+
+def test_direction_from_the_entry_line() -> None:
+    assert direction((0.5, 0.2), (0.5, 0.8), LINE) == "entering"  # type: ignore[arg-type]
+    assert direction((0.5, 0.8), (0.5, 0.2), LINE) == "leaving"  # type: ignore[arg-type]
+    assert direction((0.5, 0.2), (0.5, 0.4), LINE) == "unknown"  # type: ignore[arg-type]
+    assert direction((0.5, 0.2), (0.5, 0.8), None) == "unknown"
+    left_inside = ((0.0, 0.5), (1.0, 0.5), "left")
+    assert direction((0.5, 0.8), (0.5, 0.2), left_inside) == "entering"  # type: ignore[arg-type]
+
+
+# -- association --------------------------------------------------------------------------------
+def test_association_prefers_overlap_and_gates_far_boxes() -> None:
+    params = TrackerParams()
+    last = Box(100, 100, 160, 120)
+    near = association_score(last, Box(104, 102, 164, 122), params)
+    further = association_score(last, Box(150, 110, 210, 130), params)
+    assert near is not None
+    assert further is not None
+    assert near > further
+    assert association_score(last, Box(600, 300, 660, 320), params) is None
+
+
+def test_text_similarity_breaks_ties() -> None:
+    params = TrackerParams()
+    last = Box(100, 100, 160, 120)
+    box = Box(110, 100, 170, 120)
+    same = association_score(last, box, params, ("GB123X", "GB123X"))
+    other = association_score(last, box, params, ("GB123X", "ZZ9999"))
+    assert same is not None
+    assert other is not None
+    assert same > other
+    assert text_similarity("ABC", "ABC") == 1.0
+    assert text_similarity("ABC", "XYZ") == 0.0
+
+
+# -- the tracker: one passage per vehicle --------------------------------------------------------
+def drive(
+    tracker: Tracker[int], frames: range, box_at: dict[int, list[Box]], text: dict[int, str]
+) -> tuple[list[FinishedTrack[int]], list[int]]:
+    """Run frames; answer each read request with the text of the nearest vehicle."""
+    finished: list[FinishedTrack[int]] = []
+    reads_at: list[int] = []
+    for f in frames:
+        boxes = box_at.get(f, [])
+        for request in tracker.update(at(f), boxes):
+            reads_at.append(f)
+            vehicle = boxes.index(request.box)
+            tracker.add_read(request.track_id, read(text[vehicle]), at(f), request.box, f)
+        finished += tracker.finished()
+    tracker.end_all()
+    return finished + tracker.finished(), reads_at
+
+
+def moving_box(f: int, start: int, x: int = 300) -> Box:
+    y = 40 + (f - start) * 15  # down the frame: 15 px per frame
+    return Box(x, y, x + 60, y + 15)
+
+
+def test_one_vehicle_gives_one_track_read_every_n_frames() -> None:
+    tracker: Tracker[int] = Tracker(TrackerParams(ocr_every_n_frames=3), (640, 360))
+    boxes = {f: [moving_box(f, 0)] for f in range(20)}
+    finished, reads_at = drive(tracker, range(40), boxes, {0: "GB123X"})
+    assert len(finished) == 1
+    track = finished[0]
+    assert track.frames_seen == 20
+    assert reads_at == [0, 3, 6, 9, 12, 15, 18]
+    assert len(track.reads) == 7
+    assert track.first_center[1] < 0.5 < track.last_center[1]
+
+
+def test_track_ends_after_the_timeout_not_before() -> None:
+    tracker: Tracker[int] = Tracker(TrackerParams(timeout_s=0.6), (640, 360))
+    for f in range(5):
+        for request in tracker.update(at(f), [moving_box(f, 0)]):
+            tracker.add_read(request.track_id, read("GB123X"), at(f), request.box, f)
+    tracker.update(at(10), [])  # 0.6 s after the last sighting: still open
+    assert tracker.finished() == []
+    tracker.update(at(11), [])
+    assert len(tracker.finished()) == 1
+    assert tracker.finished() == []  # each track is finished exactly once
+
+
+def test_gap_in_detections_shorter_than_timeout_keeps_one_track() -> None:
+    tracker: Tracker[int] = Tracker(TrackerParams(timeout_s=0.6), (640, 360))
+    boxes = {f: [moving_box(f, 0)] for f in range(12) if f not in (5, 6, 7)}
+    finished, _ = drive(tracker, range(30), boxes, {0: "GB123X"})
+    assert len(finished) == 1
+
+
+def test_two_vehicles_side_by_side_are_two_tracks() -> None:
+    tracker: Tracker[int] = Tracker(TrackerParams(), (640, 360))
+    boxes = {f: [moving_box(f, 0, x=100), moving_box(f, 0, x=450)] for f in range(15)}
+    finished, _ = drive(tracker, range(25), boxes, {0: "GB123X", 1: "ZZ999B"})
+    assert len(finished) == 2
+    texts = sorted(r.text for t in finished for r in t.reads[:1])
+    assert texts == ["GB123X", "ZZ999B"]
+    for track in finished:
+        assert len({r.text for r in track.reads}) == 1  # no read leaked to the other track
+
+
+def test_vehicles_one_after_another_are_separate_passages() -> None:
+    tracker: Tracker[int] = Tracker(TrackerParams(), (640, 360))
+    boxes = {f: [moving_box(f, 0)] for f in range(15)}
+    boxes.update({f: [moving_box(f, 30)] for f in range(30, 45)})
+    finished, _ = drive(tracker, range(60), boxes, {0: "GB123X"})
+    assert len(finished) == 2
+
+
+def test_single_frame_blip_is_noise() -> None:
+    tracker: Tracker[int] = Tracker(TrackerParams(min_track_frames=2), (640, 360))
+    finished, _ = drive(tracker, range(10), {3: [moving_box(3, 3)]}, {0: "GB123X"})
+    assert finished == []
+
+
+def test_best_frame_is_the_most_confident_read() -> None:
+    tracker: Tracker[int] = Tracker(TrackerParams(ocr_every_n_frames=1), (640, 360))
+    confidences = [0.5, 0.9, 0.7]
+    for f, c in enumerate(confidences):
+        for request in tracker.update(at(f), [moving_box(f, 0)]):
+            tracker.add_read(request.track_id, read("AB", c, c), at(f), request.box, f)
+    tracker.end_all()
+    (track,) = tracker.finished()
+    assert track.best_payload == 1
+    assert track.best_at == at(1)
+
+
+# -- the decision -------------------------------------------------------------------------------
+def finished_with(reads: list[Read], first: float = 0.2, last: float = 0.8) -> FinishedTrack[int]:
+    return FinishedTrack(
+        1, tuple(reads), len(reads), (0.5, first), (0.5, last), at(0), at(len(reads)),
+        at(0), Box(0, 0, 10, 5), 0,
+    )  # fmt: skip
+
+
+def test_decide_corrects_a_dutch_plate_and_records_it() -> None:
+    # Sidecode 9 (99-XXX-9): an O read where a digit must be is corrected to 0.
+    track = finished_with([read("O1GBB1")] * 3)
+    verdict = decide(track, 0.8, LINE)  # type: ignore[arg-type]
+    assert verdict is not None
+    assert verdict.plate_raw == "O1GBB1"
+    assert verdict.plate != verdict.plate_raw
+    assert verdict.correction.changed
+    assert verdict.direction == "entering"
+    assert not verdict.low_confidence
+
+
+def test_foreign_plates_are_not_corrected_by_dutch_rules() -> None:
+    reads = [Read("O1GBB1", (0.95,) * 6, "DE")] * 3
+    verdict = decide(finished_with(reads), 0.8)
+    assert verdict is not None
+    assert verdict.plate == "O1GBB1"
+    assert verdict.country == "DE"
+
+
+def test_uncertain_vote_is_kept_but_marked_low_confidence() -> None:
+    reads = [read("GB123X", 0.6, 0.6, 0.6, 0.6, 0.6, 0.6), read("GB128X")]
+    verdict = decide(finished_with(reads, 0.8, 0.2), 0.8, LINE)  # type: ignore[arg-type]
+    assert verdict is not None
+    assert verdict.low_confidence
+    assert verdict.direction == "leaving"
+    assert verdict.alternatives
+
+
+def test_no_readable_text_gives_no_verdict() -> None:
+    assert decide(finished_with([]), 0.8) is None
