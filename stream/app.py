@@ -32,6 +32,7 @@ from enforcement.settings import Settings, load_law, load_settings
 from stream.decider import BatchResult, PassageDecider, RawRecord
 from stream.metrics import StreamMetrics
 from stream.settings import StreamSettings
+from stream.transport import TunedTransport
 
 log = logging.getLogger("zes.stream")
 
@@ -110,9 +111,14 @@ class StreamWorker:
             topic_replication_factor=1,
             producer_acks=-1,
             stream_buffer_maxsize=16384,
+            consumer_max_fetch_size=s.fetch_max_bytes,
             web_enabled=False,
             store="memory://",
             monitor=None if s.faust_sensors else QuietMonitor(),
+        )
+        # Before the first topic: topics reach the transport when they are declared.
+        app.transport = TunedTransport(
+            app.conf.broker_consumer, app, fetch_max_wait_ms=s.fetch_max_wait_ms
         )
         passages = app.topic(s.passages_topic, value_serializer="raw", key_serializer="raw")
         outputs = {

@@ -27,6 +27,18 @@ class StreamSettings(BaseSettings):
     )
     retry_initial_s: float = Field(0.2, gt=0, description="First back-off after an outage.")
     retry_max_s: float = Field(5.0, gt=0, description="Longest back-off between retries.")
+    fetch_max_bytes: int = Field(
+        8 << 20,
+        ge=1 << 20,
+        description="Max bytes per partition and fetch (Faust's consumer_max_fetch_size). "
+        "Envelopes of 50 passages are ~14 KB: Faust's 1 MiB default starves the worker.",
+    )
+    fetch_max_wait_ms: int = Field(
+        50,
+        ge=1,
+        description="How long the broker may hold a fetch. Faust hard-codes 1500 ms; Tansu "
+        "holds every fetch that long (see stream/transport.py).",
+    )
     faust_sensors: bool = Field(
         False, description="Keep Faust's own per-message Monitor (costs throughput)."
     )
