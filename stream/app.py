@@ -99,6 +99,8 @@ class StreamWorker:
 
     def _create_app(self) -> faust.App:
         s = self.settings
+        datadir = self.core.work_dir / "faust"
+        datadir.mkdir(parents=True, exist_ok=True)
         app = faust.App(
             s.app_id,
             broker=s.broker,
@@ -114,6 +116,8 @@ class StreamWorker:
             consumer_max_fetch_size=s.fetch_max_bytes,
             web_enabled=False,
             store="memory://",
+            # Faust makes a data folder even with in-memory tables: keep it out of the cwd.
+            datadir=str(datadir / f"{s.app_id}-data"),
             monitor=None if s.faust_sensors else QuietMonitor(),
         )
         # Before the first topic: topics reach the transport when they are declared.

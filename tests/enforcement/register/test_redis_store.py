@@ -37,6 +37,7 @@ from enforcement.register.redis_store import (
     encode_vehicle,
     plate_hash,
 )
+from zes.embedded import free_port
 
 pytestmark = pytest.mark.redis
 
@@ -101,10 +102,7 @@ def _keys(client: redis.Redis, pattern: str) -> list[bytes]:
 @pytest.fixture
 def closed_port() -> int:
     """A local port nothing listens on."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
+    return free_port()
 
 
 @pytest.fixture
