@@ -1,0 +1,76 @@
+"""The `zes` command end to end: synthetic RDW files → load into Redis → decide a plate."""
+
+from __future__ import annotations
+
+import csv
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.redis
+
+
+def zes(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "zes", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, **env},
+    )
+
+
+def test_synth_load_exemptions_and_decide(
+    tmp_path: Path, redis_url: str, redis_prefix: str
+) -> None:
+    env = {"ZES_REDIS_URL": redis_url, "ZES_REGISTER_PREFIX": redis_prefix}
+    made = zes("register", "synth", "--out", str(tmp_path), "--count", "2000", env=env)
+    assert made.returncode == 0, made.stderr
+    options = [part for line in made.stdout.split("\n") if line for part in line.split(" ", 1)]
+    loaded = zes("register", "load", *options, env=env)
+    assert loaded.returncode == 0, loaded.stderr
+    assert "vehicles loaded: 2,000" in loaded.stderr and "0 skipped" in loaded.stderr
+
+    vehicles = tmp_path / "Open_Data_RDW__Gekentekende_voertuigen.csv"
+    with vehicles.open(encoding="utf-8") as handle:
+        van = next(
+            r["Kenteken"] for r in csv.DictReader(handle) if r["Voertuigsoort"] == "Bedrijfsauto"
+        )
+    permits = tmp_path / "exemptions.csv"
+    permits.write_text(
+        "kenteken,type,scope,valid_from,valid_until\n"
+        f"{van},hardheidsclausule,Utrecht,2026-01-01,2026-12-31\n",
+        encoding="utf-8",
+    )
+    added = zes("register", "load-exemptions", str(permits), env=env)
+    assert added.returncode == 0, added.stderr
+    spelled = f"{van[:2].lower()}-{van[2:]}"  # any common spelling works
+    decided = zes("decide", spelled, "--zone", "Utrecht", "--at", "2026-06-01T10:00", env=env)
+    assert decided.returncode == 0, decided.stderr
+    lines = decided.stdout.splitlines()
+    assert lines[1].startswith("Utrecht: toegestaan"), decided.stdout
+    assert any("hardheidsclausule" in line for line in lines)
+    english = zes("decide", van, "--zone", "Utrecht", "--at", "2027-06-01T10:00", "--lang", "en",
+                  env=env)  # fmt: skip
+    assert "Utrecht:" in english.stdout and "toegestaan" not in english.stdout
+
+
+def test_user_errors_are_one_line(tmp_path: Path, redis_url: str) -> None:
+    env = {"ZES_REDIS_URL": redis_url}
+    for args in (
+        ("decide", "AB12CD", "--zone", "Atlantis"),
+        ("decide", "AB12CD", "--zone", "Utrecht", "--at", "yesterday"),
+        ("register", "load", "--vehicles", str(tmp_path / "missing.csv")),
+        ("register", "load-exemptions", str(tmp_path / "missing.csv")),
+    ):
+        done = zes(*args, env=env)
+        assert done.returncode == 2, (args, done.stderr)
+        assert done.stderr.startswith("zes: error: "), done.stderr
+        assert "Traceback" not in done.stderr
+    unreachable = zes(
+        "decide", "AB12CD", "--zone", "Utrecht", env={"ZES_REDIS_URL": "redis://127.0.0.1:1/0"}
+    )
+    assert unreachable.returncode == 2 and "unavailable" in unreachable.stderr
