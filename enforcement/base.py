@@ -290,10 +290,7 @@ class Decision:
 
     @property
     def rule_ids(self) -> tuple[str, ...]:
-        seen: dict[str, None] = {}
-        for hit in self.rules:
-            seen.setdefault(hit.rule_id, None)
-        return tuple(seen)
+        return unique_rule_ids(self.rules)
 
     @property
     def needs_review(self) -> bool:
@@ -302,6 +299,11 @@ class Decision:
 
     def reasons(self, lang: str = "en") -> tuple[str, ...]:
         return tuple(hit.sentence_in(lang) for hit in self.rules)
+
+
+def unique_rule_ids(hits: tuple[RuleHit, ...]) -> tuple[str, ...]:
+    """Rule ids in the order they first shaped a decision, each once."""
+    return tuple(dict.fromkeys(hit.rule_id for hit in hits))
 
 
 def local_midnight(day: date) -> datetime:

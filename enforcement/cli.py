@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from enforcement import plates
-from enforcement.base import Decision, Outcome
+from enforcement.base import LOCAL_TZ, Decision, Outcome
 from enforcement.explain import explain
 from enforcement.law import PassageFacts, decide, decide_plates
 from enforcement.register.base import RegisterUnavailable
@@ -187,8 +187,6 @@ def _parse_at(text: str | None) -> datetime:
     except ValueError:
         raise ConfigError(f"--at {text!r} is not an ISO date or date-time") from None
     if at.tzinfo is None:
-        from enforcement.base import LOCAL_TZ
-
         at = at.replace(tzinfo=LOCAL_TZ)  # a bare local time means Dutch time (R39)
     return at
 

@@ -214,7 +214,8 @@ class DecodedEnvelope:
     passages: list[Passage]
     errors: list[RecordError]
     raw_bad: list[bytes]
-    """The undecodable passages' bytes, for dead-letter records (same order as `errors`)."""
+    """One payload per error, same order, for dead-letter records: the bad passage's bytes,
+    or the whole envelope for an error of the envelope itself (`index` None)."""
 
 
 _json = msgspec.json.Encoder()
@@ -306,6 +307,7 @@ def _decode_envelope_slowly(data: bytes) -> DecodedEnvelope:
             bad.append(bytes(item))
     if not raw.passages:
         errors.append(RecordError("envelope", "it carries no passages"))
+        bad.append(data)  # errors and raw_bad stay aligned, one payload per error
     return DecodedEnvelope(raw.site_id, raw.camera_id, raw.sent_at, good, errors, bad)
 
 

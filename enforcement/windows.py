@@ -29,6 +29,7 @@ from enforcement.base import (
     RuleHit,
     Vehicle,
     fold_name,
+    unique_rule_ids,
 )
 
 HOLIDAY = 0
@@ -113,7 +114,7 @@ class WindowDecision:
 
     @property
     def rule_ids(self) -> tuple[str, ...]:
-        return tuple(dict.fromkeys(h.rule_id for h in self.rules))
+        return unique_rule_ids(self.rules)
 
 
 def occurrences(

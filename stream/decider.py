@@ -123,15 +123,9 @@ class PassageDecider:
                     self._dead_letter(record, str(exc), record.value, "malformed_envelope")
                 )
                 continue
-            for error, raw in zip(envelope.errors, envelope.raw_bad, strict=False):
-                result.outputs.append(
-                    self._dead_letter(record, str(error), raw, "malformed_passage")
-                )
-            if len(envelope.errors) > len(envelope.raw_bad):  # e.g. an empty envelope
-                for error in envelope.errors[len(envelope.raw_bad) :]:
-                    result.outputs.append(
-                        self._dead_letter(record, str(error), record.value, "malformed_envelope")
-                    )
+            for error, raw in zip(envelope.errors, envelope.raw_bad, strict=True):
+                reason = "malformed_envelope" if error.index is None else "malformed_passage"
+                result.outputs.append(self._dead_letter(record, str(error), raw, reason))
             for passage in envelope.passages:
                 if self.zone(passage.zone_id) is None:
                     result.outputs.append(

@@ -161,6 +161,8 @@ def test_empty_envelope_is_an_error_not_silence() -> None:
     body = b'{"schema":1,"site_id":"s","camera_id":"c","sent_at":"2026-01-01T00:00:00Z",'
     decoded = decode_envelope(body + b'"passages":[]}')
     assert decoded.passages == [] and decoded.errors
+    assert len(decoded.raw_bad) == len(decoded.errors)  # one dead-letter payload per error
+    assert decoded.errors[0].index is None
 
 
 def test_evidence_round_trip_and_integrity() -> None:
