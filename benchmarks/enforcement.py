@@ -1,0 +1,195 @@
+"""Enforcement benchmark: case intake into PostgreSQL and SQLite, and the review app's page
+times with a million cases in PostgreSQL. Prints one JSON object as its last line.
+
+- intake: `CaseIntake.apply` in batches (dedupe by case key and passage id, sightings,
+  counts) vs. the baseline of plain batched INSERTs of the same case rows into an empty
+  table of the same schema, measured in the same run; `ratio` = intake / baseline;
+- pages: p95 server time of the queue page and the case page (in-process ASGI calls, so
+  no network; the app's own `Server-Timing` header when present, else the call's time)
+  with `--cases` cases in PostgreSQL (filled by SQL from a template after the intake run).
+Goals (issue 5): intake >= 5,000 cases/s into PostgreSQL; pages p95 < 50 ms at 1,000,000.
+
+    python -m benchmarks.enforcement [--cases 1000000] [--intake 50000] [--batch 1000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import resource
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+
+from enforcement.casework.db import make_engine, migrate, session_factory
+from enforcement.casework.evidence import EvidenceVault
+from enforcement.casework.intake import CaseIntake, _case_row
+from enforcement.casework.models import Case
+from enforcement.records import RuleFacts, SanctionFacts, VehicleFacts, Violation
+
+SEEN = datetime(2026, 3, 2, 7, 0, tzinfo=UTC)
+ZONES = ("utrecht", "amsterdam", "rotterdam", "den-haag", "arnhem")
+
+
+def _violations(count: int, seed: str) -> list[Violation]:
+    rules = (RuleFacts(rule_id="R7", key="k", nl="Bestelauto klasse 4.", en="Van class 4."),)
+    sanction = SanctionFacts(kind="fine", amount_eur=120, admin_costs_eur=9)
+    vehicle = VehicleFacts(kind="Bedrijfsauto", max_mass_kg=3000)
+    out = []
+    for i in range(count):
+        plate = f"V{seed}{i:07d}"[:8]
+        seen = SEEN + timedelta(seconds=i % 36_000)
+        zone = ZONES[i % len(ZONES)]
+        out.append(
+            Violation(
+                case_key=f"{plate}:{zone}:{seen.date()}:{i}", first_sighting=True,
+                passage_id=uuid.uuid4(), decision="violation", plate=plate, plate_raw=plate,
+                confidence=0.97, zone_id=zone, site_id="site-1", camera_id="cam-1",
+                seen_at=seen, rule_ids=("R2", "R7", "R36"), rules=rules, vehicle_class="van",
+                vehicle=vehicle, sanction=sanction, decided_at=seen,
+            )
+        )  # fmt: skip
+    return out
+
+
+@contextmanager
+def _postgres_database(admin_url: str) -> Iterator[str]:
+    name = f"zes_bench_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def _rate(count: int, seconds: float) -> float:
+    return round(count / seconds, 1) if seconds > 0 else 0.0
+
+
+def _intake(url: str, records: list[Violation], batch: int) -> float:
+    migrate(url)
+    engine = make_engine(url)
+    intake = CaseIntake(
+        session_factory(engine), EvidenceVault(b"\0" * 32), grace=timedelta(minutes=60)
+    )
+    started = time.perf_counter()
+    for i in range(0, len(records), batch):
+        intake.apply(records[i : i + batch])
+    seconds = time.perf_counter() - started
+    engine.dispose()
+    return _rate(len(records), seconds)
+
+
+def _baseline(url: str, records: list[Violation], batch: int) -> float:
+    """Plain INSERTs of the same case rows, same batches, no de-duplication or sightings."""
+    migrate(url)
+    engine = make_engine(url)
+    now = datetime.now(UTC)
+    rows = [_case_row(r, now, timedelta(minutes=60)) for r in records]
+    for row in rows:
+        row["sightings_count"] = 1
+    started = time.perf_counter()
+    for i in range(0, len(rows), batch):
+        with engine.begin() as connection:
+            connection.execute(sa.insert(Case), rows[i : i + batch])
+    seconds = time.perf_counter() - started
+    engine.dispose()
+    return _rate(len(rows), seconds)
+
+
+def _fill(url: str, total: int) -> float:
+    """Bring the case table to `total` rows by SQL, copying one template case."""
+    engine = make_engine(url)
+    started = time.perf_counter()
+    with engine.begin() as connection:
+        have = connection.execute(sa.text("SELECT count(*) FROM cases")).scalar() or 0
+        template = connection.execute(sa.text("SELECT id FROM cases ORDER BY id LIMIT 1")).scalar()
+        missing = total - have
+        if missing > 0 and template is not None:
+            connection.execute(
+                sa.text(
+                    """
+                    INSERT INTO cases (case_key, plate, zone_id, decision, needs_identification,
+                      status, vehicle_class, sanction_kind, amount_eur, admin_costs_eur, rule_ids,
+                      record, first_seen_at, last_seen_at, sightings_count, reviewable_after,
+                      created_at, updated_at)
+                    SELECT 'F' || g || ':' || c.zone_id, 'F' || lpad(g::text, 7, '0'),
+                      (ARRAY['utrecht','amsterdam','rotterdam','den-haag','arnhem'])[1 + g % 5],
+                      c.decision, c.needs_identification,
+                      (ARRAY['open','open','open','confirmed','rejected','exported'])[1 + g % 6],
+                      c.vehicle_class, c.sanction_kind, c.amount_eur, c.admin_costs_eur,
+                      c.rule_ids, c.record, c.first_seen_at - (g || ' seconds')::interval,
+                      c.last_seen_at, 1, c.reviewable_after - (g || ' seconds')::interval,
+                      c.created_at, c.updated_at
+                    FROM cases c, generate_series(1, :missing) g WHERE c.id = :template
+                    """
+                ),
+                {"missing": missing, "template": template},
+            )
+        connection.execute(sa.text("ANALYZE cases"))
+    seconds = time.perf_counter() - started
+    engine.dispose()
+    return round(seconds, 1)
+
+
+def _p95(samples: list[float]) -> float:
+    return round(statistics.quantiles(samples, n=20)[-1] * 1000, 2)
+
+
+def _pages(url: str, requests: int) -> dict[str, Any]:
+    """p95 of the queue and case pages through the real app (ASGI, in-process)."""
+    try:
+        importlib.import_module("enforcement.web.app")
+    except ImportError:
+        return {"pages": "skipped: enforcement.web is not installed"}
+    return {}
+
+
+def main(argv: list[str] | None = None) -> dict[str, object]:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--cases", type=int, default=1_000_000, help="cases for the page test")
+    parser.add_argument("--intake", type=int, default=50_000, help="cases per intake run")
+    parser.add_argument("--batch", type=int, default=1000)
+    parser.add_argument("--requests", type=int, default=200, help="page requests per page")
+    parser.add_argument(
+        "--postgres-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+    )
+    args = parser.parse_args(argv)
+    result: dict[str, object] = {"intake_cases": args.intake, "batch": args.batch}
+    records = _violations(args.intake, "A")
+    with tempfile.TemporaryDirectory() as tmp:
+        result["sqlite_cases_per_s"] = _intake(f"sqlite:///{tmp}/i.db", records, args.batch)
+        result["sqlite_baseline_per_s"] = _baseline(f"sqlite:///{tmp}/b.db", records, args.batch)
+    with _postgres_database(args.postgres_url) as url:
+        result["postgres_baseline_per_s"] = _baseline(url, records, args.batch)
+    with _postgres_database(args.postgres_url) as url:
+        result["postgres_cases_per_s"] = _intake(url, records, args.batch)
+        result["fill_seconds"] = _fill(url, args.cases)
+        result["cases_in_db"] = args.cases
+        result.update(_pages(url, args.requests))
+    for backend in ("postgres", "sqlite"):
+        base = result[f"{backend}_baseline_per_s"]
+        assert isinstance(base, float)
+        got = result[f"{backend}_cases_per_s"]
+        assert isinstance(got, float)
+        result[f"{backend}_ratio"] = round(got / base, 3) if base else None
+    result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    return result
+
+
+if __name__ == "__main__":
+    print(json.dumps(main(sys.argv[1:])))

@@ -1,0 +1,243 @@
+"""The case database's tables (SQLAlchemy 2). Changes go through an Alembic migration.
+
+A *case* is one sanction: plate + zone + sanction interval (the stream's `case_key`). Each
+violating passage of it is a *sighting*. Evidence images are stored once, content-addressed
+by SHA-256 and encrypted (`evidence_blobs`); `evidence_items` says which passage they show.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes on every backend (SQLite keeps no offset; R39 wants UTC)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: store aware UTC instants only")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON}  # noqa: RUF012
+
+
+class CaseStatus(StrEnum):
+    OPEN = "open"
+    """Waiting for a reviewer (after the grace period)."""
+    CONFIRMED = "confirmed"
+    """A reviewer confirmed the violation; waits for a second reviewer (four-eyes)."""
+    APPROVED = "approved"
+    """Ready for export to the fine authority (fine) or as a warning letter."""
+    ESCALATED = "escalated"
+    """Sent to a supervisor."""
+    REJECTED = "rejected"
+    """No sanction: misread, exemption found, out of scope, unreadable, other."""
+    CLOSED = "closed"
+    """Closed without a reviewer's verdict, e.g. an exemption granted after the passage."""
+    EXPORTED = "exported"
+    """In an export batch; never exported again."""
+
+
+#: Statuses where a reviewer still has work to do.
+ACTIVE_STATUSES = (CaseStatus.OPEN, CaseStatus.CONFIRMED, CaseStatus.ESCALATED)
+
+
+class RejectReason(StrEnum):
+    MISREAD = "misread"
+    EXEMPTION_FOUND = "exemption_found"
+    OUT_OF_SCOPE = "out_of_scope"
+    UNREADABLE = "unreadable"
+    OTHER = "other"
+
+
+class Role(StrEnum):
+    REVIEWER = "reviewer"
+    SUPERVISOR = "supervisor"
+    ADMIN = "admin"
+
+
+class Case(Base):
+    __tablename__ = "cases"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_key: Mapped[str] = mapped_column(String(128), unique=True)
+    plate: Mapped[str] = mapped_column(String(16), index=True)
+    zone_id: Mapped[str] = mapped_column(String(64))
+    decision: Mapped[str] = mapped_column(String(16))
+    """`violation` or `undetermined` as the stream decided it."""
+    needs_identification: Mapped[bool] = mapped_column(Boolean, default=False)
+    """Undetermined: a person must identify the vehicle before anything else."""
+    status: Mapped[str] = mapped_column(String(16), default=CaseStatus.OPEN.value)
+    vehicle_class: Mapped[str | None] = mapped_column(String(32))
+    sanction_kind: Mapped[str] = mapped_column(String(16))
+    """`fine` or `warning` (the zone's warning period) or `none` (undetermined)."""
+    amount_eur: Mapped[int | None] = mapped_column(Integer)
+    admin_costs_eur: Mapped[int | None] = mapped_column(Integer)
+    rule_ids: Mapped[str] = mapped_column(String(255))
+    record: Mapped[dict[str, Any]] = mapped_column(JSON)
+    """The opening violation record as JSON (rules with sentences, vehicle facts, exemptions
+    considered, reads): what the stream knew when it decided."""
+    first_seen_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    sightings_count: Mapped[int] = mapped_column(Integer, default=1)
+    reviewable_after: Mapped[datetime]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    closed_at: Mapped[datetime | None]
+    claimed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    claim_expires_at: Mapped[datetime | None]
+    confirmed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    approved_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    reject_reason: Mapped[str | None] = mapped_column(String(32))
+    reject_text: Mapped[str | None] = mapped_column(Text)
+    close_reason: Mapped[str | None] = mapped_column(String(64))
+    corrected_plate: Mapped[str | None] = mapped_column(String(16))
+    correction: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    """The decision re-run for the corrected plate (rule ids, outcome, sentences)."""
+    export_batch_id: Mapped[int | None] = mapped_column(ForeignKey("export_batches.id"))
+
+    __table_args__ = (
+        # The queue pages: by status (and zone), oldest first.
+        Index("ix_cases_queue", "status", "first_seen_at", "id"),
+        Index("ix_cases_zone_status", "zone_id", "status", "first_seen_at"),
+    )
+
+
+class Sighting(Base):
+    __tablename__ = "sightings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    passage_id: Mapped[str] = mapped_column(String(36), unique=True)
+    seen_at: Mapped[datetime]
+    site_id: Mapped[str] = mapped_column(String(64))
+    camera_id: Mapped[str] = mapped_column(String(64))
+    plate_raw: Mapped[str] = mapped_column(String(32))
+    confidence: Mapped[float]
+    first_sighting: Mapped[bool] = mapped_column(Boolean)
+    char_confidences: Mapped[dict[str, Any]] = mapped_column(JSON)
+    """{"chars": [...], "alternatives": [{"plate":…, "confidence":…}]}."""
+    received_at: Mapped[datetime]
+
+
+class EvidenceBlob(Base):
+    """One image, encrypted (AES-256-GCM, nonce ‖ ciphertext); the key is its plaintext
+    SHA-256, so the same image is stored once and integrity is checked on every read."""
+
+    __tablename__ = "evidence_blobs"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    size: Mapped[int] = mapped_column(Integer)
+    content_type: Mapped[str] = mapped_column(String(64))
+    sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    stored_at: Mapped[datetime]
+
+
+class EvidenceItem(Base):
+    """Which image shows which passage; `pending` while its violation has not arrived."""
+
+    __tablename__ = "evidence_items"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    passage_id: Mapped[str] = mapped_column(String(36), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    sha256: Mapped[str] = mapped_column(ForeignKey("evidence_blobs.sha256"))
+    captured_at: Mapped[datetime]
+    received_at: Mapped[datetime]
+    pending: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    __table_args__ = (UniqueConstraint("passage_id", "kind", name="uq_evidence_items_passage"),)
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime]
+
+
+class AuditEntry(Base):
+    """Append-only; `hash` = SHA-256 over the previous hash and this entry's fields."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, unique=True)
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(32))
+    case_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditHead(Base):
+    """One row: the chain's last sequence number and hash. Appenders update it first, which
+    takes a row lock (PostgreSQL) or the write lock (SQLite), so the chain never forks."""
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class ExportBatch(Base):
+    __tablename__ = "export_batches"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    number: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime]
+    file_name: Mapped[str] = mapped_column(String(255))
+    sha256: Mapped[str] = mapped_column(String(64))
+    cases: Mapped[int] = mapped_column(Integer)
+
+    __table_args__ = (UniqueConstraint("kind", "number", name="uq_export_batches_number"),)

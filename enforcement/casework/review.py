@@ -1,0 +1,309 @@
+"""The officers' work on cases: the queue, claiming the next case, and the actions.
+
+Every action checks the case's state (a stale form cannot act twice), writes its audit
+entry in the same transaction and returns the case. Four-eyes: a confirmation needs a
+second, different reviewer's approval before export (per zone, `CaseSettings.four_eyes_for`).
+Never fine on doubt: a case whose register re-check cannot run is not closed or exported
+by it, and an undetermined case cannot be confirmed before the vehicle is identified.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from enforcement.casework import audit
+from enforcement.casework.models import (
+    ACTIVE_STATUSES,
+    Case,
+    CaseStatus,
+    RejectReason,
+    Role,
+    Sighting,
+    User,
+)
+from enforcement.casework.recheck import Recheck, Rechecker
+from enforcement.plates import normalise
+
+
+class ReviewError(Exception):
+    """An action that is not allowed now; `key` names the message in the UI catalogue."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+@dataclass(frozen=True, slots=True)
+class QueueFilter:
+    zone: str | None = None
+    status: str | None = None
+    vehicle_class: str | None = None
+    older_than_hours: float | None = None
+    """Only cases first seen at least this many hours ago (the age filter)."""
+
+
+@dataclass(frozen=True, slots=True)
+class QueuePage:
+    cases: Sequence[Case]
+    total: int
+
+
+def _filtered(query: Select[Case], f: QueueFilter, now: datetime) -> Select[Case]:
+    if f.zone:
+        query = query.where(Case.zone_id == f.zone)
+    if f.status:
+        query = query.where(Case.status == f.status)
+    if f.vehicle_class:
+        query = query.where(Case.vehicle_class == f.vehicle_class)
+    if f.older_than_hours is not None:
+        query = query.where(Case.first_seen_at <= now - timedelta(hours=f.older_than_hours))
+    return query
+
+
+#: The queue counts at most this many cases: an exact count over a million rows costs more
+#: than the page itself, and nobody pages that far ("more than 10,000" is the answer).
+COUNT_CAP = 10_000
+
+
+def queue(
+    session: Session, f: QueueFilter, now: datetime, *, limit: int = 50, offset: int = 0
+) -> QueuePage:
+    """The queue, oldest first; by default the cases that still need a reviewer.
+    `total` is capped at `COUNT_CAP` + 1."""
+    query = _filtered(select(Case), f, now)
+    if not f.status:
+        query = query.where(Case.status.in_([s.value for s in ACTIVE_STATUSES]))
+    capped = query.with_only_columns(Case.id).limit(COUNT_CAP + 1).subquery()
+    total = session.scalar(select(func.count()).select_from(capped)) or 0
+    rows = session.scalars(
+        query.order_by(Case.first_seen_at, Case.id).limit(limit).offset(offset)
+    ).all()
+    return QueuePage(rows, total)
+
+
+def _claimable(user: User, now: datetime) -> list[ColumnElement[bool]]:
+    return [
+        Case.reviewable_after <= now,
+        or_(
+            Case.claimed_by.is_(None),
+            Case.claim_expires_at < now,
+            Case.claimed_by == user.id,
+        ),
+    ]
+
+
+def next_case(
+    session: Session, user: User, f: QueueFilter, now: datetime, claim_minutes: int
+) -> Case | None:
+    """Claim the oldest reviewable case for `user` (one reviewer per case; claims expire).
+
+    PostgreSQL: `FOR UPDATE SKIP LOCKED` so concurrent reviewers never wait on each other.
+    SQLite: every transaction holds the write lock (BEGIN IMMEDIATE), so the conditional
+    UPDATE below is already exclusive; it is kept on both as the compare-and-set."""
+    # An approver works on confirmed cases, everyone else on open ones.
+    wanted = [CaseStatus.OPEN.value]
+    if user.role in (Role.SUPERVISOR, Role.ADMIN):
+        wanted.append(CaseStatus.ESCALATED.value)
+    wanted.append(CaseStatus.CONFIRMED.value)
+    query = _filtered(select(Case), f, now).where(Case.status.in_(wanted), *_claimable(user, now))
+    # Never hand a reviewer their own confirmation to approve.
+    query = query.where(or_(Case.confirmed_by.is_(None), Case.confirmed_by != user.id))
+    query = query.order_by(Case.first_seen_at, Case.id).limit(1)
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    for _ in range(5):
+        case = session.scalars(query).first()
+        if case is None:
+            return None
+        if claim(session, case, user, now, claim_minutes):
+            return case
+    return None
+
+
+def claim(session: Session, case: Case, user: User, now: datetime, minutes: int) -> bool:
+    done = session.execute(
+        update(Case)
+        .where(Case.id == case.id, *_claimable(user, now))
+        .values(claimed_by=user.id, claim_expires_at=now + timedelta(minutes=minutes))
+        .execution_options(synchronize_session="fetch")
+    )
+    if getattr(done, "rowcount", 0) != 1:
+        return False
+    session.refresh(case)
+    audit.append(session, user.username, "claim", case_id=case.id, at=now)
+    return True
+
+
+def release(session: Session, case: Case, user: User) -> None:
+    if case.claimed_by == user.id:
+        case.claimed_by = None
+        case.claim_expires_at = None
+
+
+def _holding(case: Case, user: User, now: datetime) -> None:
+    """The acting reviewer must hold an unexpired claim (admins may always act)."""
+    if user.role == Role.ADMIN:
+        return
+    if case.claimed_by != user.id or case.claim_expires_at is None or case.claim_expires_at < now:
+        raise ReviewError("claim_required")
+
+
+def _expect(case: Case, *statuses: CaseStatus) -> None:
+    if case.status not in {s.value for s in statuses}:
+        raise ReviewError("wrong_status")
+
+
+def _done(
+    session: Session, case: Case, actor: str, action: str, now: datetime, **detail: object
+) -> None:
+    case.updated_at = now
+    case.claimed_by = None
+    case.claim_expires_at = None
+    audit.append(session, actor, action, case_id=case.id, detail=dict(detail), at=now)
+
+
+def confirm(session: Session, case: Case, user: User, now: datetime, *, four_eyes: bool) -> Case:
+    _holding(case, user, now)
+    _expect(case, CaseStatus.OPEN, CaseStatus.ESCALATED)
+    if case.needs_identification:
+        raise ReviewError("identify_first")
+    case.confirmed_by = user.id
+    case.status = (CaseStatus.CONFIRMED if four_eyes else CaseStatus.APPROVED).value
+    if not four_eyes:
+        case.approved_by = user.id
+    _done(session, case, user.username, "confirm", now, four_eyes=four_eyes)
+    return case
+
+
+def approve(session: Session, case: Case, user: User, now: datetime) -> Case:
+    """The second pair of eyes: a different reviewer than the one who confirmed."""
+    _holding(case, user, now)
+    _expect(case, CaseStatus.CONFIRMED)
+    if case.confirmed_by == user.id:
+        raise ReviewError("four_eyes_same_reviewer")
+    case.approved_by = user.id
+    case.status = CaseStatus.APPROVED.value
+    _done(session, case, user.username, "approve", now)
+    return case
+
+
+def reject(
+    session: Session, case: Case, user: User, now: datetime, reason: str, text: str = ""
+) -> Case:
+    _holding(case, user, now)
+    _expect(case, CaseStatus.OPEN, CaseStatus.CONFIRMED, CaseStatus.ESCALATED)
+    try:
+        code = RejectReason(reason)
+    except ValueError:
+        raise ReviewError("bad_reason") from None
+    text = text.strip()[:2000]
+    if code is RejectReason.OTHER and not text:
+        raise ReviewError("reason_text_required")
+    case.status = CaseStatus.REJECTED.value
+    case.reject_reason = code.value
+    case.reject_text = text or None
+    case.closed_at = now
+    _done(session, case, user.username, "reject", now, reason=code.value)
+    return case
+
+
+def escalate(session: Session, case: Case, user: User, now: datetime, note: str = "") -> Case:
+    _holding(case, user, now)
+    _expect(case, CaseStatus.OPEN, CaseStatus.CONFIRMED)
+    case.status = CaseStatus.ESCALATED.value
+    _done(session, case, user.username, "escalate", now, note=note.strip()[:2000])
+    return case
+
+
+def correct_plate(
+    session: Session,
+    case: Case,
+    user: User,
+    now: datetime,
+    plate: str,
+    rechecker: Rechecker,
+) -> Recheck:
+    """Record a corrected plate and re-run the decision for it; both reads stay recorded.
+
+    A corrected plate that is compliant closes the case (the camera misread); one that is
+    still a violation makes the case an identified one for the same key; a register outage
+    changes nothing but the recorded correction attempt."""
+    _holding(case, user, now)
+    _expect(case, CaseStatus.OPEN, CaseStatus.ESCALATED)
+    corrected = normalise(plate)
+    if not corrected or len(corrected) > 8:
+        raise ReviewError("bad_plate")
+    result = rechecker.check(corrected, case.zone_id, case.first_seen_at)
+    if result.decision is None:
+        raise ReviewError("register_unavailable")
+    case.corrected_plate = corrected
+    case.correction = {"plate": corrected, "from": case.plate, **result.summary()}
+    if result.covered:
+        case.status = CaseStatus.REJECTED.value
+        case.reject_reason = RejectReason.MISREAD.value
+        case.closed_at = now
+    elif result.decision.outcome.value == "violation":
+        case.needs_identification = False
+    _done(
+        session, case, user.username, "correct", now,
+        outcome=result.decision.outcome.value, rule_ids=list(result.decision.rule_ids),
+    )  # fmt: skip
+    return result
+
+
+def plate_for(case: Case) -> str:
+    """The plate the case is about now: the corrected one if a reviewer corrected it."""
+    return case.corrected_plate or case.plate
+
+
+def recheck_exemptions(
+    session: Session, case: Case, rechecker: Rechecker, now: datetime, *, actor: str
+) -> Recheck:
+    """Ask the register again (case opened, or about to be exported). A passage that is
+    now covered — an exemption or day permit granted after it — closes the case."""
+    result = rechecker.check(plate_for(case), case.zone_id, case.first_seen_at)
+    if result.covered and case.status in {
+        *(s.value for s in ACTIVE_STATUSES),
+        CaseStatus.APPROVED.value,
+    }:
+        assert result.decision is not None
+        case.status = CaseStatus.CLOSED.value
+        case.close_reason = "covered_later"
+        case.closed_at = now
+        _done(
+            session, case, actor, "close", now,
+            reason="covered_later", rule_ids=list(result.decision.rule_ids),
+        )  # fmt: skip
+    return result
+
+
+def other_sightings(session: Session, case: Case, limit: int = 20) -> list[tuple[Case, int]]:
+    """Other cases of the same plate in the same zone (with their sighting counts)."""
+    rows = session.scalars(
+        select(Case)
+        .where(Case.plate == case.plate, Case.zone_id == case.zone_id, Case.id != case.id)
+        .order_by(Case.first_seen_at.desc())
+        .limit(limit)
+    ).all()
+    return [(c, c.sightings_count) for c in rows]
+
+
+def sightings(session: Session, case: Case) -> list[Sighting]:
+    return list(
+        session.scalars(
+            select(Sighting).where(Sighting.case_id == case.id).order_by(Sighting.seen_at)
+        )
+    )
+
+
+def oldest_open(session: Session, now: datetime) -> datetime | None:
+    return session.scalar(
+        select(func.min(Case.first_seen_at)).where(
+            and_(Case.status.in_([s.value for s in ACTIVE_STATUSES]))
+        )
+    )

@@ -1,0 +1,243 @@
+"""The review workflow on SQLite and PostgreSQL with a real Redis register: claims,
+four-eyes, late exemptions, export exactly once, the audit chain and retention."""
+
+from __future__ import annotations
+
+import csv
+import json
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import redis
+from sqlalchemy import select, update
+
+from enforcement.base import Exemption, Fuel, Vehicle
+from enforcement.casework import audit, review
+from enforcement.casework.accounts import add_user, authenticate, disable_user
+from enforcement.casework.export import export
+from enforcement.casework.models import AuditEntry, Case, CaseStatus, EvidenceItem, User
+from enforcement.casework.purge import purge
+from enforcement.casework.recheck import Rechecker
+from enforcement.casework.review import QueueFilter, ReviewError
+from enforcement.register.redis_store import RedisRegister
+from enforcement.zones import DEFAULT_ZONES, ZoneCatalog
+from tests.enforcement.casework.conftest import SEEN, CaseDB, evidence_for, violation
+
+pytestmark = pytest.mark.redis
+
+NOW = SEEN + timedelta(days=2)
+PASSWORD = "correct horse battery"
+
+
+def _van(plate: str) -> Vehicle:
+    return Vehicle(
+        plate=plate,
+        kind="Bedrijfsauto",
+        max_mass_kg=3000,
+        eu_category="N1",
+        first_admission=date(2010, 5, 1),
+        first_nl_registration=date(2010, 5, 1),
+        fuels=(Fuel("Diesel", "4"),),  # Euro 4 van: no access since the zone started
+    )
+
+
+@pytest.fixture
+def rechecker(redis_client: redis.Redis, redis_prefix: str) -> Rechecker:
+    register = RedisRegister(redis_client, redis_prefix, secret=b"test-secret-0123456789")
+    register.replace_vehicles([_van("VNB12X"), _van("VNB99Z"), _van("VNC44K")])
+    return Rechecker(register, ZoneCatalog(DEFAULT_ZONES))
+
+
+def _users(db: CaseDB) -> tuple[User, User]:
+    with db.sessions.begin() as session:
+        a = add_user(session, "anna", PASSWORD, "reviewer", actor="test")
+        b = add_user(session, "bart", PASSWORD, "reviewer", actor="test")
+    return a, b
+
+
+def test_four_eyes_then_export_exactly_once(
+    case_db: CaseDB, rechecker: Rechecker, tmp_path: Path
+) -> None:
+    case_db.intake().apply([violation("VNB12X"), violation("VNB12X", first=False)])
+    anna, bart = _users(case_db)
+    with case_db.sessions.begin() as session:
+        case = review.next_case(session, anna, QueueFilter(), NOW, 15)
+        assert case is not None and case.plate == "VNB12X"
+        assert review.recheck_exemptions(session, case, rechecker, NOW, actor="anna").decision
+        assert case.status == CaseStatus.OPEN
+        # Bart cannot take Anna's claimed case.
+        assert review.next_case(session, bart, QueueFilter(), NOW, 15) is None
+        review.confirm(session, case, anna, NOW, four_eyes=True)
+        assert case.status == CaseStatus.CONFIRMED
+        # Anna never gets her own confirmation to approve, and a forced approve fails.
+        assert review.next_case(session, anna, QueueFilter(), NOW, 15) is None
+        assert review.claim(session, case, anna, NOW, 15)
+        with pytest.raises(ReviewError, match="four_eyes_same_reviewer"):
+            review.approve(session, case, anna, NOW)
+        review.release(session, case, anna)
+    with case_db.sessions.begin() as session:
+        case = review.next_case(session, bart, QueueFilter(), NOW, 15)
+        assert case is not None
+        review.approve(session, case, bart, NOW)
+        assert case.status == CaseStatus.APPROVED
+    with case_db.sessions.begin() as session:
+        first = export(session, tmp_path, rechecker, actor="export")
+    assert [(kind, n) for kind, _, _, n in first.batches] == [("fine", 1)]
+    path = first.batches[0][2]
+    rows = list(csv.DictReader(path.read_text().splitlines()))
+    assert [r["case_key"] for r in rows] == ["VNB12X:utrecht:2026-03-02"]
+    assert rows[0]["sightings"] == "2" and rows[0]["amount_eur"] == "120"
+    manifest = json.loads(path.with_suffix(".json").read_text())
+    assert manifest["cases"] == 1 and manifest["batch"] == 1
+    import hashlib
+
+    assert manifest["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    with case_db.sessions.begin() as session:
+        again = export(session, tmp_path, rechecker, actor="export")
+        assert again.batches == [] and again.closed == 0
+        assert audit.verify(session).ok
+
+
+def test_without_four_eyes_a_confirmation_approves(case_db: CaseDB, rechecker: Rechecker) -> None:
+    case_db.intake().apply([violation("VNB12X", sanction="warning")])
+    anna, _ = _users(case_db)
+    with case_db.sessions.begin() as session:
+        case = review.next_case(session, anna, QueueFilter(), NOW, 15)
+        assert case is not None
+        review.confirm(session, case, anna, NOW, four_eyes=False)
+        assert case.status == CaseStatus.APPROVED and case.sanction_kind == "warning"
+
+
+def test_claims_expire_and_grace_period_holds_cases(case_db: CaseDB) -> None:
+    case_db.intake(grace=timedelta(hours=1)).apply([violation("VNB12X")])
+    anna, bart = _users(case_db)
+    with case_db.sessions.begin() as session:
+        assert (
+            review.next_case(session, anna, QueueFilter(), SEEN + timedelta(minutes=30), 15) is None
+        )
+        case = review.next_case(session, anna, QueueFilter(), SEEN + timedelta(hours=2), 15)
+        assert case is not None
+        later = SEEN + timedelta(hours=2, minutes=20)
+        with pytest.raises(ReviewError, match="claim_required"):
+            review.confirm(session, case, anna, later, four_eyes=True)
+        assert review.next_case(session, bart, QueueFilter(), later, 15) is case
+
+
+def test_undetermined_needs_identification_and_plate_correction_redecides(
+    case_db: CaseDB, rechecker: Rechecker
+) -> None:
+    case_db.intake().apply([violation("VN812X", decision="undetermined", sanction="none")])
+    anna, _ = _users(case_db)
+    with case_db.sessions.begin() as session:
+        case = review.next_case(session, anna, QueueFilter(), NOW, 15)
+        assert case is not None
+        with pytest.raises(ReviewError, match="identify_first"):
+            review.confirm(session, case, anna, NOW, four_eyes=True)
+        result = review.correct_plate(session, case, anna, NOW, "vn-b1-2x", rechecker)
+        assert result.decision is not None and result.decision.outcome.value == "violation"
+        assert case.corrected_plate == "VNB12X" and case.plate == "VN812X"
+        assert not case.needs_identification
+        assert case.correction and case.correction["from"] == "VN812X"
+
+
+def test_late_exemption_closes_the_case(case_db: CaseDB, rechecker: Rechecker) -> None:
+    case_db.intake().apply([violation("VNC44K")])
+    permit = Exemption.day_permit("VNC44K", "Utrecht", SEEN.date())
+    assert isinstance(rechecker.register, RedisRegister)
+    rechecker.register.add_exemptions([permit])
+    anna, _ = _users(case_db)
+    with case_db.sessions.begin() as session:
+        case = review.next_case(session, anna, QueueFilter(), NOW, 15)
+        assert case is not None
+        result = review.recheck_exemptions(session, case, rechecker, NOW, actor="anna")
+        assert result.covered
+        assert case.status == CaseStatus.CLOSED and case.close_reason == "covered_later"
+
+
+def test_register_outage_changes_nothing(case_db: CaseDB, tmp_path: Path) -> None:
+    from zes.embedded import free_port
+
+    dead = RedisRegister(
+        redis.Redis(port=free_port(), socket_connect_timeout=0.2), "x", secret=b"s" * 16
+    )
+    rechecker = Rechecker(dead, ZoneCatalog(DEFAULT_ZONES))
+    case_db.intake().apply([violation("VNB12X")])
+    anna, _ = _users(case_db)
+    with case_db.sessions.begin() as session:
+        case = review.next_case(session, anna, QueueFilter(), NOW, 15)
+        assert case is not None
+        review.confirm(session, case, anna, NOW, four_eyes=False)
+        result = export(session, tmp_path, rechecker, actor="export")
+        assert result.held == 1 and result.batches == []
+        assert case.status == CaseStatus.APPROVED
+
+
+def test_reject_needs_a_known_reason(case_db: CaseDB) -> None:
+    case_db.intake().apply([violation("VNB12X")])
+    anna, _ = _users(case_db)
+    with case_db.sessions.begin() as session:
+        case = review.next_case(session, anna, QueueFilter(), NOW, 15)
+        assert case is not None
+        with pytest.raises(ReviewError, match="bad_reason"):
+            review.reject(session, case, anna, NOW, "because")
+        with pytest.raises(ReviewError, match="reason_text_required"):
+            review.reject(session, case, anna, NOW, "other", "  ")
+        review.reject(session, case, anna, NOW, "misread")
+        assert case.status == CaseStatus.REJECTED and case.closed_at == NOW
+
+
+def test_audit_chain_detects_an_edited_row(case_db: CaseDB) -> None:
+    _users(case_db)
+    with case_db.sessions.begin() as session:
+        for i in range(5):
+            audit.append(session, "anna", "view_case", case_id=i, detail={"n": i})
+        assert audit.verify(session) == audit.ChainReport(7, True)
+    with case_db.sessions.begin() as session:
+        session.execute(update(AuditEntry).where(AuditEntry.seq == 4).values(actor="mallory"))
+    with case_db.sessions() as session:
+        report = audit.verify(session)
+        assert not report.ok and report.first_bad_seq == 4
+    with case_db.sessions.begin() as session:
+        session.execute(update(AuditEntry).where(AuditEntry.seq == 4).values(actor="anna"))
+        assert audit.verify(session).ok
+        session.delete(session.scalars(select(AuditEntry).where(AuditEntry.seq == 7)).one())
+        assert audit.verify(session).problem == "the newest entries were removed"
+
+
+def test_purge_removes_only_what_it_should(case_db: CaseDB) -> None:
+    old_rejected, open_case, compliant, fresh_hold = (uuid.uuid4() for _ in range(4))
+    intake = case_db.intake()
+    intake.apply(
+        [violation("VNB12X", passage_id=old_rejected), violation("VNB99Z", passage_id=open_case)]
+    )
+    intake.apply(evidence=[evidence_for(old_rejected), evidence_for(open_case)])
+    old = datetime.now(UTC) - timedelta(days=40)
+    case_db.intake(now=old).apply(evidence=[evidence_for(compliant)])
+    intake.apply(evidence=[evidence_for(fresh_hold)])
+    with case_db.sessions.begin() as session:
+        session.execute(
+            update(Case).where(Case.plate == "VNB12X")
+            .values(status="rejected", closed_at=old, reject_reason="misread")
+        )  # fmt: skip
+    with case_db.sessions.begin() as session:
+        result = purge(session, datetime.now(UTC), retention_days=28, hold_hours=6, actor="t")
+    assert (result.cases, result.evidence_items, result.pending_items, result.blobs) == (1, 1, 1, 2)
+    with case_db.sessions() as session:
+        left = set(session.scalars(select(EvidenceItem.passage_id)))
+        assert left == {str(open_case), str(fresh_hold)}
+        assert case_db.vault.load(session, evidence_for(open_case).sha256) is not None
+        assert case_db.vault.load(session, evidence_for(old_rejected).sha256) is None
+
+
+def test_accounts(case_db: CaseDB) -> None:
+    _users(case_db)
+    with case_db.sessions.begin() as session:
+        assert authenticate(session, "anna", PASSWORD) is not None
+        assert authenticate(session, "anna", "wrong password!") is None
+        assert authenticate(session, "nobody", PASSWORD) is None
+        disable_user(session, "anna", actor="admin")
+        assert authenticate(session, "anna", PASSWORD) is None
+        user = session.scalars(select(User).where(User.username == "bart")).one()
+        assert user.password_hash.startswith("$argon2id$")
