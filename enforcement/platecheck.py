@@ -1,0 +1,200 @@
+"""The public plate check: "may my van enter this zone, and until when?".
+
+It answers with exactly the law and register the cameras use: `enforcement.law.decide` on
+the vehicle and exemptions that `Register.lookup` returns, explained by the shared
+formatter `enforcement.explain`. No rule is restated here; this module only chooses which
+of the decision's facts a van owner needs (the rule behind the answer, automatic
+vrijstellingen, ontheffingen one could apply for, the zone's dates).
+
+Privacy: nothing here logs or stores the plate.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from enforcement import plates
+from enforcement.base import LOCAL_TZ, Decision, Outcome, Vehicle, VehicleClass, Zone
+from enforcement.explain import explain
+from enforcement.law import PassageFacts, decide
+from enforcement.messages import format_value, render
+from enforcement.register.base import Register
+
+#: Rules that are automatic vrijstellingen or automatic ontheffingen (no application).
+AUTOMATIC_RULES = frozenset({"R14", "R17", "R18", "R19"})
+
+#: Ontheffingen one can apply for, by the vehicle classes they are open to (R22–R29).
+APPLICABLE: tuple[tuple[str, frozenset[VehicleClass]], ...] = (
+    ("dagontheffing", frozenset(VehicleClass)),
+    ("bedrijfseconomisch", frozenset(VehicleClass)),
+    ("netcongestie", frozenset(VehicleClass)),
+    ("levertijd", frozenset(VehicleClass)),
+    ("geen-ZE-alternatief", frozenset(VehicleClass)),
+    ("aangepast-voertuig-handicap", frozenset({VehicleClass.VAN})),
+    ("phev-vrachtauto", frozenset({VehicleClass.RIGID, VehicleClass.TRACTOR})),
+)
+
+
+_PLATE_TEXT = re.compile(r"[A-Za-z0-9 .\-]*")
+
+
+class PlateInputError(ValueError):
+    """The text is not a plate (empty, too long, no plate characters)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ZoneAnswer:
+    zone_id: str
+    zone: str
+    outcome: str
+    """allowed / violation / out_of_scope / undetermined, as the camera would decide."""
+    sentence: str
+    """One plain sentence: the vehicle, the answer and until when."""
+    headline: str
+    """The shared formatter's headline (the same `zes decide` prints)."""
+    allowed_until: str | None
+    reasons: tuple[tuple[str, str], ...]
+    """(rule id, sentence): the rules behind the answer."""
+    automatic: tuple[str, ...]
+    """Automatic vrijstellingen/ontheffingen that apply (no application needed)."""
+    could_apply: tuple[str, ...]
+    """Ontheffingen one could apply for (only when not allowed)."""
+    zone_dates: str
+    vehicle: str
+    """The vehicle in a few words (class, emission class, first admission year)."""
+
+
+@dataclass(frozen=True, slots=True)
+class PlateAnswer:
+    plate: str
+    """The plate as printed on the vehicle (dashes), e.g. `VX-123-B`."""
+    status: str
+    """found / unknown / foreign."""
+    notice: str
+    """A sentence for the whole answer: unknown plate, foreign plate, or the vehicle."""
+    zones: tuple[ZoneAnswer, ...]
+
+
+def normalise_input(text: str) -> str:
+    """Any common spelling (spaces, dashes, lower case) to the register's form."""
+    if len(text) > 32:
+        raise PlateInputError("too long for a licence plate")
+    if not _PLATE_TEXT.fullmatch(text):
+        raise PlateInputError("a licence plate has only letters, digits, spaces and dashes")
+    plate = plates.normalise(text)
+    if not 4 <= len(plate) <= 8:
+        raise PlateInputError("not a licence plate")
+    return plate
+
+
+def vehicle_summary(vehicle: Vehicle, decision: Decision | None, lang: str) -> str:
+    words = {
+        VehicleClass.VAN: ("Bestelauto", "Van"),
+        VehicleClass.RIGID: ("Vrachtauto", "Truck"),
+        VehicleClass.TRACTOR: ("Trekker", "Tractor unit"),
+    }
+    cls = decision.vehicle_class if decision else None
+    name = words[cls][lang != "nl"] if cls else (vehicle.kind or "?")
+    if vehicle.zero_emission:
+        return render("pc_vehicle_ze", {"vehicle": name}, lang)
+    year = vehicle.first_admission.year if vehicle.first_admission else "?"
+    return render(
+        "pc_vehicle", {"vehicle": name, "emission": vehicle.emission_class or "?", "year": year},
+        lang,
+    )  # fmt: skip
+
+
+def _zone_dates(zone: Zone, lang: str) -> str:
+    if zone.start is None:
+        return render("no_zone", {"municipality": zone.municipality}, lang)
+    return render(
+        "pc_zone_dates",
+        {"zone": zone.name, "start": zone.start, "warning": zone.last_warning_day or zone.start},
+        lang,
+    )
+
+
+def _sentence(summary: str, zone: Zone, decision: Decision, lang: str) -> str:
+    args: dict[str, object] = {"summary": summary, "zone": zone.name}
+    if decision.outcome is Outcome.ALLOWED:
+        if decision.allowed_until:
+            return render("pc_access_until", {**args, "until": decision.allowed_until}, lang)
+        return render("pc_access", args, lang)
+    return render(f"pc_{decision.outcome.value}", args, lang)
+
+
+def answer_zone(
+    plate: str,
+    vehicle: Vehicle | None,
+    exemptions: Sequence[object],
+    zone: Zone,
+    at: datetime,
+    lang: str,
+    *,
+    country: str | None = None,
+) -> ZoneAnswer:
+    decision = decide(
+        at, zone, vehicle, exemptions,  # type: ignore[arg-type]
+        facts=PassageFacts(plate=plate, country=country),
+    )  # fmt: skip
+    explanation = explain(decision, zone, lang)
+    summary = vehicle_summary(vehicle, decision, lang) if vehicle else plates.format_plate(plate)
+    automatic = tuple(
+        hit.sentence_in(lang)
+        for hit in decision.rules
+        if hit.rule_id in AUTOMATIC_RULES and decision.outcome is Outcome.ALLOWED
+    )
+    could_apply: tuple[str, ...] = ()
+    if decision.outcome is Outcome.VIOLATION and decision.vehicle_class is not None:
+        could_apply = tuple(
+            render(f"pc_apply_{name}", {"max": zone.params.day_permit_max_per_year}, lang)
+            for name, classes in APPLICABLE
+            if decision.vehicle_class in classes
+            and (name != "phev-vrachtauto" or (vehicle is not None and vehicle.plugin_hybrid))
+        )
+    return ZoneAnswer(
+        zone_id=zone.id,
+        zone=zone.name,
+        outcome=decision.outcome.value,
+        sentence=_sentence(summary, zone, decision, lang),
+        headline=explanation.headline,
+        allowed_until=format_value(decision.allowed_until, lang)
+        if decision.allowed_until
+        else None,
+        reasons=explanation.reasons,
+        automatic=automatic,
+        could_apply=could_apply,
+        zone_dates=_zone_dates(zone, lang),
+        vehicle=summary,
+    )
+
+
+def check_plate(
+    text: str,
+    zones: Sequence[Zone],
+    register: Register,
+    *,
+    at: datetime | None = None,
+    country: str | None = None,
+    lang: str = "nl",
+) -> PlateAnswer:
+    """The answer for one plate in the given zones at `at` (default: now, Dutch time).
+
+    Raises `PlateInputError` for text that is no plate and `RegisterUnavailable` when the
+    register cannot be asked (the caller says "try again later": never a guess)."""
+    plate = normalise_input(text)
+    at = at or datetime.now(LOCAL_TZ)
+    shown = plates.format_plate(plate)
+    if country not in (None, "NL"):
+        answers = tuple(answer_zone(plate, None, (), z, at, lang, country=country) for z in zones)
+        return PlateAnswer(shown, "foreign", render("pc_foreign", {"plate": shown}, lang), answers)
+    view = register.lookup([plate], at=at)
+    vehicle = view.vehicles.get(plate)
+    if vehicle is None:
+        return PlateAnswer(shown, "unknown", render("pc_unknown", {"plate": shown}, lang), ())
+    exemptions = view.exemptions.get(plate, ())
+    answers = tuple(answer_zone(plate, vehicle, exemptions, z, at, lang) for z in zones)
+    return PlateAnswer(shown, "found", answers[0].vehicle if answers else shown, answers)

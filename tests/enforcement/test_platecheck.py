@@ -1,0 +1,124 @@
+"""The public plate check answers with the cameras' own law and register.
+
+The equivalence test loads every dev decision case into the real Redis register under a
+plate of its own and asks the plate check: its outcome must equal `decide` on the same
+facts and the case's expected outcome. Cases whose facts a plate owner cannot give (an
+incident log for a priority vehicle) are left out and counted."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+import redis
+
+from enforcement.base import Fuel, Vehicle
+from enforcement.law import decide
+from enforcement.platecheck import PlateInputError, check_plate, normalise_input
+from enforcement.register.redis_store import RedisRegister
+from enforcement.scenarios import Scenario, read_scenarios
+from enforcement.zones import DEFAULT_ZONES, default_catalog
+
+
+def _register(client: redis.Redis, prefix: str) -> RedisRegister:
+    return RedisRegister(client, prefix, secret=b"platecheck-test-secret")
+
+
+@pytest.mark.redis
+@pytest.mark.shared
+def test_same_answer_as_the_cameras_on_the_dev_cases(
+    shared_dir: Path, redis_client: redis.Redis, redis_prefix: str
+) -> None:
+    catalog = default_catalog()
+    cases: list[tuple[str, Scenario]] = []
+    for i, item in enumerate(read_scenarios(shared_dir / "domain" / "ze-scenarios-dev.csv")):
+        assert isinstance(item, Scenario), item
+        if item.facts.priority_incident:
+            continue  # an incident log is not something a plate owner can enter
+        plate = f"PC{i:04d}"
+        vehicle = dataclasses.replace(item.vehicle, plate=plate) if item.vehicle else None
+        exemptions = tuple(dataclasses.replace(e, plate=plate) for e in item.exemptions)
+        cases.append((plate, dataclasses.replace(item, vehicle=vehicle, exemptions=exemptions)))
+    assert len(cases) >= 40
+    register = _register(redis_client, redis_prefix)
+    register.replace_vehicles([s.vehicle for _, s in cases if s.vehicle is not None])
+    register.replace_exemptions([e for _, s in cases for e in s.exemptions])
+    mismatches = []
+    for plate, case in cases:
+        zone = catalog.resolve(case.zone)
+        facts = dataclasses.replace(case.facts, plate=plate)
+        direct = decide(case.at, zone, case.vehicle, case.exemptions, facts=facts)
+        answer = check_plate(
+            plate.lower(), [zone], register, at=case.at, country=case.facts.country
+        )
+        got = answer.zones[0].outcome if answer.zones else "unknown"
+        if case.vehicle is None and case.facts.country is None:
+            got = "undetermined" if answer.status == "unknown" else got
+        if not (got == direct.outcome.value == case.expected):
+            mismatches.append((case.case_id, case.expected, direct.outcome.value, got))
+    assert mismatches == []
+
+
+VAN = Vehicle(
+    plate="VX123B",
+    kind="Bedrijfsauto",
+    max_mass_kg=3200,
+    eu_category="N1",
+    first_admission=date(2019, 3, 14),
+    first_nl_registration=date(2019, 3, 14),
+    fuels=(Fuel("Diesel", "6"),),
+)
+
+
+@pytest.mark.redis
+def test_an_answer_in_plain_dutch_and_english(redis_client: redis.Redis, redis_prefix: str) -> None:
+    register = _register(redis_client, redis_prefix)
+    register.replace_vehicles([VAN])
+    zones = [z for z in DEFAULT_ZONES if z.id in ("utrecht", "amsterdam")]
+    at = datetime(2026, 6, 1, 10, 0, tzinfo=UTC)
+    answer = check_plate("vx-123-b", zones, register, at=at)
+    assert answer.plate == "VX-123-B" and answer.status == "found"
+    utrecht = next(z for z in answer.zones if z.zone_id == "utrecht")
+    assert utrecht.outcome == "allowed"
+    assert utrecht.sentence == (
+        "Bestelauto, emissieklasse 6, eerste toelating 2019: toegang tot Utrecht tot en met "
+        "31 december 2028."
+    )
+    assert any("R9" in rule or "R8" in rule for rule, _ in utrecht.reasons)
+    english = check_plate("VX 123 B", zones, register, at=at, lang="en")
+    assert english.zones[0].sentence.startswith("Van, emission class 6, first admitted 2019")
+
+
+@pytest.mark.redis
+def test_not_allowed_lists_ontheffingen_and_unknown_and_foreign_plates(
+    redis_client: redis.Redis, redis_prefix: str
+) -> None:
+    register = _register(redis_client, redis_prefix)
+    old = dataclasses.replace(
+        VAN, plate="VX999B", first_admission=date(2008, 1, 1), fuels=(Fuel("Diesel", "4"),)
+    )
+    register.replace_vehicles([VAN, old])
+    utrecht = [z for z in DEFAULT_ZONES if z.id == "utrecht"]
+    at = datetime(2026, 6, 1, 10, 0, tzinfo=UTC)
+    answer = check_plate("VX999B", utrecht, register, at=at)
+    zone = answer.zones[0]
+    assert zone.outcome == "violation" and zone.sentence.endswith("geen toegang tot Utrecht.")
+    assert any("Dagontheffing" in line for line in zone.could_apply)
+    assert not any("vrachtauto" in line for line in zone.could_apply)
+    unknown = check_plate("ZZ-999-Z", utrecht, register, at=at)
+    assert unknown.status == "unknown" and "niet in het Nederlandse" in unknown.notice
+    foreign = check_plate("B 123 ABC", utrecht, register, at=at, country="DE")
+    assert foreign.status == "foreign" and foreign.zones[0].outcome == "out_of_scope"
+    assert "buitenland" in foreign.notice
+
+
+@pytest.mark.parametrize("text", ["", "--", "x" * 33, "<script>", "AB"])
+def test_text_that_is_no_plate_is_refused(text: str) -> None:
+    with pytest.raises(PlateInputError):
+        normalise_input(text)
+
+
+def test_any_common_spelling() -> None:
+    assert normalise_input(" vx-123-b ") == normalise_input("VX 123 B") == "VX123B"
