@@ -10,8 +10,8 @@ waits for the consumer, and frame times are the file's own (start + index / fps)
 sees the same frames and the same track time-outs however fast the machine is.
 
 Problems never end the agent: an unreachable URL, a missing or corrupt file, or a camera that
-stops sending gives a log line that says which, a `edge_camera_errors_total{kind}` count and
-`edge_camera_up 0`, then a reconnect with exponential backoff and jitter.
+stops sending gives a log line that says which, a `zes_edge_camera_errors_total{kind}` count
+and `zes_edge_camera_up 0`, then a reconnect with exponential backoff and jitter.
 """
 
 from __future__ import annotations

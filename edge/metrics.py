@@ -1,8 +1,9 @@
 """The edge agent's Prometheus metrics and its small HTTP endpoint (/metrics, /healthz).
 
 One registry per agent (not the global default), so tests can run several agents in one
-process. Names follow Prometheus conventions: the unit in the name, `_total` on counters,
-seconds for durations. Labels are camera ids and directions only, never a plate: a plate
+process. Names follow Prometheus conventions: the `zes_edge_` prefix (one namespace for every
+zes process), the unit in the name, `_total` on counters, seconds for durations. Labels are
+camera ids, directions and small fixed sets (drop reason, error kind), never a plate: a plate
 as a label would be personal data in the monitoring stack and an unbounded series count.
 """
 
@@ -25,84 +26,87 @@ class EdgeMetrics:
         r = self.registry = CollectorRegistry()
         cam = ("camera",)
         self.frames_read = Counter(
-            "edge_frames_read_total", "Frames decoded from the camera.", cam, registry=r
+            "zes_edge_frames_read_total", "Frames decoded from the camera.", cam, registry=r
         )
         self.frames_processed = Counter(
-            "edge_frames_processed_total", "Frames that went through detection.", cam, registry=r
+            "zes_edge_frames_processed_total",
+            "Frames that went through detection.",
+            cam,
+            registry=r,
         )
         self.frames_dropped = Counter(
-            "edge_frames_dropped_total",
+            "zes_edge_frames_dropped_total",
             "Frames not processed: stale (a newer frame arrived) or no motion in the ROI.",
             ("camera", "reason"),
             registry=r,
         )
         self.detect_seconds = Histogram(
-            "edge_detect_duration_seconds", "Plate detection time per frame.", cam,
+            "zes_edge_detect_duration_seconds", "Plate detection time per frame.", cam,
             buckets=_LATENCY_BUCKETS, registry=r,
         )  # fmt: skip
         self.ocr_seconds = Histogram(
-            "edge_ocr_duration_seconds", "OCR time per batch of plate crops.", cam,
+            "zes_edge_ocr_duration_seconds", "OCR time per batch of plate crops.", cam,
             buckets=_LATENCY_BUCKETS, registry=r,
         )  # fmt: skip
         self.ocr_crops = Counter(
-            "edge_ocr_crops_total", "Plate crops read by OCR.", cam, registry=r
+            "zes_edge_ocr_crops_total", "Plate crops read by OCR.", cam, registry=r
         )
         self.passages = Counter(
-            "edge_passages_total", "Passages emitted.", ("camera", "direction"), registry=r
+            "zes_edge_passages_total", "Passages emitted.", ("camera", "direction"), registry=r
         )
         self.low_confidence = Counter(
-            "edge_passages_low_confidence_total", "Passages marked low-confidence.", cam,
+            "zes_edge_passages_low_confidence_total", "Passages marked low-confidence.", cam,
             registry=r,
         )  # fmt: skip
         self.tracks_unread = Counter(
-            "edge_tracks_unread_total", "Tracks that ended without any readable text.", cam,
+            "zes_edge_tracks_unread_total", "Tracks that ended without any readable text.", cam,
             registry=r,
         )  # fmt: skip
         self.corrections = Counter(
-            "edge_plate_corrections_total", "Voted reads changed by the sidecode rules.", cam,
+            "zes_edge_plate_corrections_total", "Voted reads changed by the sidecode rules.", cam,
             registry=r,
         )  # fmt: skip
         self.read_confidence = Histogram(
-            "edge_read_confidence_ratio", "Voted confidence per passage (0..1).", cam,
+            "zes_edge_read_confidence_ratio", "Voted confidence per passage (0..1).", cam,
             buckets=(0.1, 0.3, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 1.0), registry=r,
         )  # fmt: skip
         self.spool_depth = Gauge(
-            "edge_spool_passages", "Passages in the spool, not yet acknowledged.", registry=r
+            "zes_edge_spool_passages", "Passages in the spool, not yet acknowledged.", registry=r
         )
         self.spool_bytes = Gauge(
-            "edge_spool_bytes", "Bytes of passages and evidence in the spool.", registry=r
+            "zes_edge_spool_bytes", "Bytes of passages and evidence in the spool.", registry=r
         )
         self.spool_refused = Counter(
-            "edge_spool_refused_passages_total", "Passages refused: spool over budget.",
+            "zes_edge_spool_refused_passages_total", "Passages refused: spool over budget.",
             registry=r,
         )  # fmt: skip
         self.spool_evidence_dropped = Counter(
-            "edge_spool_evidence_dropped_total", "Evidence images not stored: near budget.",
+            "zes_edge_spool_evidence_dropped_total", "Evidence images not stored: near budget.",
             registry=r,
         )  # fmt: skip
         self.envelopes_sent = Counter(
-            "edge_envelopes_sent_total", "Envelope records acknowledged by the broker.",
+            "zes_edge_envelopes_sent_total", "Envelope records acknowledged by the broker.",
             registry=r,
         )  # fmt: skip
         self.passages_published = Counter(
-            "edge_passages_published_total", "Passages acknowledged by the broker.", registry=r
+            "zes_edge_passages_published_total", "Passages acknowledged by the broker.", registry=r
         )
         self.publish_failures = Counter(
-            "edge_publish_failures_total", "Failed sends (the passages stay spooled).",
+            "zes_edge_publish_failures_total", "Failed sends (the passages stay spooled).",
             registry=r,
         )  # fmt: skip
         self.broker_up = Gauge(
-            "edge_broker_up", "1 when the last send to the broker succeeded.", registry=r
+            "zes_edge_broker_up", "1 when the last send to the broker succeeded.", registry=r
         )
         self.camera_up = Gauge(
-            "edge_camera_up", "1 while the camera delivers frames.", cam, registry=r
+            "zes_edge_camera_up", "1 while the camera delivers frames.", cam, registry=r
         )
         self.camera_errors = Counter(
-            "edge_camera_errors_total", "Open failures, read failures and stalls.",
+            "zes_edge_camera_errors_total", "Open failures, read failures and stalls.",
             ("camera", "kind"), registry=r,
         )  # fmt: skip
         self.last_frame_age = Gauge(
-            "edge_last_frame_age_seconds", "Seconds since the camera's last frame.", cam,
+            "zes_edge_last_frame_age_seconds", "Seconds since the camera's last frame.", cam,
             registry=r,
         )  # fmt: skip
         self._last_frame: dict[str, float] = {}

@@ -23,7 +23,8 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from enforcement.base import Decision, Exemption, Vehicle
+from enforcement.base import Decision, Exemption, RuleHit, Vehicle, unique_rule_ids
+from enforcement.windows import AccessArea, WindowDecision
 
 SCHEMA_VERSION = 1
 MAX_PASSAGE_BYTES = 1024
@@ -154,6 +155,26 @@ class SanctionFacts(_Record, frozen=True, kw_only=True):
     admin_costs_eur: int | None = None
 
 
+class WindowFacts(_Record, frozen=True, kw_only=True):
+    """An access-window decision for a passage into an area (issue: venstertijden)."""
+
+    area_id: str
+    area: str
+    outcome: Literal["allowed", "violation", "out_of_scope", "undetermined"]
+    case_key: str | None = None
+    """The window case's key (plate, area, day) when the window rules were broken."""
+    window: str | None = None
+    """The window the passage fell in (allowed)."""
+    privilege: bool = False
+    """Only a zero-emission privilege window allowed it."""
+    nearest_window: str | None = None
+    """For a missed window: the nearest one that admits this vehicle."""
+    nearest_start: datetime | None = None
+    nearest_end: datetime | None = None
+    zero_emission: bool = False
+    """The vehicle is zero-emission (so privilege windows apply to it)."""
+
+
 class Violation(_Record, frozen=True, kw_only=True):
     """A violating or undetermined passage for the review queue (never a compliant one)."""
 
@@ -180,6 +201,8 @@ class Violation(_Record, frozen=True, kw_only=True):
     evidence: tuple[EvidenceRef, ...] = ()
     alternatives: tuple[AlternativeRead, ...] = ()
     char_confidences: tuple[Confidence, ...] = ()
+    window: WindowFacts | None = None
+    """Set for a passage into an access-window area (both rule sets decided it)."""
     decided_at: datetime
 
 
@@ -375,6 +398,31 @@ def exemption_facts(exemption: Exemption) -> ExemptionFacts:
     )
 
 
+def window_facts(
+    area: AccessArea, decision: WindowDecision, vehicle: Vehicle | None, case_key: str | None
+) -> WindowFacts:
+    nearest = decision.nearest
+    return WindowFacts(
+        area_id=area.id,
+        area=area.name,
+        outcome=decision.outcome.value,
+        case_key=case_key,
+        window=decision.window.describe() if decision.window else None,
+        privilege=decision.privilege,
+        nearest_window=nearest[2].describe() if nearest else None,
+        nearest_start=nearest[0] if nearest else None,
+        nearest_end=nearest[1] if nearest else None,
+        zero_emission=bool(vehicle and vehicle.zero_emission),
+    )
+
+
+def _rule_facts(hits: Sequence[RuleHit]) -> tuple[RuleFacts, ...]:
+    return tuple(
+        RuleFacts(rule_id=h.rule_id, key=h.key, nl=h.sentence_in("nl"), en=h.sentence_in("en"))
+        for h in hits
+    )
+
+
 def violation_record(
     passage: Passage,
     decision: Decision,
@@ -383,9 +431,33 @@ def violation_record(
     case_key: str,
     first_sighting: bool,
     decided_at: datetime,
+    window: tuple[AccessArea, WindowDecision, str | None] | None = None,
 ) -> Violation:
-    """The record the stream emits for a violating or undetermined passage."""
+    """The record the stream emits for a violating or undetermined passage.
+
+    `decision` is the ZE-zone decision. `window` (area, its decision, the window case key)
+    is set for a passage into an access-window area: when the window rules were broken too,
+    the case carries both sets of rules; when only they were, the record is the window's."""
+    hits = list(decision.rules)
     outcome = decision.outcome.value
+    sanction = SanctionFacts(
+        kind=decision.sanction.kind.value,
+        amount_eur=decision.sanction.amount_eur,
+        admin_costs_eur=decision.sanction.admin_costs_eur,
+    )
+    facts = None
+    if window is not None:
+        area, area_decision, window_key = window
+        facts = window_facts(area, area_decision, vehicle, window_key)
+        if area_decision.outcome.value in ("violation", "undetermined"):
+            if outcome in ("violation", "undetermined"):
+                hits.extend(area_decision.rules)
+            else:
+                # Only the window rules were broken: the case is the window's. Window fines
+                # are the municipality's (APV), so the amount is left to the fine authority.
+                hits = list(area_decision.rules)
+                outcome = area_decision.outcome.value
+                sanction = SanctionFacts(kind="fine" if outcome == "violation" else "none")
     if outcome not in ("violation", "undetermined"):
         raise ValueError(f"a {outcome} passage is never queued for review (no-hit deletion)")
     return Violation(
@@ -400,21 +472,15 @@ def violation_record(
         site_id=passage.site_id,
         camera_id=passage.camera_id,
         seen_at=passage.seen_at,
-        rule_ids=decision.rule_ids,
-        rules=tuple(
-            RuleFacts(rule_id=h.rule_id, key=h.key, nl=h.sentence_in("nl"), en=h.sentence_in("en"))
-            for h in decision.rules
-        ),
+        rule_ids=unique_rule_ids(tuple(hits)),
+        rules=_rule_facts(hits),
         vehicle_class=decision.vehicle_class.value if decision.vehicle_class else None,
         vehicle=vehicle_facts(vehicle) if vehicle else None,
         exemptions=tuple(exemption_facts(e) for e in decision.exemptions_considered),
-        sanction=SanctionFacts(
-            kind=decision.sanction.kind.value,
-            amount_eur=decision.sanction.amount_eur,
-            admin_costs_eur=decision.sanction.admin_costs_eur,
-        ),
+        sanction=sanction,
         evidence=passage.evidence,
         alternatives=passage.alternatives,
         char_confidences=passage.char_confidences,
+        window=facts,
         decided_at=decided_at,
     )

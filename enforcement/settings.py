@@ -25,6 +25,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from enforcement.areas import AreaCatalog, AreaSpec
 from enforcement.base import Zone
 from enforcement.params import LawParams
 from enforcement.zones import DEFAULT_ZONES, ZoneCatalog, zone_id
@@ -103,33 +104,55 @@ class _LawFile(BaseModel):
 
     params: dict[str, Any] = Field(default_factory=dict, description="LawParams overrides.")
     zones: list[_ZoneOverride] = Field(default_factory=list, description="Zones to add/replace.")
+    areas: list[AreaSpec] = Field(
+        default_factory=list, description="Access-window areas (see enforcement.areas)."
+    )
+
+
+def first_error(exc: ValidationError, prefix: str = "") -> str:
+    """A validation error as one readable line: the first field's path and message."""
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first["loc"])
+    return f"{prefix}{where}: {first['msg']}"
 
 
 def load_settings(**overrides: Any) -> Settings:
     try:
         return Settings(**overrides)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise ConfigError(f"setting {where}: {first['msg']}") from None
+        raise ConfigError(f"setting {first_error(exc)}") from None
+
+
+def _law_file(settings: Settings) -> tuple[_LawFile, LawParams]:
+    assert settings.law_file is not None
+    try:
+        raw = tomllib.loads(settings.law_file.read_text(encoding="utf-8"))
+        spec = _LawFile.model_validate(raw)
+        return spec, LawParams.model_validate(spec.params)
+    except FileNotFoundError:
+        raise ConfigError(f"law file {settings.law_file} does not exist") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"law file {settings.law_file}: {exc}") from None
+    except ValidationError as exc:
+        raise ConfigError(f"law file {settings.law_file}: {first_error(exc)}") from None
+
+
+def load_areas(settings: Settings) -> AreaCatalog:
+    """The access-window areas of the law file (none without one)."""
+    if settings.law_file is None:
+        return AreaCatalog()
+    spec, _ = _law_file(settings)
+    try:
+        return AreaCatalog(spec.areas)
+    except ValueError as exc:
+        raise ConfigError(f"law file {settings.law_file}: {exc}") from None
 
 
 def load_law(settings: Settings) -> tuple[LawParams, ZoneCatalog]:
     """The law parameters and zone catalogue, with the law file's overrides applied."""
     if settings.law_file is None:
         return LawParams(), ZoneCatalog(DEFAULT_ZONES)
-    try:
-        raw = tomllib.loads(settings.law_file.read_text(encoding="utf-8"))
-        spec = _LawFile.model_validate(raw)
-        params = LawParams.model_validate(spec.params)
-    except FileNotFoundError:
-        raise ConfigError(f"law file {settings.law_file} does not exist") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"law file {settings.law_file}: {exc}") from None
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise ConfigError(f"law file {settings.law_file}: {where}: {first['msg']}") from None
+    spec, params = _law_file(settings)
     zones = {z.id: dataclasses.replace(z, params=params) for z in DEFAULT_ZONES}
     for item in spec.zones:
         zone = Zone(

@@ -28,7 +28,7 @@ from prometheus_client import start_http_server
 
 from enforcement.register.base import RegisterUnavailable
 from enforcement.register.redis_store import AsyncRedisRegister
-from enforcement.settings import Settings, load_law, load_settings
+from enforcement.settings import Settings, load_areas, load_law, load_settings
 from stream.decider import BatchResult, PassageDecider, RawRecord
 from stream.metrics import StreamMetrics
 from stream.settings import StreamSettings
@@ -93,6 +93,7 @@ class StreamWorker:
             self.metrics,
             violations_topic=self.settings.violations_topic,
             dead_letter_topic=self.settings.dead_letter_topic,
+            areas=load_areas(self.core),
         )
         self.app = self._create_app()
         self._metrics_started = False

@@ -13,13 +13,15 @@ plate is never logged, stored or sent anywhere.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from enforcement.base import Decision, Outcome, Vehicle, Zone
+from enforcement.areas import AreaCatalog
+from enforcement.base import Decision, Exemption, Outcome, Vehicle, Zone
 from enforcement.law import PassageFacts, decide
 from enforcement.records import (
     DeadLetter,
@@ -30,7 +32,8 @@ from enforcement.records import (
     encode_violation,
     violation_record,
 )
-from enforcement.register.base import AsyncRegister
+from enforcement.register.base import AsyncRegister, ClaimRequest
+from enforcement.windows import AccessArea, WindowDecision, decide_window
 from enforcement.zones import ZoneCatalog
 from stream.metrics import StreamMetrics, emission_label, fuel_group
 
@@ -75,9 +78,11 @@ class PassageDecider:
         violations_topic: str,
         dead_letter_topic: str,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        areas: AreaCatalog | None = None,
     ) -> None:
         self.register = register
         self.zones = zones
+        self.areas = areas if areas else None
         self.metrics = metrics
         self.violations_topic = violations_topic
         self.dead_letter_topic = dead_letter_topic
@@ -91,6 +96,10 @@ class PassageDecider:
         except KeyError:
             zone = self._zones[zone_id] = self.zones.get(zone_id)
             return zone
+
+    def area(self, passage: Passage) -> AccessArea | None:
+        """The access-window area the passage's camera watches, if any."""
+        return self.areas.for_camera(passage.site_id, passage.camera_id) if self.areas else None
 
     # -- decoding ----------------------------------------------------------------------------
     def _dead_letter(self, record: RawRecord, error: str, payload: bytes, reason: str) -> Output:
@@ -165,6 +174,7 @@ class PassageDecider:
         lookup_seconds = loop.time() - started
 
         decided: list[tuple[Passage, Zone, Decision, Vehicle | None]] = []
+        windows: dict[int, tuple[AccessArea, WindowDecision]] = {}
         for passage, zone in entries:
             vehicle = view.vehicles.get(passage.plate) if view else None
             exemptions = view.exemptions.get(passage.plate, ()) if view else ()
@@ -177,21 +187,37 @@ class PassageDecider:
             decision = decide(passage.seen_at, zone, vehicle, exemptions, facts=facts)
             if decision.day_permit_day is not None:
                 decision = await self._count_day_permit(passage, zone, decision, vehicle, facts)
+            area = self.area(passage)
+            if area is not None and passage.country in (None, "NL"):
+                # Window rules are camera-enforced like the ZE rules: foreign plates are only
+                # counted (R34), and an unsure read is for a human under both rule sets.
+                windows[len(decided)] = (
+                    area,
+                    _window_decision(passage, area, vehicle, exemptions, decision),
+                )
             decided.append((passage, zone, decision, vehicle))
-        pending = [item for item in decided if item[2].needs_review]
-        claims = (
-            await self.register.claim_cases(
-                [
-                    (p.plate, z.id, p.seen_at, z.sanction_interval_hours, str(p.passage_id))
-                    for p, z, _, _ in pending
-                ]
-            )
-            if pending
-            else []
-        )
+        pending = [
+            (i, item)
+            for i, item in enumerate(decided)
+            if item[2].needs_review or _window_needs_review(windows.get(i))
+        ]
+        requests: list[ClaimRequest] = []
+        for i, (p, z, d, _) in pending:
+            pid = str(p.passage_id)
+            if d.needs_review:
+                requests.append((p.plate, z.id, p.seen_at, z.sanction_interval_hours, pid))
+            if _window_needs_review(windows.get(i)):
+                # One window case per plate, area and day (24 h interval keyed by the area).
+                requests.append((p.plate, windows[i][0].id, p.seen_at, 24, pid))
+        claims = iter(await self.register.claim_cases(requests) if requests else [])
 
         now = self.clock()
-        for (passage, _zone, decision, vehicle), claim in zip(pending, claims, strict=True):
+        for i, (passage, _zone, decision, vehicle) in pending:
+            ze_claim = next(claims) if decision.needs_review else None
+            window = windows.get(i)
+            window_claim = next(claims) if _window_needs_review(window) else None
+            claim = ze_claim or window_claim
+            assert claim is not None
             record = violation_record(
                 passage,
                 decision,
@@ -199,6 +225,9 @@ class PassageDecider:
                 case_key=claim.case_key,
                 first_sighting=claim.first,
                 decided_at=now,
+                window=(*window, window_claim.case_key if window_claim else None)
+                if window
+                else None,
             )
             self.metrics.violations.labels(record.decision, str(claim.first).lower()).inc()
             result.outputs.append(
@@ -215,6 +244,7 @@ class PassageDecider:
         for labels, count in flows.items():
             self.metrics.flow_passages.labels(*labels).inc(count)
         self._count(decided, now, result)
+        self._count_areas(decided, windows)
         return result
 
     async def _count_day_permit(
@@ -271,6 +301,47 @@ class PassageDecider:
             result.decided += count
         for labels, count in entries.items():
             self.metrics.flow_entries.labels(*labels).inc(count)
+
+    def _count_areas(
+        self,
+        decided: list[tuple[Passage, Zone, Decision, Vehicle | None]],
+        windows: dict[int, tuple[AccessArea, WindowDecision]],
+    ) -> None:
+        """Area flow statistics: entries by area, window state, vehicle class and local hour
+        (when and with which vehicles goods move)."""
+        counts: Counter[tuple[str, str, str, str]] = Counter()
+        for i, (area, wd) in windows.items():
+            passage, _, decision, vehicle = decided[i]
+            if passage.direction != "entering":
+                continue
+            state = _WINDOW_STATES.get(wd.outcome, "undetermined")
+            if wd.outcome is Outcome.ALLOWED:
+                state = "privilege" if wd.privilege else "exempt" if wd.exemption else "in"
+            hour = f"{wd.local_time.hour:02d}"
+            counts[area.id, state, _class_label(decision, vehicle), hour] += 1
+        for labels, count in counts.items():
+            self.metrics.flow_area_entries.labels(*labels).inc(count)
+
+
+_WINDOW_STATES = {Outcome.VIOLATION: "out", Outcome.OUT_OF_SCOPE: "out_of_scope"}
+
+
+def _window_decision(
+    passage: Passage,
+    area: AccessArea,
+    vehicle: Vehicle | None,
+    exemptions: Sequence[Exemption],
+    ze: Decision,
+) -> WindowDecision:
+    decision = decide_window(passage.seen_at, area, vehicle, exemptions)
+    if decision.outcome is Outcome.VIOLATION and ze.outcome is Outcome.UNDETERMINED:
+        # The ZE rules could not trust the read or the data (R33): neither can the windows.
+        return dataclasses.replace(decision, outcome=Outcome.UNDETERMINED)
+    return decision
+
+
+def _window_needs_review(window: tuple[AccessArea, WindowDecision] | None) -> bool:
+    return window is not None and window[1].outcome in (Outcome.VIOLATION, Outcome.UNDETERMINED)
 
 
 _KIND_GROUPS = {"Personenauto": "car", "Bus": "bus", "Motorfiets": "motorcycle"}

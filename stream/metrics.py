@@ -1,6 +1,9 @@
 """Prometheus metrics of a stream worker, including the flow statistics of the seed's
 "dashboard of logistics flows". Labels are low-cardinality by construction: zone, outcome,
-vehicle class, fuel group, emission class, direction, partition. Never a plate or a camera."""
+vehicle class, fuel group, emission class, direction, partition. Never a plate or a camera.
+
+Counters are declared with their exposed `_total` name (prometheus_client would add it anyway)
+so a grep for the name a dashboard or alert uses finds the declaration."""
 
 from __future__ import annotations
 
@@ -16,13 +19,13 @@ class StreamMetrics:
         self.registry = registry or CollectorRegistry()
         r = self.registry
         self.passages = Counter(
-            "zes_stream_passages",
+            "zes_stream_passages_total",
             "Passages decided, by zone and outcome.",
             ["zone", "outcome"],
             registry=r,
         )
         self.records = Counter(
-            "zes_stream_records", "Kafka records (envelopes) consumed.", registry=r
+            "zes_stream_records_total", "Kafka records (envelopes) consumed.", registry=r
         )
         self.batch_passages = Histogram(
             "zes_stream_batch_passages",
@@ -43,13 +46,13 @@ class StreamMetrics:
             registry=r,
         )
         self.dead_letters = Counter(
-            "zes_stream_dead_letters",
+            "zes_stream_dead_letters_total",
             "Records or passages sent to the dead-letter topic, by reason.",
             ["reason"],
             registry=r,
         )
         self.violations = Counter(
-            "zes_stream_violation_records",
+            "zes_stream_violation_records_total",
             "Records sent to the violations topic, by decision and first sighting or not.",
             ["decision", "first"],
             registry=r,
@@ -58,7 +61,7 @@ class StreamMetrics:
             "zes_stream_register_up", "1 when the Redis register answered last time.", registry=r
         )
         self.register_retries = Counter(
-            "zes_stream_register_retries",
+            "zes_stream_register_retries_total",
             "Batches retried because the register was unavailable.",
             registry=r,
         )
@@ -69,16 +72,23 @@ class StreamMetrics:
             registry=r,
         )
         self.flow_passages = Counter(
-            "zes_flow_passages",
+            "zes_flow_passages_total",
             "All passages seen, by zone, direction and plate origin (nl, foreign, unread).",
             ["zone", "direction", "origin"],
             registry=r,
         )
         self.flow_entries = Counter(
-            "zes_flow_entries",
+            "zes_flow_entries_total",
             "Entries of Dutch-registered vehicles, by zone, vehicle class, fuel group and "
             "emission class.",
             ["zone", "vehicle_class", "fuel_group", "emission_class"],
+            registry=r,
+        )
+        self.flow_area_entries = Counter(
+            "zes_flow_area_entries_total",
+            "Entries into access-window areas, by area, window state (in, privilege, exempt, "
+            "out, out_of_scope, undetermined), vehicle class and local hour of day (00-23).",
+            ["area", "window", "vehicle_class", "hour"],
             registry=r,
         )
         self.register_up.set(1)

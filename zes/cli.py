@@ -31,17 +31,57 @@ app.command("decide")(decide_command)
 app.command("demo")(demo_command)
 
 
+dashboards_app = typer.Typer(
+    help="Grafana dashboards as code (deploy/grafana).", no_args_is_help=True
+)
+
+
+@dashboards_app.command("generate")
+def dashboards_generate(
+    check: bool = typer.Option(
+        False, "--check", help="Write nothing; exit 1 when a generated file is stale."
+    ),
+) -> None:
+    """Write deploy/grafana/dashboards/*.json and the provisioning files."""
+    # Imported here: grafana-foundation-sdk is a development dependency, not in the image.
+    from zes import dashboards
+
+    if check:
+        stale = dashboards.stale_files()
+        for path in stale:
+            print(f"stale: {path} (run `zes dashboards generate`)", file=sys.stderr)
+        if stale:
+            raise typer.Exit(1)
+        print(f"ok: {len(dashboards.generated_files())} generated files are current")
+        return
+    for path in dashboards.write_files():
+        print(f"wrote {path}")
+
+
+app.add_typer(dashboards_app, name="dashboards")
+
+
+def _up_command() -> None:
+    from zes.up import up_command
+
+    app.command("up")(up_command)
+
+
 def _mount_roles() -> None:
     """Edge and stream are imported only here, at the entry point (arrows point inwards)."""
     from stream.cli import stream_app
 
     app.add_typer(stream_app, name="stream")
+    from enforcement.casework.cli import enforce_app
+
+    app.add_typer(enforce_app, name="enforce")
     if importlib.util.find_spec("edge.cli") is not None:
         edge_cli = importlib.import_module("edge.cli")
         app.add_typer(edge_cli.edge_app, name="edge")
 
 
 _mount_roles()
+_up_command()
 
 #: Errors that are the user's or the environment's, not a bug: one line, exit 2.
 USER_ERRORS: tuple[type[BaseException], ...] = (

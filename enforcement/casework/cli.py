@@ -5,12 +5,15 @@ from __future__ import annotations
 import logging
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from prometheus_client import start_http_server
+from sqlalchemy.orm import Session
 
 from enforcement.casework import audit
 from enforcement.casework.accounts import AccountError, add_user, disable_user
@@ -42,6 +45,19 @@ def _settings() -> tuple[Settings, CaseSettings, str]:
     except Exception as exc:  # an unreachable or unwritable database is a user problem
         raise ConfigError(f"case database {_safe(url)}: {exc}") from None
     return settings, cases, url
+
+
+@contextmanager
+def _transaction(url: str) -> Iterator[Session]:
+    """One transaction on the case database; account mistakes become one-line errors."""
+    engine = make_engine(url)
+    try:
+        with session_factory(engine).begin() as session:
+            yield session
+    except AccountError as exc:
+        raise ConfigError(str(exc)) from None
+    finally:
+        engine.dispose()
 
 
 def _safe(url: str) -> str:
@@ -76,7 +92,7 @@ def intake_command(
     )
     metrics = IntakeMetrics()
     if cases.intake_metrics_port:
-        start_http_server(cases.intake_metrics_port, "127.0.0.1", registry=metrics.registry)
+        start_http_server(cases.intake_metrics_port, cases.metrics_host, registry=metrics.registry)
     consumer = IntakeConsumer(intake, cases, metrics)
     seen, quiet_since = -1, time.monotonic()
 
@@ -122,30 +138,18 @@ def user_add(
     else:
         password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
     _, _, url = _settings()
-    engine = make_engine(url)
-    try:
-        with session_factory(engine).begin() as session:
-            user = add_user(session, name, password, role, actor="cli")
-            print(f"user {user.username} added ({user.role})")
-    except AccountError as exc:
-        raise ConfigError(str(exc)) from None
-    finally:
-        engine.dispose()
+    with _transaction(url) as session:
+        user = add_user(session, name, password, role, actor="cli")
+        print(f"user {user.username} added ({user.role})")
 
 
 @user_app.command("disable")
 def user_disable(name: Annotated[str, typer.Argument(help="User name.")]) -> None:
     """Disable an account (accounts are never deleted: the audit log names them)."""
     _, _, url = _settings()
-    engine = make_engine(url)
-    try:
-        with session_factory(engine).begin() as session:
-            disable_user(session, name, actor="cli")
-            print(f"user {name} disabled")
-    except AccountError as exc:
-        raise ConfigError(str(exc)) from None
-    finally:
-        engine.dispose()
+    with _transaction(url) as session:
+        disable_user(session, name, actor="cli")
+        print(f"user {name} disabled")
 
 
 @enforce_app.command("export")
@@ -154,15 +158,11 @@ def export_command(
 ) -> None:
     """Export approved cases: a fines batch and a warning-letters batch (each exactly once)."""
     settings, cases, url = _settings()
-    engine = make_engine(url)
-    try:
-        with session_factory(engine).begin() as session:
-            result = export(
-                session, out or cases.exports(settings.work_dir), rechecker_from(settings),
-                actor="cli",
-            )  # fmt: skip
-    finally:
-        engine.dispose()
+    with _transaction(url) as session:
+        result = export(
+            session, out or cases.exports(settings.work_dir), rechecker_from(settings),
+            actor="cli",
+        )  # fmt: skip
     for kind, number, path, count in result.batches:
         print(f"{kind} batch {number}: {count} cases → {path}")
     if not result.batches:
@@ -177,15 +177,11 @@ def export_command(
 def purge_command() -> None:
     """Remove evidence past retention (rejected/closed cases) and expired held evidence."""
     _, cases, url = _settings()
-    engine = make_engine(url)
-    try:
-        with session_factory(engine).begin() as session:
-            result = purge(
-                session, datetime.now(UTC), retention_days=cases.retention_days,
-                hold_hours=cases.evidence_hold_hours, actor="cli",
-            )  # fmt: skip
-    finally:
-        engine.dispose()
+    with _transaction(url) as session:
+        result = purge(
+            session, datetime.now(UTC), retention_days=cases.retention_days,
+            hold_hours=cases.evidence_hold_hours, actor="cli",
+        )  # fmt: skip
     print(
         f"purged: {result.evidence_items} evidence items of {result.cases} finished cases, "
         f"{result.pending_items} held items, {result.blobs} images"
@@ -196,12 +192,8 @@ def purge_command() -> None:
 def audit_verify() -> None:
     """Check the audit log's hash chain; exit 1 when it was tampered with."""
     _, _, url = _settings()
-    engine = make_engine(url)
-    try:
-        with session_factory(engine)() as session:
-            report = audit.verify(session)
-    finally:
-        engine.dispose()
+    with _transaction(url) as session:
+        report = audit.verify(session)
     if report.ok:
         print(f"audit chain intact: {report.entries} entries")
         return

@@ -24,6 +24,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -82,6 +83,7 @@ class CaseStatus(StrEnum):
 
 #: Statuses where a reviewer still has work to do.
 ACTIVE_STATUSES = (CaseStatus.OPEN, CaseStatus.CONFIRMED, CaseStatus.ESCALATED)
+ACTIVE_SQL = "status IN ('open', 'confirmed', 'escalated')"
 
 
 class RejectReason(StrEnum):
@@ -139,9 +141,18 @@ class Case(Base):
     export_batch_id: Mapped[int | None] = mapped_column(ForeignKey("export_batches.id"))
 
     __table_args__ = (
-        # The queue pages: by status (and zone), oldest first.
+        # The queue pages: by status (and zone), oldest first. The default queue (every
+        # status with work to do) reads a partial index in order: with an IN list over the
+        # status index PostgreSQL sorted half a million rows per page (292 ms at 1M cases).
         Index("ix_cases_queue", "status", "first_seen_at", "id"),
-        Index("ix_cases_zone_status", "zone_id", "status", "first_seen_at"),
+        Index(
+            "ix_cases_active",
+            "first_seen_at",
+            "id",
+            postgresql_where=text(ACTIVE_SQL),
+            sqlite_where=text(ACTIVE_SQL),
+        ),
+        Index("ix_cases_zone_status", "zone_id", "status", "first_seen_at", "id"),
     )
 
 

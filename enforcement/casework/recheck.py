@@ -82,8 +82,9 @@ class Rechecker:
 
 
 def rechecker_from(settings: Settings) -> Rechecker:
-    """The rechecker on the configured Redis register and law (same as the stream's)."""
-    client = redis.Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=5)
+    """The rechecker on the configured Redis register and law (the stream's), with short
+    socket timeouts: an outage must show as a warning or a held export, never hang."""
+    client = redis.Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=2)
     register = RedisRegister(
         client,
         prefix=settings.register_prefix,

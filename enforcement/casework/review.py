@@ -125,7 +125,28 @@ def next_case(
     return None
 
 
+def claim_problem(case: Case, user: User, now: datetime) -> str | None:
+    """Why `user` may not claim `case` now (a message key), or None when they may."""
+    if case.status not in {s.value for s in ACTIVE_STATUSES}:
+        return "wrong_status"
+    if case.status == CaseStatus.ESCALATED and user.role == Role.REVIEWER:
+        return "wrong_status"  # escalations are for supervisors
+    if case.status == CaseStatus.CONFIRMED and case.confirmed_by == user.id:
+        return "four_eyes_same_reviewer"  # never one's own confirmation to approve
+    if case.reviewable_after > now:
+        return "claim_required"  # still in its grace period (late exemptions)
+    held = case.claim_expires_at is not None and case.claim_expires_at >= now
+    if case.claimed_by not in (None, user.id) and held:
+        return "claim_required"
+    return None
+
+
 def claim(session: Session, case: Case, user: User, now: datetime, minutes: int) -> bool:
+    """Claim `case` for `user` (raises `ReviewError` when not allowed); False when another
+    reviewer won the race for it."""
+    problem = claim_problem(case, user, now)
+    if problem is not None:
+        raise ReviewError(problem)
     done = session.execute(
         update(Case)
         .where(Case.id == case.id, *_claimable(user, now))
@@ -159,11 +180,19 @@ def _expect(case: Case, *statuses: CaseStatus) -> None:
 
 
 def _done(
-    session: Session, case: Case, actor: str, action: str, now: datetime, **detail: object
+    session: Session,
+    case: Case,
+    actor: str,
+    action: str,
+    now: datetime,
+    *,
+    keep_claim: bool = False,
+    **detail: object,
 ) -> None:
     case.updated_at = now
-    case.claimed_by = None
-    case.claim_expires_at = None
+    if not keep_claim:
+        case.claimed_by = None
+        case.claim_expires_at = None
     audit.append(session, actor, action, case_id=case.id, detail=dict(detail), at=now)
 
 
@@ -251,6 +280,7 @@ def correct_plate(
         case.needs_identification = False
     _done(
         session, case, user.username, "correct", now,
+        keep_claim=case.status == CaseStatus.OPEN,  # the same reviewer goes on with it
         outcome=result.decision.outcome.value, rule_ids=list(result.decision.rule_ids),
     )  # fmt: skip
     return result

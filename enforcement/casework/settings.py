@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from enforcement.settings import ConfigError
+from enforcement.settings import ConfigError, first_error
 
 DEV_EVIDENCE_KEY = "zes-development-only-evidence-key"
 DEV_SESSION_SECRET = "zes-development-only-session-secret"
@@ -81,6 +81,11 @@ class CaseSettings(BaseSettings):
     platecheck_per_minute: int = Field(
         30, ge=1, description="Public plate checks per client address per minute."
     )
+    metrics_host: str = Field(
+        "127.0.0.1",
+        description="Address of the intake's and review app's /metrics endpoints (0.0.0.0 only "
+        "inside a container network).",
+    )
     intake_metrics_port: int = Field(9103, ge=0, le=65535, description="Intake /metrics port.")
     review_metrics_port: int = Field(9104, ge=0, le=65535, description="Review /metrics port.")
     lang: str = Field("nl", pattern="^(nl|en)$", description="Default interface language.")
@@ -104,6 +109,4 @@ def load_case_settings(**overrides: Any) -> CaseSettings:
     try:
         return CaseSettings(**overrides)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise ConfigError(f"setting ZES_CASES_{where.upper()}: {first['msg']}") from None
+        raise ConfigError(f"setting {first_error(exc, 'ZES_CASES_')}") from None

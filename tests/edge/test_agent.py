@@ -120,8 +120,8 @@ def test_bad_camera_source_leaves_the_agent_alive(
         status, metrics = get(base + "/metrics")
         assert status == 200
         text = metrics.decode()
-        assert 'edge_camera_errors_total{camera="cam-1",kind="open"}' in text
-        assert 'edge_camera_up{camera="cam-1"} 0.0' in text
+        assert 'zes_edge_camera_errors_total{camera="cam-1",kind="open"}' in text
+        assert 'zes_edge_camera_up{camera="cam-1"} 0.0' in text
         assert get(base + "/nope")[0] == 404
     finally:
         agent.stop()
@@ -153,8 +153,8 @@ def test_agent_publishes_passages_and_evidence(
     evidence = [decode_evidence(v) for _, v in consume(broker, "evidence", until=8)]
     refs = {(str(p.passage_id), e.sha256) for p in passages for e in p.evidence}
     assert {(str(e.passage_id), e.sha256) for e in evidence} == refs
-    assert 'edge_passages_total{camera="cam-1",direction="entering"} 2.0' in metrics
-    assert "edge_detect_duration_seconds_bucket" in metrics
+    assert 'zes_edge_passages_total{camera="cam-1",direction="entering"} 2.0' in metrics
+    assert "zes_edge_detect_duration_seconds_bucket" in metrics
     for passage in passages:
         assert passage.plate not in metrics  # never a plate in the metrics
 

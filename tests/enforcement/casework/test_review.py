@@ -73,7 +73,9 @@ def test_four_eyes_then_export_exactly_once(
         assert case.status == CaseStatus.CONFIRMED
         # Anna never gets her own confirmation to approve, and a forced approve fails.
         assert review.next_case(session, anna, QueueFilter(), NOW, 15) is None
-        assert review.claim(session, case, anna, NOW, 15)
+        with pytest.raises(ReviewError, match="four_eyes_same_reviewer"):
+            review.claim(session, case, anna, NOW, 15)
+        case.claimed_by, case.claim_expires_at = anna.id, NOW + timedelta(minutes=15)
         with pytest.raises(ReviewError, match="four_eyes_same_reviewer"):
             review.approve(session, case, anna, NOW)
         review.release(session, case, anna)

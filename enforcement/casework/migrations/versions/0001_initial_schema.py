@@ -152,7 +152,14 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_cases_plate"), ["plate"], unique=False)
         batch_op.create_index("ix_cases_queue", ["status", "first_seen_at", "id"], unique=False)
         batch_op.create_index(
-            "ix_cases_zone_status", ["zone_id", "status", "first_seen_at"], unique=False
+            "ix_cases_active",
+            ["first_seen_at", "id"],
+            unique=False,
+            postgresql_where=sa.text("status IN ('open', 'confirmed', 'escalated')"),
+            sqlite_where=sa.text("status IN ('open', 'confirmed', 'escalated')"),
+        )
+        batch_op.create_index(
+            "ix_cases_zone_status", ["zone_id", "status", "first_seen_at", "id"], unique=False
         )
 
     op.create_table(
@@ -223,6 +230,7 @@ def downgrade() -> None:
     with op.batch_alter_table("cases", schema=None) as batch_op:
         batch_op.drop_index("ix_cases_zone_status")
         batch_op.drop_index("ix_cases_queue")
+        batch_op.drop_index("ix_cases_active")
         batch_op.drop_index(batch_op.f("ix_cases_plate"))
 
     op.drop_table("cases")

@@ -1,0 +1,226 @@
+"""The review app: `create_app` builds it, `serve` runs it (`zes enforce serve`)."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import urlencode
+
+import uvicorn
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from prometheus_client import start_http_server
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.responses import PlainTextResponse, RedirectResponse, Response
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from enforcement.casework.db import make_engine, migrate, session_factory
+from enforcement.casework.evidence import EvidenceVault
+from enforcement.casework.recheck import Rechecker, rechecker_from
+from enforcement.casework.settings import DEV_EVIDENCE_KEY, DEV_SESSION_SECRET, CaseSettings
+from enforcement.settings import ConfigError, Settings
+from enforcement.web.core.security import (
+    SESSION_COOKIE,
+    CsrfError,
+    ForbiddenError,
+    LoginLimiter,
+    LoginRequiredError,
+    RateWindow,
+    RevokedSessions,
+    SecurityHeaders,
+    csrf_protect,
+)
+from enforcement.web.core.state import WebContext
+from enforcement.web.core.templating import render
+from enforcement.web.metrics import ReviewMetrics
+from enforcement.web.routes import auth, platecheck, queue, supervisor
+from enforcement.web.routes import cases as case_pages
+
+log = logging.getLogger("zes.review")
+
+STATIC = Path(__file__).resolve().parent / "static"
+
+
+def create_app(
+    settings: Settings,
+    cases: CaseSettings,
+    *,
+    engine: Engine | None = None,
+    rechecker: Rechecker | None = None,
+    clock: Callable[[], datetime] | None = None,
+) -> FastAPI:
+    """The review app. Without `engine` it migrates and opens `cases.url(work_dir)`; without
+    `rechecker` it uses the Redis register of `settings`."""
+    if engine is None:
+        url = cases.url(settings.work_dir)
+        migrate(url)
+        engine = make_engine(url)
+    sessions = session_factory(engine)
+    now = clock or (lambda: datetime.now(UTC))
+    ctx = WebContext(
+        settings=settings,
+        cases=cases,
+        engine=engine,
+        sessions=sessions,
+        rechecker=rechecker or rechecker_from(settings),
+        vault=EvidenceVault(cases.evidence_cipher_key()),
+        clock=now,
+        metrics=ReviewMetrics(sessions, now),
+        limiter=LoginLimiter(cases.login_attempts, cases.login_window_s),
+        revoked=RevokedSessions(),
+        platechecks=RateWindow(60.0),
+    )
+    app = FastAPI(
+        title="zes review",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        # Every state-changing request of every route, present and future, needs the token.
+        dependencies=[Depends(csrf_protect)],
+    )
+    app.state.zes = ctx
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=cases.session_secret.get_secret_value(),
+        session_cookie=SESSION_COOKIE,
+        max_age=max(60, int(cases.session_hours * 3600)),
+        same_site="strict",
+        https_only=cases.cookie_secure,
+    )
+    app.add_middleware(SecurityHeaders)  # outermost: error pages get the headers too
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    for module in (auth, queue, case_pages, supervisor, platecheck):
+        app.include_router(module.router)
+    app.mount("/api/v1", platecheck.api_app(ctx))
+    app.add_api_route("/healthz", healthz, methods=["GET"], include_in_schema=False)
+    app.add_middleware(AccessLog)
+    _install_error_pages(app)
+    return app
+
+
+def healthz(request: Request) -> Response:
+    """Liveness and readiness: the case database answers."""
+    ctx: WebContext = request.app.state.zes
+    try:
+        with ctx.engine.connect() as connection:
+            connection.exec_driver_sql("SELECT 1")
+    except SQLAlchemyError:
+        return PlainTextResponse("case database unavailable", status_code=503)
+    return PlainTextResponse("ok")
+
+
+access_log = logging.getLogger("zes.review.access")
+
+
+class AccessLog:
+    """Method, path, status and time of every request — never the query string, which can
+    hold a plate (the public plate check, queue filters). Replaces uvicorn's access log."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = [500]
+
+        async def sending(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        finally:
+            access_log.info(
+                "%s %s %d %.1fms", scope.get("method"), scope.get("path", ""), status[0],
+                (time.perf_counter() - started) * 1000,
+            )  # fmt: skip
+
+
+def _install_error_pages(app: FastAPI) -> None:
+    @app.exception_handler(LoginRequiredError)
+    async def login_required(request: Request, exc: LoginRequiredError) -> Response:
+        # Images and other non-page requests get a bare 401; pages go to the login form.
+        if request.method != "GET" or "/evidence/" in request.url.path:
+            return PlainTextResponse("login required", status_code=401)
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse(f"/login?{urlencode({'next': target})}", status_code=303)
+
+    @app.exception_handler(ForbiddenError)
+    async def forbidden(request: Request, exc: ForbiddenError) -> Response:
+        return render(request, "error.html", status_code=403, errors=("error_forbidden",))
+
+    @app.exception_handler(CsrfError)
+    async def csrf_rejected(request: Request, exc: CsrfError) -> Response:
+        log.warning("request without a valid CSRF token refused: %s", request.url.path)
+        return render(request, "error.html", status_code=403, errors=("error_csrf",))
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> Response:
+        return render(request, "error.html", status_code=400, errors=("error_bad_request",))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        key = {404: "error_not_found", 403: "error_forbidden"}.get(exc.status_code)
+        if exc.status_code == 500 and exc.detail == "error_evidence_integrity":
+            key = "error_evidence_integrity"
+        return render(
+            request,
+            "error.html",
+            status_code=exc.status_code,
+            errors=(key or "error_bad_request",),
+        )
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def serve(settings: Settings, cases: CaseSettings) -> None:
+    """Run the review app on `cases.host:cases.port` (127.0.0.1 by default) and its
+    Prometheus metrics on 127.0.0.1:`cases.review_metrics_port` (0: none)."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    development = (
+        cases.session_secret.get_secret_value() == DEV_SESSION_SECRET
+        or cases.evidence_key.get_secret_value() == DEV_EVIDENCE_KEY
+    )
+    if development and not _loopback(cases.host):
+        raise ConfigError(
+            f"the review app would listen on {cases.host} with the development secrets: set "
+            "ZES_CASES_SESSION_SECRET and ZES_CASES_EVIDENCE_KEY first"
+        )
+    if development:
+        log.warning("review app uses the development secrets (loopback only)")
+    app = create_app(settings, cases)
+    ctx: WebContext = app.state.zes
+    if cases.review_metrics_port:
+        start_http_server(
+            cases.review_metrics_port, addr=cases.metrics_host, registry=ctx.metrics.registry
+        )
+    uvicorn.run(
+        app,
+        host=cases.host,
+        port=cases.port,
+        workers=1,  # the login rate limit and logged-out sessions live in this process
+        proxy_headers=True,
+        forwarded_allow_ips="127.0.0.1",  # a TLS proxy on this host may name the client
+        server_header=False,
+        log_level="info",
+        access_log=False,  # AccessLog writes paths without query strings (no plates)
+    )

@@ -1,0 +1,1 @@
+"""Cross-cutting parts of the review app: security, templating, shared state."""

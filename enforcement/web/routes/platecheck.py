@@ -1,0 +1,167 @@
+"""The public plate check: a page and a JSON API outside the login, with their own rate limit.
+
+Same law function and register as the cameras (`enforcement.platecheck`, which calls
+`enforcement.law.decide` on `Register.lookup`), so the answer cannot differ from theirs.
+Privacy: the plate is never logged or stored (the app's access log writes paths without
+query strings, and nothing here logs); only a counter of checks per zone is kept.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import date, datetime, time
+from typing import Annotated, Any
+
+from fastapi import APIRouter, FastAPI, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from starlette.responses import Response
+
+from enforcement.base import LOCAL_TZ, Zone
+from enforcement.messages import LANGUAGES, ui_text
+from enforcement.platecheck import PlateAnswer, PlateInputError, check_plate
+from enforcement.register.base import RegisterUnavailable
+from enforcement.web.core.state import WebContext, context_of
+from enforcement.web.core.templating import lang_of, render
+from enforcement.web.routes.auth import client_address
+
+router = APIRouter()
+ALL = "all"
+
+
+def _zones(ctx: WebContext) -> list[Zone]:
+    """Zones that have (or will have) a ZE-zone, by name."""
+    return sorted((z for z in ctx.rechecker.zones if z.start is not None), key=lambda z: z.name)
+
+
+def _moment(day: date | None) -> datetime:
+    """Noon of the asked day (Dutch time), or now: the law decides by the local date."""
+    if day is None:
+        return datetime.now(LOCAL_TZ)
+    return datetime.combine(day, time(12), LOCAL_TZ)
+
+
+class PlateCheckError(Exception):
+    def __init__(self, key: str, status: int) -> None:
+        super().__init__(key)
+        self.key, self.status = key, status
+
+
+def _check(
+    request: Request, plate: str, zone: str, day: date | None, lang: str
+) -> tuple[PlateAnswer, list[Zone]]:
+    """Rate limit, pick zones, ask the law; problems as (message key, HTTP status)."""
+    ctx = context_of(request)
+    if not ctx.platechecks.allow(client_address(request), ctx.cases.platecheck_per_minute):
+        raise PlateCheckError("pc_error_rate", 429)
+    zones = _zones(ctx)
+    if zone != ALL:
+        zones = [z for z in zones if z.id == zone]
+        if not zones:
+            raise PlateCheckError("pc_error_zone", 400)
+    try:
+        answer = check_plate(plate, zones, ctx.rechecker.register, at=_moment(day), lang=lang)
+    except PlateInputError:
+        raise PlateCheckError("pc_error_plate", 400) from None
+    except RegisterUnavailable:
+        raise PlateCheckError("pc_error_register", 503) from None
+    ctx.metrics.platechecks.labels(zone=zone).inc()
+    return answer, zones
+
+
+@router.get("/platecheck", include_in_schema=False)
+def page(
+    request: Request,
+    plate: Annotated[str, Query(max_length=64)] = "",
+    zone: Annotated[str, Query(max_length=64)] = ALL,
+    day: Annotated[date | None, Query(alias="date")] = None,
+    lang: Annotated[str | None, Query(max_length=2)] = None,
+) -> Response:
+    if lang in LANGUAGES:
+        request.session["lang"] = lang
+    language = lang_of(request)
+    ctx = context_of(request)
+    values: dict[str, Any] = {
+        "zones": _zones(ctx), "plate_text": plate, "zone": zone, "day": day, "answer": None,
+    }  # fmt: skip
+    if not plate:
+        return render(request, "platecheck.html", **values)
+    try:
+        values["answer"], _ = _check(request, plate, zone, day, language)
+    except PlateCheckError as problem:
+        return render(
+            request, "platecheck.html", status_code=problem.status, errors=(problem.key,),
+            **values,
+        )  # fmt: skip
+    return render(request, "platecheck.html", **values)
+
+
+# -- the JSON API, with its own OpenAPI description ------------------------------------------
+class ZoneAnswerModel(BaseModel):
+    zone_id: str = Field(description="Zone slug, e.g. `utrecht`.")
+    zone: str = Field(description="Zone name.")
+    outcome: str = Field(description="allowed, violation, out_of_scope or undetermined.")
+    sentence: str = Field(description="The answer in one plain sentence.")
+    headline: str = Field(description="The outcome as `zes decide` prints it.")
+    allowed_until: str | None = Field(description="Last day allowed, when the access ends.")
+    reasons: list[tuple[str, str]] = Field(description="(rule id, sentence) behind the answer.")
+    automatic: list[str] = Field(description="Automatic vrijstellingen/ontheffingen applied.")
+    could_apply: list[str] = Field(description="Ontheffingen one could apply for.")
+    zone_dates: str = Field(description="The zone's start and warning period.")
+    vehicle: str = Field(description="The vehicle in a few words.")
+
+
+class PlateCheckModel(BaseModel):
+    plate: str = Field(description="The plate as printed, e.g. `VX-123-B`.")
+    status: str = Field(description="found, unknown (not in the register) or foreign.")
+    notice: str = Field(description="A sentence about the plate as a whole.")
+    zones: list[ZoneAnswerModel] = Field(description="One answer per zone asked about.")
+
+
+class ProblemModel(BaseModel):
+    error: str = Field(description="What went wrong, in the asked language.")
+
+
+def api_app(ctx: WebContext) -> FastAPI:
+    """The JSON API (mounted at /api/v1) with its own OpenAPI description at
+    /api/v1/openapi.json. No interactive docs: they would need scripts from elsewhere."""
+    api = FastAPI(
+        title="zes plate check",
+        version="1",
+        description="May this vehicle enter the Dutch zero-emission zones for city logistics, "
+        "and until when? Answered with the same law and register the cameras use. The plate "
+        "is never logged or stored. Rate limited per client address (HTTP 429).",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/openapi.json",
+    )
+    api.state.zes = ctx
+    api.add_api_route(
+        "/platecheck",
+        platecheck_api,
+        methods=["GET"],
+        response_model=PlateCheckModel,
+        responses={
+            400: {"model": ProblemModel},
+            429: {"model": ProblemModel},
+            503: {"model": ProblemModel},
+        },
+        summary="Check a plate against the ZE-zone rules",
+    )
+    return api
+
+
+def platecheck_api(
+    request: Request,
+    plate: Annotated[str, Query(max_length=64, description="Any spelling: VX-123-B, vx123b.")],
+    zone: Annotated[str, Query(max_length=64, description="Zone id, or `all`.")] = ALL,
+    day: Annotated[
+        date | None, Query(alias="date", description="Day to check (default today).")
+    ] = None,
+    lang: Annotated[str, Query(pattern="^(nl|en)$", description="nl or en.")] = "nl",
+) -> Any:
+    try:
+        answer, _ = _check(request, plate, zone, day, lang)
+    except PlateCheckError as problem:
+        return JSONResponse({"error": ui_text(problem.key, lang)}, status_code=problem.status)
+    return asdict(answer)

@@ -1,0 +1,151 @@
+"""The queue: filters, pagination and the "next case" button (claims one case)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Annotated
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Form, Query, Request
+from sqlalchemy import select
+from starlette.responses import RedirectResponse, Response
+
+from enforcement.base import VehicleClass
+from enforcement.casework import review
+from enforcement.casework.models import Case, CaseStatus, User
+from enforcement.web.core.security import CurrentUser
+from enforcement.web.core.state import context_of
+from enforcement.web.core.templating import flash, render
+
+router = APIRouter()
+
+PAGE_SIZE = 50
+MAX_FILTER = 64
+MAX_AGE_HOURS = 24 * 365
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    """The filter form as typed (echoed back, escaped) and what it means for the query."""
+
+    zone: str = ""
+    status: str = ""
+    age: str = ""
+    vehicle_class: str = ""
+
+    def parse(self) -> tuple[review.QueueFilter, tuple[str, ...]]:
+        """The query filter, or the message keys of what is wrong with the form. A bad
+        filter shows nothing rather than silently widening the queue."""
+        errors: list[str] = []
+        if any(len(v) > MAX_FILTER for v in (self.zone, self.status, self.age, self.vehicle_class)):
+            errors.append("filter_too_long")
+        status = self.status.strip()
+        if status and status not in {s.value for s in CaseStatus}:
+            errors.append("filter_bad_status")
+        older: float | None = None
+        if self.age.strip():
+            try:
+                older = float(self.age)
+            except ValueError:
+                older = math.nan
+            if not 0 <= older <= MAX_AGE_HOURS:  # also false for nan
+                errors.append("filter_bad_age")
+        query = review.QueueFilter(
+            zone=self.zone.strip() or None,
+            status=status or None,
+            vehicle_class=self.vehicle_class.strip() or None,
+            older_than_hours=older,
+        )
+        return query, tuple(errors)
+
+    def query_string(self, **extra: int) -> str:
+        values: dict[str, str | int] = {
+            k: v
+            for k, v in (
+                ("zone", self.zone),
+                ("status", self.status),
+                ("age", self.age),
+                ("vehicle_class", self.vehicle_class),
+            )
+            if v
+        }
+        values.update(extra)
+        return urlencode(values)
+
+
+@router.get("/")
+def home() -> Response:
+    return RedirectResponse("/queue", status_code=303)
+
+
+@router.get("/queue")
+def queue_page(
+    request: Request,
+    user: CurrentUser,
+    zone: Annotated[str, Query(max_length=1000)] = "",
+    status: Annotated[str, Query(max_length=1000)] = "",
+    age: Annotated[str, Query(max_length=1000)] = "",
+    vehicle_class: Annotated[str, Query(max_length=1000)] = "",
+    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+) -> Response:
+    ctx = context_of(request)
+    filters = Filters(zone, status, age, vehicle_class)
+    query, errors = filters.parse()
+    cases: list[Case] = []
+    total = 0
+    holders: dict[int, str] = {}
+    if not errors:
+        with ctx.sessions() as db:
+            found = review.queue(
+                db, query, ctx.clock(), limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE
+            )
+            cases, total = list(found.cases), found.total
+            ids = {c.claimed_by for c in cases if c.claimed_by is not None}
+            if ids:
+                rows = db.execute(select(User.id, User.username).where(User.id.in_(ids)))
+                holders = {row[0]: row[1] for row in rows}
+    pages = max(1, math.ceil(total / PAGE_SIZE))
+    return render(
+        request,
+        "queue.html",
+        errors=errors,
+        filters=filters,
+        cases=cases,
+        total=total,
+        page=page,
+        pages=pages,
+        holders=holders,
+        now=ctx.clock(),
+        zones=sorted(z.id for z in ctx.rechecker.zones),
+        statuses=[s.value for s in CaseStatus],
+        classes=[c.value for c in VehicleClass],
+        prev_link=f"/queue?{filters.query_string(page=page - 1)}" if page > 1 else None,
+        next_link=f"/queue?{filters.query_string(page=page + 1)}" if page < pages else None,
+    )
+
+
+@router.post("/queue/next")
+def next_case(
+    request: Request,
+    user: CurrentUser,
+    zone: Annotated[str, Form(max_length=1000)] = "",
+    status: Annotated[str, Form(max_length=1000)] = "",
+    age: Annotated[str, Form(max_length=1000)] = "",
+    vehicle_class: Annotated[str, Form(max_length=1000)] = "",
+) -> Response:
+    """Claim the oldest case this reviewer may take, with the queue's filters."""
+    ctx = context_of(request)
+    filters = Filters(zone, status, age, vehicle_class)
+    query, errors = filters.parse()
+    back = f"/queue?{filters.query_string()}".rstrip("?")
+    if errors:
+        return RedirectResponse(back, status_code=303)
+    with ctx.sessions.begin() as db:
+        case = review.next_case(db, user, query, ctx.clock(), ctx.cases.claim_minutes)
+        case_id = case.id if case is not None else None
+    if case_id is None:
+        flash(request, "no_case_available")
+        return RedirectResponse(back, status_code=303)
+    flash(request, "claimed", id=case_id)
+    return RedirectResponse(f"/cases/{case_id}", status_code=303)

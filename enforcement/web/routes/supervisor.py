@@ -1,0 +1,77 @@
+"""The supervisors' page: throughput per reviewer (from the audit log, which is the record of
+who decided what), the oldest open case and the reject reasons of a period."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from sqlalchemy import func, select
+from starlette.responses import Response
+
+from enforcement.casework import review
+from enforcement.casework.models import ACTIVE_STATUSES, AuditEntry, Case, CaseStatus
+from enforcement.web.core.security import Supervisor
+from enforcement.web.core.state import context_of
+from enforcement.web.core.templating import render
+
+router = APIRouter()
+
+DECISIONS = ("confirm", "approve", "reject", "escalate", "correct")
+PERIODS = (1, 7, 30, 90)
+
+
+@router.get("/supervisor")
+def supervisor_page(
+    request: Request,
+    user: Supervisor,
+    days: Annotated[int, Query(ge=1, le=366)] = 7,
+) -> Response:
+    ctx = context_of(request)
+    now = ctx.clock()
+    since = now - timedelta(days=days)
+    with ctx.sessions() as db:
+        rows = db.execute(
+            select(AuditEntry.actor, AuditEntry.action, func.count())
+            .where(AuditEntry.action.in_(DECISIONS), AuditEntry.at >= since)
+            .group_by(AuditEntry.actor, AuditEntry.action)
+        ).all()
+        oldest_at = review.oldest_open(db, now)
+        oldest = (
+            db.scalars(
+                select(Case)
+                .where(Case.status.in_([s.value for s in ACTIVE_STATUSES]))
+                .order_by(Case.first_seen_at, Case.id)
+                .limit(1)
+            ).first()
+            if oldest_at is not None
+            else None
+        )
+        reasons = db.execute(
+            select(Case.reject_reason, func.count())
+            .where(Case.status == CaseStatus.REJECTED.value, Case.closed_at >= since)
+            .group_by(Case.reject_reason)
+            .order_by(func.count().desc())
+        ).all()
+    throughput: dict[str, dict[str, int]] = {}
+    for actor, action, count in rows:
+        throughput.setdefault(actor, dict.fromkeys(DECISIONS, 0))[action] = int(count)
+    table = sorted(
+        ((actor, counts, sum(counts.values())) for actor, counts in throughput.items()),
+        key=lambda row: (-row[2], row[0]),
+    )
+    oldest_hours = (
+        int((now - oldest.first_seen_at).total_seconds() // 3600) if oldest is not None else 0
+    )
+    return render(
+        request,
+        "supervisor.html",
+        days=days,
+        periods=PERIODS,
+        decisions=DECISIONS,
+        throughput=table,
+        oldest=oldest,
+        oldest_hours=oldest_hours,
+        reasons=[(str(reason or "-"), int(count)) for reason, count in reasons],
+    )

@@ -1,0 +1,171 @@
+"""deploy/prometheus: the configs and alert rules are valid for promtool, every alert fires on
+the situation it is about (and not on a healthy system), and the jobs match what the
+dashboards and `zes up` use."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from zes.dashboards import all_queries
+from zes.up import prometheus_config
+
+PROMETHEUS = Path(__file__).resolve().parents[2] / "deploy" / "prometheus"
+JOBS = {"zes-edge", "zes-stream", "zes-intake", "zes-review"}
+
+
+def promtool_run(promtool: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [promtool, *args], capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+def test_configs_are_valid(promtool: str) -> None:
+    for name in ("prometheus.yml", "prometheus-compose.yml"):
+        done = promtool_run(promtool, "check", "config", str(PROMETHEUS / name))
+        assert done.returncode == 0, done.stdout + done.stderr
+    done = promtool_run(promtool, "check", "rules", str(PROMETHEUS / "alerts.yml"))
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_zes_up_scrape_config_is_valid(promtool: str, tmp_path: Path) -> None:
+    path = tmp_path / "prometheus.yml"
+    path.write_text(prometheus_config({"stream": 9102, "edge": 9108}), encoding="utf-8")
+    done = promtool_run(promtool, "check", "config", str(path))
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def _jobs(name: str) -> dict[str, Any]:
+    config = yaml.safe_load((PROMETHEUS / name).read_text(encoding="utf-8"))
+    return {job["job_name"]: job for job in config["scrape_configs"]}
+
+
+def test_every_process_is_scraped_on_its_port() -> None:
+    jobs = _jobs("prometheus.yml")
+    assert set(jobs) == JOBS
+    ports = {name: job["static_configs"][0]["targets"] for name, job in jobs.items()}
+    assert ports == {
+        "zes-edge": ["127.0.0.1:9108"],
+        "zes-stream": ["127.0.0.1:9102"],
+        "zes-intake": ["127.0.0.1:9103"],
+        "zes-review": ["127.0.0.1:9104"],
+    }
+    assert set(_jobs("prometheus-compose.yml")) == JOBS
+    # Every dashboard query comes from one of these jobs.
+    assert {f"zes-{query.source}" for _, _, query in all_queries()} <= JOBS
+
+
+def _series(name: str, labels: dict[str, str], values: str) -> dict[str, str]:
+    text = ",".join(f'{k}="{v}"' for k, v in labels.items())
+    return {"series": f"{name}{{{text}}}", "values": values}
+
+
+def _case(
+    series: list[dict[str, str]], alert: str, at: str, labels: list[dict[str, str]]
+) -> dict[str, Any]:
+    return {
+        "interval": "1m",
+        "input_series": series,
+        "alert_rule_test": [
+            {
+                "eval_time": at,
+                "alertname": alert,
+                "exp_alerts": [{"exp_labels": x} for x in labels],
+            }
+        ],
+    }
+
+
+EDGE = {"job": "zes-edge", "instance": "site-1:9108"}
+WORKER = {"job": "zes-stream", "instance": "w1:9102"}
+
+
+def _fires(extra: dict[str, str], severity: str) -> list[dict[str, str]]:
+    return [{**extra, "severity": severity}]
+
+
+ALERT_CASES: list[dict[str, Any]] = [
+    _case([_series("zes_edge_camera_up", {**EDGE, "camera": "cam-1"}, "0x10")],
+          "ZesCameraDown", "5m", _fires({**EDGE, "camera": "cam-1"}, "critical")),
+    _case([_series("zes_edge_camera_up", {**EDGE, "camera": "cam-1"}, "1x10")],
+          "ZesCameraDown", "5m", []),
+    _case([_series("up", EDGE, "0x10")], "ZesEdgeAgentDown", "5m", _fires(EDGE, "critical")),
+    _case([_series("zes_edge_spool_passages", EDGE, "200+10x60")],
+          "ZesSpoolGrowing", "45m", _fires(EDGE, "warning")),
+    _case([_series("zes_edge_spool_passages", EDGE, "200x60")], "ZesSpoolGrowing", "45m", []),
+    _case([_series("up", WORKER, "0x10")], "ZesStreamWorkerDown", "5m",
+          _fires(WORKER, "critical")),
+    _case(
+        [
+            _series("zes_stream_consumer_lag_records",
+                    {**WORKER, "topic": "passages", "partition": "0"}, "1000x40"),
+            _series("zes_stream_records_total", WORKER, "0+60x40"),  # 1 record/s: 1000 s behind
+        ],
+        "ZesConsumerLagHigh", "30m", [{"severity": "warning"}],
+    ),
+    _case(
+        [
+            _series("zes_stream_consumer_lag_records",
+                    {**WORKER, "topic": "passages", "partition": "0"}, "10x40"),
+            _series("zes_stream_records_total", WORKER, "0+60x40"),
+        ],
+        "ZesConsumerLagHigh", "30m", [],
+    ),
+    _case([_series("zes_stream_dead_letters_total", {**WORKER, "reason": "bad_record"},
+                   "0 0 1 1 1 1")],
+          "ZesDeadLetters", "4m", _fires({"reason": "bad_record"}, "warning")),
+    _case([_series("zes_intake_records_total",
+                   {"job": "zes-intake", "kind": "violation", "result": "dead_letter"},
+                   "0 0 2 2 2 2")],
+          "ZesDeadLetters", "4m", _fires({"kind": "violation"}, "warning")),
+    _case([_series("zes_stream_register_up", WORKER, "1 0x10")], "ZesRegisterUnreachable", "5m",
+          _fires(WORKER, "critical")),
+    _case([_series("up", {"job": "zes-intake", "instance": "i:9103"}, "0x10")],
+          "ZesIntakeDown", "8m", _fires({"job": "zes-intake", "instance": "i:9103"}, "critical")),
+    _case([_series("up", {"job": "zes-review", "instance": "r:9104"}, "0x10")],
+          "ZesReviewAppDown", "8m", _fires({"job": "zes-review", "instance": "r:9104"}, "warning")),
+    _case([_series("zes_review_oldest_open_case_age_seconds",
+                   {"job": "zes-review", "zone": "utrecht"}, "200000x60")],
+          "ZesReviewQueueStale", "45m", _fires({"zone": "utrecht"}, "warning")),
+    _case([_series("zes_review_oldest_open_case_age_seconds",
+                   {"job": "zes-review", "zone": "utrecht"}, "3600x60")],
+          "ZesReviewQueueStale", "45m", []),
+]  # fmt: skip
+
+
+def test_every_alert_fires_on_its_situation_only(promtool: str, tmp_path: Path) -> None:
+    rules = yaml.safe_load((PROMETHEUS / "alerts.yml").read_text(encoding="utf-8"))
+    names = {rule["alert"] for group in rules["groups"] for rule in group["rules"]}
+    tested = {case["alert_rule_test"][0]["alertname"] for case in ALERT_CASES}
+    assert names == tested, "every alert rule needs a case here"
+    for group in rules["groups"]:
+        for rule in group["rules"]:
+            assert {"summary", "description", "runbook"} <= set(rule["annotations"])
+            assert rule["labels"]["severity"] in {"warning", "critical"}
+    # promtool compares annotations too; they are prose with templated values, checked above.
+    for group in rules["groups"]:
+        for rule in group["rules"]:
+            del rule["annotations"]
+    stripped = tmp_path / "alerts.yml"
+    stripped.write_text(yaml.safe_dump(rules), encoding="utf-8")
+    spec = {
+        "rule_files": [str(stripped)],
+        "evaluation_interval": "1m",
+        "tests": ALERT_CASES,
+    }
+    path = tmp_path / "alerts_test.yml"
+    path.write_text(yaml.safe_dump(spec), encoding="utf-8")
+    done = promtool_run(promtool, "test", "rules", str(path))
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_runbook_anchors_exist_in_the_readme() -> None:
+    readme = (PROMETHEUS.parent / "README.md").read_text(encoding="utf-8").lower()
+    rules = yaml.safe_load((PROMETHEUS / "alerts.yml").read_text(encoding="utf-8"))
+    for group in rules["groups"]:
+        for rule in group["rules"]:
+            anchor = rule["annotations"]["runbook"].split("#", 1)[1]
+            assert f"### {anchor}" in readme, f"deploy/README.md has no section for {anchor}"
