@@ -106,3 +106,11 @@ def postgres_url(postgres_admin_url: str) -> Iterator[str]:
     with admin.connect() as connection:
         connection.execute(sqlalchemy.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Browser tests run last. pytest-playwright's sync API keeps an asyncio loop running in
+    the main thread for the rest of the session, and every later test that calls
+    `asyncio.run()` (the stream's decider tests) would fail with "cannot be called from a
+    running event loop". A stable sort keeps every other order as collected."""
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)

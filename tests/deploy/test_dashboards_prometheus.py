@@ -50,6 +50,14 @@ def query(base: str, expr: str) -> dict[str, Any]:
         return data
 
 
+def _ready(base: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{base}/-/ready", timeout=2) as response:
+            return bool(response.status == 200)
+    except (urllib.error.URLError, OSError):
+        return False
+
+
 def wait(check: Any, timeout: float, what: str, log: Path) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -113,7 +121,10 @@ def prometheus(
     )  # fmt: skip
     try:
         wait_for_port(port, 20, process)
-        yield f"http://127.0.0.1:{port}", jobs, up_log
+        base = f"http://127.0.0.1:{port}"
+        # The port opens before the TSDB is up: queries answer 503 until /-/ready says so.
+        wait(lambda: _ready(base), 60, "Prometheus ready", tmp_path / "prometheus.log")
+        yield base, jobs, up_log
     finally:
         process.terminate()
         process.wait(20)
