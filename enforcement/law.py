@@ -86,19 +86,23 @@ def decide(
     facts: PassageFacts = PassageFacts(),
     day_permits_used: int = 0,
     params: LawParams | None = None,
+    explain: bool = True,
 ) -> Decision:
     """Decide one passage under the ZE-zone law.
 
     `day_permits_used` is the number of day-permit days the vehicle already used this calendar
     year in the zone's municipality, not counting the passage's own day (R22).
     `params` defaults to the zone's parameter set.
+    `explain=False` skips collecting the rule hits (`Decision.rules` is empty); everything
+    else is the same. The stream decides its 95% compliant traffic that way — only counters
+    remain of those passages — and explains the rest.
     """
     if at.tzinfo is None or at.utcoffset() is None:
         raise ValueError("passage time must be timezone-aware (R39: stored as UTC plus offset)")
     p = params if params is not None else zone.params
-    return _Evaluation(at.astimezone(LOCAL_TZ), zone, vehicle, exemptions, facts, p).run(
-        day_permits_used
-    )
+    evaluation = _Evaluation(at.astimezone(LOCAL_TZ), zone, vehicle, exemptions, facts, p)
+    evaluation.explain = explain
+    return evaluation.run(day_permits_used)
 
 
 def decide_plates(
@@ -144,11 +148,13 @@ class _Evaluation:
         self.facts = facts
         self.p = params
         self.hits: list[RuleHit] = []
+        self.explain = True
         self.vehicle_class: VehicleClass | None = None
 
     # -- helpers ---------------------------------------------------------------------------
     def hit(self, rule_id: str, key: str, **args: object) -> None:
-        self.hits.append(RuleHit(rule_id, key, tuple(args.items())))
+        if self.explain:
+            self.hits.append(RuleHit(rule_id, key, tuple(args.items())))
 
     def done(self, outcome: Outcome, **kwargs: object) -> Decision:
         if outcome in (Outcome.ALLOWED, Outcome.OUT_OF_SCOPE):

@@ -184,9 +184,14 @@ class PassageDecider:
                 read_confidence=passage.confidence,
                 direction_unknown=passage.direction == "unknown",
             )
-            decision = decide(passage.seen_at, zone, vehicle, exemptions, facts=facts)
-            if decision.day_permit_day is not None:
-                decision = await self._count_day_permit(passage, zone, decision, vehicle, facts)
+            # Decided without collecting the explanation: ~95% are compliant and leave only
+            # counters. A passage for review is decided again with it, for its record.
+            quiet = decide(passage.seen_at, zone, vehicle, exemptions, facts=facts, explain=False)
+            decision = quiet
+            if quiet.day_permit_day is not None:
+                decision = await self._count_day_permit(passage, zone, quiet, vehicle, facts)
+            elif quiet.needs_review:
+                decision = decide(passage.seen_at, zone, vehicle, exemptions, facts=facts)
             area = self.area(passage)
             if area is not None and passage.country in (None, "NL"):
                 # Window rules are camera-enforced like the ZE rules: foreign plates are only

@@ -3,6 +3,7 @@ well-typed input, never allows on doubt, and every sentence renders in both lang
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, date, datetime, timedelta
 
 from hypothesis import given, settings
@@ -104,3 +105,15 @@ def test_decide_invariants(
     for hit in decision.rules:
         for lang in ("nl", "en"):
             assert "{" not in hit.sentence_in(lang)
+    # Without the explanation (the stream's compliant path) everything else is the same.
+    quiet = decide(
+        when,
+        zone,  # type: ignore[arg-type]
+        vehicle,
+        permits,
+        facts=facts,
+        day_permits_used=used,
+        explain=False,
+    )
+    assert quiet.rules == ()
+    assert dataclasses.replace(quiet, rules=decision.rules) == decision
