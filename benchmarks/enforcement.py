@@ -211,7 +211,7 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     parser.add_argument("--batch", type=int, default=1000)
     parser.add_argument("--requests", type=int, default=200, help="page requests per page")
     parser.add_argument(
-        "--postgres-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+        "--postgres-url", default="postgresql+psycopg://postgres:postgres@127.0.0.1:5432/postgres"
     )
     args = parser.parse_args(argv)
     result: dict[str, object] = {"intake_cases": args.intake, "batch": args.batch}

@@ -77,7 +77,7 @@ def broker() -> Iterator[str]:
 @pytest.fixture(scope="session")
 def postgres_admin_url() -> str:
     url = os.environ.get(
-        "ZES_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+        "ZES_TEST_POSTGRES_URL", "postgresql+psycopg://postgres:postgres@127.0.0.1:5432/postgres"
     )
     import sqlalchemy
 
