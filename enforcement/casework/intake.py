@@ -143,6 +143,7 @@ class CaseIntake:
             row = _case_row(opener, now, self.grace)
             row["sightings_count"] = len(group)
             row["last_seen_at"] = max(r.seen_at for r in group)
+            row["rule_ids"] = _rule_ids(row["rule_ids"], group)
             rows.append(row)
         ids: dict[str, int] = dict(insert_new(session, Case, rows, "case_key", returning=("id",)))
         counts.new_cases += len(ids)
@@ -182,9 +183,16 @@ class CaseIntake:
         now: datetime,
     ) -> None:
         """Later sightings of existing cases: one executemany moves counts and first/last
-        seen together (a re-ordered earlier sighting also moves the grace period)."""
+        seen together (a re-ordered earlier sighting also moves the grace period), and adds
+        the rules a sighting broke that the case did not carry yet (an access window missed
+        later the same day): a case carries every rule that was broken."""
         table = cast(Table, Case.__table__)
         c = table.c
+        current = dict(
+            session.execute(
+                select(c.id, c.rule_ids).where(c.id.in_([ids[key] for key in groups]))
+            ).all()
+        )
         session.execute(
             update(table)
             .where(c.id == bindparam("case_id"))
@@ -203,10 +211,12 @@ class CaseIntake:
                     else_=c.last_seen_at,
                 ),
                 updated_at=bindparam("now"),
+                rule_ids=bindparam("rules"),
             ),
             [
                 {
                     "case_id": ids[key],
+                    "rules": _rule_ids(current[ids[key]], group),
                     "n": len(group),
                     "first": min(r.seen_at for r in group),
                     "last": max(r.seen_at for r in group),
@@ -242,6 +252,14 @@ class CaseIntake:
         held = sum(1 for r in rows if r["pending"])
         counts.evidence_pending += min(held, new)
         counts.evidence_stored += max(0, new - held)
+
+
+def _rule_ids(known: str, records: Sequence[Violation]) -> str:
+    """The case's rule ids plus those of `records`, each once, in the order first broken."""
+    ids = dict.fromkeys(known.split())
+    for record in sorted(records, key=lambda r: r.seen_at):
+        ids.update(dict.fromkeys(record.rule_ids))
+    return " ".join(ids)[:255]
 
 
 def _group(records: Sequence[Violation]) -> dict[str, list[Violation]]:

@@ -70,3 +70,21 @@ def test_evidence_before_or_after_its_violation(case_db: CaseDB) -> None:
         assert by[str(late), "plate_crop"] is False
         image = case_db.vault.load(session, evidence_for(late).sha256)
         assert image is not None and image.data == evidence_for(late).data
+
+
+def test_a_case_carries_every_rule_its_sightings_broke(case_db: CaseDB) -> None:
+    import msgspec
+
+    opener = violation(seen_at=SEEN)
+    later = msgspec.structs.replace(
+        violation(seen_at=SEEN + timedelta(hours=3), first=False), rule_ids=("R8", "W4", "W3")
+    )
+    same_batch = msgspec.structs.replace(
+        violation("VNB99Z", seen_at=SEEN + timedelta(hours=1)), rule_ids=("W4",)
+    )
+    intake = case_db.intake()
+    intake.apply([opener, violation("VNB99Z", seen_at=SEEN), same_batch])
+    intake.apply([later])
+    with case_db.sessions() as session:
+        rules = dict(session.execute(select(Case.plate, Case.rule_ids)).all())
+    assert rules == {"VNB12X": "R8 R12 W4 W3", "VNB99Z": "R8 R12 W4"}
