@@ -9,7 +9,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
-import redis
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -21,7 +20,7 @@ from enforcement.law import PassageFacts, decide, decide_plates
 from enforcement.register.base import RegisterUnavailable
 from enforcement.register.exemption_files import read_exemptions
 from enforcement.register.rdw import read_vehicles
-from enforcement.register.redis_store import RedisRegister
+from enforcement.register.redis_store import RedisRegister, register_from
 from enforcement.register.report import LoadReport
 from enforcement.register.synth import write_synthetic_rdw
 from enforcement.scenarios import run_scenarios
@@ -37,12 +36,7 @@ register_app = typer.Typer(
 
 
 def _register(settings: Settings) -> RedisRegister:
-    client = redis.Redis.from_url(settings.redis_url, socket_connect_timeout=2)
-    return RedisRegister(
-        client,
-        prefix=settings.register_prefix,
-        secret=settings.hash_secret.get_secret_value().encode(),
-    )
+    return register_from(settings)
 
 
 # -- zes rules -------------------------------------------------------------------------------

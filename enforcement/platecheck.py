@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from enforcement import plates
-from enforcement.base import LOCAL_TZ, Decision, Outcome, Vehicle, VehicleClass, Zone
+from enforcement.base import LOCAL_TZ, Decision, Exemption, Outcome, Vehicle, VehicleClass, Zone
 from enforcement.explain import explain
 from enforcement.law import PassageFacts, decide
 from enforcement.messages import format_value, render
@@ -129,7 +129,7 @@ def _sentence(summary: str, zone: Zone, decision: Decision, lang: str) -> str:
 def answer_zone(
     plate: str,
     vehicle: Vehicle | None,
-    exemptions: Sequence[object],
+    exemptions: Sequence[Exemption],
     zone: Zone,
     at: datetime,
     lang: str,
@@ -137,7 +137,7 @@ def answer_zone(
     country: str | None = None,
 ) -> ZoneAnswer:
     decision = decide(
-        at, zone, vehicle, exemptions,  # type: ignore[arg-type]
+        at, zone, vehicle, exemptions,
         facts=PassageFacts(plate=plate, country=country),
     )  # fmt: skip
     explanation = explain(decision, zone, lang)

@@ -101,10 +101,8 @@ def intake_command(
         nonlocal seen, quiet_since
         if idle_exit is None:
             return False
-        now_seen = totals.sightings + totals.duplicates + totals.evidence_stored
-        now_seen += totals.evidence_pending + totals.evidence_duplicates
-        if now_seen != seen:
-            seen, quiet_since = now_seen, time.monotonic()
+        if totals.records != seen:
+            seen, quiet_since = totals.records, time.monotonic()
         return time.monotonic() - quiet_since > idle_exit
 
     print(f"intake: {cases.violations_topic} + {cases.evidence_topic} → {_safe(url)}")

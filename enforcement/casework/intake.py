@@ -14,9 +14,8 @@ of a known sighting is stored at once; other evidence is held (encrypted, `pendi
 from __future__ import annotations
 
 import logging
-from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
@@ -40,13 +39,19 @@ class IntakeCounts:
     evidence_stored: int = 0
     evidence_pending: int = 0
     evidence_duplicates: int = 0
-    by_zone: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def records(self) -> int:
+        """Well-formed records accounted for (new, attached, held or duplicate)."""
+        return (
+            self.sightings + self.duplicates
+            + self.evidence_stored + self.evidence_pending + self.evidence_duplicates
+        )  # fmt: skip
 
     def add(self, other: IntakeCounts) -> None:
         for name in ("new_cases", "sightings", "duplicates", "evidence_stored",
                      "evidence_pending", "evidence_duplicates"):  # fmt: skip
             setattr(self, name, getattr(self, name) + getattr(other, name))
-        self.by_zone.update(other.by_zone)
 
 
 def _case_row(record: Violation, now: datetime, grace: timedelta) -> dict[str, Any]:
@@ -154,20 +159,17 @@ class CaseIntake:
                     select(Case.case_key, Case.id).where(Case.case_key.in_(existing))
                 ).all()
             )
-        inserted = len(
-            insert_new(
-                session,
-                Sighting,
-                [_sighting_row(r, ids[r.case_key], now) for r in fresh],
-                "passage_id",
-            )
+        # `fresh` holds only passage ids read as absent above, in this same transaction.
+        insert_new(
+            session,
+            Sighting,
+            [_sighting_row(r, ids[r.case_key], now) for r in fresh],
+            "passage_id",
+            known_absent=True,
         )
-        counts.sightings += inserted
-        counts.duplicates += len(fresh) - inserted
+        counts.sightings += len(fresh)
         if existing:
             self._attach(session, {key: groups[key] for key in existing}, ids, now)
-        for record in fresh:
-            counts.by_zone[record.zone_id] += 1
         # Evidence that came first was held; its violation has now arrived.
         session.execute(
             update(EvidenceItem)

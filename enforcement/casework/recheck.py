@@ -10,12 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-import redis
-
 from enforcement.base import Decision, Outcome, Vehicle
 from enforcement.law import PassageFacts, decide
 from enforcement.register.base import Register, RegisterUnavailable
-from enforcement.register.redis_store import RedisRegister
+from enforcement.register.redis_store import register_from
 from enforcement.settings import Settings, load_law
 from enforcement.zones import ZoneCatalog
 
@@ -84,11 +82,5 @@ class Rechecker:
 def rechecker_from(settings: Settings) -> Rechecker:
     """The rechecker on the configured Redis register and law (the stream's), with short
     socket timeouts: an outage must show as a warning or a held export, never hang."""
-    client = redis.Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=2)
-    register = RedisRegister(
-        client,
-        prefix=settings.register_prefix,
-        secret=settings.hash_secret.get_secret_value().encode(),
-    )
     _, zones = load_law(settings)
-    return Rechecker(register, zones)
+    return Rechecker(register_from(settings, socket_timeout_s=2), zones)

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select, update
+from sqlalchemy import ColumnElement, Select, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from enforcement.casework import audit
@@ -166,11 +166,19 @@ def release(session: Session, case: Case, user: User) -> None:
         case.claim_expires_at = None
 
 
-def _holding(case: Case, user: User, now: datetime) -> None:
-    """The acting reviewer must hold an unexpired claim (admins may always act)."""
+def holds(case: Case, user: User, now: datetime) -> bool:
+    """Whether `user` may act on `case` now: an unexpired claim of theirs (admins always)."""
     if user.role == Role.ADMIN:
-        return
-    if case.claimed_by != user.id or case.claim_expires_at is None or case.claim_expires_at < now:
+        return True
+    return (
+        case.claimed_by == user.id
+        and case.claim_expires_at is not None
+        and case.claim_expires_at >= now
+    )
+
+
+def _holding(case: Case, user: User, now: datetime) -> None:
+    if not holds(case, user, now):
         raise ReviewError("claim_required")
 
 
@@ -331,9 +339,10 @@ def sightings(session: Session, case: Case) -> list[Sighting]:
     )
 
 
-def oldest_open(session: Session, now: datetime) -> datetime | None:
+def oldest_open(session: Session) -> datetime | None:
+    """When the oldest case a reviewer still has to handle was first seen."""
     return session.scalar(
         select(func.min(Case.first_seen_at)).where(
-            and_(Case.status.in_([s.value for s in ACTIVE_STATUSES]))
+            Case.status.in_([s.value for s in ACTIVE_STATUSES])
         )
     )

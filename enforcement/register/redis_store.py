@@ -68,6 +68,7 @@ from enforcement.register.base import (
     RegisterUnavailable,
     RegisterView,
 )
+from enforcement.settings import Settings
 
 __all__ = [
     "AsyncRedisRegister",
@@ -1329,3 +1330,17 @@ class AsyncRedisRegister:
 
     async def stats(self) -> dict[str, int]:
         return await self._run(self._core.stats(), "stats")
+
+
+def register_from(settings: Settings, *, socket_timeout_s: float | None = None) -> RedisRegister:
+    """The register the settings name (Redis URL, key prefix, plate-hash secret): the one
+    every process decides with. `socket_timeout_s` bounds a call when an outage must not
+    hang the caller (the review app, the export)."""
+    client = redis.Redis.from_url(
+        settings.redis_url, socket_connect_timeout=2, socket_timeout=socket_timeout_s
+    )
+    return RedisRegister(
+        client,
+        prefix=settings.register_prefix,
+        secret=settings.hash_secret.get_secret_value().encode(),
+    )

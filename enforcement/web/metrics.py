@@ -47,6 +47,13 @@ class QueueCollector(Collector):
             "Age of the oldest case a reviewer still has to handle, by zone.",
             labels=["zone"],
         )
+        # Exports run as a batch job (`zes enforce export`) that no Prometheus scrapes; the
+        # batches table is the durable count, and it only grows (cases are never un-exported).
+        exported = CounterMetricFamily(
+            "zes_export_cases",
+            "Cases exported to the fine authority, by kind (fine or warning letter).",
+            labels=["kind"],
+        )
         try:
             with self.sessions() as session:
                 counts = session.execute(
@@ -59,8 +66,13 @@ class QueueCollector(Collector):
                     .where(Case.status.in_([s.value for s in ACTIVE_STATUSES]))
                     .group_by(Case.zone_id)
                 ).all()
+                totals = {"fine": 0, "warning": 0}
+                for kind, total in session.execute(
+                    select(ExportBatch.kind, func.sum(ExportBatch.cases)).group_by(ExportBatch.kind)
+                ):
+                    totals[kind] = int(total or 0)
         except SQLAlchemyError:
-            # A scrape must not fail on a database hiccup; the gauges are then absent, which
+            # A scrape must not fail on a database hiccup; the series are then absent, which
             # the alert on the queue (absent() / stale) notices.
             return
         for zone, status, count in counts:
@@ -69,26 +81,10 @@ class QueueCollector(Collector):
         for zone, first in firsts:
             if first is not None:
                 oldest.add_metric([zone], max(0.0, (now - _aware(first)).total_seconds()))
-        yield cases
-        yield oldest
-        # Exports run as a batch job (`zes enforce export`) that no Prometheus scrapes; the
-        # batches table is the durable count, and it only grows (cases are never un-exported).
-        exported = CounterMetricFamily(
-            "zes_export_cases",
-            "Cases exported to the fine authority, by kind (fine or warning letter).",
-            labels=["kind"],
-        )
-        totals = {"fine": 0, "warning": 0}
-        try:
-            with self.sessions() as session:
-                for kind, total in session.execute(
-                    select(ExportBatch.kind, func.sum(ExportBatch.cases)).group_by(ExportBatch.kind)
-                ):
-                    totals[kind] = int(total or 0)
-        except SQLAlchemyError:
-            return
         for kind, total in totals.items():
             exported.add_metric([kind], float(total))
+        yield cases
+        yield oldest
         yield exported
 
 

@@ -28,7 +28,6 @@ from enforcement.casework.models import (
     CaseStatus,
     EvidenceItem,
     RejectReason,
-    Role,
     Sighting,
     User,
 )
@@ -54,16 +53,6 @@ def _case_or_404(db: Session, case_id: int, *, lock: bool = False) -> Case:
     if case is None:
         raise HTTPException(status_code=404)
     return case
-
-
-def _holds(case: Case, user: User, now: datetime) -> bool:
-    if user.role == Role.ADMIN:
-        return True
-    return (
-        case.claimed_by == user.id
-        and case.claim_expires_at is not None
-        and case.claim_expires_at >= now
-    )
 
 
 def _claimable(case: Case, user: User, now: datetime) -> bool:
@@ -138,7 +127,7 @@ def case_view(
         if isinstance(r, dict)
     ]
     names = _usernames(db, case.claimed_by, case.confirmed_by, case.approved_by)
-    holds = _holds(case, user, now)
+    holds = review.holds(case, user, now)
     status = case.status
     correction = case.correction or None
     return {

@@ -37,7 +37,7 @@ def supervisor_page(
             .where(AuditEntry.action.in_(DECISIONS), AuditEntry.at >= since)
             .group_by(AuditEntry.actor, AuditEntry.action)
         ).all()
-        oldest_at = review.oldest_open(db, now)
+        oldest_at = review.oldest_open(db)
         oldest = (
             db.scalars(
                 select(Case)

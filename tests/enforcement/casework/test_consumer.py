@@ -54,8 +54,7 @@ def _run(db: CaseDB, cases: CaseSettings, expect: int, timeout: float = 60) -> I
     timer.start()
 
     def enough(t: IntakeCounts) -> bool:
-        seen = t.sightings + t.duplicates + t.evidence_stored + t.evidence_pending
-        return seen + t.evidence_duplicates >= expect
+        return t.records >= expect
 
     try:
         consumer = IntakeConsumer(db.intake(grace=timedelta(0)), cases, IntakeMetrics(), stop=stop)
