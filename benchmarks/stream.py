@@ -32,8 +32,8 @@ from aiokafka import AIOKafkaConsumer
 from kafka import KafkaAdminClient, KafkaProducer
 from kafka.admin import NewTopic
 
-from enforcement.base import Outcome
 from enforcement.law import decide_plates
+from enforcement.model import Outcome
 from enforcement.records import Passage, decode_envelope, encode_envelope
 from enforcement.register.redis_store import RedisRegister
 from enforcement.register.report import LoadReport

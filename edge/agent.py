@@ -13,8 +13,8 @@ Privacy: plate text never reaches a log line or a metric label; logs carry a key
 from __future__ import annotations
 
 import hashlib
-import hmac
 import logging
+import secrets
 import signal
 import threading
 import time
@@ -42,6 +42,7 @@ from edge.recognition import (
 )
 from edge.spool import Spool
 from edge.tracking import FinishedTrack, Tracker, TrackerParams, decide
+from enforcement.plates import plate_hash
 from enforcement.records import (
     AlternativeRead,
     Evidence,
@@ -55,12 +56,6 @@ log = logging.getLogger(__name__)
 
 OVERVIEW_MAX_WIDTH = 1280
 JPEG_QUALITY = 85
-
-
-def plate_tag(plate: str) -> str:
-    """A keyed hash of a plate for log lines: correlatable, not readable."""
-    secret = load_settings().hash_secret.get_secret_value().encode()
-    return hmac.new(secret, plate.encode(), hashlib.sha256).hexdigest()[:12]
 
 
 class MotionGate:
@@ -129,8 +124,12 @@ class CameraWorker:
         reader: PlateReader,
         metrics: EdgeMetrics | None = None,
         sink: Callable[[Passage, list[Evidence]], None] | None = None,
+        log_secret: bytes | None = None,
     ) -> None:
         self.site_id = site_id
+        # Log lines name a plate by its keyed hash; without the site's secret, a per-process
+        # random one keeps them correlatable within this run and unreadable.
+        self.log_secret = log_secret or secrets.token_bytes(32)
         self.camera = camera
         self.detector = detector
         self.reader = reader
@@ -286,8 +285,8 @@ class CameraWorker:
                 self.metrics.corrections.labels(cam).inc()
         log.info(
             "camera %s: passage %s plate#%s %s confidence %.2f frames %d%s%s",
-            cam, passage_id, plate_tag(verdict.plate), verdict.direction, verdict.confidence,
-            verdict.frames, " LOW" if verdict.low_confidence else "",
+            cam, passage_id, plate_hash(self.log_secret, verdict.plate, 12), verdict.direction,
+            verdict.confidence, verdict.frames, " LOW" if verdict.low_confidence else "",
             " corrected" if verdict.correction.changed else "",
         )  # fmt: skip
         return passage, evidence
@@ -351,7 +350,13 @@ class Agent:
                 camera.id, camera.source, camera.read_mode, camera.loop_file, self.metrics
             )
             self.workers[camera.id] = CameraWorker(
-                config.site_id, camera, detector_for(camera), reader, self.metrics, self._spool
+                config.site_id,
+                camera,
+                detector_for(camera),
+                reader,
+                self.metrics,
+                self._spool,
+                log_secret=load_settings().hash_secret.get_secret_value().encode(),
             )
         self._threads: list[threading.Thread] = []
         self._stop = threading.Event()

@@ -30,7 +30,7 @@ from datetime import date, time
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from enforcement.base import fold_name
+from enforcement.model import fold_name
 from enforcement.windows import HOLIDAY, AccessArea, AccessWindow, VehicleFilter
 
 DAY_NAMES = {"mon": 1, "tue": 2, "wed": 3, "thu": 4, "fri": 5, "sat": 6, "sun": 7}

@@ -14,11 +14,11 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from enforcement import plates
-from enforcement.base import LOCAL_TZ, Decision, Outcome
 from enforcement.explain import explain
 from enforcement.law import PassageFacts, decide, decide_plates
-from enforcement.register.base import RegisterUnavailable
+from enforcement.model import LOCAL_TZ, Decision, Outcome
 from enforcement.register.exemption_files import read_exemptions
+from enforcement.register.protocol import RegisterUnavailable
 from enforcement.register.rdw import read_vehicles
 from enforcement.register.redis_store import RedisRegister, register_from
 from enforcement.register.report import LoadReport

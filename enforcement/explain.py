@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from enforcement.base import Decision, Outcome, SanctionKind, Zone
 from enforcement.messages import render
+from enforcement.model import Decision, Outcome, SanctionKind, Zone
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from enforcement.base import (
+from enforcement.model import (
     LOCAL_TZ,
     Decision,
     Exemption,

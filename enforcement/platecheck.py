@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from enforcement import plates
-from enforcement.base import LOCAL_TZ, Decision, Exemption, Outcome, Vehicle, VehicleClass, Zone
 from enforcement.explain import explain
 from enforcement.law import PassageFacts, decide
 from enforcement.messages import format_value, render
-from enforcement.register.base import Register
+from enforcement.model import LOCAL_TZ, Decision, Exemption, Outcome, Vehicle, VehicleClass, Zone
+from enforcement.register.protocol import Register
 
 #: Rules that are automatic vrijstellingen or automatic ontheffingen (no application).
 AUTOMATIC_RULES = frozenset({"R14", "R17", "R18", "R19"})

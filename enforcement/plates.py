@@ -23,6 +23,8 @@ TvanSchagen/Tvans.Kenteken (src/Formats.cs), joke2k/faker (automotive nl_NL prov
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
 from dataclasses import dataclass
 from typing import Final
@@ -43,8 +45,16 @@ __all__ = [
     "special_registration",
 ]
 
+
 #: Letters issued in the current series (sidecode >= 7): consonants without C and Q (spec §7;
 #: no vowels, so no words form; C and Q are left out "ivm interpretatie problemen", friedt).
+def plate_hash(secret: bytes, plate: str, length: int = 16) -> str:
+    """The one keyed hash of a plate (HMAC-SHA256, hex, `length` characters): for case and
+    permit keys and for log lines. Correlatable, not readable; without the secret nobody can
+    test a guessed plate against it."""
+    return hmac.new(secret, plate.encode(), hashlib.sha256).hexdigest()[:length]
+
+
 PLATE_LETTERS: Final[str] = "BDFGHJKLMNPRSTVXZ"
 
 #: X = letter, 9 = digit, '-' = group boundary on the physical plate (spec §7 table).

@@ -23,7 +23,8 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from enforcement.base import Decision, Exemption, RuleHit, Vehicle, unique_rule_ids
+from enforcement.model import Decision, Exemption, RuleHit, Vehicle, unique_rule_ids
+from enforcement.outcome import combine
 from enforcement.windows import AccessArea, WindowDecision
 
 SCHEMA_VERSION = 1
@@ -438,28 +439,23 @@ def violation_record(
     `decision` is the ZE-zone decision. `window` (area, its decision, the window case key)
     is set for a passage into an access-window area: when the window rules were broken too,
     the case carries both sets of rules; when only they were, the record is the window's."""
-    hits = list(decision.rules)
-    outcome = decision.outcome.value
-    sanction = SanctionFacts(
-        kind=decision.sanction.kind.value,
-        amount_eur=decision.sanction.amount_eur,
-        admin_costs_eur=decision.sanction.admin_costs_eur,
-    )
     facts = None
+    area_decision = None
     if window is not None:
         area, area_decision, window_key = window
         facts = window_facts(area, area_decision, vehicle, window_key)
-        if area_decision.outcome.value in ("violation", "undetermined"):
-            if outcome in ("violation", "undetermined"):
-                hits.extend(area_decision.rules)
-            else:
-                # Only the window rules were broken: the case is the window's. Window fines
-                # are the municipality's (APV), so the amount is left to the fine authority.
-                hits = list(area_decision.rules)
-                outcome = area_decision.outcome.value
-                sanction = SanctionFacts(kind="fine" if outcome == "violation" else "none")
-    if outcome not in ("violation", "undetermined"):
-        raise ValueError(f"a {outcome} passage is never queued for review (no-hit deletion)")
+    case = combine(decision, area_decision)
+    if not case.queued:
+        raise ValueError(
+            f"a {case.outcome.value} passage is never queued for review (no-hit deletion)"
+        )
+    hits = case.rules
+    outcome = case.outcome.value
+    sanction = SanctionFacts(
+        kind=case.sanction.kind.value,
+        amount_eur=case.sanction.amount_eur,
+        admin_costs_eur=case.sanction.admin_costs_eur,
+    )
     return Violation(
         case_key=case_key,
         first_sighting=first_sighting,
@@ -472,7 +468,7 @@ def violation_record(
         site_id=passage.site_id,
         camera_id=passage.camera_id,
         seen_at=passage.seen_at,
-        rule_ids=unique_rule_ids(tuple(hits)),
+        rule_ids=unique_rule_ids(hits),
         rules=_rule_facts(hits),
         vehicle_class=decision.vehicle_class.value if decision.vehicle_class else None,
         vehicle=vehicle_facts(vehicle) if vehicle else None,

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
-from enforcement.base import Decision, Exemption, Fuel, Vehicle
 from enforcement.law import PassageFacts, decide
+from enforcement.model import Decision, Exemption, Fuel, Vehicle
 from enforcement.register.exemption_files import parse_scenario_exemption
 from enforcement.zones import ZoneCatalog, default_catalog
 

@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from enforcement.areas import AreaCatalog, AreaSpec
-from enforcement.base import Zone
+from enforcement.model import Zone
 from enforcement.params import LawParams
 from enforcement.zones import DEFAULT_ZONES, ZoneCatalog, zone_id
 

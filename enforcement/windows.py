@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from enforcement.base import (
+from enforcement.model import (
     LOCAL_TZ,
     Exemption,
     Outcome,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import date
 
-from enforcement.base import Zone, fold_name
+from enforcement.model import Zone, fold_name
 
 _FIRST_WAVE = (
     "Amersfoort",

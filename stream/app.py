@@ -26,7 +26,7 @@ import redis.asyncio
 from faust.sensors import Monitor
 from prometheus_client import start_http_server
 
-from enforcement.register.base import RegisterUnavailable
+from enforcement.register.protocol import RegisterUnavailable
 from enforcement.register.redis_store import AsyncRedisRegister
 from enforcement.settings import Settings, load_areas, load_law, load_settings
 from stream.decider import BatchResult, PassageDecider, RawRecord

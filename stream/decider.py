@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from enforcement.areas import AreaCatalog
-from enforcement.base import Decision, Exemption, Outcome, Vehicle, Zone
 from enforcement.law import PassageFacts, decide
+from enforcement.model import Decision, Exemption, Outcome, Vehicle, Zone
 from enforcement.records import (
     DeadLetter,
     Passage,
@@ -32,7 +32,7 @@ from enforcement.records import (
     encode_violation,
     violation_record,
 )
-from enforcement.register.base import AsyncRegister, ClaimRequest
+from enforcement.register.protocol import AsyncRegister, ClaimRequest
 from enforcement.windows import AccessArea, WindowDecision, decide_window
 from enforcement.zones import ZoneCatalog
 from stream.metrics import StreamMetrics, emission_label, fuel_group

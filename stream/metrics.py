@@ -11,7 +11,7 @@ import functools
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from enforcement.base import ZERO_EMISSION_FUELS, Fuel, Vehicle
+from enforcement.model import ZERO_EMISSION_FUELS, Fuel, Vehicle
 
 _LAG_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800, 3600, 21600)
 

@@ -14,7 +14,7 @@ import typer
 
 from enforcement.cli import decide_command, demo_command, register_app, rules_app
 from enforcement.records import RecordError
-from enforcement.register.base import RegisterUnavailable
+from enforcement.register.protocol import RegisterUnavailable
 from enforcement.scenarios import ScenarioError
 from enforcement.settings import ConfigError
 

@@ -25,11 +25,11 @@ from typing import Protocol
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from enforcement.base import LOCAL_TZ
 from enforcement.casework import audit
 from enforcement.casework.models import Case, CaseStatus, ExportBatch
 from enforcement.casework.recheck import Rechecker
 from enforcement.casework.review import plate_for, recheck_exemptions
+from enforcement.model import LOCAL_TZ
 
 COLUMNS = (
     "case_key", "plate", "zone_id", "first_seen_local", "sightings", "vehicle_class",

@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from enforcement.base import Decision, Outcome, Vehicle
 from enforcement.law import PassageFacts, decide
-from enforcement.register.base import Register, RegisterUnavailable
+from enforcement.model import Decision, Outcome, Vehicle
+from enforcement.register.protocol import Register, RegisterUnavailable
 from enforcement.register.redis_store import register_from
 from enforcement.settings import Settings, load_law
 from enforcement.zones import ZoneCatalog

@@ -57,7 +57,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
 
-from enforcement.base import LOCAL_TZ, Exemption, ExemptionStatus, local_midnight
+from enforcement.model import LOCAL_TZ, Exemption, ExemptionStatus, local_midnight
 from enforcement.plates import normalise
 from enforcement.register.rdw import iter_json_objects
 from enforcement.register.report import LoadReport

@@ -75,7 +75,7 @@ from typing import Any, Final, TextIO
 import numpy as np
 import numpy.typing as npt
 
-from enforcement.base import Fuel, Vehicle
+from enforcement.model import Fuel, Vehicle
 from enforcement.plates import normalise
 from enforcement.register.report import LoadReport
 

@@ -36,7 +36,6 @@ map onto Redis Cluster slots.
 from __future__ import annotations
 
 import hashlib
-import hmac
 import logging
 import re
 import time
@@ -52,7 +51,7 @@ import redis.asyncio
 import redis.exceptions
 from redis.exceptions import NoScriptError, WatchError
 
-from enforcement.base import (
+from enforcement.model import (
     LOCAL_TZ,
     Exemption,
     ExemptionStatus,
@@ -61,7 +60,8 @@ from enforcement.base import (
     end_of_day,
     fold_name,
 )
-from enforcement.register.base import (
+from enforcement.plates import plate_hash
+from enforcement.register.protocol import (
     CaseClaim,
     ClaimRequest,
     DayPermitUse,
@@ -408,12 +408,6 @@ def _merge(current: list[_ExemptionRec], incoming: Iterable[_ExemptionRec]) -> i
             current.append(rec)
         changed += 1
     return changed
-
-
-def plate_hash(secret: bytes, plate: str) -> str:
-    """A keyed hash of a plate for case and permit keys: no plate text sits in those keys,
-    and without the secret nobody can test a guessed plate against them."""
-    return hmac.new(secret, plate.encode(), hashlib.sha256).hexdigest()[:16]
 
 
 def _timestamp(at: datetime) -> float:

@@ -52,7 +52,7 @@ from itertools import accumulate
 from pathlib import Path
 from typing import TYPE_CHECKING, Final, Literal, TextIO, TypeVar
 
-from enforcement.base import Vehicle
+from enforcement.model import Vehicle
 from enforcement.plates import PLATE_LETTERS, SIDECODE_PATTERNS, check
 from enforcement.register.rdw import read_vehicles
 from enforcement.register.report import LoadReport

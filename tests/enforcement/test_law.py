@@ -8,7 +8,8 @@ from datetime import date, datetime, timedelta
 
 import pytest
 
-from enforcement.base import (
+from enforcement.law import PassageFacts, decide
+from enforcement.model import (
     LOCAL_TZ,
     Decision,
     Exemption,
@@ -20,7 +21,6 @@ from enforcement.base import (
     VehicleClass,
     Zone,
 )
-from enforcement.law import PassageFacts, decide
 from enforcement.params import FineAmounts, LawParams, TransitionDateField
 from enforcement.zones import default_catalog
 

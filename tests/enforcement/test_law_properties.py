@@ -9,8 +9,8 @@ from datetime import UTC, date, datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from enforcement.base import Exemption, ExemptionStatus, Fuel, Outcome, SanctionKind, Vehicle
 from enforcement.law import ONTHEFFING_RULES, PassageFacts, decide
+from enforcement.model import Exemption, ExemptionStatus, Fuel, Outcome, SanctionKind, Vehicle
 from enforcement.zones import DEFAULT_ZONES
 
 fuels = st.sampled_from(

@@ -48,4 +48,4 @@ def test_dates_are_written_out(lang: str, expected: str) -> None:
 def test_unknown_key_is_an_error_and_unknown_language_falls_back() -> None:
     with pytest.raises(KeyError):
         render("no_such_message", {})
-    assert render("in_scope", {}, "fr") == render("in_scope", {}, "en")
+    assert render("in_scope", {}, "fr") == render("in_scope", {}, "nl")

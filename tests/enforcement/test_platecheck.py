@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 import redis
 
-from enforcement.base import Fuel, Vehicle
 from enforcement.law import decide
+from enforcement.model import Fuel, Vehicle
 from enforcement.platecheck import PlateInputError, check_plate, normalise_input
 from enforcement.register.redis_store import RedisRegister
 from enforcement.scenarios import Scenario, read_scenarios

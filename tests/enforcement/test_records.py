@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from enforcement.base import LOCAL_TZ, Fuel, Vehicle
 from enforcement.law import decide
+from enforcement.model import LOCAL_TZ, Fuel, Vehicle
 from enforcement.records import (
     MAX_PASSAGE_BYTES,
     AlternativeRead,

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 
-from enforcement.base import LOCAL_TZ, Exemption, Fuel, Outcome, Vehicle
+from enforcement.model import LOCAL_TZ, Exemption, Fuel, Outcome, Vehicle
 from enforcement.windows import (
     HOLIDAY,
     AccessArea,

@@ -15,7 +15,6 @@ import redis.asyncio
 from sqlalchemy import select
 
 from enforcement.areas import AreaCatalog, AreaSpec
-from enforcement.base import LOCAL_TZ, Fuel, Vehicle
 from enforcement.casework.consumer import IntakeConsumer
 from enforcement.casework.db import make_engine, migrate, session_factory
 from enforcement.casework.evidence import EvidenceVault
@@ -23,6 +22,7 @@ from enforcement.casework.intake import CaseIntake
 from enforcement.casework.metrics import IntakeMetrics
 from enforcement.casework.models import Case
 from enforcement.casework.settings import CaseSettings
+from enforcement.model import LOCAL_TZ, Fuel, Vehicle
 from enforcement.records import Violation, decode_violation, encode_envelope
 from enforcement.register.redis_store import AsyncRedisRegister, RedisRegister
 from enforcement.zones import default_catalog

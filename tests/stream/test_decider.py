@@ -9,9 +9,9 @@ import pytest
 import redis
 import redis.asyncio
 
-from enforcement.base import Fuel, Vehicle
+from enforcement.model import Fuel, Vehicle
 from enforcement.records import decode_dead_letter, decode_violation, encode_envelope
-from enforcement.register.base import RegisterUnavailable
+from enforcement.register.protocol import RegisterUnavailable
 from enforcement.register.redis_store import AsyncRedisRegister, RedisRegister
 from enforcement.zones import default_catalog
 from stream.decider import BatchResult, PassageDecider, RawRecord

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from enforcement.base import LOCAL_TZ, Exemption, Fuel, Vehicle
+from enforcement.model import LOCAL_TZ, Exemption, Fuel, Vehicle
 from enforcement.register.redis_store import RedisRegister
 from enforcement.register.synth import synthetic_plates
 from enforcement.scenarios import Scenario, read_scenarios

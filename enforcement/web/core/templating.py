@@ -11,11 +11,12 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
-from enforcement.base import LOCAL_TZ
-from enforcement.messages import LANGUAGES, format_value, ui_text
+from enforcement.messages import LANGUAGES, format_value
+from enforcement.model import LOCAL_TZ
 from enforcement.plates import format_plate
 from enforcement.web.core.security import csrf_token
 from enforcement.web.core.state import context_of
+from enforcement.web.texts import ui_text
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
 

@@ -17,13 +17,14 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.responses import Response
 
-from enforcement.base import LOCAL_TZ, Zone
-from enforcement.messages import LANGUAGES, ui_text
+from enforcement.messages import LANGUAGES
+from enforcement.model import LOCAL_TZ, Zone
 from enforcement.platecheck import PlateAnswer, PlateInputError, check_plate
-from enforcement.register.base import RegisterUnavailable
+from enforcement.register.protocol import RegisterUnavailable
 from enforcement.web.core.state import WebContext, context_of
 from enforcement.web.core.templating import lang_of, render
 from enforcement.web.routes.auth import client_address
+from enforcement.web.texts import ui_text
 
 router = APIRouter()
 ALL = "all"

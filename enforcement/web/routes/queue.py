@@ -11,9 +11,9 @@ from fastapi import APIRouter, Form, Query, Request
 from sqlalchemy import select
 from starlette.responses import RedirectResponse, Response
 
-from enforcement.base import VehicleClass
 from enforcement.casework import review
 from enforcement.casework.models import Case, CaseStatus, User
+from enforcement.model import VehicleClass
 from enforcement.web.core.security import CurrentUser
 from enforcement.web.core.state import context_of
 from enforcement.web.core.templating import flash, render

@@ -13,7 +13,6 @@ import pytest
 import redis
 from sqlalchemy import select, update
 
-from enforcement.base import Exemption, Fuel, Vehicle
 from enforcement.casework import audit, review
 from enforcement.casework.accounts import add_user, authenticate, disable_user
 from enforcement.casework.export import export
@@ -21,6 +20,7 @@ from enforcement.casework.models import AuditEntry, Case, CaseStatus, EvidenceIt
 from enforcement.casework.purge import purge
 from enforcement.casework.recheck import Rechecker
 from enforcement.casework.review import QueueFilter, ReviewError
+from enforcement.model import Exemption, Fuel, Vehicle
 from enforcement.register.redis_store import RedisRegister
 from enforcement.zones import DEFAULT_ZONES, ZoneCatalog
 from tests.enforcement.casework.conftest import SEEN, CaseDB, evidence_for, violation

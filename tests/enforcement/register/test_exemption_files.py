@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from enforcement.base import LOCAL_TZ, Exemption, ExemptionStatus
+from enforcement.model import LOCAL_TZ, Exemption, ExemptionStatus
 from enforcement.register.exemption_files import (
     COLUMNS,
     KNOWN_TYPES,

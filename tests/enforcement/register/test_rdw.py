@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from enforcement.base import Fuel, Vehicle
+from enforcement.model import Fuel, Vehicle
 from enforcement.register import rdw
 from enforcement.register.rdw import canonical_field, emission_class, read_vehicles
 from enforcement.register.report import LoadReport

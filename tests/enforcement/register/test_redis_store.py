@@ -19,8 +19,8 @@ from redis.asyncio.retry import Retry as AsyncRetry
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from enforcement.base import LOCAL_TZ, Exemption, ExemptionStatus, Fuel, Vehicle
-from enforcement.register.base import (
+from enforcement.model import LOCAL_TZ, Exemption, ExemptionStatus, Fuel, Vehicle
+from enforcement.register.protocol import (
     AsyncRegister,
     CaseClaim,
     DayPermitUse,

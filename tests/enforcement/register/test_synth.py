@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from enforcement.base import Vehicle
+from enforcement.model import Vehicle
 from enforcement.plates import check, sidecode
 from enforcement.register import synth
 from enforcement.register.rdw import read_vehicles

@@ -23,10 +23,10 @@ import uvicorn
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from enforcement.base import Fuel, Vehicle
 from enforcement.casework.accounts import add_user
 from enforcement.casework.recheck import Rechecker
 from enforcement.casework.settings import CaseSettings
+from enforcement.model import Fuel, Vehicle
 from enforcement.records import AlternativeRead, EvidenceRef, ExemptionFacts
 from enforcement.register.redis_store import RedisRegister
 from enforcement.settings import Settings, load_law

@@ -12,11 +12,11 @@ import pytest
 from prometheus_client import generate_latest
 from sqlalchemy import func, select, update
 
-from enforcement.base import Exemption
 from enforcement.casework import audit, review
 from enforcement.casework.accounts import disable_user
 from enforcement.casework.export import export
 from enforcement.casework.models import AuditEntry, Case, EvidenceBlob, EvidenceItem, User
+from enforcement.model import Exemption
 from enforcement.records import ExemptionFacts
 from enforcement.register.redis_store import RedisRegister
 from enforcement.settings import Settings
@@ -653,7 +653,7 @@ def test_ui_catalogue_covers_every_template_key() -> None:
     import string
     from pathlib import Path
 
-    from enforcement.messages import UI
+    from enforcement.web.texts import UI
 
     assert set(UI["nl"]) == set(UI["en"])
     for key in UI["en"]:
@@ -666,8 +666,8 @@ def test_ui_catalogue_covers_every_template_key() -> None:
         used |= set(re.findall(r"(?<![\w.])t\('([a-z0-9_]+)'\s*[,)]", text))
     assert used and used <= set(UI["en"]), used - set(UI["en"])
     # Keys built in templates and code: statuses, reasons, roles, classes, errors.
-    from enforcement.base import VehicleClass
     from enforcement.casework.models import CaseStatus, RejectReason, Role
+    from enforcement.model import VehicleClass
 
     built = (
         {f"status_{s.value}" for s in CaseStatus}

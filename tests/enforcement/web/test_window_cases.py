@@ -9,8 +9,8 @@ import msgspec
 import pytest
 from sqlalchemy import select
 
-from enforcement.base import LOCAL_TZ
 from enforcement.casework.models import Case
+from enforcement.model import LOCAL_TZ
 from enforcement.records import WindowFacts
 from tests.enforcement.casework.conftest import SEEN, violation
 from tests.enforcement.web.conftest import Web, logged_in

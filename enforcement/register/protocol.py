@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Protocol
 
-from enforcement.base import Exemption, Vehicle
+from enforcement.model import Exemption, Vehicle
 
 __all__ = [
     "AsyncRegister",
