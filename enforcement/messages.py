@@ -52,8 +52,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "class_van": "Van: permitted maximum mass {mass} kg ({limit} kg or less).",
         "category_conflict": "The register's EU category {category} contradicts the permitted "
         "maximum mass of {mass} kg: van or truck is in doubt.",
-        "class_conflict": "Van or truck is in doubt in the register data: a person must "
-        "decide.",
+        "class_conflict": "Van or truck is in doubt in the register data: a person must decide.",
         "class_tractor": "Truck, tractor unit: permitted maximum mass {mass} kg.",
         "class_rigid": "Truck, rigid: permitted maximum mass {mass} kg.",
         "hybrid_not_ze": "Hybrid ({fuels}) is not zero-emission; its emission class decides.",

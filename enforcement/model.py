@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 import functools
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import MAXYEAR, UTC, date, datetime, time, timedelta
 from typing import Final, NamedTuple
 from zoneinfo import ZoneInfo
 
@@ -271,7 +271,9 @@ class Zone:
         """Does a permit scope (municipality name or `NL`/`NL(RVO)`) include this zone?"""
         if is_nationwide_scope(scope):
             return True
-        return fold_name(scope) in {fold_name(n) for n in (self.municipality, self.name, self.id, *self.aliases)}
+        return fold_name(scope) in {
+            fold_name(n) for n in (self.municipality, self.name, self.id, *self.aliases)
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -499,7 +501,9 @@ def add_months(day: date, months: int) -> date:
 def anniversary(day: date, years: int, *, leap_day_late: bool) -> date:
     """The date `years` after `day`. A 29 February falls on 28 February or 1 March of a
     common year: the law module picks the reading that favours the vehicle (never fine on
-    doubt) via `leap_day_late`."""
+    doubt) via `leap_day_late`. An anniversary past the calendar's end is `date.max` (never)."""
+    if day.year + years > MAXYEAR:
+        return date.max
     try:
         return day.replace(year=day.year + years)
     except ValueError:

@@ -228,7 +228,7 @@ def _vehicle(plate: str, row: dict[str, str]) -> Vehicle | None:
         return None
     match = _QUALIFIER.match(text("voertuigsoort"))
     if match is None:
-        raise ScenarioError(f"voertuigsoort {text('voertuigsoort')!r} is not understood")
+        raise ScenarioError("voertuigsoort", f"{text('voertuigsoort')[:40]!r} is not understood")
     kind = match["kind"] or None
     qualifier = (match["qualifier"] or "").strip()
     body: str | None = None

@@ -39,7 +39,9 @@ def case_file(tmp_path: Path, *rows: dict[str, str]) -> Path:
 
 
 def outcomes(path: Path) -> list[str]:
-    return [r.decision.outcome.value if r.decision else f"error {r.error}" for r in run_scenarios(path)]
+    return [
+        r.decision.outcome.value if r.decision else f"error {r.error}" for r in run_scenarios(path)
+    ]
 
 
 def zes(*args: str) -> subprocess.CompletedProcess[str]:
@@ -300,3 +302,16 @@ def test_cli_says_a_directory_is_not_a_case_file(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert done.stderr.startswith("zes: error: ") and "is a directory" in done.stderr
     assert len(done.stderr.splitlines()) == 1 and "Traceback" not in done.stderr
+
+
+def test_day_permit_by_date_and_local_ontheffing_scope_in_a_case_file(tmp_path: Path) -> None:
+    path = case_file(
+        tmp_path,
+        {"passage_datetime": "2026-03-11T05:00:00+01:00", "expected": "allowed",
+         "exemption": "dagontheffing|Utrecht|2026-03-10|2026-03-10|n=1/12"},
+        {"passage_datetime": "2026-03-11T06:00:00+01:00",
+         "exemption": "dagontheffing|Utrecht|2026-03-10|2026-03-10|n=1/12"},
+        {"exemption": "dierenambulance|NL|2025-09-01|2026-08-31"},
+        {"exemption": "dierenambulance|Utrecht|2025-09-01|2026-08-31", "expected": "allowed"},
+    )  # fmt: skip
+    assert [r.line() for r in run_scenarios(path) if not r.passed] == []

@@ -20,9 +20,9 @@ from enforcement.model import LOCAL_TZ, Fuel, Vehicle, parse_emission_class
 from enforcement.platecheck import vehicle_summary
 from enforcement.register import rdw
 from enforcement.register.rdw import canonical_field, read_vehicles
+from enforcement.register.report import LoadReport
 from enforcement.zones import default_catalog
 from stream.metrics import emission_label, fuel_group
-from enforcement.register.report import LoadReport
 
 # (API name, bulk CSV display name): a realistic subset of m9d7-ebf2 in the bulk file's order.
 VEHICLE_COLUMNS = [
