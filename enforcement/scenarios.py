@@ -180,7 +180,8 @@ def parse_facts(text: str, country: str | None = None) -> PassageFacts:
             )
         if key in values:
             raise ScenarioError("facts", f"{key} is given twice")
-        values[key] = value
+        if value:  # an empty value is the default: a confident read, no incident, entering
+            values[key] = value
     confidence: float | None = None
     if "read_confidence" in values:
         raw = values["read_confidence"]

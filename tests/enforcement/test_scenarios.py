@@ -168,6 +168,7 @@ def test_facts_column_gives_the_passage_facts(tmp_path: Path) -> None:
         {"facts": "direction=unknown", "expected": "undetermined"},
         {"facts": "direction=leaving", "expected": "out_of_scope"},
         {"facts": "priority_incident=no"},
+        {"facts": "read_confidence=; direction="},
     )
     results = run_scenarios(path)
     assert [r.line() for r in results if not r.passed] == []

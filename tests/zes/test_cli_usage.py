@@ -101,6 +101,8 @@ def test_a_group_without_command_still_shows_its_help_on_stdout(
         ("rules", "check", "{dir}"),
         ("register", "load-exemptions", "{dir}"),
         ("register", "load", "--vehicles", "{dir}"),
+        ("edge", "check-config", "{dir}"),
+        ("edge", "run", "--config", "{dir}"),
     ],
 )
 def test_a_directory_given_as_a_file(
