@@ -191,7 +191,9 @@ def _parse_at(text: str | None) -> datetime:
         raise ConfigError(f"--at {text!r} is not an ISO date or date-time") from None
     try:
         at = localize(at)
-        at.astimezone(UTC), at.astimezone(LOCAL_TZ)
+        # Both conversions the law makes; year 1 and 9999 with an offset have no UTC date.
+        at.astimezone(UTC)
+        at.astimezone(LOCAL_TZ)
     except LocalTimeError as exc:
         raise ConfigError(f"--at {text!r}: {exc}") from None
     except OverflowError:
