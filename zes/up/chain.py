@@ -42,7 +42,7 @@ from zes.up.supervisor import STOP_GRACE_S, Child, Supervisor, UpError, end_proc
 console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 TOPICS = ("passages", "violations", "passages-dead-letter", "evidence")
-INFRASTRUCTURE_STOP_S = 1.0
+INFRASTRUCTURE_STOP_S = 0.5
 """Time the broker and Redis get after the children are gone (both exit in < 0.1 s here)."""
 DRAIN_S = 30.0
 
@@ -287,15 +287,17 @@ class Up:
             if self.broker and self.broker.process and self.broker.process.poll() is not None:
                 raise UpError("the broker exited; see logs/broker.log")
 
-    def stop_cameras(self) -> None:
+    def stop_cameras(self, timeout: float) -> None:
+        """Stop the simulated cameras; a batch in flight gets `timeout` to be acknowledged
+        (a daemon thread: past it, the thread never holds up the exit)."""
         if self.cameras is not None:
             self.cameras.stopping.set()
-            self.cameras.join(1.0)  # a daemon thread: it never holds the stop up
+            self.cameras.join(timeout)
 
     def stop(self) -> None:
         """Everything within STOP_GRACE_S + INFRASTRUCTURE_STOP_S (< 5 s) of being called."""
         started = time.monotonic()
-        self.stop_cameras()
+        self.stop_cameras(0.5)
         with console.status("stopping ..."):
             killed = self.supervisor.stop(started + STOP_GRACE_S)
             infrastructure = []
@@ -323,7 +325,7 @@ class Up:
         """Stop the simulated cameras and give the stream and the intake time to take in what
         was published, so the summary counts what flowed through, not what is still in a
         topic. A signal ends the wait."""
-        self.stop_cameras()
+        self.stop_cameras(15.0)
         published = (self.cameras.sent if self.cameras else 0) + chain.edge_published()
         evidence = self.cameras.evidence_sent if self.cameras else 0
         deadline = time.monotonic() + timeout

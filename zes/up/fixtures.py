@@ -155,6 +155,10 @@ class EnforcePlan:
             "ZES_CASES_REVIEW_METRICS_PORT": str(self.review_metrics_port),
             # Reviewable at once: the demo has no late exemptions to wait for.
             "ZES_CASES_GRACE_MINUTES": "0",
+            # Every simulated passage brings two images (~24 kB), held until its violation
+            # comes or the hold ends: ~30 MB a minute at 20 passages/s. A demo violation
+            # comes within seconds, so a purge may drop held images after 15 minutes.
+            "ZES_CASES_EVIDENCE_HOLD_HOURS": "0.25",
         }
 
     def user_add(self) -> list[str]:

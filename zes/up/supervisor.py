@@ -82,6 +82,10 @@ class Child:
     def running(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
+    def wait(self, timeout: float) -> bool:
+        """Wait until it exited (True, also when never started) or `timeout` passed."""
+        return self.process is None or _exited(self.process, timeout)
+
     def tail(self, lines: int = 15) -> str:
         try:
             text = self.log.read_text(encoding="utf-8", errors="replace")
@@ -197,5 +201,5 @@ def end_processes(
     for _, process in killed:
         _signal(process, signal.SIGKILL)
     for _, process in killed:
-        _exited(process, 1.0)
+        _exited(process, 0.5)  # SIGKILL cannot be refused: this only reaps it
     return [name for name, _ in killed]
