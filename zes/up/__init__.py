@@ -3,10 +3,10 @@
 Started in order, each waited for before the next: the Tansu broker, Redis (the configured one
 when it answers, else a `redis-server` from PATH on a free port), the topics, a synthetic RDW
 register (its own key prefix, so a real register in the same Redis is never replaced), a stream
-worker, an edge agent on a looping drive-by video (when the plate models are present),
-simulated cameras sending register plates with an overview and a plate crop per passage (so
-every outcome shows up, not only the foreign plates of the dev photos, and every case shows
-its images), the case intake, and the review app with a demo reviewer account. Everything
+worker, an edge agent on a looping drive-by video (when the plate models are present), the
+case intake, the review app with a demo reviewer account, and simulated cameras sending
+register plates with an overview and a plate crop per passage (so every outcome shows up, not
+only the foreign plates of the dev photos, and every case shows its images). Everything
 lives under `<work_dir>/up`: logs, the spool, the video, the case database, and a
 `prometheus.yml` that scrapes exactly the processes started.
 

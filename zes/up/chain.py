@@ -255,9 +255,11 @@ class Up:
             self.step("edge agent", self.start_edge)
         elif c.edge:
             console.print(f"[yellow]-[/] edge agent skipped: {why_not}")
+        self.step("case intake and review app", self.start_enforcement)
+        # Last: the intake is up before the first image comes, so it never starts on a
+        # backlog of the 20-30 s its start and the review app's take (~1,000 images).
         if c.rate > 0:
             self.step("synthetic traffic", self.start_cameras)
-        self.step("case intake and review app", self.start_enforcement)
         self.step("prometheus scrape config", self.write_prometheus)
 
     def where(self) -> None:
@@ -288,11 +290,16 @@ class Up:
                 raise UpError("the broker exited; see logs/broker.log")
 
     def stop_cameras(self, timeout: float) -> None:
-        """Stop the simulated cameras; a batch in flight gets `timeout` to be acknowledged
-        (a daemon thread: past it, the thread never holds up the exit)."""
-        if self.cameras is not None:
-            self.cameras.stopping.set()
-            self.cameras.join(timeout)
+        """Stop the simulated cameras; a batch in flight gets `timeout` to be acknowledged,
+        unless a signal came (a daemon thread: it never holds up the exit)."""
+        if self.cameras is None:
+            return
+        self.cameras.stopping.set()
+        deadline = time.monotonic() + timeout
+        while self.cameras.is_alive() and time.monotonic() < deadline:
+            if self.stopping.is_set():
+                return
+            self.cameras.join(0.1)
 
     def stop(self) -> None:
         """Everything within STOP_GRACE_S + INFRASTRUCTURE_STOP_S (< 5 s) of being called."""

@@ -29,7 +29,9 @@ RESTARTS = 3
 """How often a child that exits on its own is started again before `zes up` gives up."""
 STOP_GRACE_S = 3.5
 """How long children get after SIGTERM before SIGKILL: with the broker and Redis after them,
-`zes up` is gone within 5 s of a signal (every child exited on SIGTERM in 1-2.5 s here)."""
+`zes up` is gone within 5 s of a signal. Measured: every child out on SIGTERM, all stopped
+in 2.9 s; at load 8 on 2 cores the stream worker was still shutting down at 3.5 s and was
+killed (all stopped in 3.6 s)."""
 CHILD_FLAGS: tuple[str, ...] = ()
 """Flags at the end of every child's `zes` command line (all of them are roles of `zes`)."""
 
