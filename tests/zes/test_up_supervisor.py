@@ -1,10 +1,12 @@
 """The supervisor of `zes up` on real processes: the bounded stop (SIGTERM to every process
-group, SIGKILL at the deadline, the killed ones named), restarts with back-off, periodic jobs
-and the command-line flag hook."""
+group, SIGKILL at the deadline, the killed ones named), restarts with back-off, periodic jobs,
+the command-line flag hook, and readiness that is the child's own (a port another process
+answers on is taken: the chain starts the child again on a free one)."""
 
 from __future__ import annotations
 
 import os
+import socket
 import sys
 import time
 from collections.abc import Iterator
@@ -12,9 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from zes.up import supervisor
+from enforcement.settings import load_settings
+from zes.embedded import free_port
+from zes.up import chain, supervisor
+from zes.up.chain import Up, UpConfig
 from zes.up.fixtures import EnforcePlan
-from zes.up.supervisor import RESTARTS, Child, Supervisor, UpError, zes_argv
+from zes.up.supervisor import RESTARTS, Child, PortTakenError, Supervisor, UpError, zes_argv
 
 
 @pytest.fixture
@@ -146,3 +151,58 @@ def test_a_flag_for_every_child_is_one_line(monkeypatch: pytest.MonkeyPatch) -> 
     assert zes_argv("stream", "worker")[-3:] == ["stream", "worker", "--dev"]
     plan = EnforcePlan("sqlite:///x.db", "127.0.0.1:9092", 8000, 9103, 9104)
     assert plan.intake()[-1] == plan.serve()[-1] == plan.user_add()[-1] == "--dev"
+
+
+LISTENER = """
+import socket, sys, time
+server = socket.socket()
+server.bind(("127.0.0.1", int(sys.argv[1])))
+server.listen()
+time.sleep(60)
+"""
+
+
+def test_ready_means_the_child_itself_listens(tmp_path: Path, sup: Supervisor) -> None:
+    port = free_port()
+    child = python_child(tmp_path, "listener", LISTENER)
+    child.argv.append(str(port))
+    child.port = port
+    sup.add(child)
+    assert child.running and child.listens_on(port)
+
+
+def test_a_port_that_another_process_answers_on_is_taken(tmp_path: Path, sup: Supervisor) -> None:
+    with socket.socket() as foreign:
+        foreign.bind(("127.0.0.1", 0))
+        foreign.listen()
+        port = foreign.getsockname()[1]
+        slow = python_child(tmp_path, "slow starter", "import time; time.sleep(60)")
+        slow.port = port
+        with pytest.raises(PortTakenError, match=f"127.0.0.1:{port} of the slow starter"):
+            sup.add(slow)
+    assert not slow.running and slow not in sup.children
+
+
+def test_the_chain_starts_a_child_again_on_a_free_port(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    up = Up(UpConfig(), load_settings())
+    with socket.socket() as foreign:
+        foreign.bind(("127.0.0.1", 0))
+        foreign.listen()
+        taken = foreign.getsockname()[1]
+        ports = iter([taken, free_port()])
+        monkeypatch.setattr(chain, "pick_port", lambda role: next(ports))
+
+        def listener(port: int) -> Child:
+            child = python_child(tmp_path, "listener", LISTENER)
+            child.argv.append(str(port))
+            child.port = port
+            return child
+
+        try:
+            started = up.add_on_port("stream", listener)
+            assert started.port != taken and started.running
+            assert up.supervisor.children == [started]
+        finally:
+            up.supervisor.stop(time.monotonic() + 1)

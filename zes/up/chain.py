@@ -17,6 +17,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from types import FrameType
 from typing import Any
 
@@ -25,19 +26,28 @@ from pydantic import BaseModel, ConfigDict, Field
 from rich.console import Console
 
 from enforcement.settings import Settings, load_law
-from zes.embedded import EmbeddedBroker, wait_for_port
+from zes.embedded import EmbeddedBroker
 from zes.up.cameras import SimulatedCameras
 from zes.up.fixtures import (
     EnforcePlan,
     edge_missing,
-    edge_site,
+    edge_video,
     load_register,
     pick_port,
     redis_answers,
     start_redis,
+    write_edge_site,
 )
 from zes.up.summary import ChainMetrics, cases_with_evidence, prometheus_config
-from zes.up.supervisor import STOP_GRACE_S, Child, Supervisor, UpError, end_processes, zes_argv
+from zes.up.supervisor import (
+    STOP_GRACE_S,
+    Child,
+    PortTakenError,
+    Supervisor,
+    UpError,
+    end_processes,
+    zes_argv,
+)
 
 console = Console(stderr=True, highlight=False, soft_wrap=True)
 
@@ -128,11 +138,19 @@ class Up:
         assert zone is not None  # checked by the command
         return zone.id
 
-    def add(self, child: Child, role: str | None = None) -> Child:
-        self.supervisor.add(child)
-        if role is not None and child.port is not None:
-            self.metrics[role] = child.port
-        return child
+    def add_on_port(self, role: str, make: Callable[[int], Child], attempts: int = 3) -> Child:
+        """Start the child `make(port)` builds on `role`'s port: the documented default when
+        free, else a free one; again on a free one where another process took the port
+        before the child could (another `zes up` on this machine)."""
+        for attempt in range(1, attempts + 1):
+            child = make(pick_port(role))
+            try:
+                return self.supervisor.add(child)
+            except PortTakenError as exc:
+                if attempt == attempts:
+                    raise
+                console.print(f"[yellow]-[/] {exc}: again on a free port")
+        raise AssertionError("unreachable")
 
     # the parts ---------------------------------------------------------------------------
     def start_broker(self) -> str:
@@ -182,18 +200,26 @@ class Up:
             path.unlink()
 
     def start_stream(self) -> str:
-        port = pick_port("stream")
-        env = self.env() | {"ZES_STREAM_METRICS_PORT": str(port)}
-        log = self.work / "logs" / "stream-worker.log"
-        self.add(Child("stream worker", zes_argv("stream", "worker"), env, log, port), "stream")
+        def worker(port: int) -> Child:
+            env = self.env() | {"ZES_STREAM_METRICS_PORT": str(port)}
+            log = self.work / "logs" / "stream-worker.log"
+            return Child("stream worker", zes_argv("stream", "worker"), env, log, port)
+
+        port = self.metrics["stream"] = self.add_on_port("stream", worker).port or 0
         return f"metrics http://127.0.0.1:{port}/metrics"
 
     def start_edge(self) -> str:
-        port = pick_port("edge")
-        site = edge_site(self.settings, self.work, self.bootstrap, self.zone_id(), port)
-        log = self.work / "logs" / "edge-agent.log"
-        argv = zes_argv("edge", "run", "--config", str(site))
-        self.add(Child("edge agent", argv, self.env(), log, port), "edge")
+        video = edge_video(self.settings, self.work)
+        site = self.work / "site.yaml"
+
+        def agent(port: int) -> Child:
+            write_edge_site(site, self.settings, video, self.bootstrap, self.zone_id(), port)
+            argv = zes_argv("edge", "run", "--config", str(site))
+            return Child(
+                "edge agent", argv, self.env(), self.work / "logs" / "edge-agent.log", port
+            )
+
+        port = self.metrics["edge"] = self.add_on_port("edge", agent).port or 0
         return f"site {site}, metrics http://127.0.0.1:{port}/metrics, health /healthz"
 
     def start_cameras(self) -> str:
@@ -207,21 +233,26 @@ class Up:
         )
 
     def start_enforcement(self) -> str:
-        plan = EnforcePlan(
-            database_url=self.database_url,
-            bootstrap=self.bootstrap,
-            web_port=pick_port("web"),
-            intake_metrics_port=pick_port("intake"),
-            review_metrics_port=pick_port("review"),
-        )
-        env = self.env() | plan.settings_env()
+        plan = EnforcePlan(self.database_url, self.bootstrap, 0, 0, 0)
         logs = self.work / "logs"
-        intake = Child("case intake", plan.intake(), env, logs / "intake.log",
-                       plan.intake_metrics_port)  # fmt: skip
-        self.add(intake, "intake")
-        password = self.demo_reviewer(plan, env)
-        self.add(Child("review app", plan.serve(), env, logs / "review.log", plan.web_port))
-        wait_for_port(plan.review_metrics_port, 30, None)
+
+        def intake(port: int) -> Child:
+            nonlocal plan
+            plan = replace(plan, intake_metrics_port=port)
+            env = self.env() | plan.settings_env()
+            return Child("case intake", plan.intake(), env, logs / "intake.log", port)
+
+        def review(port: int) -> Child:
+            nonlocal plan
+            plan = replace(plan, web_port=port, review_metrics_port=pick_port("review"))
+            env = self.env() | plan.settings_env()
+            return Child("review app", plan.serve(), env, logs / "review.log", port,
+                         more_ports=(plan.review_metrics_port,))  # fmt: skip
+
+        self.add_on_port("intake", intake)
+        self.metrics["intake"] = plan.intake_metrics_port
+        password = self.demo_reviewer(plan, self.env() | plan.settings_env())
+        self.add_on_port("web", review)
         self.metrics["review"] = plan.review_metrics_port
         url = f"http://127.0.0.1:{plan.web_port}/"
         self.notes.append(f"review app  {url}  user demo, password {password}")

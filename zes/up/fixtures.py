@@ -8,7 +8,7 @@ import shutil
 import socket
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -88,8 +88,8 @@ def load_register(settings: Settings, work: Path, count: int, seed: int) -> list
 
 
 # -- the edge agent's video and site file ----------------------------------------------------
-def edge_site(settings: Settings, work: Path, bootstrap: str, zone_id: str, port: int) -> Path:
-    """A drive-by video (dev photos when present, else an empty road) and a site file."""
+def edge_video(settings: Settings, work: Path) -> Path:
+    """A looping drive-by video: of the dev photos when present, else of an empty road."""
     from edge.drive_by import make_drive_by
     from edge.recognition import load_annotations
 
@@ -100,6 +100,14 @@ def edge_site(settings: Settings, work: Path, bootstrap: str, zone_id: str, port
         make_drive_by(load_annotations(photos)[:8], video)
     else:  # no photos: an empty road still exercises capture, motion gate and metrics
         make_drive_by([], video, gap_s=10.0)
+    return video
+
+
+def write_edge_site(
+    path: Path, settings: Settings, video: Path, bootstrap: str, zone_id: str, port: int
+) -> None:
+    """The edge agent's site file: one camera on the looping `video`, metrics on `port`."""
+    work = path.parent
     site = {
         "site_id": "up-site",
         "broker": {"bootstrap": bootstrap, "linger_s": 0.2, "request_timeout_s": 5.0},
@@ -117,9 +125,7 @@ def edge_site(settings: Settings, work: Path, bootstrap: str, zone_id: str, port
             }
         ],
     }
-    path = work / "site.yaml"
     path.write_text(yaml.safe_dump(site, sort_keys=False), encoding="utf-8")
-    return path
 
 
 def edge_missing(settings: Settings) -> str | None:
@@ -141,14 +147,17 @@ class EnforcePlan:
     web_port: int
     intake_metrics_port: int
     review_metrics_port: int
+    # Fresh secrets per run (the demo database is thrown away with the work dir), the same
+    # for the intake, which encrypts the images, and the review app, which shows them.
+    evidence_key: str = field(default_factory=lambda: secrets.token_urlsafe(32))
+    session_secret: str = field(default_factory=lambda: secrets.token_urlsafe(32))
 
     def settings_env(self) -> dict[str, str]:
         return {
             "ZES_CASES_DATABASE_URL": self.database_url,
             "ZES_CASES_BROKER": self.bootstrap,
-            # Fresh secrets per run: the demo database is thrown away with the work dir.
-            "ZES_CASES_EVIDENCE_KEY": secrets.token_urlsafe(32),
-            "ZES_CASES_SESSION_SECRET": secrets.token_urlsafe(32),
+            "ZES_CASES_EVIDENCE_KEY": self.evidence_key,
+            "ZES_CASES_SESSION_SECRET": self.session_secret,
             "ZES_CASES_HOST": "127.0.0.1",
             "ZES_CASES_PORT": str(self.web_port),
             "ZES_CASES_INTAKE_METRICS_PORT": str(self.intake_metrics_port),

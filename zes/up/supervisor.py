@@ -40,6 +40,11 @@ class UpError(RuntimeError):
     """`zes up` cannot go on; the message says what to do."""
 
 
+class PortTakenError(UpError):
+    """Another process listens on a child's port (another `zes up` on this machine took the
+    documented default between the check and the child's start)."""
+
+
 def zes_argv(*args: str) -> list[str]:
     """The `zes` CLI of this very interpreter (a venv's zes, even when not on PATH)."""
     return [sys.executable, "-m", "zes", *args, *CHILD_FLAGS]
@@ -60,6 +65,8 @@ class Child:
     port: int | None = None
     """A port it listens on once ready (metrics or HTTP)."""
     ready_timeout: float = 60.0
+    more_ports: tuple[int, ...] = ()
+    """Other ports it listens on once ready."""
     process: subprocess.Popen[bytes] | None = None
     restarts: int = 0
     next_restart: float = 0.0
@@ -73,12 +80,21 @@ class Child:
             )  # fmt: skip
 
     def wait_ready(self) -> None:
-        if self.port is None:
-            return
-        try:
-            wait_for_port(self.port, self.ready_timeout, self.process)
-        except EmbeddedServerError as exc:
-            raise UpError(f"{self.name} did not start: {exc}\n{self.tail()}") from None
+        """Until each of its ports answers, and it is this child that answers there."""
+        for port in () if self.port is None else (self.port, *self.more_ports):
+            try:
+                wait_for_port(port, self.ready_timeout, self.process)
+            except EmbeddedServerError as exc:
+                raise UpError(f"{self.name} did not start: {exc}\n{self.tail()}") from None
+            if not self.listens_on(port):
+                raise PortTakenError(f"127.0.0.1:{port} of the {self.name} is another process's")
+
+    def listens_on(self, port: int) -> bool:
+        """Does a process of its group listen on `port`? (True where /proc cannot tell.)"""
+        listening = _listening_sockets(port)
+        if listening is None or self.process is None:
+            return True
+        return bool(listening & _group_sockets(self.process.pid))
 
     @property
     def running(self) -> bool:
@@ -115,10 +131,17 @@ class Supervisor:
     jobs: list[PeriodicJob] = field(default_factory=list)
 
     def add(self, child: Child) -> Child:
-        """Start `child`, keep it, and wait until it is ready."""
+        """Start `child`, keep it, and wait until it is ready. On `PortTakenError` it is stopped
+        and forgotten (started again on another port, it is another child)."""
         child.start()
         self.children.append(child)
-        child.wait_ready()
+        try:
+            child.wait_ready()
+        except PortTakenError:
+            self.children.remove(child)
+            if child.process is not None:
+                end_processes([(child.name, child.process)], time.monotonic() + 1.0)
+            raise
         return child
 
     def every(self, interval_s: float, child: Child) -> PeriodicJob:
@@ -170,6 +193,41 @@ class Supervisor:
         running = [(c.name, c.process) for c in reversed(self.children) if c.process]
         running += [(j.child.name, j.child.process) for j in self.jobs if j.child.process]
         return end_processes(running, deadline)
+
+
+def _listening_sockets(port: int) -> set[str] | None:
+    """Inodes of the TCP sockets listening on `port`; None where there is no /proc."""
+    found: set[str] = set()
+    tables = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            rows = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        tables += 1
+        for row in rows:
+            fields = row.split()  # sl, local address:port (hex), remote, state, ..., inode
+            if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                found.add(fields[9])
+    return found if tables else None
+
+
+def _group_sockets(pgid: int) -> set[str]:
+    """Inodes of the sockets that the processes of group `pgid` hold open."""
+    inodes: set[str] = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if os.getpgid(int(entry.name)) != pgid:
+                continue
+            for fd in (entry / "fd").iterdir():
+                target = os.readlink(fd)
+                if target.startswith("socket:["):
+                    inodes.add(target[len("socket:[") : -1])
+        except OSError:  # gone meanwhile, or not ours to read
+            continue
+    return inodes
 
 
 def _signal(process: subprocess.Popen[bytes], signum: int) -> None:
