@@ -74,6 +74,8 @@ class SimulatedCameras(threading.Thread):
         by_camera: dict[str, list[Passage]] = {}
         futures = []
         for _ in range(count):
+            if self.stopping.is_set():  # what was drawn is sent; the rest is not drawn
+                break
             passage, evidence = self.passage(now)
             by_camera.setdefault(passage.camera_id, []).append(passage)
             for item in evidence:
@@ -89,7 +91,7 @@ class SimulatedCameras(threading.Thread):
         producer.flush(10)
         for future in futures:
             future.get(timeout=10)
-        self.sent += count
+        self.sent += sum(len(passages) for passages in by_camera.values())
         self.evidence_sent += sum(len(p.evidence) for ps in by_camera.values() for p in ps)
 
     def run(self) -> None:

@@ -320,22 +320,23 @@ class Up:
             if self.broker and self.broker.process and self.broker.process.poll() is not None:
                 raise UpError("the broker exited; see logs/broker.log")
 
-    def stop_cameras(self, timeout: float) -> None:
-        """Stop the simulated cameras; a batch in flight gets `timeout` to be acknowledged,
-        unless a signal came (a daemon thread: it never holds up the exit)."""
+    def stop_cameras(self, timeout: float, *, until_signal: bool = False) -> None:
+        """Stop the simulated cameras: the batch in flight gets `timeout` to be acknowledged
+        and the producer to close while the broker still runs (else kafka-python's exit hook
+        waits 1 s for it). A daemon thread: past `timeout` it never holds up the exit."""
         if self.cameras is None:
             return
         self.cameras.stopping.set()
         deadline = time.monotonic() + timeout
         while self.cameras.is_alive() and time.monotonic() < deadline:
-            if self.stopping.is_set():
+            if until_signal and self.stopping.is_set():
                 return
             self.cameras.join(0.1)
 
     def stop(self) -> None:
         """Everything within STOP_GRACE_S + INFRASTRUCTURE_STOP_S (< 5 s) of being called."""
         started = time.monotonic()
-        self.stop_cameras(0.5)
+        self.stop_cameras(1.0)
         with console.status("stopping ..."):
             killed = self.supervisor.stop(started + STOP_GRACE_S)
             infrastructure = []
@@ -363,7 +364,7 @@ class Up:
         """Stop the simulated cameras and give the stream and the intake time to take in what
         was published, so the summary counts what flowed through, not what is still in a
         topic. A signal ends the wait."""
-        self.stop_cameras(15.0)
+        self.stop_cameras(15.0, until_signal=True)
         published = (self.cameras.sent if self.cameras else 0) + chain.edge_published()
         evidence = self.cameras.evidence_sent if self.cameras else 0
         deadline = time.monotonic() + timeout
