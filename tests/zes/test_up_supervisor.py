@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from enforcement.settings import load_settings
+from tests.zes.test_up import alive
 from zes.embedded import free_port
 from zes.up import chain, supervisor
 from zes.up.chain import Up, UpConfig
@@ -49,14 +50,6 @@ def wait_for_text(path: Path, text: str, timeout: float = 20.0) -> str:
     raise AssertionError(f"{path.name} never said {text!r}")
 
 
-def gone(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] == "Z"  # a zombie has exited
-    except FileNotFoundError:
-        return True
-
-
 STUBBORN = """
 import signal, time
 signal.signal(signal.SIGTERM, signal.SIG_IGN)
@@ -88,9 +81,9 @@ def test_stop_kills_at_the_deadline_only_what_ignores_sigterm_and_names_it(
     assert 1.0 <= took < 3.0  # waited for the deadline, not for the stubborn one's sleep
     # SIGTERM went to the process group: what the child started went with it.
     deadline = time.monotonic() + 5
-    while not gone(grandchild) and time.monotonic() < deadline:
+    while alive(grandchild) and time.monotonic() < deadline:
         time.sleep(0.02)
-    assert gone(grandchild)
+    assert not alive(grandchild)
 
 
 def test_stop_kills_nothing_that_exited(tmp_path: Path, sup: Supervisor) -> None:
