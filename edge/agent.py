@@ -12,7 +12,6 @@ Privacy: plate text never reaches a log line or a metric label; logs carry a key
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import secrets
 import signal
@@ -30,6 +29,7 @@ import numpy as np
 from edge.capture import Capture, Frame
 from edge.config import CameraConfig, SiteConfig, resolve_model_paths
 from edge.metrics import EdgeMetrics, MetricsServer
+from edge.passage_evidence import evidence_records, passage_images
 from edge.publisher import Publisher
 from edge.recognition import (
     Image,
@@ -43,19 +43,10 @@ from edge.recognition import (
 from edge.spool import Spool
 from edge.tracking import FinishedTrack, Tracker, TrackerParams, decide
 from enforcement.plates import plate_hash
-from enforcement.records import (
-    AlternativeRead,
-    Evidence,
-    EvidenceKind,
-    EvidenceRef,
-    Passage,
-)
+from enforcement.records import AlternativeRead, Evidence, EvidenceRef, Passage
 from enforcement.settings import load_settings
 
 log = logging.getLogger(__name__)
-
-OVERVIEW_MAX_WIDTH = 1280
-JPEG_QUALITY = 85
 
 
 class MotionGate:
@@ -101,16 +92,6 @@ class BestFrame:
 
     image: Image
     at: datetime
-
-
-def _jpeg(image: Image, max_width: int | None = None) -> bytes:
-    if max_width is not None and image.shape[1] > max_width:
-        scale = max_width / image.shape[1]
-        image = cv2.resize(image, (max_width, max(1, round(image.shape[0] * scale))))
-    ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
-    if not ok:
-        raise ValueError("JPEG encoding failed")
-    return bytes(data.tobytes())
 
 
 class CameraWorker:
@@ -237,26 +218,12 @@ class CameraWorker:
             return None
         passage_id = uuid.uuid4()
         seen_at = track.best_at or track.last_seen
-        refs: list[EvidenceRef] = []
+        refs: tuple[EvidenceRef, ...] = ()
         evidence: list[Evidence] = []
         best = track.best_payload
         if best is not None and track.best_box is not None:
-            images: tuple[tuple[EvidenceKind, bytes], ...] = (
-                ("plate_crop", _jpeg(crop(best.image, track.best_box, pad=0.15))),
-                ("overview", _jpeg(best.image, OVERVIEW_MAX_WIDTH)),
-            )
-            for kind, data in images:
-                digest = hashlib.sha256(data).hexdigest()
-                refs.append(EvidenceRef(kind=kind, sha256=digest, size=len(data)))
-                evidence.append(
-                    Evidence(
-                        passage_id=passage_id,
-                        kind=kind,
-                        sha256=digest,
-                        captured_at=best.at,
-                        data=data,
-                    )
-                )
+            images = passage_images(best.image, track.best_box)
+            refs, evidence = evidence_records(passage_id, best.at, images)
         passage = Passage(
             passage_id=passage_id,
             site_id=self.site_id,
@@ -274,7 +241,7 @@ class CameraWorker:
             frames=max(1, verdict.frames),
             low_confidence=verdict.low_confidence,
             seen_at=seen_at.astimezone(UTC),
-            evidence=tuple(refs),
+            evidence=refs,
         )
         if self.metrics:
             self.metrics.passages.labels(cam, verdict.direction).inc()

@@ -68,7 +68,7 @@ app.add_typer(dashboards_app, name="dashboards")
 
 
 def _up_command() -> None:
-    from zes.up import up_command
+    from zes.up.command import up_command
 
     app.command("up")(up_command)
 
