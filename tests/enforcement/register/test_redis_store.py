@@ -10,6 +10,7 @@ import threading
 import time as clock
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
 import msgspec
 import pytest
@@ -86,7 +87,7 @@ def _vehicles(tag: str, count: int) -> list[Vehicle]:
     return [Vehicle(plate=f"T{i:05d}X", kind=tag, axles=2) for i in range(count)]
 
 
-def _permit(plate: str, day: date, **kwargs: object) -> Exemption:
+def _permit(plate: str, day: date, **kwargs: Any) -> Exemption:
     return Exemption.day_permit(plate, "Utrecht", day, **kwargs)
 
 
