@@ -11,8 +11,8 @@ import csv
 import io
 from dataclasses import asdict, dataclass
 
-from enforcement.flows.suppression import publish
-from enforcement.flows.tables import TABLES, DayCell, Granularity, HourCell, gather
+from enforcement.flows.suppression import figure
+from enforcement.flows.tables import TABLES, DayCell, Granularity, HourCell, published
 
 COLUMNS = ("scope", "id", "from", "to", "granularity", "table", "row", "column", "count", "rounded")
 
@@ -47,12 +47,11 @@ def open_rows(
     k: int,
 ) -> list[OpenRow]:
     """Every table's figures in page order, each published from its base cells."""
-    tables = gather(days, hours, granularity, area=scope == "area")
+    tables = published(days, hours, granularity, scope == "area", lambda e, s: figure(e, s, k), k)
     rows: list[OpenRow] = []
     for name in TABLES:
         for row, columns in sorted(tables[name].items()):
-            for column, cells in sorted(columns.items()):
-                figure = publish(cells, k)
+            for column, shown in sorted(columns.items()):
                 rows.append(
                     OpenRow(
                         scope,
@@ -63,8 +62,8 @@ def open_rows(
                         name,
                         row,
                         column,
-                        figure.text(k),
-                        figure.rounded,
+                        shown.text(k),
+                        shown.rounded,
                     )
                 )
     return rows

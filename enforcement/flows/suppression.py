@@ -36,14 +36,14 @@ def publish(cells: list[int], k: int) -> Figure:
     """The published figure of a sum of base cells (see the module's method)."""
     if k < 2:
         return Figure(sum(cells))
-    exact = 0
-    small = 0
-    for count in cells:
-        if 0 < count < k:
-            small += 1
-        else:
-            exact += count
-    if not small:
+    small = sum(1 for count in cells if 0 < count < k)
+    return figure(sum(cells) - sum(c for c in cells if 0 < c < k), small, k)
+
+
+def figure(exact: int, small: int, k: int) -> Figure:
+    """The published figure of base cells summing to `exact` outside their `small` small
+    cells: the small cells' values are not an argument, so they cannot show."""
+    if k < 2 or not small:
         return Figure(exact)
     estimate = exact + small * k / 2
     if estimate < k:

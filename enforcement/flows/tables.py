@@ -10,6 +10,7 @@ published base cells alone.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Callable, Iterator
 from typing import Literal, NamedTuple, TypeVar
 
@@ -54,6 +55,7 @@ def period_start(day: dt.date, granularity: Granularity) -> dt.date:
     return day.replace(month=1, day=1)
 
 
+@functools.lru_cache(maxsize=16_384)
 def period_label(day: dt.date, granularity: Granularity) -> str:
     """2026-11-30, 2026-W49, 2026-11 or 2026 for the period `day` falls in."""
     start = period_start(day, granularity)
@@ -100,43 +102,55 @@ V = TypeVar("V")
 Table = dict[str, dict[str, V]]
 
 
-def gather(
-    days: tuple[DayCell, ...],
-    hours: tuple[HourCell, ...],
-    granularity: Granularity,
-    area: bool,
-) -> dict[str, Table[list[int]]]:
-    """For every table, row and column: the base cells' counts that make the figure, plus a
-    `total` column per row holding all of the row's base cells."""
-    tables: dict[str, Table[list[int]]] = {name: {} for name in TABLES}
-
-    def place(placements: Iterator[Placement], count: int) -> None:
-        for table, row, column in placements:
-            cells = tables[table].setdefault(row, {})
-            cells.setdefault(column, []).append(count)
-            cells.setdefault(TOTAL, []).append(count)
-
+def _placed(
+    days: tuple[DayCell, ...], hours: tuple[HourCell, ...], granularity: Granularity, area: bool
+) -> Iterator[tuple[str, str, str, int]]:
     for day in days:
-        place(day_placements(day, granularity, area), day.vehicles)
+        for table, row, column in day_placements(day, granularity, area):
+            yield table, row, column, day.vehicles
     for hour in hours:
-        place(hour_placements(hour), hour.vehicles)
-    return tables
-
-
-def reduce_tables(
-    tables: dict[str, Table[list[int]]], figure: Callable[[list[int]], V]
-) -> dict[str, Table[V]]:
-    return {
-        name: {
-            row: {column: figure(cells) for column, cells in cols.items()}
-            for row, cols in t.items()
-        }
-        for name, t in tables.items()
-    }
+        for table, row, column in hour_placements(hour):
+            yield table, row, column, hour.vehicles
 
 
 def exact(
     days: tuple[DayCell, ...], hours: tuple[HourCell, ...], granularity: Granularity, area: bool
 ) -> dict[str, Table[int]]:
-    """The tables with exact sums (the back office, for staff entitled to them)."""
-    return reduce_tables(gather(days, hours, granularity, area), sum)
+    """The tables with exact sums (the back office, for staff entitled to them), with a
+    `total` column per row."""
+    tables: dict[str, Table[int]] = {name: {} for name in TABLES}
+    for table, row, column, count in _placed(days, hours, granularity, area):
+        cells = tables[table].get(row)
+        if cells is None:
+            cells = tables[table][row] = {}
+        cells[column] = cells.get(column, 0) + count
+        cells[TOTAL] = cells.get(TOTAL, 0) + count
+    return tables
+
+
+def published(
+    days: tuple[DayCell, ...],
+    hours: tuple[HourCell, ...],
+    granularity: Granularity,
+    area: bool,
+    figure: Callable[[int, int], V],
+    k: int,
+) -> dict[str, Table[V]]:
+    """The tables for the open data: each figure from the exact part of its base cells and
+    how many of them are small (1..k-1), which is all `figure` may see."""
+    parts: dict[str, Table[list[int]]] = {name: {} for name in TABLES}
+    for table, row, column, count in _placed(days, hours, granularity, area):
+        small = 0 < count < k
+        cells = parts[table].setdefault(row, {})
+        for key in (column, TOTAL):
+            part = cells.get(key)
+            if part is None:
+                part = cells[key] = [0, 0]
+            if small:
+                part[1] += 1
+            else:
+                part[0] += count
+    return {
+        name: {row: {c: figure(*p) for c, p in cols.items()} for row, cols in t.items()}
+        for name, t in parts.items()
+    }
