@@ -27,6 +27,16 @@ edge_app = typer.Typer(
 )
 
 
+def _site_file(path: Path) -> Path:
+    """A usage error in one line (`zes: error: ...`) when the site file cannot be a file; the
+    problems inside a site file are listed all at once by `_problems`."""
+    if path.is_dir():
+        raise IsADirectoryError(f"site file {path} is a directory, not a file")
+    if not path.exists():
+        raise FileNotFoundError(f"site file {path} does not exist")
+    return path
+
+
 def _problems(exc: SiteConfigError) -> None:
     print(str(exc), file=sys.stderr)
     raise typer.Exit(2)
@@ -36,7 +46,7 @@ def _problems(exc: SiteConfigError) -> None:
 def check_config(file: Path = typer.Argument(..., help="Site YAML file.")) -> None:
     """Validate a site file; print every problem at once (exit 2) or `ok`."""
     try:
-        config = load_site_config(file)
+        config = load_site_config(_site_file(file))
     except SiteConfigError as exc:
         _problems(exc)
     print(f"ok: site {config.site_id}, {len(config.cameras)} camera(s)")
@@ -54,6 +64,7 @@ def run(
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    _site_file(config_file)
     try:
         config = load_site_config(config_file)
         agent = Agent(config)

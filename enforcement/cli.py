@@ -16,7 +16,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from enforcement import plates
 from enforcement.explain import explain
 from enforcement.law import PassageFacts, decide, decide_plates
-from enforcement.model import LOCAL_TZ, Decision, Outcome
+from enforcement.model import LOCAL_TZ, Decision, LocalTimeError, Outcome, localize
 from enforcement.register.exemption_files import read_exemptions
 from enforcement.register.protocol import RegisterUnavailable
 from enforcement.register.rdw import read_vehicles
@@ -39,14 +39,22 @@ def _register(settings: Settings) -> RedisRegister:
     return register_from(settings)
 
 
+def _input_file(path: Path, what: str) -> Path:
+    """`path` when it is a readable file; a one-line error that says what is wrong."""
+    if path.is_dir():
+        raise ConfigError(f"{what} {path} is a directory, not a file")
+    if not path.exists():
+        raise FileNotFoundError(f"{what} {path} does not exist")
+    return path
+
+
 # -- zes rules -------------------------------------------------------------------------------
 @rules_app.command("check")
 def rules_check(
     cases: Annotated[Path, typer.Argument(help="A CSV in the format of ze-scenarios-dev.csv.")],
 ) -> None:
     """Decide every case of a scenario file; print failures and `N passed, M failed`."""
-    if not cases.is_file():
-        raise FileNotFoundError(f"case file {cases} does not exist")
+    _input_file(cases, "case file")
     _, catalog = load_law(load_settings())
     results = run_scenarios(cases, catalog)
     failed = [r for r in results if not r.passed]
@@ -126,8 +134,8 @@ def register_load(
     settings = load_settings()
     register = _register(settings)
     for path in (vehicles, fuels, bodies, body_codes, particularities, axles):
-        if path is not None and not path.is_file():
-            raise FileNotFoundError(f"{path} does not exist")
+        if path is not None:
+            _input_file(path, "RDW file")
     progress, report = _progress_report("loading vehicles")
     started = time.perf_counter()
     with progress:
@@ -153,8 +161,7 @@ def register_load_exemptions(
     ] = False,
 ) -> None:
     """Import ontheffingen (national desk, RVO and municipal) into the register."""
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} does not exist")
+    _input_file(path, "exemption file")
     register = _register(load_settings())
     progress, report = _progress_report("loading exemptions")
     started = time.perf_counter()
@@ -174,14 +181,23 @@ def register_stats() -> None:
 
 # -- zes decide ------------------------------------------------------------------------------
 def _parse_at(text: str | None) -> datetime:
+    """`--at`: an ISO date-time; without an offset it is Dutch wall-clock time (R39), which
+    must exist and be unambiguous (the clock-change hours in March and October)."""
     if text is None:
         return datetime.now(UTC)
     try:
         at = datetime.fromisoformat(text)
     except ValueError:
         raise ConfigError(f"--at {text!r} is not an ISO date or date-time") from None
-    if at.tzinfo is None:
-        at = at.replace(tzinfo=LOCAL_TZ)  # a bare local time means Dutch time (R39)
+    try:
+        at = localize(at)
+        # Both conversions the law makes; year 1 and 9999 with an offset have no UTC date.
+        at.astimezone(UTC)
+        at.astimezone(LOCAL_TZ)
+    except LocalTimeError as exc:
+        raise ConfigError(f"--at {text!r}: {exc}") from None
+    except OverflowError:
+        raise ConfigError(f"--at {text!r} is outside the calendar the law can evaluate") from None
     return at
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 
 from enforcement.model import (
     LOCAL_TZ,
@@ -34,6 +34,7 @@ from enforcement.model import (
     Zone,
     anniversary,
     end_of_day,
+    is_nationwide_scope,
 )
 from enforcement.params import LawParams, TransitionDateField
 from enforcement.plates import special_registration
@@ -58,7 +59,10 @@ ONTHEFFING_RULES: dict[str, str] = {
 ALTERNATIVE_FUELS = frozenset({"LPG", "CNG", "LNG", "Alcohol"})
 
 BEDRIJFSAUTO = "Bedrijfsauto"
-VAN_MAX_MASS_KG = 3500
+
+
+class PassageTimeError(ValueError):
+    """The passage time cannot be evaluated: no offset, or outside the calendar (R39)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +79,8 @@ class PassageFacts:
     """An incident log shows the vehicle drove with optical and sound signals (R20)."""
     direction_unknown: bool = False
     """The camera could not tell entering from leaving: a violation then needs a human."""
+    leaving: bool = False
+    """The vehicle was leaving the zone: only an entry is an offence."""
 
 
 def decide(
@@ -98,11 +104,20 @@ def decide(
     remain of those passages — and explains the rest.
     """
     if at.tzinfo is None or at.utcoffset() is None:
-        raise ValueError("passage time must be timezone-aware (R39: stored as UTC plus offset)")
+        raise PassageTimeError(
+            "passage time must be timezone-aware (R39: stored as UTC plus offset)"
+        )
     p = params if params is not None else zone.params
-    evaluation = _Evaluation(at.astimezone(LOCAL_TZ), zone, vehicle, exemptions, facts, p)
-    evaluation.explain = explain
-    return evaluation.run(day_permits_used)
+    try:
+        evaluation = _Evaluation(at.astimezone(LOCAL_TZ), zone, vehicle, exemptions, facts, p)
+        evaluation.explain = explain
+        return evaluation.run(day_permits_used)
+    except OverflowError:
+        # Only a date at the very ends of the calendar (year 1 or 9999) gets here: its local
+        # time or a period around it has no date.
+        raise PassageTimeError(
+            f"passage time {at.isoformat()} is outside the calendar the law can evaluate"
+        ) from None
 
 
 def decide_plates(
@@ -150,6 +165,7 @@ class _Evaluation:
         self.hits: list[RuleHit] = []
         self.explain = True
         self.vehicle_class: VehicleClass | None = None
+        self.class_conflict = False
 
     # -- helpers ---------------------------------------------------------------------------
     def hit(self, rule_id: str, key: str, **args: object) -> None:
@@ -270,15 +286,27 @@ class _Evaluation:
         return None
 
     def classify(self, vehicle: Vehicle) -> None:
-        """R4: van up to 3500 kg; heavier is a truck, a tractor by `inrichting` or code BC."""
+        """R4: a van up to `van_max_mass_kg`; heavier is a truck, a tractor by `inrichting`
+        or code BC. The mass decides (RVV 86c); the EU category is the cross-check: N1 is a
+        van, N2/N3 a truck, and when the two disagree the register data is contradictory."""
         assert vehicle.max_mass_kg is not None
-        if vehicle.max_mass_kg <= VAN_MAX_MASS_KG:
+        limit = self.p.van_max_mass_kg
+        if vehicle.max_mass_kg <= limit:
             self.vehicle_class = VehicleClass.VAN
         elif vehicle.body == "opleggertrekker" or "BC" in vehicle.body_type_codes:
             self.vehicle_class = VehicleClass.TRACTOR
         else:
             self.vehicle_class = VehicleClass.RIGID
-        self.hit("R4", f"class_{self.vehicle_class.value}", mass=vehicle.max_mass_kg)
+        self.hit("R4", f"class_{self.vehicle_class.value}", mass=vehicle.max_mass_kg, limit=limit)
+        category = (vehicle.eu_category or "").strip().upper()
+        expected = (
+            self.p.truck_eu_categories
+            if self.vehicle_class is VehicleClass.VAN
+            else self.p.van_eu_categories
+        )
+        if category in expected:
+            self.class_conflict = True
+            self.hit("R4", "category_conflict", category=category, mass=vehicle.max_mass_kg)
 
     # -- R17-R19: vrijstellingen from register data ------------------------------------------
     def vrijstelling(self, vehicle: Vehicle) -> Decision | None:
@@ -291,7 +319,8 @@ class _Evaluation:
         # vehicle, never fine on doubt).
         oldtimer_from = anniversary(det, self.p.oldtimer_years, leap_day_late=False)
         if oldtimer_from <= self.day:
-            candidates.append(("R17", "oldtimer", last, {"det": det, "years": 40}))
+            years = self.p.oldtimer_years
+            candidates.append(("R17", "oldtimer", last, {"det": det, "years": years}))
         elif oldtimer_from <= self.day + timedelta(days=366):
             self.hit("R17", "oldtimer_not_yet", det=det, since=oldtimer_from)
 
@@ -339,7 +368,7 @@ class _Evaluation:
                 nl=vehicle.first_nl_registration,
                 used=moment,
             )
-        euro = _euro_number(vehicle.emission_class)
+        euro = vehicle.facts.euro
         cutoff = self.p.new_vehicle_cutoff_det
         if cutoff - timedelta(days=31) <= moment < cutoff:
             self.hit("R10", "before_cutoff", det=moment, cutoff=cutoff)
@@ -405,8 +434,14 @@ class _Evaluation:
             day = None
             if exemption.type == "dagontheffing" and exemption.starts_at is not None:
                 day = exemption.starts_at.astimezone(LOCAL_TZ).date()
-                if self.day > day:  # in the 06:00 tail of the permit day (R22, R39)
-                    self.hit("R39", "day_permit_tail", day=day, at=self.local)
+                if self.day > day:  # in the tail of the permit day (R22, R39)
+                    self.hit(
+                        "R39",
+                        "day_permit_tail",
+                        day=day,
+                        at=self.local,
+                        until=end.astimezone(LOCAL_TZ),
+                    )
             if self.day >= self.p.end_state_from:
                 self.hit("R16", "end_state_ontheffing", since=self.p.end_state_from)
             return self.done(
@@ -440,9 +475,16 @@ class _Evaluation:
         )
 
     def _ontheffing_end(self, exemption: Exemption, vehicle: Vehicle) -> datetime:
-        """The permit's end, cut where the law caps its type (R23: 13 years, R23/R29: 2029)."""
+        """The permit's end, cut where the law caps its type (R23: 13 years, R23/R29: 2029).
+
+        A day permit recorded by its day only (as a register that stores the permit day
+        holds it) ends at local midnight; R22's window runs on to the tail on D+1."""
         assert exemption.ends_before is not None
         end = exemption.ends_before
+        if exemption.type == "dagontheffing":
+            local_end = end.astimezone(LOCAL_TZ)
+            if local_end.time() == time(0):
+                end = local_end + timedelta(hours=self.p.day_permit_tail_hours)
         if exemption.type in self.p.capped_ontheffing_types:
             end = min(end, end_of_day(self.p.vrijstelling_last_day))
         if exemption.type.startswith("bijzonder-voertuig-") and vehicle.first_admission:
@@ -455,6 +497,9 @@ class _Evaluation:
         """Why a permit does not allow this passage (R21 and the type's own rule), or None."""
         if exemption.status is not ExemptionStatus.GRANTED:
             return "ontheffing_not_granted", {"status": exemption.status.value}
+        if rule_id == "R31" and is_nationwide_scope(exemption.scope):
+            # R31: a local ontheffing is granted by one municipality and valid only there.
+            return "local_ontheffing_not_nationwide", {}
         if not self.zone.covers_scope(exemption.scope):
             return "ontheffing_wrong_scope", {"zone": self.zone.name}
         if exemption.starts_at is None or exemption.ends_before is None:
@@ -474,13 +519,20 @@ class _Evaluation:
             ):
                 return "day_permit_limit", {"maximum": maximum}
             minimum = self.zone.day_permit_min_class
-            euro = _euro_number(vehicle.emission_class)
+            euro = vehicle.facts.euro
             if minimum is not None and (euro is None or euro < minimum):
                 return "day_permit_min_class", {"minimum": minimum}
         return None
 
     # -- the outcome of a failed test ---------------------------------------------------------
     def violation(self) -> Decision:
+        if self.facts.leaving:
+            self.hit("R1", "leaving_zone", zone=self.zone.name)
+            return self.done(Outcome.OUT_OF_SCOPE)
+        if self.class_conflict:
+            # Van by mass, truck by category (or the reverse): which rules apply is in doubt.
+            self.hit("R33", "class_conflict")
+            return self.done(Outcome.UNDETERMINED)
         if self.facts.direction_unknown:
             # Only an entry is an offence; without a known direction nobody is fined (R33).
             self.hit("R33", "direction_unknown")
@@ -504,17 +556,6 @@ class _Evaluation:
                 sanction = Sanction(SanctionKind.FINE, amount, amounts.admin_costs_eur)
         self.hit("R36", "review_before_sanction")
         return self.done(Outcome.VIOLATION, sanction=sanction)
-
-
-def _euro_number(emission_class: str | None) -> int | None:
-    """RDW writes "0".."6" (and "Z"); trucks are often written in roman numerals (V, VI)."""
-    if emission_class is None:
-        return None
-    text = emission_class.strip().upper().removeprefix("EURO").strip()
-    roman = {"I": 1, "II": 2, "III": 3, "IV": 4, "V": 5, "VI": 6, "VII": 7}
-    if text in roman:
-        return roman[text]
-    return int(text) if text.isdigit() else None
 
 
 def _fuel_names(vehicle: Vehicle) -> str:

@@ -49,7 +49,10 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "zero_emission": "Zero-emission vehicle ({fuels}): always allowed.",
         "end_state_ze_only": "From {since} only zero-emission vehicles may enter.",
         "missing_register_data": "The register lacks {field}: a person must decide.",
-        "class_van": "Van: permitted maximum mass {mass} kg (3500 kg or less).",
+        "class_van": "Van: permitted maximum mass {mass} kg ({limit} kg or less).",
+        "category_conflict": "The register's EU category {category} contradicts the permitted "
+        "maximum mass of {mass} kg: van or truck is in doubt.",
+        "class_conflict": "Van or truck is in doubt in the register data: a person must decide.",
         "class_tractor": "Truck, tractor unit: permitted maximum mass {mass} kg.",
         "class_rigid": "Truck, rigid: permitted maximum mass {mass} kg.",
         "hybrid_not_ze": "Hybrid ({fuels}) is not zero-emission; its emission class decides.",
@@ -97,6 +100,8 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "end_state": "From {since} only zero-emission vehicles may enter.",
         "ontheffing_not_granted": "Ontheffing {type} ({scope}) was {status}.",
         "ontheffing_wrong_scope": "Ontheffing {type} for {scope} is not valid in {zone}.",
+        "local_ontheffing_not_nationwide": "Ontheffing {type} is a local ontheffing: valid only "
+        "in the municipality that granted it, never nationwide ({scope}).",
         "ontheffing_no_period": "Ontheffing {type} ({scope}) has no validity period.",
         "ontheffing_not_started": "Ontheffing {type} ({scope}) is valid only from {start}.",
         "ontheffing_ended": "Ontheffing {type} ({scope}) was valid through {last_day}.",
@@ -112,10 +117,11 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "review_before_sanction": "An authorised officer reviews the evidence before any sanction.",
         "direction_unknown": "The camera could not tell whether the vehicle entered the zone: "
         "a person must decide.",
+        "leaving_zone": "The vehicle was leaving the {zone} zone: only an entry is an offence.",
         "no_hit": "No-hit: the passage data is deleted at once; only counters remain.",
         "before_cutoff": "First admitted {det}, before {cutoff}: transitional rules apply.",
         "ontheffing_considered": "Ontheffing {type} considered.",
-        "day_permit_tail": "Day permit for {day} still valid at {at} (until 06:00 the next day).",
+        "day_permit_tail": "Day permit for {day} still valid at {at} (until {until}).",
         "warning_period_over": "The warning period ended on {until}.",
         "area_not_started": "Access windows in {area} apply from {start}.",
         "window_unknown_vehicle": "Vehicle unknown or without kind in the register: a person "
@@ -180,7 +186,11 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "zero_emission": "Emissieloos voertuig ({fuels}): altijd toegestaan.",
         "end_state_ze_only": "Vanaf {since} hebben alleen emissieloze voertuigen toegang.",
         "missing_register_data": "In het register ontbreekt {field}: een mens beslist.",
-        "class_van": "Bestelauto: toegestane maximum massa {mass} kg (3500 kg of minder).",
+        "class_van": "Bestelauto: toegestane maximum massa {mass} kg ({limit} kg of minder).",
+        "category_conflict": "De EU-categorie {category} in het register past niet bij de "
+        "toegestane maximum massa van {mass} kg: bestelauto of vrachtauto is onzeker.",
+        "class_conflict": "Bestelauto of vrachtauto is onzeker in de registergegevens: een mens "
+        "beslist.",
         "class_tractor": "Vrachtauto, opleggertrekker: toegestane maximum massa {mass} kg.",
         "class_rigid": "Vrachtauto, bakwagen: toegestane maximum massa {mass} kg.",
         "hybrid_not_ze": "Hybride ({fuels}) is niet emissieloos; de emissieklasse beslist.",
@@ -237,6 +247,8 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "end_state": "Vanaf {since} hebben alleen emissieloze voertuigen toegang.",
         "ontheffing_not_granted": "Ontheffing {type} ({scope}) is {status}.",
         "ontheffing_wrong_scope": "Ontheffing {type} voor {scope} geldt niet in {zone}.",
+        "local_ontheffing_not_nationwide": "Ontheffing {type} is een lokale ontheffing: alleen "
+        "geldig in de gemeente die haar verleende, nooit landelijk ({scope}).",
         "ontheffing_no_period": "Ontheffing {type} ({scope}) heeft geen geldigheidsperiode.",
         "ontheffing_not_started": "Ontheffing {type} ({scope}) geldt pas vanaf {start}.",
         "ontheffing_ended": "Ontheffing {type} ({scope}) gold tot en met {last_day}.",
@@ -255,12 +267,12 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "sanctie volgt.",
         "direction_unknown": "De camera kon niet zien of het voertuig de zone inreed: een mens "
         "beslist.",
+        "leaving_zone": "Het voertuig verliet de zone {zone}: alleen inrijden is een overtreding.",
         "no_hit": "Geen hit: de passagegegevens worden direct verwijderd; alleen tellingen "
         "blijven.",
         "before_cutoff": "Eerste toelating {det}, vóór {cutoff}: de overgangsregels gelden.",
         "ontheffing_considered": "Ontheffing {type} bekeken.",
-        "day_permit_tail": "Dagontheffing voor {day} geldt nog op {at} (tot 06:00 de volgende "
-        "dag).",
+        "day_permit_tail": "Dagontheffing voor {day} geldt nog op {at} (tot {until}).",
         "warning_period_over": "De waarschuwingsperiode eindigde op {until}.",
         "area_not_started": "Venstertijden in {area} gelden vanaf {start}.",
         "window_unknown_vehicle": "Voertuig onbekend of zonder voertuigsoort in het register: "

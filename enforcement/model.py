@@ -8,9 +8,10 @@ local calendar dates (Europe/Amsterdam, R39); instants are timezone-aware dateti
 from __future__ import annotations
 
 import enum
+import functools
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
-from typing import NamedTuple
+from datetime import MAXYEAR, UTC, date, datetime, time, timedelta
+from typing import Final, NamedTuple
 from zoneinfo import ZoneInfo
 
 from enforcement.messages import render
@@ -21,6 +22,49 @@ LOCAL_TZ = ZoneInfo("Europe/Amsterdam")
 
 #: RDW `brandstof_omschrijving` values that count as zero-emission (R5).
 ZERO_EMISSION_FUELS = frozenset({"Elektriciteit", "Waterstof"})
+
+#: Permit scopes that mean "valid nationwide" (R21), folded as `fold_name` folds them.
+NATIONWIDE_SCOPES: Final = frozenset({"nl", "nl(rvo)", "nederland"})
+
+#: Emission classes as written in RDW files and case files -> the canonical class. RDW writes
+#: "0".."6" (and "Z"); heavy-duty steps appear in roman numerals (V, VI, VII), sometimes with
+#: "EURO" in front, and EEV ("enhanced environmentally friendly vehicle", the step between
+#: Euro V and VI) counts as class 5: the lower reading, which never costs a vehicle access it
+#: has under the higher one's rules before 2027 (R8 vs R15).
+_ROMAN: Final = {"I": "1", "II": "2", "III": "3", "IV": "4", "V": "5", "VI": "6", "VII": "7"}
+_EMISSION_CLASSES: Final[dict[str, str]] = {
+    **{str(n): str(n) for n in range(8)},
+    "Z": "Z",
+    "EEV": "5",
+    **_ROMAN,
+}
+
+#: Flow-statistics fuel groups of a vehicle's first fuel row (`VehicleFacts.fuel_group`).
+_FUEL_GROUPS: Final = {
+    "Diesel": "diesel",
+    "Benzine": "petrol",
+    "LPG": "gas",
+    "CNG": "gas",
+    "LNG": "gas",
+}
+
+
+def parse_emission_class(raw: str | None) -> str | None:
+    """The canonical emission class ("0".."7" or "Z") of a written one, None when empty.
+
+    Accepts every spelling RDW files and case files carry: arabic and roman numerals in any
+    case, with or without a "EURO" prefix ("EURO VI", "Euro 6"), and EEV. Raises ValueError
+    for any other text, so a loader can count it instead of guessing."""
+    if raw is None:
+        return None
+    text = " ".join(raw.split()).upper()
+    if not text:
+        return None
+    bare = text.removeprefix("EURO").strip()
+    try:
+        return _EMISSION_CLASSES[bare]
+    except KeyError:
+        raise ValueError(f"emission class {raw[:40]!r} is not 0-7, I-VII, EEV or Z") from None
 
 
 class Outcome(enum.StrEnum):
@@ -61,11 +105,73 @@ class Fuel:
     """One row of RDW `Gekentekende_voertuigen_brandstof` (8ys7-d773) for a vehicle."""
 
     name: str
-    """`brandstof_omschrijving`, e.g. `Diesel`, `Elektriciteit`."""
+    """`brandstof_omschrijving`, e.g. `Diesel`, `Elektriciteit`; "" when a source gives an
+    emission class but no fuel (a case file with an empty `fuel` column)."""
     emission_class: str | None = None
-    """`emissiecode_omschrijving`: "0".."6" or "Z"; None when not registered."""
+    """`emissiecode_omschrijving` as written: "0".."6" or "Z" from the RDW loader; any
+    spelling `parse_emission_class` reads elsewhere. None when not registered."""
     hybrid_class: str | None = None
     """`klasse_hybride_elektrisch_voertuig`, e.g. `OVC-HEV`, `NOVC-HEV`."""
+
+
+@dataclass(frozen=True, slots=True)
+class VehicleFacts:
+    """What a vehicle's fuel rows say, read once: the law, the RDW loader, the stream's flow
+    labels and the plate check all take these from `vehicle_facts`, so they cannot disagree."""
+
+    emission_class: str | None
+    """Canonical class "0".."7" or "Z" of the first fuel row that registers one; None when
+    none does or the text is not an emission class."""
+    euro: int | None
+    """The class as a number for the transitional rules (R7-R15); None for none or Z."""
+    emission_label: str
+    """Metric label: the class, `unknown` when none is registered, `other` when unreadable."""
+    fuel_group: str
+    """zero_emission, hybrid, diesel, petrol, gas, other or unknown (no fuel rows)."""
+    zero_emission: bool
+    """R5: every fuel row is electricity or hydrogen, or the class is Z."""
+    hybrid: bool
+    """R6: both a combustion and an electric fuel row, or a hybrid class on a row."""
+    plugin_hybrid: bool
+    """A fuel row with `klasse_hybride_elektrisch_voertuig = OVC-HEV` (R29)."""
+
+
+@functools.lru_cache(maxsize=4096)
+def vehicle_facts(fuels: tuple[Fuel, ...]) -> VehicleFacts:
+    """The facts of a vehicle's fuel rows (`brandstof_volgnummer` order).
+
+    Cached per fuel tuple: a few hundred distinct tuples serve a whole fleet, so the stream
+    pays for this once per kind of vehicle, not per passage."""
+    written = next((f.emission_class for f in fuels if f.emission_class), None)
+    try:
+        emission_class = parse_emission_class(written)
+        label = emission_class or "unknown"
+    except ValueError:
+        emission_class, label = None, "other"
+    euro = int(emission_class) if emission_class and emission_class.isdigit() else None
+    names = {f.name for f in fuels if f.name}
+    zero_emission = emission_class == "Z" or (
+        bool(fuels) and all(f.name in ZERO_EMISSION_FUELS for f in fuels)
+    )
+    combined = bool(names & ZERO_EMISSION_FUELS) and bool(names - ZERO_EMISSION_FUELS)
+    hybrid = combined or any(f.hybrid_class for f in fuels)
+    if not names:
+        group = "zero_emission" if zero_emission else "unknown"
+    elif zero_emission:
+        group = "zero_emission"
+    elif hybrid:
+        group = "hybrid"
+    else:
+        group = _FUEL_GROUPS.get(next(f.name for f in fuels if f.name), "other")
+    return VehicleFacts(
+        emission_class=emission_class,
+        euro=euro,
+        emission_label=label,
+        fuel_group=group,
+        zero_emission=zero_emission,
+        hybrid=hybrid,
+        plugin_hybrid=any(f.hybrid_class == "OVC-HEV" for f in fuels),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,30 +212,28 @@ class Vehicle:
     """`export_indicator = Ja`: the plate is no longer current in the Netherlands."""
 
     @property
+    def facts(self) -> VehicleFacts:
+        """Emission class, fuel group and hybrid facts of the fuel rows (`vehicle_facts`)."""
+        return vehicle_facts(self.fuels)
+
+    @property
     def emission_class(self) -> str | None:
-        """The vehicle's emission class: the first class registered on a fuel row."""
-        for fuel in self.fuels:
-            if fuel.emission_class:
-                return fuel.emission_class
-        return None
+        """The canonical emission class of the first fuel row that registers one."""
+        return vehicle_facts(self.fuels).emission_class
 
     @property
     def zero_emission(self) -> bool:
         """R5: every fuel row is electricity or hydrogen, or the class is Z."""
-        if self.emission_class == "Z":
-            return True
-        return bool(self.fuels) and all(f.name in ZERO_EMISSION_FUELS for f in self.fuels)
+        return vehicle_facts(self.fuels).zero_emission
 
     @property
     def hybrid(self) -> bool:
         """R6: a hybrid (plug-in or not) has both a combustion and an electric fuel row."""
-        names = {f.name for f in self.fuels}
-        combined = bool(names & ZERO_EMISSION_FUELS) and bool(names - ZERO_EMISSION_FUELS)
-        return combined or any(f.hybrid_class for f in self.fuels)
+        return vehicle_facts(self.fuels).hybrid
 
     @property
     def plugin_hybrid(self) -> bool:
-        return any(f.hybrid_class == "OVC-HEV" for f in self.fuels)
+        return vehicle_facts(self.fuels).plugin_hybrid
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,10 +269,11 @@ class Zone:
 
     def covers_scope(self, scope: str) -> bool:
         """Does a permit scope (municipality name or `NL`/`NL(RVO)`) include this zone?"""
-        key = fold_name(scope)
-        if key in {"nl", "nl(rvo)", "nederland"}:
+        if is_nationwide_scope(scope):
             return True
-        return key in {fold_name(n) for n in (self.municipality, self.name, self.id, *self.aliases)}
+        return fold_name(scope) in {
+            fold_name(n) for n in (self.municipality, self.name, self.id, *self.aliases)
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,14 +320,27 @@ class Exemption:
         )
 
     @classmethod
-    def day_permit(cls, plate: str, scope: str, day: date, **kwargs: object) -> Exemption:
-        """A dagontheffing for local day `day`: 00:00 on D until 06:00 on D+1 (R22)."""
+    def day_permit(
+        cls,
+        plate: str,
+        scope: str,
+        day: date,
+        *,
+        tail_hours: int | None = None,
+        **kwargs: object,
+    ) -> Exemption:
+        """A dagontheffing for local day `day`: 00:00 on D until the tail on D+1 (R22).
+
+        `tail_hours` defaults to `LawParams.day_permit_tail_hours`."""
+        if tail_hours is None:
+            tail_hours = DEFAULT_DAY_PERMIT_TAIL_HOURS
+        starts_at, ends_before = day_permit_window(day, tail_hours)
         return cls(
             plate=plate,
             type="dagontheffing",
             scope=scope,
-            starts_at=local_midnight(day),
-            ends_before=datetime.combine(day + timedelta(days=1), time(6), LOCAL_TZ),
+            starts_at=starts_at,
+            ends_before=ends_before,
             **kwargs,  # type: ignore[arg-type]
         )
 
@@ -310,6 +428,59 @@ def local_midnight(day: date) -> datetime:
     return datetime.combine(day, time(0), LOCAL_TZ)
 
 
+#: The default R22 tail, for callers that build a day permit without the law's parameters.
+DEFAULT_DAY_PERMIT_TAIL_HOURS: Final = int(LawParams.model_fields["day_permit_tail_hours"].default)
+
+
+def day_permit_window(day: date, tail_hours: int) -> tuple[datetime, datetime]:
+    """R22's window for permit day D: [D 00:00, D+1 `tail_hours`:00) local time.
+
+    Wall-clock arithmetic in Europe/Amsterdam, so the tail ends at 06:00 on the clock also on
+    the nights the clocks change."""
+    return local_midnight(day), local_midnight(day + timedelta(days=1)) + timedelta(
+        hours=tail_hours
+    )
+
+
+def is_nationwide_scope(scope: str) -> bool:
+    """`NL`, `NL(RVO)` (or `Nederland`): a permit scope valid in every municipality (R21)."""
+    return fold_name(scope) in NATIONWIDE_SCOPES
+
+
+class LocalTimeError(ValueError):
+    """A local time that does not exist or exists twice in Europe/Amsterdam (R39)."""
+
+
+def localize(naive: datetime) -> datetime:
+    """A wall-clock time in the Netherlands as an aware instant (R39).
+
+    Raises `LocalTimeError` for a time the clocks skip (the last Sunday of March, 02:00-03:00)
+    and for one they show twice (the last Sunday of October, 02:00-03:00) unless the time says
+    which (`fold`); an offset in the input is the way to say which."""
+    if naive.tzinfo is not None:
+        return naive
+    shown = naive.strftime("%Y-%m-%dT%H:%M")
+    first = naive.replace(tzinfo=LOCAL_TZ, fold=0)
+    second = naive.replace(tzinfo=LOCAL_TZ, fold=1)
+    try:
+        back = first.astimezone(UTC).astimezone(LOCAL_TZ).replace(tzinfo=None)
+    except OverflowError:
+        raise LocalTimeError(f"{shown} is outside the calendar") from None
+    if back != naive.replace(fold=0):
+        raise LocalTimeError(
+            f"{shown} does not exist in the Netherlands: the clocks jump from 02:00 to 03:00 "
+            f"on {naive.date().isoformat()} (summer time)"
+        )
+    if first.utcoffset() != second.utcoffset():
+        early, late = (first.strftime("%z"), second.strftime("%z"))
+        raise LocalTimeError(
+            f"{shown} occurs twice in the Netherlands (the clocks go back from 03:00 to 02:00 "
+            f"on {naive.date().isoformat()}): add the offset, "
+            f"{early[:3]}:{early[3:]} or {late[:3]}:{late[3:]}"
+        )
+    return first
+
+
 def end_of_day(day: date) -> datetime:
     """The first instant after local day `day` (exclusive end of "tot en met" a date)."""
     return local_midnight(day + timedelta(days=1))
@@ -330,7 +501,9 @@ def add_months(day: date, months: int) -> date:
 def anniversary(day: date, years: int, *, leap_day_late: bool) -> date:
     """The date `years` after `day`. A 29 February falls on 28 February or 1 March of a
     common year: the law module picks the reading that favours the vehicle (never fine on
-    doubt) via `leap_day_late`."""
+    doubt) via `leap_day_late`. An anniversary past the calendar's end is `date.max` (never)."""
+    if day.year + years > MAXYEAR:
+        return date.max
     try:
         return day.replace(year=day.year + years)
     except ValueError:

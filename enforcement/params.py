@@ -77,6 +77,20 @@ class LawParams(BaseModel):
     end_state_from: date = Field(
         date(2030, 1, 1), description="R16: from this date only zero-emission vehicles."
     )
+    van_max_mass_kg: int = Field(
+        3500,
+        gt=0,
+        description="R4 (RVV 86c bedrijfsauto): a Bedrijfsauto with a permitted maximum mass "
+        "up to and including this is a van; heavier is a truck.",
+    )
+    van_eu_categories: frozenset[str] = Field(
+        frozenset({"N1"}),
+        description="R4 cross-check: EU categories of a van. A van by mass with a truck "
+        "category (or the reverse) is contradictory register data: never fined automatically.",
+    )
+    truck_eu_categories: frozenset[str] = Field(
+        frozenset({"N2", "N3"}), description="R4 cross-check: EU categories of a truck."
+    )
     oldtimer_years: int = Field(40, description="R17: age in years from DET for an oldtimer.")
     special_body_max_age_years: int = Field(
         13, description="R19/R23: special bodies are exempt while younger than this."
@@ -114,7 +128,11 @@ class LawParams(BaseModel):
         12, description="R22: day permits per vehicle, per municipality, per calendar year."
     )
     day_permit_tail_hours: int = Field(
-        6, description="R22: a day permit for day D runs until this hour on D+1."
+        6,
+        ge=0,
+        le=23,
+        description="R22: a day permit for day D runs until this hour on D+1 (also when the "
+        "register records the permit by its day only).",
     )
     warning_period_min_months: int = Field(
         6, description="R32: minimum warning period after a zone starts."

@@ -98,11 +98,12 @@ def vehicle_summary(vehicle: Vehicle, decision: Decision | None, lang: str) -> s
     }
     cls = decision.vehicle_class if decision else None
     name = words[cls][lang != "nl"] if cls else (vehicle.kind or "?")
-    if vehicle.zero_emission:
+    facts = vehicle.facts  # the law's own reading of the fuel rows
+    if facts.zero_emission:
         return render("pc_vehicle_ze", {"vehicle": name}, lang)
     year = vehicle.first_admission.year if vehicle.first_admission else "?"
     return render(
-        "pc_vehicle", {"vehicle": name, "emission": vehicle.emission_class or "?", "year": year},
+        "pc_vehicle", {"vehicle": name, "emission": facts.emission_class or "?", "year": year},
         lang,
     )  # fmt: skip
 
@@ -153,7 +154,7 @@ def answer_zone(
             render(f"pc_apply_{name}", {"max": zone.params.day_permit_max_per_year}, lang)
             for name, classes in APPLICABLE
             if decision.vehicle_class in classes
-            and (name != "phev-vrachtauto" or (vehicle is not None and vehicle.plugin_hybrid))
+            and (name != "phev-vrachtauto" or (vehicle is not None and vehicle.facts.plugin_hybrid))
         )
     return ZoneAnswer(
         zone_id=zone.id,

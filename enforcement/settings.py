@@ -45,8 +45,11 @@ class ConfigError(ValueError):
 
 
 class Settings(BaseSettings):
+    # extra="ignore": one `.env` serves every role, so it holds ZES_STREAM_*, ZES_CASES_* and
+    # other roles' keys that are not ours. The files people write by hand (the law TOML, the
+    # site YAML) keep extra="forbid", where a typo must be caught.
     model_config = SettingsConfigDict(
-        env_prefix="ZES_", env_file=".env", frozen=True, extra="forbid"
+        env_prefix="ZES_", env_file=".env", frozen=True, extra="ignore"
     )
 
     redis_url: str = Field(

@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
 stream_app = typer.Typer(help="Stream workers: decide passages with the law.", no_args_is_help=True)
 
 
@@ -15,6 +17,9 @@ def worker(
     loglevel: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "warning",
 ) -> None:
     """Run a stream worker (settings from ZES_* and ZES_STREAM_* environment variables)."""
+    if loglevel.lower() not in LOG_LEVELS:
+        raise typer.BadParameter(f"{loglevel!r} is not one of {', '.join(LOG_LEVELS)}",
+                                 param_hint="'--loglevel'")  # fmt: skip
     import faust
     import mode.loop
 

@@ -7,11 +7,9 @@ so a grep for the name a dashboard or alert uses finds the declaration."""
 
 from __future__ import annotations
 
-import functools
-
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from enforcement.model import ZERO_EMISSION_FUELS, Fuel, Vehicle
+from enforcement.model import Vehicle
 
 _LAG_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800, 3600, 21600)
 
@@ -98,34 +96,10 @@ class StreamMetrics:
 
 def fuel_group(vehicle: Vehicle | None) -> str:
     """A handful of groups for the flow dashboards: zero_emission, hybrid, diesel, petrol,
-    gas, other, unknown."""
-    return _fuel_labels(vehicle.fuels)[0] if vehicle is not None else "unknown"
+    gas, other, unknown (`enforcement.model.vehicle_facts`, the law's own reading)."""
+    return vehicle.facts.fuel_group if vehicle is not None else "unknown"
 
 
 def emission_label(vehicle: Vehicle | None) -> str:
-    return _fuel_labels(vehicle.fuels)[1] if vehicle is not None else "unknown"
-
-
-@functools.lru_cache(maxsize=4096)
-def _fuel_labels(fuels: tuple[Fuel, ...]) -> tuple[str, str]:
-    """(fuel group, emission class label) of a vehicle's fuel rows — all they depend on, so a
-    few hundred distinct fuel tuples serve the whole fleet from this cache."""
-    vehicle = Vehicle("", None, None, fuels=fuels)
-    cls = vehicle.emission_class
-    known = {"0", "1", "2", "3", "4", "5", "6", "Z"}
-    emission = (
-        "unknown"
-        if cls is None
-        else {"V": "5", "VI": "6"}.get(cls.upper(), cls if cls in known else "other")
-    )
-    if not fuels:
-        return "unknown", emission
-    if vehicle.zero_emission:
-        return "zero_emission", emission
-    if vehicle.hybrid:
-        return "hybrid", emission
-    first = fuels[0].name
-    if first in ZERO_EMISSION_FUELS:
-        return "other", emission
-    groups = {"Diesel": "diesel", "Benzine": "petrol", "LPG": "gas", "CNG": "gas", "LNG": "gas"}
-    return groups.get(first, "other"), emission
+    """The canonical emission class, `unknown` (none registered) or `other` (unreadable)."""
+    return vehicle.facts.emission_label if vehicle is not None else "unknown"

@@ -1,7 +1,9 @@
 """The `zes` command: one console script, one sub-command per role.
 
 User mistakes (a missing file, a bad date, an unreachable Redis) print one readable line and
-exit non-zero; a traceback is only ever shown for a bug, with `ZES_DEBUG=1`.
+exit non-zero; a traceback is only ever shown for a bug, with `ZES_DEBUG=1`. Usage errors (a
+missing argument or option, an unknown option, a bad value) are one line `zes: error: ...` on
+stderr and exit 2, for every sub-command, including those mounted from the roles' modules.
 """
 
 from __future__ import annotations
@@ -10,9 +12,13 @@ import importlib.util
 import os
 import sys
 
+import click
 import typer
+from typer import _click as typer_click
 
 from enforcement.cli import decide_command, demo_command, register_app, rules_app
+from enforcement.law import PassageTimeError
+from enforcement.model import LocalTimeError
 from enforcement.records import RecordError
 from enforcement.register.protocol import RegisterUnavailable
 from enforcement.scenarios import ScenarioError
@@ -92,33 +98,65 @@ USER_ERRORS: tuple[type[BaseException], ...] = (
     RecordError,
     ScenarioError,
     RegisterUnavailable,
+    PassageTimeError,
+    LocalTimeError,
     FileNotFoundError,
     IsADirectoryError,
+    NotADirectoryError,
     PermissionError,
 )
+
+#: Usage errors and other errors click shows to the user. Typer 0.29 raises those of its own
+#: vendored click (`typer._click`), which are not subclasses of click's; a sub-app built on
+#: click itself would raise click's. Both are answered the same way.
+CLICK_ERRORS: tuple[type[BaseException], ...] = (
+    typer_click.exceptions.ClickException,
+    click.ClickException,
+)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def _usage_line(exc: BaseException) -> str:
+    """`zes: error: <what>` with the command's help hint, on one line."""
+    message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+    ctx = getattr(exc, "ctx", None)
+    hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+    return f"zes: error: {_one_line(message)}{hint}"
 
 
 def main(argv: list[str] | None = None) -> int:
     try:
         # Non-standalone click returns a command's `typer.Exit` code instead of exiting.
-        code = app(args=argv, standalone_mode=False)
+        code = app(args=argv, standalone_mode=False, prog_name="zes")
     except USER_ERRORS as exc:
         if os.environ.get("ZES_DEBUG"):
             raise
-        print(f"zes: error: {exc}", file=sys.stderr)
+        print(f"zes: error: {_one_line(str(exc))}", file=sys.stderr)
+        return 2
+    except OverflowError as exc:
+        # A date or number at the end of its range that no check above caught.
+        if os.environ.get("ZES_DEBUG"):
+            raise
+        print(f"zes: error: a date or number is out of range ({exc})", file=sys.stderr)
         return 2
     except typer.Exit as exc:
         return int(exc.exit_code or 0)
     except typer.Abort:
         print("zes: aborted", file=sys.stderr)
         return 130
-    except Exception as exc:  # click's usage errors arrive here in non-standalone mode
-        from click import ClickException
-
-        if isinstance(exc, ClickException):
-            exc.show()
-            return exc.exit_code
-        raise
+    except typer_click.exceptions.NoArgsIsHelpError as exc:
+        # A group without its sub-command: the help on stdout, the error line on stderr.
+        print(exc.format_message())
+        path = exc.ctx.command_path
+        print(f"zes: error: missing command (see '{path} --help')", file=sys.stderr)
+        return 2
+    except CLICK_ERRORS as exc:
+        print(_usage_line(exc), file=sys.stderr)
+        code = getattr(exc, "exit_code", 2)
+        return code if isinstance(code, int) else 2
     return code if isinstance(code, int) else 0
 
 

@@ -17,7 +17,11 @@ DEV_SESSION_SECRET = "zes-development-only-session-secret"
 
 class CaseSettings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_prefix="ZES_CASES_", env_file=".env", frozen=True, extra="forbid"
+        # A shared `.env` holds other roles' keys (see enforcement.settings.Settings).
+        env_prefix="ZES_CASES_",
+        env_file=".env",
+        frozen=True,
+        extra="ignore",
     )
 
     database_url: str | None = Field(

@@ -75,7 +75,7 @@ from typing import Any, Final, TextIO
 import numpy as np
 import numpy.typing as npt
 
-from enforcement.model import Fuel, Vehicle
+from enforcement.model import Fuel, Vehicle, parse_emission_class
 from enforcement.plates import normalise
 from enforcement.register.report import LoadReport
 
@@ -87,7 +87,6 @@ __all__ = [
     "PARTICULARITY_FIELDS",
     "VEHICLE_FIELDS",
     "canonical_field",
-    "emission_class",
     "iter_json_objects",
     "read_vehicles",
 ]
@@ -145,31 +144,6 @@ def canonical_field(header: str) -> str:
     `milieuklasse_eg_goedkeuring_licht`, `Emissieklasse` -> `emissiecode_omschrijving`."""
     key = _NOT_NAME_CHAR.sub("_", header.strip().lstrip("\ufeff").lower()).strip("_")
     return _HEADER_ALIASES.get(key, key)
-
-
-_ROMAN: Final = {"I": "1", "II": "2", "III": "3", "IV": "4", "V": "5", "VI": "6", "EEV": "5"}
-_EMISSION: Final[dict[str, str]] = {
-    **{str(n): str(n) for n in range(7)},
-    "Z": "Z",
-    **_ROMAN,
-    **{f"EURO {k}": v for k, v in _ROMAN.items()},
-    **{f"EURO {n}": str(n) for n in range(7)},
-}
-
-
-def emission_class(raw: str | None) -> str | None:
-    """`emissiecode_omschrijving` as "0".."6" or "Z"; roman (V, VI) and EEV map to arabic.
-
-    Raises ValueError for any other non-empty text, so the caller can count it."""
-    if raw is None:
-        return None
-    text = raw.strip().upper()
-    if not text:
-        return None
-    try:
-        return _EMISSION[text]
-    except KeyError:
-        raise ValueError(raw) from None
 
 
 class _RowError(ValueError):
@@ -879,7 +853,7 @@ def _fuel_parsers(join: _Join, source: _Source) -> tuple[_RowParser, _ChunkParse
         if fuel_name is None:
             return None
         try:
-            klass = emission_class(emission)
+            klass = parse_emission_class(emission)
         except ValueError:
             return None  # the row parser notes it, for every row
         vid = join.value_id(_FUELS, Fuel(fuel_name, klass, _text(hybrid)))

@@ -10,15 +10,19 @@ import csv
 import json
 import random
 from collections.abc import Generator, Iterable, Sequence
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import pytest
 
-from enforcement.model import Fuel, Vehicle
+from enforcement.law import decide
+from enforcement.model import LOCAL_TZ, Fuel, Vehicle, parse_emission_class
+from enforcement.platecheck import vehicle_summary
 from enforcement.register import rdw
-from enforcement.register.rdw import canonical_field, emission_class, read_vehicles
+from enforcement.register.rdw import canonical_field, read_vehicles
 from enforcement.register.report import LoadReport
+from enforcement.zones import default_catalog
+from stream.metrics import emission_label, fuel_group
 
 # (API name, bulk CSV display name): a realistic subset of m9d7-ebf2 in the bulk file's order.
 VEHICLE_COLUMNS = [
@@ -411,23 +415,68 @@ def test_canonical_field_names() -> None:
     )
 
 
-@pytest.mark.parametrize(
-    ("raw", "expected"),
-    [
-        ("0", "0"),
-        ("6", "6"),
-        (" Z ", "Z"),
-        ("V", "5"),
-        ("VI", "6"),
-        ("vi", "6"),
-        ("EEV", "5"),
-        ("EURO VI", "6"),
-        ("", None),
-        (None, None),
-    ],
-)
-def test_emission_class_mapping(raw: str | None, expected: str | None) -> None:
-    assert emission_class(raw) == expected
+#: Every `emissiecode_omschrijving` spelling the RDW files carry (spec §6: "0".."6" and "Z",
+#: roman V/VI on heavy-duty rows, EEV between Euro V and VI), with "EURO" prefixes, case and
+#: padding as exports write them; and the canonical class each one is.
+RDW_EMISSION_VALUES = [
+    *((str(n), str(n)) for n in range(7)),
+    ("Z", "Z"), (" Z ", "Z"), ("z", "Z"),
+    ("I", "1"), ("II", "2"), ("III", "3"), ("IV", "4"), ("V", "5"), ("VI", "6"), ("VII", "7"),
+    ("vi", "6"), ("EEV", "5"), ("eev", "5"),
+    ("EURO VI", "6"), ("Euro 6", "6"), ("EURO 5", "5"), ("EURO  V", "5"), ("EURO EEV", "5"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("raw", "expected"), RDW_EMISSION_VALUES)
+def test_every_emission_value_reads_the_same_in_loader_law_metrics_and_plate_check(
+    tmp_path: Path, raw: str, expected: str
+) -> None:
+    """One reading of the emission class: the loader stores it, the law decides on it, the
+    flow labels and the plate check show it, all through `enforcement.model.vehicle_facts`.
+    (Before, the loader mapped EEV to 5, the law read EEV as no class, and the flow labels
+    knew only V and VI.)"""
+    assert parse_emission_class(raw) == expected
+    files = dataset(tmp_path, "bulk-csv")
+    fuels = [{"kenteken": "GH34JK", "brandstof_volgnummer": "1",
+              "brandstof_omschrijving": "Diesel", "emissiecode_omschrijving": raw}]  # fmt: skip
+    van = {
+        "kenteken": "GH34JK", "voertuigsoort": "Bedrijfsauto", "toegestane_maximum_massa_voertuig":
+        "3000", "datum_eerste_toelating": "20150301", "europese_voertuigcategorie": "N1",
+    }  # fmt: skip
+    write_csv(files["vehicles"], VEHICLE_COLUMNS, [van])
+    write_csv(files["fuels"], FUEL_COLUMNS, fuels)
+    got, report = load({"vehicles": files["vehicles"], "fuels": files["fuels"]})
+    vehicle = got["GH34JK"]
+    assert not report.notes, report.notes
+    assert vehicle.emission_class == expected  # the loader
+    assert vehicle.fuels[0].emission_class == expected  # stored canonical in the register
+    assert emission_label(vehicle) == expected  # the stream's flow label
+    assert fuel_group(vehicle) == ("zero_emission" if expected == "Z" else "diesel")
+    summary = vehicle_summary(vehicle, None, "en")  # the plate check
+    assert expected == "Z" or f"emission class {expected}," in summary, summary
+    # The law: a 2015 van on 2026-06-01 is R5 (Z), R7 (<= 4), R8 (5) or R9 (6, 7).
+    utrecht = default_catalog().get("Utrecht")
+    assert utrecht is not None
+    decision = decide(datetime(2026, 6, 1, 10, tzinfo=LOCAL_TZ), utrecht, vehicle)
+    rule = {"Z": "R5", "5": "R8", "6": "R9", "7": "R9"}.get(expected, "R7")
+    assert rule in decision.rule_ids, decision.rule_ids
+    assert vehicle.facts.euro == (None if expected == "Z" else int(expected))
+
+
+@pytest.mark.parametrize("raw", ["", "  ", None])
+def test_an_empty_emission_value_is_not_registered(raw: str | None) -> None:
+    assert parse_emission_class(raw) is None
+    vehicle = Vehicle("GH34JK", "Bedrijfsauto", 3000, fuels=(Fuel("Diesel", raw),))
+    assert vehicle.emission_class is None and emission_label(vehicle) == "unknown"
+
+
+@pytest.mark.parametrize("raw", ["X", "8", "EURO", "6A", "VIII"])
+def test_other_emission_text_is_an_error_not_a_guess(raw: str) -> None:
+    with pytest.raises(ValueError, match="emission class"):
+        parse_emission_class(raw)
+    vehicle = Vehicle("GH34JK", "Bedrijfsauto", 3000, fuels=(Fuel("Diesel", raw),))
+    assert vehicle.emission_class is None and vehicle.facts.euro is None
+    assert emission_label(vehicle) == "other"
 
 
 def test_unknown_emission_class_is_counted_not_guessed(tmp_path: Path) -> None:
