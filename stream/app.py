@@ -94,6 +94,8 @@ class StreamWorker:
             violations_topic=self.settings.violations_topic,
             dead_letter_topic=self.settings.dead_letter_topic,
             areas=load_areas(self.core),
+            flows_topic=self.settings.flows_topic or None,
+            worker_id=self.settings.worker_id,
         )
         self.app = self._create_app()
         self._metrics_started = False
@@ -128,7 +130,8 @@ class StreamWorker:
         passages = app.topic(s.passages_topic, value_serializer="raw", key_serializer="raw")
         outputs = {
             name: app.topic(name, value_serializer="raw", key_serializer="raw")
-            for name in (s.violations_topic, s.dead_letter_topic)
+            for name in (s.violations_topic, s.dead_letter_topic, s.flows_topic)
+            if name
         }
 
         @app.task  # type: ignore[untyped-decorator]

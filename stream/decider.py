@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from enforcement.areas import AreaCatalog
+from enforcement.flows.records import encode_flow_batch
 from enforcement.law import PassageFacts, decide
 from enforcement.model import Decision, Exemption, Outcome, Vehicle, Zone
 from enforcement.records import (
@@ -35,6 +36,7 @@ from enforcement.records import (
 from enforcement.register.protocol import AsyncRegister, ClaimRequest
 from enforcement.windows import AccessArea, WindowDecision, decide_window
 from enforcement.zones import ZoneCatalog
+from stream.flows import FlowTally, Source, hour_of
 from stream.metrics import StreamMetrics, emission_label, fuel_group
 
 log = logging.getLogger("zes.stream")
@@ -79,8 +81,13 @@ class PassageDecider:
         dead_letter_topic: str,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         areas: AreaCatalog | None = None,
+        flows_topic: str | None = None,
+        worker_id: str = "worker",
     ) -> None:
         self.register = register
+        self.flows_topic = flows_topic
+        """Where each batch's flow cells go (`enforcement.flows`); None: metrics only."""
+        self.worker_id = worker_id
         self.zones = zones
         self.areas = areas if areas else None
         self.metrics = metrics
@@ -115,8 +122,14 @@ class PassageDecider:
         key = f"{record.topic}:{record.partition}:{record.offset}".encode()
         return Output(self.dead_letter_topic, key, encode_dead_letter(letter))
 
-    def decode(self, records: Sequence[RawRecord], result: BatchResult) -> list[Passage]:
-        """Envelopes to passages; whatever cannot be used becomes a dead letter."""
+    def decode(
+        self,
+        records: Sequence[RawRecord],
+        result: BatchResult,
+        sources: dict[int, Source] | None = None,
+    ) -> list[Passage]:
+        """Envelopes to passages; whatever cannot be used becomes a dead letter. `sources`,
+        when given, maps each passage (by id) to the record it came in."""
         passages: list[Passage] = []
         for record in records:
             self.metrics.records.inc()
@@ -147,6 +160,8 @@ class PassageDecider:
                     )
                     continue
                 passages.append(passage)
+                if sources is not None:
+                    sources[id(passage)] = (record.topic, record.partition or 0, record.offset or 0)
         return passages
 
     # -- deciding ----------------------------------------------------------------------------
@@ -156,7 +171,8 @@ class PassageDecider:
         Metrics are counted only once the whole batch succeeded, so a retried batch is
         counted once."""
         result = BatchResult()
-        passages = self.decode(records, result)
+        sources: dict[int, Source] | None = {} if self.flows_topic else None
+        passages = self.decode(records, result, sources)
         if not passages:
             return result
         entries: list[tuple[Passage, Zone]] = []
@@ -250,7 +266,44 @@ class PassageDecider:
             self.metrics.flow_passages.labels(*labels).inc(count)
         self._count(decided, now, result)
         self._count_areas(decided, windows)
+        if sources is not None:
+            self._tally_flows(sources, leaving, decided, windows, result)
         return result
+
+    def _tally_flows(
+        self,
+        sources: dict[int, Source],
+        leaving: list[tuple[Passage, Zone]],
+        decided: list[tuple[Passage, Zone, Decision, Vehicle | None]],
+        windows: dict[int, tuple[AccessArea, WindowDecision]],
+        result: BatchResult,
+    ) -> None:
+        """The batch's anonymous flow cells as `flows` records (one per source partition)."""
+        assert self.flows_topic is not None
+        tally = FlowTally()
+        for passage, zone in leaving:
+            origin = "nl" if passage.country in (None, "NL") else "foreign"
+            hour = hour_of(passage.seen_at)
+            key = ("zone", zone.id, hour, passage.direction, origin, "none")
+            tally.add(sources[id(passage)], (*key, "unknown", "unknown", "unknown", "none"))
+        for i, (passage, zone, decision, vehicle) in enumerate(decided):
+            source = sources[id(passage)]
+            origin = "nl" if passage.country in (None, "NL") else "foreign"
+            hour = hour_of(passage.seen_at)
+            kind = (_class_label(decision, vehicle), fuel_group(vehicle), emission_label(vehicle))
+            outcome = decision.outcome.value
+            tally.add(
+                source, ("zone", zone.id, hour, passage.direction, origin, outcome, *kind, "none")
+            )
+            window = windows.get(i)
+            if window is not None:
+                area, wd = window
+                state = _window_state(wd)
+                area_key = ("area", area.id, hour, passage.direction, origin, wd.outcome.value)
+                tally.add(source, (*area_key, *kind, state))
+        for batch in tally.batches(self.worker_id):
+            partition_key = f"{batch.topic}:{batch.partition}".encode()
+            result.outputs.append(Output(self.flows_topic, partition_key, encode_flow_batch(batch)))
 
     async def _count_day_permit(
         self,
@@ -319,16 +372,20 @@ class PassageDecider:
             passage, _, decision, vehicle = decided[i]
             if passage.direction != "entering":
                 continue
-            state = _WINDOW_STATES.get(wd.outcome, "undetermined")
-            if wd.outcome is Outcome.ALLOWED:
-                state = "privilege" if wd.privilege else "exempt" if wd.exemption else "in"
             hour = f"{wd.local_time.hour:02d}"
-            counts[area.id, state, _class_label(decision, vehicle), hour] += 1
+            counts[area.id, _window_state(wd), _class_label(decision, vehicle), hour] += 1
         for labels, count in counts.items():
             self.metrics.flow_area_entries.labels(*labels).inc(count)
 
 
 _WINDOW_STATES = {Outcome.VIOLATION: "out", Outcome.OUT_OF_SCOPE: "out_of_scope"}
+
+
+def _window_state(wd: WindowDecision) -> str:
+    """in, privilege, exempt, out, out_of_scope or undetermined: how a window was used."""
+    if wd.outcome is Outcome.ALLOWED:
+        return "privilege" if wd.privilege else "exempt" if wd.exemption else "in"
+    return _WINDOW_STATES.get(wd.outcome, "undetermined")
 
 
 def _window_decision(

@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+import os
+import socket
+
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -19,6 +22,15 @@ class StreamSettings(BaseSettings):
     passages_topic: str = Field("passages", description="Envelopes of 1..N passages.")
     violations_topic: str = Field("violations", description="Violations and undetermined.")
     dead_letter_topic: str = Field("passages-dead-letter", description="Malformed records.")
+    flows_topic: str = Field(
+        "flows",
+        description="Anonymous hourly flow counts of every batch, for the persisted policy "
+        "statistics (`zes flows sink`); empty: Prometheus counters only.",
+    )
+    worker_id: str = Field(
+        default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}",
+        description="This worker's name in flow batch ids (default host and process id).",
+    )
     partitions: int = Field(4, ge=1, description="Partitions of the topics this app creates.")
     take_max: int = Field(100, ge=1, description="Kafka records per batch (stream.take).")
     take_within_s: float = Field(0.05, gt=0, description="Max wait to fill a batch, seconds.")

@@ -81,6 +81,9 @@ def _mount_roles() -> None:
     from enforcement.casework.cli import enforce_app
 
     app.add_typer(enforce_app, name="enforce")
+    from enforcement.flows.cli import flows_app
+
+    app.add_typer(flows_app, name="flows")
     if importlib.util.find_spec("edge.cli") is not None:
         edge_cli = importlib.import_module("edge.cli")
         app.add_typer(edge_cli.edge_app, name="edge")

@@ -13,6 +13,7 @@ import yaml
 from pydantic_settings import BaseSettings
 
 from edge.config import load_site_config
+from enforcement.flows.settings import FlowSettings
 from enforcement.settings import Settings
 from stream.settings import StreamSettings
 
@@ -50,7 +51,9 @@ def case_env_names() -> set[str]:
 
 
 def assert_known(names: set[str], where: str) -> None:
-    known = env_names(Settings) | env_names(StreamSettings) | case_env_names()
+    known = (
+        env_names(Settings) | env_names(StreamSettings) | case_env_names() | env_names(FlowSettings)
+    )
     unknown = {n for n in names if n.startswith("ZES_")} - known
     assert not unknown, f"{where}: no settings class reads {sorted(unknown)}"
 
@@ -155,9 +158,9 @@ def test_k8s_workers_fit_the_partitions() -> None:
 
 def test_k8s_deployments_probe_their_health_endpoints() -> None:
     found = deployments()
-    assert set(found) == {"stream-worker", "intake", "review"}
+    assert set(found) == {"stream-worker", "intake", "review", "flows-sink"}
     commands = {"stream-worker": ["stream", "worker"], "intake": ["enforce", "intake"],
-                "review": ["enforce", "serve"]}  # fmt: skip
+                "review": ["enforce", "serve"], "flows-sink": ["flows", "sink"]}  # fmt: skip
     for name, deployment in found.items():
         assert deployment["metadata"]["namespace"] == "zes"
         template = deployment["spec"]["template"]

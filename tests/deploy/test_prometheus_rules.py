@@ -14,7 +14,7 @@ from zes.dashboards import all_queries
 from zes.up import prometheus_config
 
 PROMETHEUS = Path(__file__).resolve().parents[2] / "deploy" / "prometheus"
-JOBS = {"zes-edge", "zes-stream", "zes-intake", "zes-review"}
+JOBS = {"zes-edge", "zes-stream", "zes-intake", "zes-review", "zes-flows"}
 
 
 def promtool_run(promtool: str, *args: str) -> subprocess.CompletedProcess[str]:
@@ -52,6 +52,7 @@ def test_every_process_is_scraped_on_its_port() -> None:
         "zes-stream": ["127.0.0.1:9102"],
         "zes-intake": ["127.0.0.1:9103"],
         "zes-review": ["127.0.0.1:9104"],
+        "zes-flows": ["127.0.0.1:9105"],
     }
     assert set(_jobs("prometheus-compose.yml")) == JOBS
     # Every dashboard query comes from one of these jobs.
@@ -127,6 +128,10 @@ ALERT_CASES: list[dict[str, Any]] = [
           "ZesIntakeDown", "8m", _fires({"job": "zes-intake", "instance": "i:9103"}, "critical")),
     _case([_series("up", {"job": "zes-review", "instance": "r:9104"}, "0x10")],
           "ZesReviewAppDown", "8m", _fires({"job": "zes-review", "instance": "r:9104"}, "warning")),
+    _case([_series("up", {"job": "zes-flows", "instance": "f:9105"}, "0x30")],
+          "ZesFlowsSinkDown", "20m", _fires({"job": "zes-flows", "instance": "f:9105"}, "warning")),
+    _case([_series("up", {"job": "zes-flows", "instance": "f:9105"}, "0x10")],
+          "ZesFlowsSinkDown", "8m", []),
     _case([_series("zes_review_oldest_open_case_age_seconds",
                    {"job": "zes-review", "zone": "utrecht"}, "200000x60")],
           "ZesReviewQueueStale", "45m", _fires({"zone": "utrecht"}, "warning")),

@@ -67,6 +67,7 @@ class StreamHarness:
             "passages": f"passages-{self.run_id}",
             "violations": f"violations-{self.run_id}",
             "dead": f"dead-{self.run_id}",
+            "flows": f"flows-{self.run_id}",
         }
 
     def __post_init__(self) -> None:
@@ -94,6 +95,7 @@ class StreamHarness:
             ZES_STREAM_PASSAGES_TOPIC=self.topics["passages"],
             ZES_STREAM_VIOLATIONS_TOPIC=self.topics["violations"],
             ZES_STREAM_DEAD_LETTER_TOPIC=self.topics["dead"],
+            ZES_STREAM_FLOWS_TOPIC=self.topics["flows"],
             ZES_STREAM_METRICS_PORT=str(metrics_port),
             ZES_STREAM_RETRY_MAX_S="1",
         )

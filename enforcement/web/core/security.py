@@ -270,5 +270,7 @@ def require_role(*roles: Role) -> Callable[..., Awaitable[User]]:
     return dependency
 
 
-CurrentUser = Annotated[User, Depends(current_user)]
+#: An officer: every case page (policy staff see the flow statistics only, never a case).
+CurrentUser = Annotated[User, Depends(require_role(Role.REVIEWER, Role.SUPERVISOR, Role.ADMIN))]
 Supervisor = Annotated[User, Depends(require_role(Role.SUPERVISOR, Role.ADMIN))]
+PolicyReader = Annotated[User, Depends(require_role(Role.POLICY, Role.SUPERVISOR, Role.ADMIN))]

@@ -16,7 +16,7 @@ from enforcement.model import LOCAL_TZ
 from enforcement.plates import format_plate
 from enforcement.web.core.security import csrf_token
 from enforcement.web.core.state import context_of
-from enforcement.web.texts import ui_text
+from enforcement.web.texts import category, ui_text
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
 
@@ -102,6 +102,7 @@ def render(
         local=lambda value: local_time(value, lang),
         percent=percent,
         plate=format_plate,
+        category=lambda key: category(key, lang),
         **values,
     )
     return HTMLResponse(body, status_code=status_code)

@@ -10,6 +10,7 @@ from starlette.responses import RedirectResponse, Response
 
 from enforcement.casework import audit
 from enforcement.casework.accounts import authenticate
+from enforcement.casework.models import Role
 from enforcement.messages import LANGUAGES
 from enforcement.web.core.security import end_session, session_user, start_session
 from enforcement.web.core.state import context_of
@@ -85,6 +86,8 @@ def login(
             username=username,
         )
     start_session(request, user, now)
+    if user.role == Role.POLICY.value and target == DEFAULT_NEXT:
+        target = "/flows"  # policy staff have no queue
     return RedirectResponse(target, status_code=303)
 
 

@@ -23,6 +23,7 @@ from enforcement.platecheck import PlateAnswer, PlateInputError, check_plate
 from enforcement.register.protocol import RegisterUnavailable
 from enforcement.web.core.state import WebContext, context_of
 from enforcement.web.core.templating import lang_of, render
+from enforcement.web.routes import flows
 from enforcement.web.routes.auth import client_address
 from enforcement.web.texts import ui_text
 
@@ -149,6 +150,7 @@ def api_app(ctx: WebContext) -> FastAPI:
         },
         summary="Check a plate against the ZE-zone rules",
     )
+    flows.add_open_data(api)
     return api
 
 

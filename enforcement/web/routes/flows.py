@@ -1,0 +1,366 @@
+"""Stromen: the logistics-flow statistics for policy staff (and supervisors and admins).
+
+Per zone or area and period: entries by vehicle class, by emission class and fuel group, the
+zero-emission share over time, entries by local hour and weekday, loading-window use and the
+foreign share. Charts are SVG images rendered here; each has its numbers in a table beside it
+and a CSV download. The public, suppressed version of the same tables is `GET /api/v1/flows`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from typing import Annotated, Any
+
+from fastapi import FastAPI, Query, Request
+from fastapi.routing import APIRouter
+from pydantic import BaseModel, Field
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+
+from enforcement.flows.opendata import COLUMNS, to_csv
+from enforcement.flows.query import (
+    FlowQueryError,
+    FlowScope,
+    FlowTables,
+    exact_tables,
+    open_data,
+    resolve,
+    scopes,
+)
+from enforcement.flows.settings import FlowSettings
+from enforcement.flows.tables import GRANULARITIES, TOTAL
+from enforcement.model import LOCAL_TZ
+from enforcement.settings import load_areas
+from enforcement.web import charts
+from enforcement.web.core.security import PolicyReader
+from enforcement.web.core.state import WebContext, context_of
+from enforcement.web.core.templating import lang_of, render
+from enforcement.web.texts import category, ui_text
+
+router = APIRouter()
+CACHE_SECONDS = 60.0
+
+PERIODS = ("day", "week", "month", "year", "custom")
+CHARTS = ("vehicle_class", "emission_fuel", "zero_emission", "hour_weekday", "window", "origin")
+"""Page order; `window` only for an access-window area."""
+_DEFAULT_GRANULARITY = {"day": "day", "week": "day", "month": "day", "year": "month"}
+# An SVG shown as an <img> runs no script; its own styles are inline (pygal), nothing else.
+_SVG_POLICY = "default-src 'none'; style-src 'unsafe-inline'"
+
+
+def flow_scopes(request: Request) -> list[FlowScope]:
+    """Zones and areas, built once per app (the law file is read at start-up)."""
+    state = request.app.state
+    found: list[FlowScope] | None = getattr(state, "flow_scopes", None)
+    if found is None:
+        ctx = context_of(request)
+        found = scopes(ctx.rechecker.zones, load_areas(ctx.settings))
+        state.flow_scopes = found
+    return found
+
+
+def _scope(request: Request, zone: str | None) -> FlowScope:
+    ctx = context_of(request)
+    available = flow_scopes(request)
+    if not zone:
+        if not available:
+            raise FlowQueryError("no zones configured")
+        return available[0]
+    return resolve(zone, ctx.rechecker.zones, load_areas(ctx.settings))
+
+
+def period_bounds(
+    period: str, on: dt.date, start: dt.date | None, end: dt.date | None
+) -> tuple[dt.date, dt.date]:
+    """First and last local day (inclusive) of the chosen period around `on`."""
+    if period == "day":
+        return on, on
+    if period == "week":
+        first = on - dt.timedelta(days=on.weekday())
+        return first, first + dt.timedelta(days=6)
+    if period == "month":
+        first = on.replace(day=1)
+        following = (first + dt.timedelta(days=32)).replace(day=1)
+        return first, following - dt.timedelta(days=1)
+    if period == "year":
+        return on.replace(month=1, day=1), on.replace(month=12, day=31)
+    if start is None or end is None:
+        raise FlowQueryError("a custom period needs a first and a last day")
+    return start, end
+
+
+def _granularity(period: str, start: dt.date, end: dt.date, chosen: str | None) -> str:
+    if chosen:
+        return chosen
+    if period in _DEFAULT_GRANULARITY:
+        return _DEFAULT_GRANULARITY[period]
+    span = (end - start).days
+    return "day" if span <= 62 else "week" if span <= 370 else "month"
+
+
+def _tables(
+    request: Request,
+    zone: str | None,
+    period: str,
+    on: dt.date | None,
+    start: dt.date | None,
+    end: dt.date | None,
+    granularity: str | None,
+) -> FlowTables:
+    ctx = context_of(request)
+    today = ctx.clock().astimezone(LOCAL_TZ).date()
+    if period not in PERIODS:
+        raise FlowQueryError(f"unknown period {period!r}")
+    first, last = period_bounds(period, on or today, start, end)
+    scope = _scope(request, zone)
+    chosen = _granularity(period, first, last, granularity)
+    # A page view asks for the same tables seven times (the page, its charts): keep them a
+    # minute. Flows arrive per stream batch; a minute late is still news for policy staff.
+    cache: dict[tuple[object, ...], tuple[float, FlowTables]] = (
+        request.app.state.__dict__.setdefault("flow_tables", {})
+    )
+    key = (scope.id, first, last, chosen)
+    now = time.monotonic()
+    hit = cache.get(key)
+    if hit is not None and hit[0] > now:
+        return hit[1]
+    with ctx.sessions() as db:
+        flows = exact_tables(db, scope, first, last, chosen)
+    if len(cache) > 256:
+        cache.clear()
+    cache[key] = (now + CACHE_SECONDS, flows)
+    return flows
+
+
+def _columns(table: dict[str, dict[str, int]]) -> list[str]:
+    found = sorted({c for row in table.values() for c in row if c != TOTAL})
+    return [*found, TOTAL]
+
+
+_PERIOD_TABLES = ("vehicle_class", "zero_emission", "window", "origin")
+
+
+def _short(labels: list[str], granularity: str) -> list[str]:
+    """Axis labels: 03-02 for a day (the table beside the chart has the full date)."""
+    return [label[5:] for label in labels] if granularity == "day" else labels
+
+
+def _rows(flows: FlowTables, name: str) -> list[str]:
+    """Period tables list every period (empty ones too); the others what was seen."""
+    table = flows.tables[name]
+    if name in _PERIOD_TABLES:
+        return flows.periods
+    if name == "hour_weekday":
+        return [f"{h:02d}" for h in range(24)]
+    return sorted(table)
+
+
+def _chart_names(flows: FlowTables) -> list[str]:
+    return [c for c in CHARTS if c != "window" or flows.scope.scope == "area"]
+
+
+def _query_string(flows: FlowTables) -> str:
+    return (
+        f"zone={flows.scope.id}&period=custom&from={flows.start}&to={flows.end}"
+        f"&granularity={flows.granularity}"
+    )
+
+
+Period = Annotated[str, Query(max_length=16)]
+Day = Annotated[dt.date | None, Query()]
+Zone = Annotated[str | None, Query(max_length=64)]
+GranularityQuery = Annotated[str | None, Query(max_length=8)]
+
+
+@router.get("/flows")
+def flows_page(
+    request: Request,
+    user: PolicyReader,
+    zone: Zone = None,
+    period: Period = "month",
+    on: Day = None,
+    start: Annotated[dt.date | None, Query(alias="from")] = None,
+    end: Annotated[dt.date | None, Query(alias="to")] = None,
+    granularity: GranularityQuery = None,
+) -> Response:
+    try:
+        flows = _tables(request, zone, period, on, start, end, granularity)
+    except FlowQueryError as exc:
+        return render(
+            request, "flows.html", status_code=400, problem=str(exc), flows=None,
+            scopes=flow_scopes(request), periods=PERIODS, granularities=GRANULARITIES,
+            period=period, charts=[], query="",
+        )  # fmt: skip
+    charts_shown = [
+        (name, _rows(flows, name), _columns(flows.tables[name]), flows.tables[name])
+        for name in _chart_names(flows)
+    ]
+    return render(
+        request,
+        "flows.html",
+        problem=None,
+        flows=flows,
+        scopes=flow_scopes(request),
+        periods=PERIODS,
+        granularities=GRANULARITIES,
+        period=period,
+        charts=charts_shown,
+        query=_query_string(flows),
+    )
+
+
+def _svg(flows: FlowTables, name: str, lang: str) -> bytes:
+    table = flows.tables[name]
+    rows = _rows(flows, name)
+    if name in ("zero_emission", "origin"):
+        part = "zero_emission" if name == "zero_emission" else "foreign"
+        shares: list[float | None] = []
+        for row in rows:
+            cells = table.get(row, {})
+            total = cells.get(TOTAL, 0)
+            shares.append(round(100 * cells.get(part, 0) / total, 1) if total else None)
+        labels = _short(rows, flows.granularity)
+        return charts.share_line(labels, [(ui_text(f"flows_share_{part}", lang), shares)])
+    columns = [c for c in _columns(table) if c != TOTAL]
+    labels = _short(rows, flows.granularity) if name in _PERIOD_TABLES else rows
+    if name == "hour_weekday":
+        series_names = [ui_text(f"weekday_{c}", lang) for c in columns]
+    else:
+        series_names = [category(c, lang) for c in columns]
+    series = [
+        (series_name, [table.get(row, {}).get(column, 0) for row in rows])
+        for series_name, column in zip(series_names, columns, strict=True)
+    ]
+    return charts.stacked_bars(labels, series)
+
+
+@router.get("/flows/chart/{name}.svg")
+def flows_chart(
+    request: Request,
+    name: str,
+    user: PolicyReader,
+    zone: Zone = None,
+    period: Period = "month",
+    on: Day = None,
+    start: Annotated[dt.date | None, Query(alias="from")] = None,
+    end: Annotated[dt.date | None, Query(alias="to")] = None,
+    granularity: GranularityQuery = None,
+) -> Response:
+    if name not in CHARTS:
+        return PlainTextResponse("unknown chart", status_code=404)
+    try:
+        flows = _tables(request, zone, period, on, start, end, granularity)
+    except FlowQueryError as exc:
+        return PlainTextResponse(str(exc), status_code=400)
+    response = Response(_svg(flows, name, lang_of(request)), media_type="image/svg+xml")
+    response.headers["content-security-policy"] = _SVG_POLICY
+    return response
+
+
+@router.get("/flows/{name}.csv")
+def flows_csv(
+    request: Request,
+    name: str,
+    user: PolicyReader,
+    zone: Zone = None,
+    period: Period = "month",
+    on: Day = None,
+    start: Annotated[dt.date | None, Query(alias="from")] = None,
+    end: Annotated[dt.date | None, Query(alias="to")] = None,
+    granularity: GranularityQuery = None,
+) -> Response:
+    """One table's exact numbers (staff only; the public CSV is suppressed)."""
+    if name not in CHARTS:
+        return PlainTextResponse("unknown table", status_code=404)
+    try:
+        flows = _tables(request, zone, period, on, start, end, granularity)
+    except FlowQueryError as exc:
+        return PlainTextResponse(str(exc), status_code=400)
+    table = flows.tables[name]
+    columns = _columns(table)
+    lines = [",".join(["row", *columns])]
+    for row in _rows(flows, name):
+        lines.append(",".join([row, *(str(table.get(row, {}).get(c, 0)) for c in columns)]))
+    filename = f"flows-{flows.scope.id}-{name}-{flows.start}-{flows.end}.csv"
+    return Response(
+        "\r\n".join(lines) + "\r\n",
+        media_type="text/csv; charset=utf-8",
+        headers={"content-disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+# -- open data (mounted in the public API beside the plate check) ------------------------------
+
+
+class OpenFlowRow(BaseModel):
+    scope: str = Field(description="`zone` or `area` (an access-window area).")
+    id: str = Field(description="The zone's or area's id.")
+    from_: str = Field(alias="from", description="First local day of the request.")
+    to: str = Field(description="Last local day of the request (inclusive).")
+    granularity: str = Field(description="day, week, month or year.")
+    table: str = Field(
+        description="vehicle_class (row: period), emission_fuel (row: emission class, column: "
+        "fuel group), zero_emission (row: period, column: zero_emission/other), hour_weekday "
+        "(row: local hour 00-23, column: ISO weekday 1-7), window (areas; row: period, column: "
+        "in/privilege/exempt/out/out_of_scope/undetermined), origin (row: period, column: "
+        "nl/foreign). Every table has a `total` column per row."
+    )
+    row: str = Field(description="Period label (2026-11-30, 2026-W49, 2026-11, 2026) or key.")
+    column: str = Field(description="Category, or `total`.")
+    count: str = Field(description="Entering vehicles, or `<k` when fewer than k (suppressed).")
+    rounded: bool = Field(
+        description="True when the figure holds suppressed cells: it is then rounded to a "
+        "multiple of k, each suppressed cell counted as k/2 (so it reveals none of them)."
+    )
+
+
+class OpenFlows(BaseModel):
+    min_cell: int = Field(description="k: figures from fewer vehicles are shown as `<k`.")
+    rows: list[OpenFlowRow]
+
+
+def open_flows_api(
+    request: Request,
+    zone: Annotated[str, Query(max_length=64, description="Zone or area id.")],
+    start: Annotated[dt.date, Query(alias="from", description="First local day.")],
+    end: Annotated[dt.date, Query(alias="to", description="Last local day (inclusive).")],
+    granularity: Annotated[
+        str, Query(max_length=8, description="day, week, month or year.")
+    ] = "month",
+    output: Annotated[str, Query(alias="format", pattern="^(json|csv)$")] = "json",
+) -> Any:
+    ctx: WebContext = request.app.state.zes
+    k = FlowSettings().min_cell
+    try:
+        scope = resolve(zone, ctx.rechecker.zones, load_areas(ctx.settings))
+        with ctx.sessions() as db:
+            rows = open_data(db, scope, start, end, granularity, k)
+    except FlowQueryError as exc:
+        return JSONResponse({"error": str(exc)}, status_code=400)
+    if output == "csv":
+        return Response(
+            to_csv(rows),
+            media_type="text/csv; charset=utf-8",
+            headers={"content-disposition": f'attachment; filename="flows-{scope.id}.csv"'},
+        )
+    return {"min_cell": k, "rows": [r.as_dict() for r in rows]}
+
+
+def add_open_data(api: FastAPI) -> None:
+    """`GET /flows` on the public API (documented in its OpenAPI document)."""
+    api.add_api_route(
+        "/flows",
+        open_flows_api,
+        methods=["GET"],
+        response_model=OpenFlows,
+        responses={
+            200: {"content": {"text/csv": {"schema": {"type": "string"}}}},
+            400: {"description": "Unknown zone or a bad period."},
+        },
+        summary="Logistics flows into a zone (open data, small cells suppressed)",
+        description="Entering vehicles per zone or access-window area and period, by vehicle "
+        "class, emission class and fuel group, zero-emission share, hour and weekday, window use "
+        f"and origin. CSV columns: {', '.join(COLUMNS)}. Method: any figure from fewer than k "
+        "vehicles is `<k`; a figure holding such cells is rounded to a multiple of k with each "
+        "counted as k/2, so no subtraction recovers one.",
+    )
