@@ -71,7 +71,7 @@ def sink_command(
     totals = sink.run(until=idle)
     print(
         f"flows sink: {totals.batches} batches, {totals.duplicate_batches} duplicates, "
-        f"{totals.passages} passages ({totals.entering} entering), "
+        f"{totals.passages} passages ({totals.decided_entries} entries), "
         f"{totals.skipped_entries} entries already persisted"
     )
 

@@ -50,6 +50,11 @@ class SinkMetrics:
         self.passages = Counter(
             "zes_flows_sink_passages_total", "Passages counted into zone rows.", registry=r
         )
+        self.entries = Counter(
+            "zes_flows_sink_entries_total",
+            "Entries (entering or of unknown direction) counted into zone rows.",
+            registry=r,
+        )
         self.database_up = Gauge(
             "zes_flows_sink_database_up", "1 when the last transaction committed.", registry=r
         )
@@ -123,11 +128,12 @@ class FlowSink:
         self.totals.skipped_entries += counts.skipped_entries
         self.totals.cells += counts.cells
         self.totals.passages += counts.passages
-        self.totals.entering += counts.entering
+        self.totals.decided_entries += counts.decided_entries
         self.metrics.records.labels("applied").inc(counts.batches)
         self.metrics.records.labels("duplicate").inc(counts.duplicate_batches)
         self.metrics.entries_skipped.inc(counts.skipped_entries)
         self.metrics.passages.inc(counts.passages)
+        self.metrics.entries.inc(counts.decided_entries)
         return counts
 
     def _apply(self, batches: list[FlowBatch]) -> store.ApplyCounts:

@@ -51,8 +51,9 @@ class ApplyCounts:
     skipped_entries: int = 0
     cells: int = 0
     passages: int = 0
-    entering: int = 0
-    """Passages counted into zone cells with direction `entering` (the stream's entries)."""
+    decided_entries: int = 0
+    """Passages counted into zone cells as entries (entering, or of unknown direction: the
+    stream decides both), the stream's `entries decided`."""
 
 
 def _upsert(
@@ -107,8 +108,8 @@ def apply(session: Session, batches: Iterable[FlowBatch], now: dt.datetime) -> A
                 ] += cell.count  # fmt: skip
                 counts.cells += 1
                 counts.passages += cell.count if cell.scope == "zone" else 0
-                if cell.scope == "zone" and cell.direction == "entering":
-                    counts.entering += cell.count
+                if cell.scope == "zone" and cell.direction != "leaving":
+                    counts.decided_entries += cell.count
             mark.last_offset = entry.offset
         mark.updated_at = now
         counts.batches += 1
@@ -209,7 +210,7 @@ def fetch(session: Session, scope: str, scope_id: str, start: dt.date, end: dt.d
             FlowDay.scope_id == scope_id,
             FlowDay.local_date >= start,
             FlowDay.local_date < end,
-            FlowDay.direction == "entering",
+            FlowDay.direction != "leaving",
         )
         .group_by(
             FlowDay.local_date,
@@ -226,7 +227,7 @@ def fetch(session: Session, scope: str, scope_id: str, start: dt.date, end: dt.d
             FlowDayHour.scope_id == scope_id,
             FlowDayHour.local_date >= start,
             FlowDayHour.local_date < end,
-            FlowDayHour.direction == "entering",
+            FlowDayHour.direction != "leaving",
         )
     )
     return BaseCells(
@@ -245,12 +246,12 @@ def scopes(session: Session) -> list[tuple[str, str]]:
     return sorted((str(a), str(b)) for a, b in rows)
 
 
-def entering_total(session: Session) -> int:
-    """All entering passages persisted in zone cells (for `zes up`'s check against the
-    stream's own count)."""
+def entries_total(session: Session) -> int:
+    """All entries (entering or of unknown direction) persisted in zone cells, for `zes up`'s
+    check against the stream's own count."""
     total = session.scalar(
         select(func.sum(FlowHour.count)).where(
-            FlowHour.scope == "zone", FlowHour.direction == "entering"
+            FlowHour.scope == "zone", FlowHour.direction != "leaving"
         )
     )
     return int(total or 0)

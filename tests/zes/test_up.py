@@ -60,6 +60,8 @@ def test_bounded_run_flows_passages_to_cases(
     assert summary["cases_created"] == summary["cases_opened"]  # every one reached the intake
     # The review app shows an overview and a plate crop on (nearly) every case.
     assert summary["cases_with_evidence"] >= 0.9 * summary["cases_created"]
+    # The persisted flow statistics hold every entry the stream decided, each once.
+    assert summary["flow_entries_persisted"] == summary["entries_decided"] > 0
 
     # Stopped cleanly: nothing it started still listens.
     scrape = yaml.safe_load((tmp_path / "up" / "prometheus.yml").read_text())

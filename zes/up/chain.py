@@ -38,7 +38,12 @@ from zes.up.fixtures import (
     start_redis,
     write_edge_site,
 )
-from zes.up.summary import ChainMetrics, cases_with_evidence, prometheus_config
+from zes.up.summary import (
+    ChainMetrics,
+    cases_with_evidence,
+    flow_entries_persisted,
+    prometheus_config,
+)
 from zes.up.supervisor import (
     STOP_GRACE_S,
     Child,
@@ -51,7 +56,7 @@ from zes.up.supervisor import (
 
 console = Console(stderr=True, highlight=False, soft_wrap=True)
 
-TOPICS = ("passages", "violations", "passages-dead-letter", "evidence")
+TOPICS = ("passages", "violations", "passages-dead-letter", "evidence", "flows")
 INFRASTRUCTURE_STOP_S = 0.5
 """Time the broker and Redis get after the children are gone (both exit in < 0.1 s here)."""
 DRAIN_S = 30.0
@@ -254,9 +259,15 @@ class Up:
         password = self.demo_reviewer(plan, self.env() | plan.settings_env())
         self.add_on_port("web", review)
         self.metrics["review"] = plan.review_metrics_port
+
+        def flows_sink(port: int) -> Child:
+            env = self.env() | plan.settings_env() | {"ZES_FLOWS_METRICS_PORT": str(port)}
+            return Child("flows sink", plan.flows_sink(), env, logs / "flows-sink.log", port)
+
+        self.metrics["flows"] = self.add_on_port("flows", flows_sink).port or 0
         url = f"http://127.0.0.1:{plan.web_port}/"
         self.notes.append(f"review app  {url}  user demo, password {password}")
-        return f"intake, and the review app on {url} (user demo)"
+        return f"intake, flows sink, and the review app on {url} (user demo)"
 
     def demo_reviewer(self, plan: EnforcePlan, env: dict[str, str]) -> str:
         password = secrets.token_urlsafe(12)  # 16 characters; the app asks for at least 12
@@ -380,6 +391,10 @@ class Up:
             ),
             deadline,
         )
+        self.wait_for(
+            "letting the flows sink persist the flow counts ...",
+            lambda: chain.flow_entries() >= chain.entries_decided(), deadline,
+        )  # fmt: skip
 
     def summary(self) -> dict[str, Any] | None:
         chain = ChainMetrics(dict(self.metrics))
@@ -388,6 +403,7 @@ class Up:
             return None
         result = chain.summary(self.cameras.sent if self.cameras else 0)
         result["cases_with_evidence"] = cases_with_evidence(self.database_url)
+        result["flow_entries_persisted"] = flow_entries_persisted(self.database_url)
         return result
 
     def run(self) -> dict[str, Any] | None:

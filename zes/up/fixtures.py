@@ -20,7 +20,9 @@ from zes.embedded import free_port
 from zes.up.supervisor import Child, UpError, zes_argv
 
 #: The documented default metrics ports; `zes up` takes a free one where a default is taken.
-DEFAULT_PORTS = {"edge": 9108, "stream": 9102, "intake": 9103, "review": 9104, "web": 8080}
+DEFAULT_PORTS = {
+    "edge": 9108, "stream": 9102, "intake": 9103, "review": 9104, "flows": 9105, "web": 8080,
+}  # fmt: skip
 
 
 def pick_port(role: str) -> int:
@@ -178,3 +180,6 @@ class EnforcePlan:
 
     def serve(self) -> list[str]:
         return zes_argv("enforce", "serve")
+
+    def flows_sink(self) -> list[str]:
+        return zes_argv("flows", "sink")

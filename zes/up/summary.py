@@ -83,6 +83,21 @@ def cases_with_evidence(database_url: str) -> int:
     return int(found or 0)
 
 
+def flow_entries_persisted(database_url: str) -> int:
+    """Entries (passages the stream decided as entering or of unknown direction) in the
+    persisted flow statistics: equal to the stream's `entries_decided` once the sink caught
+    up, each counted once."""
+    from enforcement.casework.db import make_engine, session_factory
+    from enforcement.flows.store import entries_total
+
+    engine = make_engine(database_url)
+    try:
+        with session_factory(engine)() as session:
+            return entries_total(session)
+    finally:
+        engine.dispose()
+
+
 @dataclass(frozen=True)
 class ChainMetrics:
     """The counts of the running chain, read from the metrics ports of its roles."""
@@ -114,6 +129,13 @@ class ChainMetrics:
                 result = named.get("result", "")
                 results[result] = results.get(result, 0.0) + value
         return {k: int(v) for k, v in results.items()}
+
+    def entries_decided(self) -> int:
+        return int(total(self.samples("stream"), "zes_stream_passages_total"))
+
+    def flow_entries(self) -> int:
+        """Entries the flows sink counted into zone rows (its own metric)."""
+        return int(total(self.samples("flows"), "zes_flows_sink_entries_total"))
 
     def cases_created(self) -> int:
         return self.intake_records("violation").get("new_case", 0)

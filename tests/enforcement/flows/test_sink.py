@@ -31,7 +31,7 @@ pytestmark = [pytest.mark.broker]
 
 def _settings(topic: str) -> FlowSettings:
     return FlowSettings(
-        _env_file=None,  # type: ignore[call-arg]
+        _env_file=None,
         topic=topic,
         dead_letter_topic=f"{topic}-dead",
         group=f"{topic}-sink",
@@ -75,9 +75,9 @@ def test_sink_applies_each_envelope_once_and_dead_letters_a_bad_record(
     totals = _sink_until(
         sqlite_db, settings, broker, lambda t: t.batches + t.duplicate_batches >= 3
     )
-    assert (totals.batches, totals.duplicate_batches, totals.entering) == (2, 1, 15)
+    assert (totals.batches, totals.duplicate_batches, totals.decided_entries) == (2, 1, 15)
     with sqlite_db.sessions() as session:
-        assert store.entering_total(session) == 15
+        assert store.entries_total(session) == 15
     consumer = KafkaConsumer(
         settings.dead_letter_topic,
         bootstrap_servers=broker,
@@ -117,11 +117,13 @@ def test_a_worker_killed_mid_run_neither_loses_nor_doubles_an_hour(
         first.wait(10)
         harness.start_worker()
         settings = _settings(harness.topics["flows"])
-        totals = _sink_until(sqlite_db, settings, broker, lambda t: t.entering >= len(plates), 120)
+        totals = _sink_until(
+            sqlite_db, settings, broker, lambda t: t.decided_entries >= len(plates), 120
+        )
         # a little longer: a doubled envelope would arrive after the last new one
         more = _sink_until(sqlite_db, settings, broker, lambda t: False, 8)
-        assert totals.entering + more.entering == len(plates)
+        assert totals.decided_entries + more.decided_entries == len(plates)
         with sqlite_db.sessions() as session:
-            assert store.entering_total(session) == len(plates)
+            assert store.entries_total(session) == len(plates)
     finally:
         harness.stop()

@@ -28,7 +28,12 @@ def _total(db: CaseDB, model: type[FlowHour] | type[FlowDay] = FlowHour) -> int:
 
 def test_a_batch_adds_its_cells_to_hour_and_day_rows(case_db: CaseDB) -> None:
     counts = _apply(case_db, batch(range(10), [key(), key(fuel="zero_emission", emission="Z")]))
-    assert (counts.batches, counts.entries, counts.passages, counts.entering) == (1, 10, 20, 20)
+    assert (counts.batches, counts.entries, counts.passages, counts.decided_entries) == (
+        1,
+        10,
+        20,
+        20,
+    )
     assert _total(case_db) == _total(case_db, FlowDay) == 20
     with case_db.sessions() as session:
         row = session.scalars(select(FlowHour).where(FlowHour.fuel_group == "diesel")).one()

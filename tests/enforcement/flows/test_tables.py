@@ -12,7 +12,7 @@ from enforcement.flows.tables import DayCell, HourCell, exact, period_label, per
     [("day", "2026-12-31"), ("week", "2026-W53"), ("month", "2026-12"), ("year", "2026")],
 )
 def test_period_labels(granularity: str, label: str) -> None:
-    assert period_label(dt.date(2026, 12, 31), granularity) == label  # type: ignore[arg-type]
+    assert period_label(dt.date(2026, 12, 31), granularity) == label
 
 
 def test_iso_week_of_new_year_belongs_to_the_week_it_starts_in() -> None:
