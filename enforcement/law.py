@@ -16,6 +16,7 @@ register says, so a human never has to look at it.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -519,3 +520,54 @@ def _euro_number(emission_class: str | None) -> int | None:
 
 def _fuel_names(vehicle: Vehicle) -> str:
     return "+".join(f.name for f in vehicle.fuels) or "-"
+
+
+#: The Vehicle fields `decide` reads, apart from `plate` (read only for the special
+#: registration test, R33) and `max_mass_kg` (compared only with `VAN_MAX_MASS_KG`, R4).
+#: `tests/stream/test_memo.py` records every attribute `decide` touches on a vehicle and fails
+#: when it reads one that is not here: a rule that starts reading a new field must add it.
+DECISION_VEHICLE_FIELDS = (
+    "kind",
+    "eu_category",
+    "body",
+    "body_type_codes",
+    "body_codes",
+    "particularity_codes",
+    "axles",
+    "first_admission",
+    "first_nl_registration",
+    "fuels",
+    "fairground",
+    "removal",
+    "exported",
+)
+_decision_vehicle_facts = operator.attrgetter(*DECISION_VEHICLE_FIELDS)
+
+
+def decision_key(
+    vehicle: Vehicle | None, facts: PassageFacts, params: LawParams
+) -> tuple[object, ...]:
+    """The facts of a passage *without exemptions* that `decide` reads, besides its zone and
+    local day: two such passages with the same zone, local day and key get the same quiet
+    decision (`explain=False`) apart from `local_time`. For memoising `decide` per kind of
+    vehicle instead of per vehicle; the plate itself and the exact mass are not in it.
+
+    Derived from what the rules read, not from what they conclude: the memo stays exact when
+    a rule changes, as long as the rule reads no new fact (pinned by the property test)."""
+    plate = facts.plate
+    confidence = facts.read_confidence
+    passage = (
+        facts.country,
+        confidence is not None and confidence < params.min_read_confidence,
+        bool(plate) and special_registration(plate or "") is not None,
+        facts.priority_incident,
+        facts.direction_unknown,
+    )
+    if vehicle is None:
+        return passage
+    mass = vehicle.max_mass_kg
+    return (
+        passage,
+        None if mass is None else mass <= VAN_MAX_MASS_KG,
+        _decision_vehicle_facts(vehicle),
+    )
