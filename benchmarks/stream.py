@@ -28,6 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import redis
+import redis.asyncio
 from aiokafka import AIOKafkaConsumer
 from kafka import KafkaAdminClient, KafkaProducer
 from kafka.admin import NewTopic
@@ -35,10 +36,13 @@ from kafka.admin import NewTopic
 from enforcement.law import decide_plates
 from enforcement.model import Outcome
 from enforcement.records import Passage, decode_envelope, encode_envelope
-from enforcement.register.redis_store import RedisRegister
+from enforcement.register.redis_store import AsyncRedisRegister, RedisRegister
 from enforcement.register.report import LoadReport
 from enforcement.register.synth import write_synthetic_rdw
 from enforcement.zones import default_catalog
+from stream.decider import PassageDecider, RawRecord
+from stream.memo import QuietDecisions
+from stream.metrics import StreamMetrics
 from zes.embedded import EmbeddedBroker, free_port
 
 SECRET = "benchmark-stream-secret-0123456789"
@@ -236,6 +240,56 @@ def passages_for(plates: list[str], at: datetime | None = None) -> list[Passage]
         )
         for p in plates
     ]
+
+
+def decider_in_process(
+    redis_url: str, prefix: str, mix: list[str], per_envelope: int = 50, take: int = 100
+) -> dict[str, float]:
+    """The decider alone: envelopes decoded and decided in batches of `take` records as the
+    worker takes them, against the real Redis register, no broker. Also the same loop with
+    the memo off (`max_kinds=1` keeps it useless), the baseline of what the memo buys."""
+
+    async def go(memo: QuietDecisions) -> tuple[float, int]:
+        client = redis.asyncio.Redis.from_url(redis_url)
+        register = AsyncRedisRegister(client, prefix, secret=SECRET.encode())
+        decider = PassageDecider(
+            register,
+            default_catalog(),
+            StreamMetrics(),
+            violations_topic="v",
+            dead_letter_topic="d",
+            memo=memo,
+        )
+        records = [
+            RawRecord(
+                encode_envelope(
+                    passages_for(mix[i : i + per_envelope]), site_id="s", camera_id="c"
+                ),
+                "passages",
+                0,
+                i,
+            )
+            for i in range(0, len(mix), per_envelope)
+        ]
+        try:
+            await decider.process(records[:take])  # warm: connections, scripts, caches
+            started = time.perf_counter()
+            decided = 0
+            for i in range(0, len(records), take):
+                decided += (await decider.process(records[i : i + take])).decided
+            return time.perf_counter() - started, decided
+        finally:
+            await client.aclose()
+
+    memo = QuietDecisions()
+    seconds, decided = asyncio.run(go(memo))
+    plain_seconds, _ = asyncio.run(go(QuietDecisions(max_kinds=1)))
+    return {
+        "decider_us_per_passage": round(seconds / decided * 1e6, 2),
+        "decider_us_per_passage_no_memo": round(plain_seconds / decided * 1e6, 2),
+        "memo_hit_rate": round(memo.hit_rate, 3),
+        "memo_kinds": len(memo),
+    }
 
 
 def main(argv: list[str] | None = None) -> dict[str, object]:

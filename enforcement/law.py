@@ -16,10 +16,10 @@ register says, so a human never has to look at it.
 
 from __future__ import annotations
 
-import operator
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from enforcement.model import (
     LOCAL_TZ,
@@ -522,52 +522,26 @@ def _fuel_names(vehicle: Vehicle) -> str:
     return "+".join(f.name for f in vehicle.fuels) or "-"
 
 
-#: The Vehicle fields `decide` reads, apart from `plate` (read only for the special
-#: registration test, R33) and `max_mass_kg` (compared only with `VAN_MAX_MASS_KG`, R4).
-#: `tests/stream/test_memo.py` records every attribute `decide` touches on a vehicle and fails
-#: when it reads one that is not here: a rule that starts reading a new field must add it.
-DECISION_VEHICLE_FIELDS = (
-    "kind",
-    "eu_category",
-    "body",
-    "body_type_codes",
-    "body_codes",
-    "particularity_codes",
-    "axles",
-    "first_admission",
-    "first_nl_registration",
-    "fuels",
-    "fairground",
-    "removal",
-    "exported",
-)
-_decision_vehicle_facts = operator.attrgetter(*DECISION_VEHICLE_FIELDS)
-
-
-def decision_key(
-    vehicle: Vehicle | None, facts: PassageFacts, params: LawParams
-) -> tuple[object, ...]:
-    """The facts of a passage *without exemptions* that `decide` reads, besides its zone and
-    local day: two such passages with the same zone, local day and key get the same quiet
-    decision (`explain=False`) apart from `local_time`. For memoising `decide` per kind of
-    vehicle instead of per vehicle; the plate itself and the exact mass are not in it.
-
-    Derived from what the rules read, not from what they conclude: the memo stays exact when
-    a rule changes, as long as the rule reads no new fact (pinned by the property test)."""
+def passage_key(facts: PassageFacts, params: LawParams) -> tuple[object, ...]:
+    """What `decide` reads of a passage's read (`PassageFacts`), as it uses it: the read
+    confidence only against the minimum (R33), the plate only for the special-registration
+    test (R33). For memoising decisions per kind of passage: two reads with the same key are
+    decided alike."""
     plate = facts.plate
     confidence = facts.read_confidence
-    passage = (
+    return (
         facts.country,
         confidence is not None and confidence < params.min_read_confidence,
         bool(plate) and special_registration(plate or "") is not None,
         facts.priority_incident,
         facts.direction_unknown,
     )
-    if vehicle is None:
-        return passage
-    mass = vehicle.max_mass_kg
-    return (
-        passage,
-        None if mass is None else mass <= VAN_MAX_MASS_KG,
-        _decision_vehicle_facts(vehicle),
-    )
+
+
+def _mass_band(mass: int | None) -> bool | None:
+    return None if mass is None else mass <= VAN_MAX_MASS_KG
+
+
+#: Vehicle facts the rules compare only with a bound, by the band a value falls in: a memo
+#: of decisions keys them by band (R4: the mass only against the van maximum).
+DECISION_BANDS: Mapping[str, Callable[[Any], Hashable]] = {"max_mass_kg": _mass_band}

@@ -1,31 +1,36 @@
 """The law decided once per kind of vehicle, not once per vehicle.
 
-A passage without exemptions is decided by a handful of facts — its zone, its local day and
-`enforcement.law.decision_key` (the read, the plate's kind, the register facts the rules
-read) — not by the plate. Compliant traffic is ~95% of all passages and falls into a few
-thousand such kinds a day, so a worker keeps the quiet decision (`explain=False`) of each
-kind it saw and answers the next passage of that kind without running the rules.
+A passage without exemptions is decided by a handful of facts — its zone, its local day, its
+read (`enforcement.law.passage_key`) and the register facts the rules happen to read on
+the way to the answer — never by the plate. A passenger car is out of scope after two facts
+(export flag, vehicle kind), a diesel van is decided by a dozen. So the memo does not guess
+a key: on a miss it runs `decide` on a *recording* view of the vehicle, which notes each
+field the rules read, in order, and files the answer under exactly those values in a tree:
+one node per field read, one branch per value (by band where the law says a fact counts
+only by its band, `enforcement.law.DECISION_BANDS`). The next vehicle walks the tree,
+reading the same fields in the same order; reaching an answer means the rules would have
+read those very values, and so would have answered the same.
 
-Exact by construction: the key holds every fact `decide` reads (`tests/stream/test_memo.py`
-checks that by recording each vehicle attribute `decide` touches, and compares the memo with
-`decide` over 100,000 random vehicles, zones and dates). Only what a quiet decision of a
-passage without exemptions can carry is cached; a decision that names an exemption (R23's
-automatic ontheffing carries the vehicle's plate) is never cached, and is decided in full
-every time.
+`decide` is pure and deterministic, so the fields read depend only on the values read
+before: the tree is exact whatever the rules become. `tests/stream/test_memo.py` compares
+the memo with `decide` over 120,000 random passages built to share kinds.
+
+Only what a quiet decision (`explain=False`) of a passage without exemptions carries is
+cached. A branch on which the rules read the plate (R23's automatic ontheffing names it) or
+whose decision names an exemption is marked "decide in full" and never shared.
 """
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from datetime import date, datetime
-from typing import Final, NamedTuple
+from typing import Any, Final, NamedTuple, cast
 
-from enforcement.law import PassageFacts, decide, decision_key
+from enforcement.law import DECISION_BANDS, PassageFacts, decide, passage_key
 from enforcement.model import LOCAL_TZ, Decision, Outcome, Sanction, Vehicle, VehicleClass, Zone
 
-#: Kinds kept per worker. A kind is ~1 KB (key tuple and answer); a day of Dutch traffic has
-#: a few thousand, so this bound is reached only by a register of very varied vehicles, and
-#: then the memo starts over (the cheapest eviction: a miss costs one `decide`).
+#: Answers kept per worker. A day of traffic has a few thousand kinds; past the bound the
+#: memo starts over (the cheapest eviction: a miss costs one `decide`).
 DEFAULT_MAX_KINDS: Final = 50_000
 
 
@@ -38,32 +43,72 @@ class _Answer(NamedTuple):
     allowed_until: date | None
 
 
-#: A kind whose decision cannot be shared (it names an exemption): always decided in full.
-_FULL: Final = None
+class _Full:
+    """A branch whose passages are decided in full every time."""
+
+
+_FULL: Final = _Full()
+_MISSING: Final = object()
+
+
+class _Node:
+    """The rules read `field` here; `children` maps its value (or band) to what follows."""
+
+    __slots__ = ("band", "children", "field")
+
+    def __init__(self, field: str) -> None:
+        self.field = field
+        self.band: Callable[[Any], Hashable] | None = DECISION_BANDS.get(field)
+        self.children: dict[Hashable, object] = {}
+
+
+class _Recorder:
+    """A vehicle that notes each field `decide` reads, first read first. Properties and
+    methods run with the recorder as `self`, so the fields they read are noted too."""
+
+    def __init__(self, vehicle: Vehicle) -> None:
+        self._vehicle = vehicle
+        self.read: dict[str, object] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(Vehicle, name, None)
+        if isinstance(attribute, property) and attribute.fget is not None:
+            return attribute.fget(self)
+        if callable(attribute) and not hasattr(attribute, "__set__"):
+            return attribute.__get__(self)
+        value = getattr(self._vehicle, name)
+        self.read.setdefault(name, value)
+        return value
 
 
 class QuietDecisions:
     """`decide(at, zone, vehicle, (), facts=facts, explain=False)`, memoised per kind.
 
-    Per worker (no locking: one asyncio loop), bounded by `max_kinds`. Only for passages
-    without exemptions and with the zone's own parameters; anything else calls `decide`."""
+    Per worker (no locking: one asyncio loop), bounded by `max_kinds` answers. Only for
+    passages without exemptions, decided with the zone's own parameters."""
 
     def __init__(self, max_kinds: int = DEFAULT_MAX_KINDS) -> None:
         if max_kinds < 1:
             raise ValueError("max_kinds must be at least 1")
         self.max_kinds = max_kinds
         self.hits = 0
+        """Answered from the memo."""
         self.misses = 0
-        self._answers: dict[Hashable, _Answer | None] = {}
+        """Decided and learnt."""
+        self.full = 0
+        """Decided in full on a branch that is never shared."""
+        self._size = 0
+        self._roots: dict[Hashable, object] = {}
         self._zones: dict[int, Zone] = {}  # keeps every keyed zone alive: its id stays its own
 
     @property
     def hit_rate(self) -> float:
-        looked = self.hits + self.misses
+        looked = self.hits + self.misses + self.full
         return self.hits / looked if looked else 0.0
 
     def __len__(self) -> int:
-        return len(self._answers)
+        """Answers (and "decide in full" marks) kept."""
+        return self._size
 
     def decide(
         self, at: datetime, zone: Zone, vehicle: Vehicle | None, facts: PassageFacts
@@ -71,35 +116,63 @@ class QuietDecisions:
         if at.utcoffset() is None:
             return decide(at, zone, vehicle, facts=facts, explain=False)  # raises (R39)
         local = at.astimezone(LOCAL_TZ)
-        key = (id(zone), local.date(), decision_key(vehicle, facts, zone.params))
-        try:
-            answer = self._answers[key]
-        except KeyError:
-            pass
-        else:
-            if answer is not None:
-                self.hits += 1
-                return Decision(
-                    answer.outcome,
-                    (),
-                    local,
-                    answer.vehicle_class,
-                    answer.sanction,
-                    answer.allowed_until,
-                )
-        self.misses += 1
-        decision = decide(at, zone, vehicle, facts=facts, explain=False)
-        if len(self._answers) >= self.max_kinds:
-            self._answers.clear()
-        self._zones.setdefault(id(zone), zone)
-        self._answers[key] = (
-            _FULL
-            if decision.exemption is not None or decision.day_permit_day is not None
-            else _Answer(
-                decision.outcome,
-                decision.vehicle_class,
-                decision.sanction,
-                decision.allowed_until,
+        root = (id(zone), local.date(), passage_key(facts, zone.params), vehicle is None)
+        found = self._roots.get(root, _MISSING)
+        while type(found) is _Node:
+            value = getattr(vehicle, found.field)
+            band = found.band
+            found = found.children.get(value if band is None else band(value), _MISSING)
+        if type(found) is _Answer:
+            self.hits += 1
+            return Decision(
+                found.outcome, (), local, found.vehicle_class, found.sanction, found.allowed_until
             )
-        )
+        if found is _FULL:
+            self.full += 1
+            return decide(at, zone, vehicle, facts=facts, explain=False)
+        self.misses += 1
+        return self._learn(root, at, zone, vehicle, facts)
+
+    def _learn(
+        self,
+        root: Hashable,
+        at: datetime,
+        zone: Zone,
+        vehicle: Vehicle | None,
+        facts: PassageFacts,
+    ) -> Decision:
+        recorder = _Recorder(vehicle) if vehicle is not None else None
+        decision = decide(at, zone, cast(Vehicle | None, recorder), facts=facts, explain=False)
+        path = list(recorder.read.items()) if recorder is not None else []
+        names = [name for name, _ in path]
+        leaf: object
+        if "plate" in names:
+            path, leaf = path[: names.index("plate")], _FULL
+        elif decision.exemption is not None or decision.day_permit_day is not None:
+            leaf = _FULL
+        else:
+            leaf = _Answer(
+                decision.outcome, decision.vehicle_class, decision.sanction, decision.allowed_until
+            )
+        if self._size >= self.max_kinds:
+            self._roots.clear()
+            self._size = 0
+        self._zones.setdefault(id(zone), zone)
+        self._file(root, path, leaf)
         return decision
+
+    def _file(self, root: Hashable, path: list[tuple[str, object]], leaf: object) -> None:
+        holder: dict[Hashable, object] = self._roots
+        slot: Hashable = root
+        value: Any
+        for name, value in path:
+            node = holder.get(slot, _MISSING)
+            if node is _MISSING:
+                node = holder[slot] = _Node(name)
+            if type(node) is not _Node or node.field != name:
+                return  # not the path an earlier vehicle took: keep what is there
+            band = node.band
+            holder, slot = node.children, value if band is None else band(value)
+        if slot not in holder:
+            holder[slot] = leaf
+            self._size += 1
