@@ -84,12 +84,13 @@ class _Recorder:
 class QuietDecisions:
     """`decide(at, zone, vehicle, (), facts=facts, explain=False)`, memoised per kind.
 
-    Per worker (no locking: one asyncio loop), bounded by `max_kinds` answers. Only for
-    passages without exemptions, decided with the zone's own parameters."""
+    Per worker (no locking: one asyncio loop), bounded by `max_kinds` answers (0: off, every
+    passage decided in full). Only for passages without exemptions, decided with the zone's
+    own parameters."""
 
     def __init__(self, max_kinds: int = DEFAULT_MAX_KINDS) -> None:
-        if max_kinds < 1:
-            raise ValueError("max_kinds must be at least 1")
+        if max_kinds < 0:
+            raise ValueError("max_kinds must be >= 0 (0: off)")
         self.max_kinds = max_kinds
         self.hits = 0
         """Answered from the memo."""
@@ -113,8 +114,8 @@ class QuietDecisions:
     def decide(
         self, at: datetime, zone: Zone, vehicle: Vehicle | None, facts: PassageFacts
     ) -> Decision:
-        if at.utcoffset() is None:
-            return decide(at, zone, vehicle, facts=facts, explain=False)  # raises (R39)
+        if at.utcoffset() is None or not self.max_kinds:
+            return decide(at, zone, vehicle, facts=facts, explain=False)  # naive: raises (R39)
         local = at.astimezone(LOCAL_TZ)
         root = (id(zone), local.date(), passage_key(facts, zone.params), vehicle is None)
         found = self._roots.get(root, _MISSING)
