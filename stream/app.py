@@ -30,6 +30,7 @@ from enforcement.register.protocol import RegisterUnavailable
 from enforcement.register.redis_store import AsyncRedisRegister
 from enforcement.settings import Settings, load_areas, load_law, load_settings
 from stream.decider import BatchResult, PassageDecider, RawRecord
+from stream.memo import QuietDecisions
 from stream.metrics import StreamMetrics
 from stream.settings import StreamSettings
 from stream.transport import TunedTransport
@@ -94,6 +95,7 @@ class StreamWorker:
             violations_topic=self.settings.violations_topic,
             dead_letter_topic=self.settings.dead_letter_topic,
             areas=load_areas(self.core),
+            memo=QuietDecisions(self.settings.memo_kinds),
         )
         self.app = self._create_app()
         self._metrics_started = False
