@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import random
@@ -28,6 +29,8 @@ import tempfile
 import time
 import urllib.request
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -49,9 +52,11 @@ from enforcement.register.redis_store import AsyncRedisRegister, RedisRegister
 from enforcement.register.report import LoadReport
 from enforcement.register.synth import write_synthetic_rdw
 from enforcement.zones import default_catalog
+from stream.app import tune_gc
 from stream.decider import PassageDecider, RawRecord
 from stream.memo import QuietDecisions
 from stream.metrics import StreamMetrics
+from stream.settings import StreamSettings
 from zes.embedded import EmbeddedBroker, free_port
 
 SECRET = "benchmark-stream-secret-0123456789"
@@ -262,19 +267,38 @@ def passages_for(plates: list[str], at: datetime | None = None) -> list[Passage]
     ]
 
 
+@dataclass(frozen=True)
+class DeciderStep:
+    """One configuration of the in-process decider run: what a step of the work changed."""
+
+    name: str
+    envelope_version: int
+    memo_kinds: int
+    tune_gc: bool
+
+
+#: Each step adds one change to the one before; the last is the worker's configuration.
+DECIDER_STEPS = (
+    DeciderStep("staged batch, envelopes v1, memo off, default gc", 1, 0, False),
+    DeciderStep("+ envelopes v2 (rows)", ENVELOPE_ROWS_VERSION, 0, False),
+    DeciderStep("+ memo per kind of vehicle", ENVELOPE_ROWS_VERSION, 50_000, False),
+    DeciderStep("+ gc tuned (worker default)", ENVELOPE_ROWS_VERSION, 50_000, True),
+)
+
+
 def decider_in_process(
     redis_url: str,
     prefix: str,
     mix: list[str],
     per_envelope: int = 50,
     take: int = 100,
-    baseline: bool = True,
-) -> dict[str, float | None]:
+    steps: Sequence[DeciderStep] = DECIDER_STEPS,
+) -> dict[str, object]:
     """The decider alone: envelopes decoded and decided in batches of `take` records as the
-    worker takes them, against the real Redis register, no broker. Also the same loop with
-    the memo off (`max_kinds=1` keeps it useless), the baseline of what the memo buys."""
+    worker takes them, against the real Redis register, no broker; once per step, the last
+    step being the worker's configuration (`decider_us_per_passage`)."""
 
-    async def go(memo: QuietDecisions) -> tuple[float, float, int]:
+    async def go(step: DeciderStep, memo: QuietDecisions) -> tuple[float, float, int]:
         client = redis.asyncio.Redis.from_url(redis_url)
         register = AsyncRedisRegister(client, prefix, secret=SECRET.encode())
         decider = PassageDecider(
@@ -288,7 +312,10 @@ def decider_in_process(
         records = [
             RawRecord(
                 encode_envelope(
-                    passages_for(mix[i : i + per_envelope]), site_id="s", camera_id="c"
+                    passages_for(mix[i : i + per_envelope]),
+                    site_id="s",
+                    camera_id="c",
+                    version=step.envelope_version,
                 ),
                 "passages",
                 0,
@@ -306,20 +333,35 @@ def decider_in_process(
         finally:
             await client.aclose()
 
-    memo = QuietDecisions()
-    wall, cpu, decided = asyncio.run(go(memo))
-    plain_cpu = asyncio.run(go(QuietDecisions(max_kinds=0)))[1] if baseline else None
-    return {
+    thresholds = gc.get_threshold()
+    table: list[dict[str, object]] = []
+    result: dict[str, object] = {}
+    for step in steps:
+        gc.collect()
+        if step.tune_gc:
+            tune_gc(StreamSettings().gc_gen0_threshold)  # as the worker does
+        else:
+            gc.unfreeze()
+            gc.set_threshold(*thresholds)
+        memo = QuietDecisions(step.memo_kinds)
+        wall, cpu, decided = asyncio.run(go(step, memo))
         # CPU time of this process per passage: on a shared machine wall time measures the
         # neighbours (Redis's own work is not in it; the lookup's wait is in the wall figure).
-        "decider_us_per_passage": round(cpu / decided * 1e6, 2),
-        "decider_wall_us_per_passage": round(wall / decided * 1e6, 2),
-        "decider_us_per_passage_no_memo": (
-            round(plain_cpu / decided * 1e6, 2) if plain_cpu is not None else None
-        ),
-        "memo_hit_rate": round(memo.hit_rate, 3),
-        "memo_kinds": len(memo),
-    }
+        us = round(cpu / decided * 1e6, 2)
+        table.append({"step": step.name, "us_per_passage": us})
+        result = {
+            "decider_us_per_passage": us,
+            "decider_wall_us_per_passage": round(wall / decided * 1e6, 2),
+            "memo_hit_rate": round(memo.hit_rate, 3),
+            "memo_kinds": len(memo),
+        }
+    gc.unfreeze()
+    gc.set_threshold(*thresholds)
+    first = table[0]["us_per_passage"]
+    for row in table:
+        row["ratio_to_first"] = round(float(row["us_per_passage"]) / float(first), 3)  # type: ignore[arg-type]
+    result["decider_steps"] = table
+    return result
 
 
 def main(argv: list[str] | None = None) -> dict[str, object]:

@@ -151,9 +151,9 @@ def test_vehicle_codec_round_trips_every_field() -> None:
 
 def test_vehicle_decoding_without_the_slot_fast_path(monkeypatch: pytest.MonkeyPatch) -> None:
     """The constructor fallback (used if Vehicle ever gains validation) builds the same."""
-    from enforcement.register import redis_store
+    from enforcement.register.redis import codec
 
-    monkeypatch.setattr(redis_store, "_SETTERS", None)
+    monkeypatch.setattr(codec, "_SETTERS", None)
     for vehicle in (VAN, FULL, BARE):
         assert decode_vehicle(vehicle.plate, encode_vehicle(vehicle)) == vehicle
 
