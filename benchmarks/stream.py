@@ -280,9 +280,9 @@ class DeciderStep:
 #: Each step adds one change to the one before; the last is the worker's configuration.
 DECIDER_STEPS = (
     DeciderStep("staged batch, envelopes v1, memo off, default gc", 1, 0, False),
-    DeciderStep("+ envelopes v2 (rows)", ENVELOPE_ROWS_VERSION, 0, False),
-    DeciderStep("+ memo per kind of vehicle", ENVELOPE_ROWS_VERSION, 50_000, False),
-    DeciderStep("+ gc tuned (worker default)", ENVELOPE_ROWS_VERSION, 50_000, True),
+    DeciderStep("+ gc tuned (freeze, gen0 50k)", 1, 0, True),
+    DeciderStep("+ envelopes v2 (rows)", ENVELOPE_ROWS_VERSION, 0, True),
+    DeciderStep("+ memo per kind of vehicle (worker default)", ENVELOPE_ROWS_VERSION, 50_000, True),
 )
 
 

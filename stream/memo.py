@@ -22,6 +22,7 @@ whose decision names an exemption is marked "decide in full" and never shared.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Hashable
 from datetime import date, datetime
 from typing import Any, Final, NamedTuple, cast
@@ -66,19 +67,70 @@ class _Recorder:
     """A vehicle that notes each field `decide` reads, first read first. Properties and
     methods run with the recorder as `self`, so the fields they read are noted too."""
 
+    __slots__ = ("_vehicle", "read")
+
     def __init__(self, vehicle: Vehicle) -> None:
         self._vehicle = vehicle
         self.read: dict[str, object] = {}
 
     def __getattr__(self, name: str) -> Any:
-        attribute = getattr(Vehicle, name, None)
-        if isinstance(attribute, property) and attribute.fget is not None:
-            return attribute.fget(self)
-        if callable(attribute) and not hasattr(attribute, "__set__"):
-            return attribute.__get__(self)
-        value = getattr(self._vehicle, name)
-        self.read.setdefault(name, value)
-        return value
+        how = _READS.get(name)
+        if how is None:
+            how = _READS[name] = _how_to_read(name)
+        if how is _FIELD:
+            value = getattr(self._vehicle, name)
+            self.read.setdefault(name, value)
+            return value
+        return how(self)
+
+
+def _FIELD(recorder: _Recorder) -> Any:  # noqa: N802 (a marker, never called)
+    raise AssertionError("a marker")
+
+
+def _how_to_read(name: str) -> Callable[[_Recorder], Any]:
+    """How the recorder reads `name`: a dataclass field (noted), a property (run on the
+    recorder) or a method (bound to it)."""
+    attribute = getattr(Vehicle, name, None)
+    if isinstance(attribute, property) and attribute.fget is not None:
+        return attribute.fget
+    if callable(attribute) and not hasattr(attribute, "__set__"):
+        method: Callable[[_Recorder], Any] = attribute.__get__
+        return method
+    return _FIELD
+
+
+#: Per attribute name of Vehicle, how the recorder reads it (the same for every vehicle).
+_READS: dict[str, Callable[[_Recorder], Any]] = {}
+
+
+def _decision_maker() -> Callable[[Outcome, datetime, _Answer], Decision]:
+    """Decisions of memo hits built by setting their slots directly: the dataclass's
+    `__init__` goes through `object.__setattr__` for each of its nine fields, a fifth of a
+    hit's cost. Falls back to the constructor if Decision ever validates."""
+    if hasattr(Decision, "__post_init__") or not hasattr(Decision, "__slots__"):
+        return lambda outcome, local, a: Decision(
+            outcome, (), local, a.vehicle_class, a.sanction, a.allowed_until
+        )
+    setters = [getattr(Decision, f.name).__set__ for f in dataclasses.fields(Decision)]
+    if [f.name for f in dataclasses.fields(Decision)][:6] != [
+        "outcome", "rules", "local_time", "vehicle_class", "sanction", "allowed_until",
+    ]:  # fmt: skip
+        raise RuntimeError("Decision's fields changed: update stream.memo")
+    rest = [f.default for f in dataclasses.fields(Decision)][6:]
+    new = object.__new__
+
+    def make(outcome: Outcome, local: datetime, a: _Answer) -> Decision:
+        decision: Decision = new(Decision)
+        values = (outcome, (), local, a.vehicle_class, a.sanction, a.allowed_until, *rest)
+        for setter, value in zip(setters, values, strict=True):
+            setter(decision, value)
+        return decision
+
+    return make
+
+
+_make_decision: Final = _decision_maker()
 
 
 class QuietDecisions:
@@ -125,9 +177,7 @@ class QuietDecisions:
             found = found.children.get(value if band is None else band(value), _MISSING)
         if type(found) is _Answer:
             self.hits += 1
-            return Decision(
-                found.outcome, (), local, found.vehicle_class, found.sanction, found.allowed_until
-            )
+            return _make_decision(found.outcome, local, found)
         if found is _FULL:
             self.full += 1
             return decide(at, zone, vehicle, facts=facts, explain=False)
