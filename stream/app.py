@@ -23,11 +23,11 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Any, cast
 
 import faust
-import redis.asyncio
 from faust.sensors import Monitor
 from prometheus_client import start_http_server
 
 from enforcement.register.protocol import RegisterUnavailable
+from enforcement.register.redis.urls import async_client_from_url
 from enforcement.register.redis_store import AsyncRedisRegister
 from enforcement.settings import Settings, load_areas, load_law, load_settings
 from stream.decider import BatchResult, PassageDecider, RawRecord
@@ -81,7 +81,7 @@ class StreamWorker:
         self.core = core or load_settings()
         _, zones = load_law(self.core)
         self.metrics = StreamMetrics()
-        client = redis.asyncio.Redis.from_url(
+        client = async_client_from_url(
             self.core.redis_url, socket_connect_timeout=2, socket_timeout=5
         )
         self.register = AsyncRedisRegister(

@@ -32,6 +32,7 @@ from enforcement.register.redis.plans import (
     _Read,
     _Watch,
 )
+from enforcement.register.redis.urls import client_from_url
 from enforcement.settings import Settings
 
 _T = TypeVar("_T")
@@ -204,7 +205,7 @@ def register_from(settings: Settings, *, socket_timeout_s: float | None = None) 
     """The register the settings name (Redis URL, key prefix, plate-hash secret): the one
     every process decides with. `socket_timeout_s` bounds a call when an outage must not
     hang the caller (the review app, the export)."""
-    client = redis.Redis.from_url(
+    client = client_from_url(
         settings.redis_url, socket_connect_timeout=2, socket_timeout=socket_timeout_s
     )
     return RedisRegister(
