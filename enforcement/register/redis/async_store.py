@@ -9,7 +9,7 @@ from typing import Any, TypeVar, cast
 import redis
 import redis.asyncio
 import redis.exceptions
-from redis.exceptions import WatchError
+from redis.exceptions import ResponseError, WatchError
 
 from enforcement.model import (
     Exemption,
@@ -68,7 +68,7 @@ class AsyncRedisRegister:
                             pipe.execute_command(*command)
                         result = await pipe.execute(raise_on_error=False)
                     elif isinstance(op, _Read):
-                        result = await self._read(op.commands)
+                        result = await self._read(op.commands, op.errors_in_place)
                     elif isinstance(op, _Watch):
                         if watching is None:
                             watching = self._client.pipeline(transaction=True)
@@ -99,14 +99,22 @@ class AsyncRedisRegister:
                 await watching.reset()
             plan.close()
 
-    async def _read(self, commands: Sequence[_Command]) -> list[Any]:
+    async def _read(self, commands: Sequence[_Command], errors_in_place: bool = False) -> list[Any]:
         pool: Any = self._client.connection_pool
         conn: Any = await pool.get_connection()
         packed = _pack(commands)
 
+        async def reply() -> Any:
+            try:
+                return await conn.read_response()
+            except ResponseError as error:  # the reply was read: the next ones follow
+                if errors_in_place:
+                    return error
+                raise
+
         async def attempt() -> list[Any]:
             await conn.send_packed_command(packed, check_health=True)
-            return [await conn.read_response() for _ in commands]
+            return [await reply() for _ in commands]
 
         async def fail(_error: Exception) -> None:
             await conn.disconnect()

@@ -9,7 +9,7 @@ from typing import Any, TypeVar, cast
 import redis
 import redis.asyncio
 import redis.exceptions
-from redis.exceptions import WatchError
+from redis.exceptions import ResponseError, WatchError
 
 from enforcement.model import (
     Exemption,
@@ -78,7 +78,7 @@ class RedisRegister:
                             pipe.execute_command(*command)
                         result = pipe.execute(raise_on_error=False)
                     elif isinstance(op, _Read):
-                        result = self._read(op.commands)
+                        result = self._read(op.commands, op.errors_in_place)
                     elif isinstance(op, _Watch):
                         if watching is None:
                             watching = self._client.pipeline(transaction=True)
@@ -106,16 +106,24 @@ class RedisRegister:
                 watching.reset()
             plan.close()
 
-    def _read(self, commands: Sequence[_Command]) -> list[Any]:
+    def _read(self, commands: Sequence[_Command], errors_in_place: bool = False) -> list[Any]:
         """Send pre-packed commands on a pooled connection, under the client's retry
         policy; a connection left with unread replies is closed, never reused."""
         pool: Any = self._client.connection_pool
         conn: Any = pool.get_connection()
         packed = _pack(commands)
 
+        def reply() -> Any:
+            try:
+                return conn.read_response()
+            except ResponseError as error:  # the reply was read: the next ones follow
+                if errors_in_place:
+                    return error
+                raise
+
         def attempt() -> list[Any]:
             conn.send_packed_command(packed, check_health=True)
-            return [conn.read_response() for _ in commands]
+            return [reply() for _ in commands]
 
         try:
             return cast(

@@ -252,9 +252,9 @@ def test_lookup_is_one_round_trip_once_the_generations_are_known(
     sent: list[list[tuple[object, ...]]] = []
     real_read = reader._read
 
-    def counting(commands: list[tuple[object, ...]]) -> list[object]:
+    def counting(commands: list[tuple[object, ...]], errors_in_place: bool = False) -> list[object]:
         sent.append([command[:2] for command in commands])
-        return real_read(commands)  # type: ignore[arg-type]
+        return real_read(commands, errors_in_place)  # type: ignore[arg-type]
 
     monkeypatch.setattr(reader, "_read", counting)
     reader.lookup(["VXL12B"], AT)

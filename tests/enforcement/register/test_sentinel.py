@@ -17,6 +17,7 @@ import redis
 import redis.asyncio
 
 from enforcement.model import Fuel, Vehicle
+from enforcement.register.protocol import RegisterUnavailable
 from enforcement.register.redis.urls import (
     async_client_from_url,
     client_from_url,
@@ -85,7 +86,8 @@ def servers(tmp_path: Path) -> Iterator[Servers]:
         started.append(process)
         return process
 
-    plain = ("--bind", "127.0.0.1", "--save", "", "--appendonly", "no")
+    # --dir: a full resync writes an RDB file even with saving off; keep it out of the cwd.
+    plain = ("--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(tmp_path))
     primary_port, replica_port, sentinel_port = free_port(), free_port(), free_port()
     try:
         primary = start("--port", str(primary_port), *plain)
@@ -117,8 +119,8 @@ def wait_until(check: object, timeout: float, what: str) -> None:
         try:
             if check():  # type: ignore[operator]
                 return
-        except redis.RedisError:
-            pass
+        except (redis.RedisError, RegisterUnavailable):
+            pass  # during the failover the register is unavailable: the caller retries
         time.sleep(0.2)
     raise AssertionError(f"timed out waiting for {what}")
 
