@@ -1,5 +1,6 @@
-"""The register through Redis Sentinel (`redis+sentinel://` URLs), against a real primary,
-replica and Sentinel started from Debian's redis-server on free loopback ports."""
+"""The register on Redis servers of the tests' own, started from Debian's redis-server on
+free loopback ports: through Sentinel (`redis+sentinel://` URLs) with a real primary, replica
+and Sentinel, and on a server whose script cache is flushed."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ import redis
 import redis.asyncio
 
 from enforcement.model import Fuel, Vehicle
-from enforcement.register.protocol import RegisterUnavailable
+from enforcement.register.protocol import CaseClaim, ClaimRequest, RegisterUnavailable
 from enforcement.register.redis.urls import (
     async_client_from_url,
     client_from_url,
@@ -163,3 +164,56 @@ def test_the_register_works_through_sentinel_and_follows_a_failover(servers: Ser
     client.close()
     for sentinel in client.connection_pool.sentinel_manager.sentinels:  # type: ignore[attr-defined]
         sentinel.close()
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[int]:
+    """A Redis server of this test's own (its script cache is flushed)."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        missing("redis-server is not installed (Debian package redis-server)")
+        raise AssertionError
+    port = free_port()
+    process = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", str(tmp_path)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for_port(port, 10, process)
+        yield port
+    finally:
+        process.kill()
+        process.wait(10)
+
+
+def test_batch_claims_survive_a_lost_script_cache(own_redis: int) -> None:
+    """Claims go pre-packed on one connection; a rolling interval's script missing from the
+    server's cache (restart, failover) comes back as an error in its reply's place, and the
+    batch is sent again after loading it."""
+    client = redis.Redis(port=own_redis)
+    register = RedisRegister(client, "zes-scripts", secret=SECRET)
+    at = datetime(2026, 3, 10, 9, tzinfo=UTC)
+    requests = [
+        ClaimRequest("VBB12B", "utrecht", at, 48, "p1"),
+        ClaimRequest("VBB12C", "den-haag", at, 24, "p2"),
+    ]
+    assert [c.first for c in register.claim_cases(requests)] == [True, True]
+    client.script_flush()
+
+    async def again() -> list[CaseClaim]:
+        aclient = redis.asyncio.Redis(port=own_redis)
+        try:
+            return await AsyncRedisRegister(aclient, "zes-scripts", secret=SECRET).claim_cases(
+                [ClaimRequest("VBB12B", "utrecht", at, 48, "p3"), *requests]
+            )
+        finally:
+            await aclient.aclose()
+
+    claims = asyncio.run(again())
+    assert [(c.case_key, c.first) for c in claims] == [
+        ("VBB12B:utrecht:2026-03-10", False),
+        ("VBB12B:utrecht:2026-03-10", True),  # the opener again: idempotent
+        ("VBB12C:den-haag:2026-03-10", True),
+    ]
+    client.close()
