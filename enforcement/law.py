@@ -16,9 +16,10 @@ register says, so a human never has to look at it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import Any
 
 from enforcement.model import (
     LOCAL_TZ,
@@ -560,3 +561,30 @@ class _Evaluation:
 
 def _fuel_names(vehicle: Vehicle) -> str:
     return "+".join(f.name for f in vehicle.fuels) or "-"
+
+
+def passage_key(facts: PassageFacts, params: LawParams) -> tuple[object, ...]:
+    """What `decide` reads of a passage's read (`PassageFacts`), as it uses it: the read
+    confidence only against the minimum (R33), the plate only for the special-registration
+    test (R33). For memoising decisions per kind of passage: two reads with the same key are
+    decided alike."""
+    plate = facts.plate
+    confidence = facts.read_confidence
+    return (
+        facts.country,
+        confidence is not None and confidence < params.min_read_confidence,
+        bool(plate) and special_registration(plate or "") is not None,
+        facts.priority_incident,
+        facts.direction_unknown,
+        facts.leaving,
+    )
+
+
+def _mass_band(mass: int | None, params: LawParams) -> bool | None:
+    return None if mass is None else mass <= params.van_max_mass_kg
+
+
+#: Vehicle facts the rules compare only with a bound, by the band a value falls in under a
+#: zone's parameters: a memo of decisions keys them by band (R4: the mass only against the
+#: van maximum).
+DECISION_BANDS: Mapping[str, Callable[[Any, LawParams], Hashable]] = {"max_mass_kg": _mass_band}

@@ -15,11 +15,12 @@ wrong - the stream's dead-letter path forwards that text.
 from __future__ import annotations
 
 import hashlib
+import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Final, Literal
 
 import msgspec
 
@@ -95,6 +96,61 @@ class _RawEnvelope(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     """The envelope with passages left undecoded, to isolate a bad one."""
 
     schema: int
+    site_id: Identifier
+    camera_id: Identifier
+    sent_at: datetime
+    passages: list[msgspec.Raw]
+
+
+# -- envelope version 2: rows ------------------------------------------------------------------
+# The same envelope as JSON arrays: the position of a value is its field. Decoding skips
+# matching every field name of every passage: measured here, 50-passage envelopes decode
+# in about half the time. Still JSON, so any Kafka tool shows it.
+#
+# Rollout: workers read both versions (`decode_envelope` tells them apart by the first
+# byte: `[` or `{`); once every worker runs this code, producers switch to `version=2`.
+# The layout is Passage's field order (`PASSAGE_ROW_FIELDS`, pinned by a test): a field
+# may be added to Passage at the end only, with a default; anything else is a version 3.
+
+ENVELOPE_ROWS_VERSION = 2
+
+#: The field of each position in a version-2 passage row.
+PASSAGE_ROW_FIELDS = (
+    "schema",
+    "passage_id",
+    "site_id",
+    "camera_id",
+    "zone_id",
+    "direction",
+    "plate",
+    "plate_raw",
+    "country",
+    "confidence",
+    "char_confidences",
+    "alternatives",
+    "frames",
+    "low_confidence",
+    "seen_at",
+    "evidence",
+)
+
+
+class PassageRow(Passage, frozen=True, kw_only=True, array_like=True):
+    """A passage as a row of a version-2 envelope: a `Passage` in every other respect."""
+
+
+class _EnvelopeRows(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fields=True):
+    schema: Literal[2]
+    site_id: Identifier
+    camera_id: Identifier
+    sent_at: datetime
+    passages: Annotated[tuple[PassageRow, ...], msgspec.Meta(min_length=1)]
+
+
+class _RawEnvelopeRows(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fields=True):
+    """A version-2 envelope with passages left undecoded, to isolate a bad one."""
+
+    schema: Literal[2]
     site_id: Identifier
     camera_id: Identifier
     sent_at: datetime
@@ -246,6 +302,9 @@ _json = msgspec.json.Encoder()
 _passage_decoder = msgspec.json.Decoder(Passage)
 _envelope_decoder = msgspec.json.Decoder(PassageEnvelope)
 _raw_envelope_decoder = msgspec.json.Decoder(_RawEnvelope)
+_rows_decoder = msgspec.json.Decoder(_EnvelopeRows)
+_raw_rows_decoder = msgspec.json.Decoder(_RawEnvelopeRows)
+_row_decoder = msgspec.json.Decoder(PassageRow)
 _violation_decoder = msgspec.json.Decoder(Violation)
 _dead_letter_decoder = msgspec.json.Decoder(DeadLetter)
 _msgpack = msgspec.msgpack.Encoder()
@@ -258,6 +317,9 @@ def _check_time(value: datetime, kind: str, field: str, index: int | None = None
 
 
 def encode_passage(passage: Passage) -> bytes:
+    """A passage record (a JSON object), also for a passage that came as a row."""
+    if isinstance(passage, PassageRow):
+        return _json.encode(msgspec.structs.asdict(passage))
     return _json.encode(passage)
 
 
@@ -271,28 +333,43 @@ def decode_passage(data: bytes) -> Passage:
 
 
 def encode_envelope(
-    passages: Sequence[Passage], *, site_id: str, camera_id: str, sent_at: datetime | None = None
+    passages: Sequence[Passage],
+    *,
+    site_id: str,
+    camera_id: str,
+    sent_at: datetime | None = None,
+    version: int = SCHEMA_VERSION,
 ) -> bytes:
+    """An envelope of version 1 (objects) or `ENVELOPE_ROWS_VERSION` (rows, see above)."""
     if not passages:
         raise ValueError("an envelope carries at least one passage")
+    sent = sent_at or datetime.now(UTC)
+    if version == ENVELOPE_ROWS_VERSION:
+        rows = [msgspec.structs.astuple(p) for p in passages]
+        return _json.encode((ENVELOPE_ROWS_VERSION, site_id, camera_id, sent, rows))
+    if version != SCHEMA_VERSION:
+        raise ValueError(f"no envelope version {version}")
     envelope = PassageEnvelope(
-        site_id=site_id,
-        camera_id=camera_id,
-        sent_at=sent_at or datetime.now(UTC),
-        passages=tuple(passages),
+        site_id=site_id, camera_id=camera_id, sent_at=sent, passages=tuple(passages)
     )
     return _json.encode(envelope)
 
 
 def decode_envelope(data: bytes) -> DecodedEnvelope:
-    """Decode an envelope; a bad passage is reported by index without losing the good ones.
+    """Decode an envelope of either version; a bad passage is reported by index without
+    losing the good ones.
 
     Raises `RecordError` only when the envelope itself is unusable.
     """
+    head = data[:1]
+    if head.isspace():
+        head = data.lstrip()[:1]
+    rows = head == b"["
+    envelope: PassageEnvelope | _EnvelopeRows
     try:
-        envelope = _envelope_decoder.decode(data)
+        envelope = _rows_decoder.decode(data) if rows else _envelope_decoder.decode(data)
     except msgspec.DecodeError:
-        return _decode_envelope_slowly(data)
+        return _decode_envelope_slowly(data, rows)
     errors: list[RecordError] = []
     good: list[Passage] = []
     bad: list[bytes] = []
@@ -302,29 +379,31 @@ def decode_envelope(data: bytes) -> DecodedEnvelope:
             good.append(passage)
         except RecordError as exc:
             errors.append(exc)
-            bad.append(_json.encode(passage))
+            bad.append(encode_passage(passage))
     _check_time(envelope.sent_at, "envelope", "sent_at")
     return DecodedEnvelope(
         envelope.site_id, envelope.camera_id, envelope.sent_at, good, errors, bad
     )
 
 
-def _decode_envelope_slowly(data: bytes) -> DecodedEnvelope:
+def _decode_envelope_slowly(data: bytes, rows: bool) -> DecodedEnvelope:
+    raw: _RawEnvelope | _RawEnvelopeRows
     try:
-        raw = _raw_envelope_decoder.decode(data)
+        raw = _raw_rows_decoder.decode(data) if rows else _raw_envelope_decoder.decode(data)
     except msgspec.DecodeError as exc:
         raise RecordError("envelope", str(exc)) from None
     _check_time(raw.sent_at, "envelope", "sent_at")
     good: list[Passage] = []
     errors: list[RecordError] = []
     bad: list[bytes] = []
+    decoder = _row_decoder if rows else _passage_decoder
     for index, item in enumerate(raw.passages):
         try:
-            passage = _passage_decoder.decode(item)
+            passage = decoder.decode(item)
             _check_time(passage.seen_at, "passage", "seen_at", index)
             good.append(passage)
         except msgspec.DecodeError as exc:
-            errors.append(RecordError("passage", str(exc), index))
+            errors.append(RecordError("passage", _named(str(exc)) if rows else str(exc), index))
             bad.append(bytes(item))
         except RecordError as exc:
             errors.append(exc)
@@ -333,6 +412,19 @@ def _decode_envelope_slowly(data: bytes) -> DecodedEnvelope:
         errors.append(RecordError("envelope", "it carries no passages"))
         bad.append(data)  # errors and raw_bad stay aligned, one payload per error
     return DecodedEnvelope(raw.site_id, raw.camera_id, raw.sent_at, good, errors, bad)
+
+
+_ROW_POSITION: Final = re.compile(r"`\$\[(\d+)\]")
+
+
+def _named(message: str) -> str:
+    """A row error names the field, not its position: "at `$[6]`" -> "at `$.plate`"."""
+
+    def name(match: re.Match[str]) -> str:
+        index = int(match.group(1))
+        return f"`$.{PASSAGE_ROW_FIELDS[index]}" if index < len(PASSAGE_ROW_FIELDS) else match[0]
+
+    return _ROW_POSITION.sub(name, message)
 
 
 def encode_evidence(evidence: Evidence) -> bytes:

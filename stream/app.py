@@ -16,20 +16,22 @@ Run it as `zes stream worker`, or with Faust's own CLI: `faust -A stream.app wor
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import random
 from collections.abc import AsyncIterator, Sequence
 from typing import Any, cast
 
 import faust
-import redis.asyncio
 from faust.sensors import Monitor
 from prometheus_client import start_http_server
 
 from enforcement.register.protocol import RegisterUnavailable
+from enforcement.register.redis.urls import async_client_from_url
 from enforcement.register.redis_store import AsyncRedisRegister
 from enforcement.settings import Settings, load_areas, load_law, load_settings
 from stream.decider import BatchResult, PassageDecider, RawRecord
+from stream.memo import QuietDecisions
 from stream.metrics import StreamMetrics
 from stream.settings import StreamSettings
 from stream.transport import TunedTransport
@@ -79,7 +81,7 @@ class StreamWorker:
         self.core = core or load_settings()
         _, zones = load_law(self.core)
         self.metrics = StreamMetrics()
-        client = redis.asyncio.Redis.from_url(
+        client = async_client_from_url(
             self.core.redis_url, socket_connect_timeout=2, socket_timeout=5
         )
         self.register = AsyncRedisRegister(
@@ -96,6 +98,7 @@ class StreamWorker:
             areas=load_areas(self.core),
             flows_topic=self.settings.flows_topic or None,
             worker_id=self.settings.worker_id,
+            memo=QuietDecisions(self.settings.memo_kinds),
         )
         self.app = self._create_app()
         self._metrics_started = False
@@ -191,6 +194,20 @@ class StreamWorker:
                 self.metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(
                     max(0, highwater - offset - 1)
                 )
+
+
+def tune_gc(gen0_threshold: int) -> None:
+    """Collect cycles less often, and never scan what exists at start-up again.
+
+    Deciding a batch allocates many short-lived objects that reference counting frees; the
+    cyclic collector's default pace (every 700 allocations, old generations every 10) then
+    mostly re-scans long-lived ones: the register's vehicle cache, the memo, Faust. Measured
+    in the decider alone: 61 -> 44 us a passage with the collector off, 46 -> 40 with this
+    (the two runs of each, 100k vehicles, memo on). Cycles are still collected, rarely."""
+    if not gen0_threshold:
+        return
+    gc.freeze()
+    gc.set_threshold(gen0_threshold, 20, 100)
 
 
 def create_worker() -> StreamWorker:

@@ -23,7 +23,7 @@ def worker(
     import faust
     import mode.loop
 
-    from stream.app import StreamWorker
+    from stream.app import StreamWorker, tune_gc
     from stream.settings import StreamSettings
 
     settings = StreamSettings()
@@ -34,4 +34,5 @@ def worker(
         level=loglevel.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
     stream_worker = StreamWorker(settings)
+    tune_gc(settings.gc_gen0_threshold)
     faust.Worker(stream_worker.app, loglevel=loglevel, quiet=True).execute_from_commandline()

@@ -19,6 +19,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Final
 
 from enforcement.areas import AreaCatalog
 from enforcement.flows.records import encode_flow_batch
@@ -30,13 +31,15 @@ from enforcement.records import (
     RecordError,
     decode_envelope,
     encode_dead_letter,
+    encode_passage,
     encode_violation,
     violation_record,
 )
-from enforcement.register.protocol import AsyncRegister, ClaimRequest
+from enforcement.register.protocol import AsyncRegister, CaseClaim, ClaimRequest
 from enforcement.windows import AccessArea, WindowDecision, decide_window
 from enforcement.zones import ZoneCatalog
 from stream.flows import FlowTally, Source, hour_of
+from stream.memo import QuietDecisions
 from stream.metrics import StreamMetrics, emission_label, fuel_group
 
 log = logging.getLogger("zes.stream")
@@ -68,8 +71,59 @@ class BatchResult:
     outcomes: dict[str, int] = field(default_factory=dict)
 
 
+@dataclass(slots=True, eq=False)
+class PassageWork:
+    """One passage on its way through a batch's stages, carrying everything decided about
+    it: its register facts, its ZE decision, its window decision and its own case claims.
+    Nothing is matched up by position afterwards, so no reordering of a stage can attach one
+    passage's case key to another.
+
+    Mutable on purpose: each stage fills in its part (a frozen copy per stage would cost
+    more than the stage)."""
+
+    passage: Passage
+    zone: Zone
+    source: Source = ("", 0, 0)
+    """The consumed record it came in (topic, partition, offset), for the flow counts."""
+    vehicle: Vehicle | None = None
+    exemptions: tuple[Exemption, ...] = ()
+    decision: Decision | None = None
+    """The ZE-zone decision (entries only; a leaving passage is only counted)."""
+    area: AccessArea | None = None
+    """The access-window area the camera watches, for a Dutch plate."""
+    window: WindowDecision | None = None
+    ze_claim: CaseClaim | None = None
+    window_claim: CaseClaim | None = None
+
+    @property
+    def ze_review(self) -> bool:
+        return self.decision is not None and self.decision.needs_review
+
+    @property
+    def window_review(self) -> bool:
+        return self.window is not None and self.window.outcome in _REVIEW
+
+
+@dataclass(slots=True)
+class _Batch:
+    """A batch after decoding: its passages, and its dead letters with their reasons."""
+
+    records: int
+    entries: list[PassageWork] = field(default_factory=list)
+    leaving: list[PassageWork] = field(default_factory=list)
+    dead_letters: list[tuple[Output, str]] = field(default_factory=list)
+    lookup_seconds: float | None = None
+    queued: Counter[tuple[str, str]] = field(default_factory=Counter)
+    """Review records emitted, by decision and first sighting."""
+
+
 class PassageDecider:
-    """Decides batches of passage envelopes against an async register."""
+    """Decides batches of passage envelopes against an async register.
+
+    A batch goes through five stages, each over the batch's `PassageWork` items: decode
+    (envelopes to passages, the unusable to dead letters), decide (one register lookup, the
+    law, day permits, access windows), claim (the review cases, one round trip), emit (the
+    records to send) and count (metrics, only once everything before succeeded)."""
 
     def __init__(
         self,
@@ -81,6 +135,7 @@ class PassageDecider:
         dead_letter_topic: str,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         areas: AreaCatalog | None = None,
+        memo: QuietDecisions | None = None,
         flows_topic: str | None = None,
         worker_id: str = "worker",
     ) -> None:
@@ -94,6 +149,7 @@ class PassageDecider:
         self.violations_topic = violations_topic
         self.dead_letter_topic = dead_letter_topic
         self.clock = clock
+        self.memo = memo if memo is not None else QuietDecisions()
         self._zones: dict[str, Zone | None] = {}
 
     def zone(self, zone_id: str) -> Zone | None:
@@ -108,9 +164,21 @@ class PassageDecider:
         """The access-window area the passage's camera watches, if any."""
         return self.areas.for_camera(passage.site_id, passage.camera_id) if self.areas else None
 
-    # -- decoding ----------------------------------------------------------------------------
-    def _dead_letter(self, record: RawRecord, error: str, payload: bytes, reason: str) -> Output:
-        self.metrics.dead_letters.labels(reason).inc()
+    async def process(self, records: Sequence[RawRecord]) -> BatchResult:
+        """Decide a batch. Raises `RegisterUnavailable` (nothing decided, nothing counted) on
+        an outage, so a retried batch is counted once."""
+        batch = self.decode(records)
+        if batch.entries:
+            await self.decide(batch)
+            await self.claim(batch.entries)
+        now = self.clock()
+        result = BatchResult()
+        self.emit(batch, now, result)
+        self.count(batch, now, result)
+        return result
+
+    # -- decode ------------------------------------------------------------------------------
+    def _dead_letter(self, record: RawRecord, error: str, payload: bytes) -> Output:
         letter = DeadLetter(
             source_topic=record.topic,
             partition=record.partition,
@@ -122,188 +190,81 @@ class PassageDecider:
         key = f"{record.topic}:{record.partition}:{record.offset}".encode()
         return Output(self.dead_letter_topic, key, encode_dead_letter(letter))
 
-    def decode(
-        self,
-        records: Sequence[RawRecord],
-        result: BatchResult,
-        sources: dict[int, Source] | None = None,
-    ) -> list[Passage]:
-        """Envelopes to passages; whatever cannot be used becomes a dead letter. `sources`,
-        when given, maps each passage (by id) to the record it came in."""
-        passages: list[Passage] = []
+    def decode(self, records: Sequence[RawRecord]) -> _Batch:
+        """Envelopes to passages; whatever cannot be used becomes a dead letter holding only
+        the unusable part: a bad passage's own bytes, never its envelope's neighbours."""
+        batch = _Batch(len(records))
+        letters = batch.dead_letters
         for record in records:
-            self.metrics.records.inc()
             if not record.value:
-                result.outputs.append(
-                    self._dead_letter(record, "empty record", b"", "empty_record")
-                )
+                letters.append((self._dead_letter(record, "empty record", b""), "empty_record"))
                 continue
             try:
                 envelope = decode_envelope(record.value)
             except RecordError as exc:
-                result.outputs.append(
-                    self._dead_letter(record, str(exc), record.value, "malformed_envelope")
-                )
+                letter = self._dead_letter(record, str(exc), record.value)
+                letters.append((letter, "malformed_envelope"))
                 continue
             for error, raw in zip(envelope.errors, envelope.raw_bad, strict=True):
                 reason = "malformed_envelope" if error.index is None else "malformed_passage"
-                result.outputs.append(self._dead_letter(record, str(error), raw, reason))
+                letters.append((self._dead_letter(record, str(error), raw), reason))
             for passage in envelope.passages:
-                if self.zone(passage.zone_id) is None:
-                    result.outputs.append(
-                        self._dead_letter(
-                            record,
-                            f"unknown zone_id {passage.zone_id!r} (camera configuration)",
-                            record.value,
-                            "unknown_zone",
-                        )
-                    )
+                zone = self.zone(passage.zone_id)
+                if zone is None:
+                    why = f"unknown zone_id {passage.zone_id!r} (camera configuration)"
+                    letter = self._dead_letter(record, why, encode_passage(passage))
+                    letters.append((letter, "unknown_zone"))
                     continue
-                passages.append(passage)
-                if sources is not None:
-                    sources[id(passage)] = (record.topic, record.partition or 0, record.offset or 0)
-        return passages
+                # Enforcement acts on entries only; leaving passages are just counted.
+                source = (record.topic, record.partition or 0, record.offset or 0)
+                work = PassageWork(passage, zone, source)
+                (batch.leaving if passage.direction == "leaving" else batch.entries).append(work)
+        return batch
 
-    # -- deciding ----------------------------------------------------------------------------
-    async def process(self, records: Sequence[RawRecord]) -> BatchResult:
-        """Decide a batch. Raises `RegisterUnavailable` (nothing decided) on an outage.
-
-        Metrics are counted only once the whole batch succeeded, so a retried batch is
-        counted once."""
-        result = BatchResult()
-        sources: dict[int, Source] | None = {} if self.flows_topic else None
-        passages = self.decode(records, result, sources)
-        if not passages:
-            return result
-        entries: list[tuple[Passage, Zone]] = []
-        leaving: list[tuple[Passage, Zone]] = []
-        for passage in passages:
-            zone = self.zone(passage.zone_id)
-            assert zone is not None  # decode() dead-lettered unknown zones
-            # Enforcement acts on entries only; leaving passages are just counted.
-            (leaving if passage.direction == "leaving" else entries).append((passage, zone))
-
-        plates = list({p.plate for p, _ in entries if p.country in (None, "NL")})
+    # -- decide ------------------------------------------------------------------------------
+    async def decide(self, batch: _Batch) -> None:
+        """One register lookup for the batch's Dutch plates, then the law for every entry."""
+        entries = batch.entries
+        plates = list({w.passage.plate for w in entries if w.passage.country in _DUTCH})
         loop = asyncio.get_running_loop()
         started = loop.time()
         view = await self.register.lookup(plates) if plates else None
-        lookup_seconds = loop.time() - started
-
-        decided: list[tuple[Passage, Zone, Decision, Vehicle | None]] = []
-        windows: dict[int, tuple[AccessArea, WindowDecision]] = {}
-        for passage, zone in entries:
-            vehicle = view.vehicles.get(passage.plate) if view else None
-            exemptions = view.exemptions.get(passage.plate, ()) if view else ()
+        batch.lookup_seconds = loop.time() - started
+        vehicles = view.vehicles if view else {}
+        exemptions = view.exemptions if view else {}
+        areas = self.areas
+        memo = self.memo
+        for work in entries:
+            passage = work.passage
+            zone = work.zone
+            vehicle = work.vehicle = vehicles.get(passage.plate)
+            plate_exemptions = work.exemptions = exemptions.get(passage.plate, ())
+            dutch = passage.country in _DUTCH
+            # Window rules are camera-enforced like the ZE rules: foreign plates are only
+            # counted (R34), and an unsure read is for a human under both rule sets.
+            area = work.area = self.area(passage) if areas and dutch else None
             facts = PassageFacts(
                 plate=passage.plate,
                 country=passage.country,
                 read_confidence=passage.confidence,
                 direction_unknown=passage.direction == "unknown",
             )
+            if not plate_exemptions and area is None:
+                # Most traffic: decided once per kind of vehicle (stream.memo).
+                decision = memo.decide(passage.seen_at, zone, vehicle, facts)
+            else:
+                decision = decide(
+                    passage.seen_at, zone, vehicle, plate_exemptions, facts=facts, explain=False
+                )
             # Decided without collecting the explanation: ~95% are compliant and leave only
             # counters. A passage for review is decided again with it, for its record.
-            quiet = decide(passage.seen_at, zone, vehicle, exemptions, facts=facts, explain=False)
-            decision = quiet
-            if quiet.day_permit_day is not None:
-                decision = await self._count_day_permit(passage, zone, quiet, vehicle, facts)
-            elif quiet.needs_review:
-                decision = decide(passage.seen_at, zone, vehicle, exemptions, facts=facts)
-            area = self.area(passage)
-            if area is not None and passage.country in (None, "NL"):
-                # Window rules are camera-enforced like the ZE rules: foreign plates are only
-                # counted (R34), and an unsure read is for a human under both rule sets.
-                windows[len(decided)] = (
-                    area,
-                    _window_decision(passage, area, vehicle, exemptions, decision),
-                )
-            decided.append((passage, zone, decision, vehicle))
-        pending = [
-            (i, item)
-            for i, item in enumerate(decided)
-            if item[2].needs_review or _window_needs_review(windows.get(i))
-        ]
-        requests: list[ClaimRequest] = []
-        for i, (p, z, d, _) in pending:
-            pid = str(p.passage_id)
-            if d.needs_review:
-                requests.append((p.plate, z.id, p.seen_at, z.sanction_interval_hours, pid))
-            if _window_needs_review(windows.get(i)):
-                # One window case per plate, area and day (24 h interval keyed by the area).
-                requests.append((p.plate, windows[i][0].id, p.seen_at, 24, pid))
-        claims = iter(await self.register.claim_cases(requests) if requests else [])
-
-        now = self.clock()
-        for i, (passage, _zone, decision, vehicle) in pending:
-            ze_claim = next(claims) if decision.needs_review else None
-            window = windows.get(i)
-            window_claim = next(claims) if _window_needs_review(window) else None
-            claim = ze_claim or window_claim
-            assert claim is not None
-            record = violation_record(
-                passage,
-                decision,
-                vehicle,
-                case_key=claim.case_key,
-                first_sighting=claim.first,
-                decided_at=now,
-                window=(*window, window_claim.case_key if window_claim else None)
-                if window
-                else None,
-            )
-            self.metrics.violations.labels(record.decision, str(claim.first).lower()).inc()
-            result.outputs.append(
-                Output(self.violations_topic, claim.case_key.encode(), encode_violation(record))
-            )
-        # The batch succeeded: only now count it, one counter update per label set.
-        self.metrics.register_up.set(1)
-        self.metrics.lookup_seconds.observe(lookup_seconds)
-        self.metrics.batch_passages.observe(len(passages))
-        flows: Counter[tuple[str, str, str]] = Counter()
-        for passage, zone in (*leaving, *entries):
-            origin = "nl" if passage.country in (None, "NL") else "foreign"
-            flows[zone.id, passage.direction, origin] += 1
-        for labels, count in flows.items():
-            self.metrics.flow_passages.labels(*labels).inc(count)
-        self._count(decided, now, result)
-        self._count_areas(decided, windows)
-        if sources is not None:
-            self._tally_flows(sources, leaving, decided, windows, result)
-        return result
-
-    def _tally_flows(
-        self,
-        sources: dict[int, Source],
-        leaving: list[tuple[Passage, Zone]],
-        decided: list[tuple[Passage, Zone, Decision, Vehicle | None]],
-        windows: dict[int, tuple[AccessArea, WindowDecision]],
-        result: BatchResult,
-    ) -> None:
-        """The batch's anonymous flow cells as `flows` records (one per source partition)."""
-        assert self.flows_topic is not None
-        tally = FlowTally()
-        for passage, zone in leaving:
-            origin = "nl" if passage.country in (None, "NL") else "foreign"
-            hour = hour_of(passage.seen_at)
-            key = ("zone", zone.id, hour, passage.direction, origin, "none")
-            tally.add(sources[id(passage)], (*key, "unknown", "unknown", "unknown", "none"))
-        for i, (passage, zone, decision, vehicle) in enumerate(decided):
-            source = sources[id(passage)]
-            origin = "nl" if passage.country in (None, "NL") else "foreign"
-            hour = hour_of(passage.seen_at)
-            kind = (_class_label(decision, vehicle), fuel_group(vehicle), emission_label(vehicle))
-            outcome = decision.outcome.value
-            tally.add(
-                source, ("zone", zone.id, hour, passage.direction, origin, outcome, *kind, "none")
-            )
-            window = windows.get(i)
-            if window is not None:
-                area, wd = window
-                state = _window_state(wd)
-                area_key = ("area", area.id, hour, passage.direction, origin, wd.outcome.value)
-                tally.add(source, (*area_key, *kind, state))
-        for batch in tally.batches(self.worker_id):
-            partition_key = f"{batch.topic}:{batch.partition}".encode()
-            result.outputs.append(Output(self.flows_topic, partition_key, encode_flow_batch(batch)))
+            if decision.day_permit_day is not None:
+                decision = await self._count_day_permit(passage, zone, decision, vehicle, facts)
+            elif decision.needs_review:
+                decision = decide(passage.seen_at, zone, vehicle, plate_exemptions, facts=facts)
+            work.decision = decision
+            if area is not None:
+                work.window = _window_decision(passage, area, vehicle, plate_exemptions, decision)
 
     async def _count_day_permit(
         self,
@@ -326,23 +287,139 @@ class PassageDecider:
             passage.seen_at, zone, vehicle, exemptions, facts=facts, day_permits_used=maximum
         )
 
-    def _count(
-        self,
-        decided: list[tuple[Passage, Zone, Decision, Vehicle | None]],
-        now: datetime,
-        result: BatchResult,
-    ) -> None:
+    # -- claim -------------------------------------------------------------------------------
+    async def claim(self, entries: Sequence[PassageWork]) -> None:
+        """Claim the batch's review cases in one round trip; each claim lands on the passage
+        that asked for it, checked against the case key it names."""
+        requests: list[ClaimRequest] = []
+        askers: list[tuple[PassageWork, bool]] = []  # (passage, for its window case)
+        for work in entries:
+            passage = work.passage
+            pid = str(passage.passage_id)
+            if work.ze_review:
+                zone = work.zone
+                requests.append(
+                    ClaimRequest(
+                        passage.plate, zone.id, passage.seen_at, zone.sanction_interval_hours, pid
+                    )
+                )
+                askers.append((work, False))
+            if work.window_review:
+                assert work.area is not None
+                # One window case per plate, area and day (24 h interval keyed by the area).
+                requests.append(ClaimRequest(passage.plate, work.area.id, passage.seen_at, 24, pid))
+                askers.append((work, True))
+        if not requests:
+            return
+        claims = await self.register.claim_cases(requests)
+        for (work, window), request, claim in zip(askers, requests, claims, strict=True):
+            if not claim.case_key.startswith(f"{request.plate}:{request.zone_id}:"):
+                raise RuntimeError("the register answered a case claim out of order")
+            if window:
+                work.window_claim = claim
+            else:
+                work.ze_claim = claim
+
+    # -- emit --------------------------------------------------------------------------------
+    def emit(self, batch: _Batch, now: datetime, result: BatchResult) -> None:
+        """Dead letters, then one review record per passage with a case."""
+        result.outputs.extend(letter for letter, _ in batch.dead_letters)
+        for work in batch.entries:
+            claim = work.ze_claim or work.window_claim
+            if claim is None:
+                continue
+            assert work.decision is not None
+            window_claim = work.window_claim
+            record = violation_record(
+                work.passage,
+                work.decision,
+                work.vehicle,
+                case_key=claim.case_key,
+                first_sighting=claim.first,
+                decided_at=now,
+                window=(
+                    (work.area, work.window, window_claim.case_key if window_claim else None)
+                    if work.area is not None and work.window is not None
+                    else None
+                ),
+            )
+            batch.queued[record.decision, str(claim.first).lower()] += 1
+            result.outputs.append(
+                Output(self.violations_topic, claim.case_key.encode(), encode_violation(record))
+            )
+        if self.flows_topic is not None:
+            self.emit_flows(batch, self.flows_topic, result)
+
+    def emit_flows(self, batch: _Batch, topic: str, result: BatchResult) -> None:
+        """The batch's anonymous flow cells, one `flows` record per source partition, keyed
+        by it so the sink sees one partition's batches in order (`enforcement.flows`)."""
+        tally = FlowTally()
+        for work in batch.leaving:
+            passage = work.passage
+            origin = "nl" if passage.country in _DUTCH else "foreign"
+            key = ("zone", work.zone.id, hour_of(passage.seen_at), passage.direction, origin)
+            tally.add(work.source, (*key, "none", "unknown", "unknown", "unknown", "none"))
+        for work in batch.entries:
+            passage, decision, vehicle = work.passage, work.decision, work.vehicle
+            assert decision is not None
+            origin = "nl" if passage.country in _DUTCH else "foreign"
+            hour = hour_of(passage.seen_at)
+            kind = (_class_label(decision, vehicle), fuel_group(vehicle), emission_label(vehicle))
+            zone_key = ("zone", work.zone.id, hour, passage.direction, origin)
+            tally.add(work.source, (*zone_key, decision.outcome.value, *kind, "none"))
+            if work.window is not None and work.area is not None:
+                area_key = ("area", work.area.id, hour, passage.direction, origin)
+                outcome = work.window.outcome.value
+                tally.add(work.source, (*area_key, outcome, *kind, _window_state(work.window)))
+        for flow in tally.batches(self.worker_id):
+            source_key = f"{flow.topic}:{flow.partition}".encode()
+            result.outputs.append(Output(topic, source_key, encode_flow_batch(flow)))
+
+    # -- count -------------------------------------------------------------------------------
+    def count(self, batch: _Batch, now: datetime, result: BatchResult) -> None:
+        """Every counter of the batch, one update per label set: only now, after the batch
+        succeeded."""
+        metrics = self.metrics
+        metrics.records.inc(batch.records)
+        reasons = Counter(reason for _, reason in batch.dead_letters)
+        for reason, n in reasons.items():
+            metrics.dead_letters.labels(reason).inc(n)
+        for labels2, n in batch.queued.items():
+            metrics.violations.labels(*labels2).inc(n)
+        if batch.lookup_seconds is not None:
+            metrics.register_up.set(1)
+            metrics.lookup_seconds.observe(batch.lookup_seconds)
+        passages = len(batch.entries) + len(batch.leaving)
+        if passages:
+            metrics.batch_passages.observe(passages)
+        flows: Counter[tuple[str, str, str]] = Counter()
+        for work in (*batch.leaving, *batch.entries):
+            passage = work.passage
+            origin = "nl" if passage.country in _DUTCH else "foreign"
+            flows[work.zone.id, passage.direction, origin] += 1
+        for labels, n in flows.items():
+            metrics.flow_passages.labels(*labels).inc(n)
         outcomes: Counter[tuple[str, str]] = Counter()
         entries: Counter[tuple[str, str, str, str]] = Counter()
+        areas: Counter[tuple[str, str, str, str]] = Counter()
         oldest: dict[tuple[str, str], datetime] = {}
-        for passage, zone, decision, vehicle in decided:
+        for work in batch.entries:
+            passage, zone, decision, vehicle = work.passage, work.zone, work.decision, work.vehicle
+            assert decision is not None
             outcomes[zone.id, decision.outcome.value] += 1
             camera = (passage.site_id, passage.camera_id)
             if camera not in oldest or passage.seen_at < oldest[camera]:
                 oldest[camera] = passage.seen_at
-            if passage.direction != "entering" or decision.outcome is Outcome.UNDETERMINED:
+            if passage.direction != "entering":
                 continue
-            if passage.country not in (None, "NL"):
+            if work.window is not None and work.area is not None:
+                # Area flow statistics: entries by area, window state, vehicle class and
+                # local hour (when and with which vehicles goods move).
+                wd = work.window
+                hour = f"{wd.local_time.hour:02d}"
+                state = _window_state(wd)
+                areas[work.area.id, state, _class_label(decision, vehicle), hour] += 1
+            if decision.outcome is Outcome.UNDETERMINED or passage.country not in _DUTCH:
                 continue  # foreign entries are in flow_passages (origin=foreign), R34
             entries[
                 zone.id, _class_label(decision, vehicle), fuel_group(vehicle),
@@ -352,32 +429,19 @@ class PassageDecider:
         # batch are milliseconds apart, and a histogram observation per passage cost more
         # than deciding it.
         for seen_at in oldest.values():
-            self.metrics.decision_lag.observe(max(0.0, (now - seen_at).total_seconds()))
-        for (zone_id, outcome), count in outcomes.items():
-            self.metrics.passages.labels(zone_id, outcome).inc(count)
-            result.outcomes[outcome] = result.outcomes.get(outcome, 0) + count
-            result.decided += count
-        for labels, count in entries.items():
-            self.metrics.flow_entries.labels(*labels).inc(count)
-
-    def _count_areas(
-        self,
-        decided: list[tuple[Passage, Zone, Decision, Vehicle | None]],
-        windows: dict[int, tuple[AccessArea, WindowDecision]],
-    ) -> None:
-        """Area flow statistics: entries by area, window state, vehicle class and local hour
-        (when and with which vehicles goods move)."""
-        counts: Counter[tuple[str, str, str, str]] = Counter()
-        for i, (area, wd) in windows.items():
-            passage, _, decision, vehicle = decided[i]
-            if passage.direction != "entering":
-                continue
-            hour = f"{wd.local_time.hour:02d}"
-            counts[area.id, _window_state(wd), _class_label(decision, vehicle), hour] += 1
-        for labels, count in counts.items():
-            self.metrics.flow_area_entries.labels(*labels).inc(count)
+            metrics.decision_lag.observe(max(0.0, (now - seen_at).total_seconds()))
+        for (zone_id, outcome), n in outcomes.items():
+            metrics.passages.labels(zone_id, outcome).inc(n)
+            result.outcomes[outcome] = result.outcomes.get(outcome, 0) + n
+            result.decided += n
+        for labels4, n in entries.items():
+            metrics.flow_entries.labels(*labels4).inc(n)
+        for labels4, n in areas.items():
+            metrics.flow_area_entries.labels(*labels4).inc(n)
 
 
+_DUTCH: Final = frozenset({None, "NL"})
+_REVIEW: Final = frozenset({Outcome.VIOLATION, Outcome.UNDETERMINED})
 _WINDOW_STATES = {Outcome.VIOLATION: "out", Outcome.OUT_OF_SCOPE: "out_of_scope"}
 
 
@@ -400,10 +464,6 @@ def _window_decision(
         # The ZE rules could not trust the read or the data (R33): neither can the windows.
         return dataclasses.replace(decision, outcome=Outcome.UNDETERMINED)
     return decision
-
-
-def _window_needs_review(window: tuple[AccessArea, WindowDecision] | None) -> bool:
-    return window is not None and window[1].outcome in (Outcome.VIOLATION, Outcome.UNDETERMINED)
 
 
 _KIND_GROUPS = {"Personenauto": "car", "Bus": "bus", "Motorfiets": "motorcycle"}

@@ -54,6 +54,18 @@ class StreamSettings(BaseSettings):
     faust_sensors: bool = Field(
         False, description="Keep Faust's own per-message Monitor (costs throughput)."
     )
+    memo_kinds: int = Field(
+        50_000,
+        ge=0,
+        description="Kinds of vehicle whose decisions a worker keeps (stream.memo); 0: "
+        "decide every passage in full.",
+    )
+    gc_gen0_threshold: int = Field(
+        50_000,
+        ge=0,
+        description="Allocations between young-generation collections (Python's default is "
+        "700); 0 keeps Python's settings. See stream.app.tune_gc.",
+    )
     uvloop: bool = Field(True, description="Run the worker on uvloop when it is installed.")
     metrics_host: str = Field("127.0.0.1", description="Prometheus endpoint address.")
     metrics_port: int = Field(9102, ge=0, description="Prometheus endpoint port (0: none).")

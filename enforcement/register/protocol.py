@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from enforcement.model import Exemption, Vehicle
 
@@ -65,8 +65,19 @@ class DayPermitUse:
     """The day was new but the yearly maximum had already been reached."""
 
 
-ClaimRequest = tuple[str, str, datetime, int, str]
-"""(plate, zone id, passage instant, sanction interval hours, opener passage id)."""
+class ClaimRequest(NamedTuple):
+    """One case claim of a batch (`claim_cases`): a tuple, so a plain 5-tuple still works."""
+
+    plate: str
+    zone_id: str
+    """The zone's id, or an access-window area's id for a window case."""
+    at: datetime
+    """The violating passage's instant."""
+    interval_hours: int
+    """The sanction interval (R35): 24 is the local calendar day; others roll from the
+    first violation."""
+    opener: str = ""
+    """The passage id: makes the claim idempotent for the passage that opened the case."""
 
 
 class RegisterUnavailable(Exception):  # noqa: N818 (the name the stream codes against)
@@ -98,6 +109,10 @@ class Register(Protocol):
         idempotent: the passage that opened a case gets `first=True` again on a re-send."""
         ...
 
+    def claim_cases(self, requests: Sequence[ClaimRequest]) -> list[CaseClaim]:
+        """`claim_case` for a whole batch in one round trip, in request order."""
+        ...
+
     def use_day_permit(
         self, plate: str, municipality: str, day: date, max_per_year: int
     ) -> DayPermitUse: ...
@@ -121,7 +136,7 @@ class AsyncRegister(Protocol):
     ) -> CaseClaim: ...
 
     async def claim_cases(self, requests: Sequence[ClaimRequest]) -> list[CaseClaim]:
-        """`claim_case` for a whole batch in one round trip."""
+        """`claim_case` for a whole batch in one round trip, in request order."""
         ...
 
     async def use_day_permit(

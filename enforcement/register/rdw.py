@@ -70,7 +70,7 @@ from datetime import date
 from itertools import islice, repeat
 from operator import attrgetter, itemgetter
 from pathlib import Path
-from typing import Any, Final, TextIO
+from typing import Any, Final, NamedTuple, TextIO
 
 import numpy as np
 import numpy.typing as npt
@@ -1059,20 +1059,19 @@ def _spill_all(
     join.fold()
 
 
-#: Per chunk: plates, kinds, masses, categories, bodies, lengths, DETs, first NL dates,
-#: exported, lines.
-_Columns = tuple[
-    Sequence[str],
-    Sequence[str | None],
-    Sequence[int | None],
-    Sequence[str | None],
-    Sequence[str | None],
-    Sequence[int | None],
-    Sequence[date | None],
-    Sequence[date | None],
-    Sequence[bool],
-    Sequence[int],
-]
+class _Columns(NamedTuple):
+    """A chunk of the vehicle file, parsed, one column per field (and the source lines)."""
+
+    plates: Sequence[str]
+    kinds: Sequence[str | None]
+    masses: Sequence[int | None]
+    categories: Sequence[str | None]
+    bodies: Sequence[str | None]
+    lengths: Sequence[int | None]
+    dets: Sequence[date | None]
+    nls: Sequence[date | None]
+    exported: Sequence[bool]
+    lines: Sequence[int]
 
 
 def _dates(raw: Sequence[Any], raw_dt: Sequence[Any], name: str) -> list[date | None]:
@@ -1109,7 +1108,7 @@ def _vehicle_columns(rows: list[tuple[Any, ...]], lines: Sequence[int]) -> _Colu
         length_ints = _optional_ints(lengths)
     except (_RowError, ValueError, TypeError):
         raise _OddChunkError from None
-    return (
+    return _Columns(
         _plain_plates(plates),
         [(k.strip() or None) if k else None for k in kinds],
         mass_ints,
@@ -1153,8 +1152,8 @@ def _vehicle_columns_by_row(
         except _RowError as exc:
             report.skip(name, line, str(exc))
     if not good:
-        return ((), (), (), (), (), (), (), (), (), ())
-    return tuple(zip(*good, strict=True))  # type: ignore[return-value]
+        return _Columns((), (), (), (), (), (), (), (), (), ())
+    return _Columns(*zip(*good, strict=True))
 
 
 _TUPLES: dict[tuple[Any, ...], tuple[Any, ...]] = {}

@@ -3,10 +3,14 @@ with `python -m zes stream worker`, a kafka-python producer and consumers."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import socket
+import socketserver
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 import uuid
@@ -138,11 +142,15 @@ class StreamHarness:
             self._producer = KafkaProducer(bootstrap_servers=self.bootstrap, acks="all")
         return self._producer
 
-    def send_passages(self, passages: Sequence[Passage], per_envelope: int = 50) -> None:
-        for i in range(0, len(passages), per_envelope):
+    def send_passages(
+        self, passages: Sequence[Passage], per_envelope: int = 50, cameras: int = 1
+    ) -> None:
+        """Envelopes keyed by camera: `cameras` > 1 spreads them over the partitions."""
+        for n, i in enumerate(range(0, len(passages), per_envelope)):
             chunk = passages[i : i + per_envelope]
-            body = encode_envelope(chunk, site_id="site-1", camera_id="cam-1")
-            self.producer.send(self.topics["passages"], key=b"site-1/cam-1", value=body)
+            camera = f"cam-{n % cameras + 1}"
+            body = encode_envelope(chunk, site_id="site-1", camera_id=camera)
+            self.producer.send(self.topics["passages"], key=f"site-1/{camera}".encode(), value=body)
         self.producer.flush(30)
 
     def send_raw(self, values: Iterable[bytes]) -> None:
@@ -223,3 +231,46 @@ class StreamHarness:
 
 def now() -> datetime:
     return datetime.now(UTC)
+
+
+class RedisGate:
+    """A TCP forwarder to Redis on a fixed loopback port that refuses connections until
+    `open()`: workers pointed at it hold their batches (register unavailable) until then."""
+
+    def __init__(self, upstream_port: int) -> None:
+        self.port = free_port()
+        self.upstream_port = upstream_port
+        self._server: socketserver.ThreadingTCPServer | None = None
+
+    def open(self) -> None:
+        upstream = self.upstream_port
+
+        class Pipe(socketserver.BaseRequestHandler):
+            def handle(self) -> None:
+                with socket.create_connection(("127.0.0.1", upstream)) as far:
+                    near = self.request
+                    threading.Thread(target=_copy, args=(far, near), daemon=True).start()
+                    _copy(near, far)
+
+        socketserver.ThreadingTCPServer.allow_reuse_address = True
+        server = socketserver.ThreadingTCPServer(("127.0.0.1", self.port), Pipe)
+        server.daemon_threads = True
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        self._server = server
+
+    def close(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+
+def _copy(source: socket.socket, target: socket.socket) -> None:
+    try:
+        while data := source.recv(65536):
+            target.sendall(data)
+    except OSError:
+        pass
+    finally:
+        with contextlib.suppress(OSError):
+            target.shutdown(socket.SHUT_WR)

@@ -5,16 +5,23 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, date, datetime
 
+import msgspec
 import pytest
 import redis
 import redis.asyncio
 
 from enforcement.model import Fuel, Vehicle
-from enforcement.records import decode_dead_letter, decode_violation, encode_envelope
-from enforcement.register.protocol import RegisterUnavailable
+from enforcement.records import (
+    decode_dead_letter,
+    decode_passage,
+    decode_violation,
+    encode_envelope,
+)
+from enforcement.register.protocol import CaseClaim, ClaimRequest, RegisterUnavailable
 from enforcement.register.redis_store import AsyncRedisRegister, RedisRegister
 from enforcement.zones import default_catalog
 from stream.decider import BatchResult, PassageDecider, RawRecord
+from stream.memo import QuietDecisions
 from stream.metrics import StreamMetrics
 from tests.stream.harness import passage
 from zes.embedded import free_port
@@ -119,3 +126,118 @@ def test_an_outage_raises_and_counts_nothing(loaded: str) -> None:
     assert total(metrics, "zes_stream_passages_total", zone="utrecht", outcome="violation") == 0
     assert total(metrics, "zes_flow_passages_total", zone="utrecht", direction="entering",
                  origin="nl") == 0  # fmt: skip
+
+
+def test_an_envelope_with_one_bad_zone_dead_letters_only_that_passage(
+    loaded: str, redis_url: str
+) -> None:
+    metrics = StreamMetrics()
+    before = passage("VBB12B", "utrecht", NOW)
+    stray = passage("VBB12D", "atlantis", NOW)
+    after = passage("VBB12B", "utrecht", NOW, direction="leaving")
+    result = run([envelope(before, stray, after)], loaded, redis_url, metrics)
+    letters = [decode_dead_letter(o.value) for o in result.outputs if o.topic == "dead"]
+    assert len(letters) == 1
+    assert decode_passage(letters[0].payload) == stray  # the passage alone, replayable
+    assert str(before.passage_id).encode() not in letters[0].payload
+    assert str(after.passage_id).encode() not in letters[0].payload
+    assert result.decided == 1
+
+
+def test_a_malformed_passage_dead_letters_only_its_own_bytes(loaded: str, redis_url: str) -> None:
+    good = passage("VBB12B", "utrecht", NOW)
+    body = msgspec.json.decode(encode_envelope([good, good], site_id="s", camera_id="c"))
+    body["passages"][1]["plate"] = "not a plate"
+    result = run([RawRecord(msgspec.json.encode(body), "passages", 0, 7)], loaded, redis_url,
+                 StreamMetrics())  # fmt: skip
+    (letter,) = [decode_dead_letter(o.value) for o in result.outputs if o.topic == "dead"]
+    assert msgspec.json.decode(letter.payload) == body["passages"][1]
+    assert "passage 1" in letter.error
+
+
+def test_each_case_lands_on_the_passage_that_claimed_it(loaded: str, redis_url: str) -> None:
+    metrics = StreamMetrics()
+    violators = [
+        passage("VBB12B", "utrecht", NOW),
+        passage("ZZ1234", "utrecht", NOW),  # undetermined: a case of its own
+        passage("VBB12D", "utrecht", NOW),  # allowed: asks for no case in between
+        passage("XX99XX", "den-haag", NOW),  # not in the register: undetermined
+        passage("VBB12B", "utrecht", NOW),  # the same case as the first, not first
+    ]
+    result = run([envelope(*violators)], loaded, redis_url, metrics)
+    records = [decode_violation(o.value) for o in result.outputs if o.topic == "violations"]
+    assert [(r.plate, r.case_key.split(":")[1], r.first_sighting) for r in records] == [
+        ("VBB12B", "utrecht", True),
+        ("ZZ1234", "utrecht", True),
+        ("XX99XX", "den-haag", True),
+        ("VBB12B", "utrecht", False),
+    ]
+    assert all(r.case_key.startswith(f"{r.plate}:") for r in records)
+    assert total(metrics, "zes_stream_violation_records_total", decision="violation",
+                 first="false") == 1  # fmt: skip
+
+
+class _Shuffled:
+    """A register whose batch claims come back in the wrong order (an adapter bug)."""
+
+    def __init__(self, inner: AsyncRedisRegister) -> None:
+        self.inner = inner
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.inner, name)
+
+    async def claim_cases(self, requests: list[ClaimRequest]) -> list[CaseClaim]:
+        return list(reversed(await self.inner.claim_cases(requests)))
+
+
+def test_claims_answered_out_of_order_never_reach_another_passage(
+    loaded: str, redis_url: str
+) -> None:
+    async def go() -> None:
+        client = redis.asyncio.Redis.from_url(redis_url)
+        register = _Shuffled(AsyncRedisRegister(client, loaded, secret=SECRET))
+        decider = PassageDecider(
+            register, default_catalog(), StreamMetrics(),  # type: ignore[arg-type]
+            violations_topic="violations", dead_letter_topic="dead", clock=lambda: NOW,
+        )  # fmt: skip
+        try:
+            records = [
+                envelope(passage("VBB12B", "utrecht", NOW), passage("ZZ1234", "utrecht", NOW))
+            ]
+            with pytest.raises(RuntimeError, match="out of order"):
+                await decider.process(records)
+        finally:
+            await client.aclose()
+
+    asyncio.run(go())
+
+
+def test_a_failed_batch_counts_no_records_and_no_dead_letters(loaded: str) -> None:
+    """Counted only once the batch succeeded: the retry counts it (once)."""
+    metrics = StreamMetrics()
+    closed = f"redis://127.0.0.1:{free_port()}/0"
+    records = [RawRecord(b"garbage", "passages", 1, 3), envelope(passage("VBB12B", "utrecht", NOW))]
+    with pytest.raises(RegisterUnavailable):
+        run(records, loaded, closed, metrics)
+    assert total(metrics, "zes_stream_records_total") == 0
+    assert total(metrics, "zes_stream_dead_letters_total", reason="malformed_envelope") == 0
+
+
+def test_the_memo_decides_repeat_kinds_and_the_full_path_the_rest(
+    loaded: str, redis_url: str
+) -> None:
+    async def go() -> QuietDecisions:
+        client = redis.asyncio.Redis.from_url(redis_url)
+        memo = QuietDecisions()
+        decider = PassageDecider(
+            AsyncRedisRegister(client, loaded, secret=SECRET), default_catalog(), StreamMetrics(),
+            violations_topic="violations", dead_letter_topic="dead", clock=lambda: NOW, memo=memo,
+        )  # fmt: skip
+        try:
+            await decider.process([envelope(*[passage("VBB12D", "utrecht", NOW)] * 5)])
+        finally:
+            await client.aclose()
+        return memo
+
+    memo = asyncio.run(go())
+    assert (memo.hits, memo.misses) == (4, 1)

@@ -152,9 +152,9 @@ def test_vehicle_codec_round_trips_every_field() -> None:
 
 def test_vehicle_decoding_without_the_slot_fast_path(monkeypatch: pytest.MonkeyPatch) -> None:
     """The constructor fallback (used if Vehicle ever gains validation) builds the same."""
-    from enforcement.register import redis_store
+    from enforcement.register.redis import codec
 
-    monkeypatch.setattr(redis_store, "_SETTERS", None)
+    monkeypatch.setattr(codec, "_SETTERS", None)
     for vehicle in (VAN, FULL, BARE):
         assert decode_vehicle(vehicle.plate, encode_vehicle(vehicle)) == vehicle
 
@@ -253,9 +253,9 @@ def test_lookup_is_one_round_trip_once_the_generations_are_known(
     sent: list[list[tuple[object, ...]]] = []
     real_read = reader._read
 
-    def counting(commands: list[tuple[object, ...]]) -> list[object]:
+    def counting(commands: list[tuple[object, ...]], errors_in_place: bool = False) -> list[object]:
         sent.append([command[:2] for command in commands])
-        return real_read(commands)  # type: ignore[arg-type]
+        return real_read(commands, errors_in_place)  # type: ignore[arg-type]
 
     monkeypatch.setattr(reader, "_read", counting)
     reader.lookup(["VXL12B"], AT)

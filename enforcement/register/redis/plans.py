@@ -1,0 +1,661 @@
+"""The vehicle and exemption registers in Redis, for the stream's batched join.
+
+One key layout and one codec serve a synchronous (`RedisRegister`) and an asyncio
+(`AsyncRedisRegister`) adapter. The logic is written once, sans I/O: every operation is a
+*plan*, a generator that yields Redis work (`_Batch`: one pipelined round trip; `_Read`: the
+same for the hot lookup path, pre-packed; `_Watch` / `_Commit`: an optimistic
+WATCH/MULTI/EXEC transaction) and receives the replies. Each adapter only runs plans against
+its client, so the two cannot drift apart.
+
+Key layout (`P` = prefix, `G` = a generation number, `H` = `plate_hash(plate)`):
+
+    P:veh:cur              current vehicle generation G (absent: "0", an empty register)
+    P:veh:next             INCR counter handing out generation numbers
+    P:veh:gens             ZSET of non-current generations that may still hold keys:
+                           loading ones (score = heartbeat, ms) and retired ones (score 0)
+    P:veh:size             vehicle count of the current generation
+    P:veh:G:{plate}        one vehicle, msgpack (see `encode_vehicle`)
+    P:exm:cur|next|gens|size, P:exm:G:{plate}
+                           the same for exemptions: a msgpack list per plate
+    P:case:{zone}:H:{date} a 24 h sanction interval: the local calendar day (SET NX)
+    P:case:{zone}:H:{n}h   an n-hour rolling sanction interval: "{first ms}|{first date}"
+    P:dp:{municipality}:{year}:H
+                           SET of the ISO days on which a day permit was used (R22)
+
+Reloads write a whole new generation next to the current one, flip `cur` atomically and
+only then delete the old generation (SCAN + UNLINK), so a reader sees either the old or the
+new register, never a mixture. Readers cache `cur` and read it in the same pipeline *after*
+their MGETs: each generation is current during one contiguous stretch of time only, so if
+`cur` still equals the cached value the MGETs read a complete, current generation; otherwise
+they retry once with the new one.
+
+Designed for a single Redis primary (with replicas): multi-key MGET across plates does not
+map onto Redis Cluster slots.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Callable, Generator, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any, Final, TypeAlias, TypeVar, cast
+
+import hiredis
+import redis
+import redis.asyncio
+import redis.exceptions
+from redis.exceptions import NoScriptError
+
+from enforcement.model import (
+    LOCAL_TZ,
+    Exemption,
+    Vehicle,
+    end_of_day,
+    fold_name,
+)
+from enforcement.plates import plate_hash
+from enforcement.register.protocol import (
+    CaseClaim,
+    ClaimRequest,
+    DayPermitUse,
+    RegisterUnavailable,
+    RegisterView,
+)
+from enforcement.register.redis.codec import (
+    _encode_recs,
+    _exemption_from,
+    _exemption_rec,
+    _ExemptionRec,
+    _exemptions_decoder,
+    _merge,
+    _relevant,
+    _vehicle_decoder,
+    _vehicle_from,
+)
+from enforcement.register.redis.scripts import _DAY_PERMIT, _FLIP, _ROLLING_CASE, _Script
+
+_log = logging.getLogger(__name__)
+_T = TypeVar("_T")
+
+#: Errors of Redis I/O that mean "the store cannot answer now", as opposed to a bug or bad
+#: data. A read-only replica after a failover counts: writes fail until a primary is back.
+#: Only errors raised by Redis calls are converted: an OSError from a loader's own source
+#: file stays an OSError.
+_OUTAGE: Final = (
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+    redis.exceptions.ReadOnlyError,
+    OSError,
+)
+
+#: How often a lookup re-runs when the generation pointer moved under it. Two flips within
+#: one lookup are already unlikely; more means something is flipping in a loop.
+_MAX_GENERATION_RETRIES: Final = 4
+_SCAN_COUNT: Final = 2000
+#: Plates per WATCH/MULTI round in `add_exemptions`: small enough that a concurrent grant
+#: rarely conflicts, large enough to amortise the round trips.
+_ADD_CHUNK: Final = 500
+#: Day-permit sets outlive their year by this much, so January reviews can still count.
+_DAY_PERMIT_MARGIN: Final = timedelta(days=31)
+
+
+class RegisterReloadError(RuntimeError):
+    """A reload lost its new generation (reaped as stale by another loader) and was aborted.
+
+    The previous generation is still current; run the reload again.
+    """
+
+
+def _timestamp(at: datetime) -> float:
+    if at.utcoffset() is None:
+        raise ValueError("`at` must be timezone-aware (R39)")
+    return at.timestamp()
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+_GLOB_SPECIAL: Final = re.compile(r"([*?\[\]\\])")
+
+
+def _glob_escape(text: str) -> str:
+    return _GLOB_SPECIAL.sub(r"\\\1", text)
+
+
+def _text(raw: object) -> str | None:
+    if raw is None:
+        return None
+    return raw.decode() if isinstance(raw, bytes) else str(raw)
+
+
+# --------------------------------------------------------------------------------------------
+# Plans: the logic, written once. A plan yields these and gets the replies sent back.
+# --------------------------------------------------------------------------------------------
+
+_Arg: TypeAlias = str | bytes | int | float
+_Command: TypeAlias = tuple[_Arg, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _Batch:
+    """Run commands in one pipeline (one round trip). Reply: one result per command, with
+    a command's error as an exception object in its place."""
+
+    commands: Sequence[_Command]
+
+
+@dataclass(frozen=True, slots=True)
+class _Read:
+    """Plain reads (GET/MGET) in one round trip, on the hot lookup path. Reply: the raw
+    replies; an error reply is raised, or with `errors_in_place` put in its reply's place
+    (as `_Batch` does). Sent pre-packed by hiredis on a pooled connection: redis-py's
+    pipeline spends about as long re-checking each of the ~2000 arguments of a batch in
+    Python as the whole round trip takes (and, for a batch's case claims, a fifth of the
+    stream's time per passage)."""
+
+    commands: Sequence[_Command]
+    errors_in_place: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class _Watch:
+    """WATCH `keys` on a held connection, then run `reads` there. Reply: the read results."""
+
+    keys: Sequence[str]
+    reads: Sequence[_Command]
+
+
+@dataclass(frozen=True, slots=True)
+class _Commit:
+    """MULTI, `commands`, EXEC on the watching connection. Reply: the results, or None when
+    a watched key changed (nothing was written)."""
+
+    commands: Sequence[_Command]
+
+
+_Op: TypeAlias = _Batch | _Read | _Watch | _Commit
+_Plan: TypeAlias = Generator[_Op, Any, _T]
+
+
+def _ok(results: list[Any]) -> list[Any]:
+    """The replies of a `_Batch`, raising the first error reply (an outage as
+    `RegisterUnavailable`)."""
+    for result in results:
+        if isinstance(result, Exception):
+            _raise_reply(result)
+    return results
+
+
+def _raise_reply(error: Exception) -> None:
+    if isinstance(error, _OUTAGE):
+        raise _unavailable("reply", error) from error
+    raise error
+
+
+@dataclass(frozen=True, slots=True)
+class _Kind:
+    """The keys of one independently reloaded register (vehicles or exemptions)."""
+
+    name: str
+    base: str
+
+    @property
+    def cur(self) -> str:
+        return f"{self.base}:cur"
+
+    @property
+    def next(self) -> str:
+        return f"{self.base}:next"
+
+    @property
+    def gens(self) -> str:
+        return f"{self.base}:gens"
+
+    @property
+    def size(self) -> str:
+        return f"{self.base}:size"
+
+    def data(self, gen: str) -> str:
+        """The key prefix of generation `gen`'s per-plate keys."""
+        return f"{self.base}:{gen}:"
+
+
+class _Core:
+    """Key layout, codec use and every algorithm; no I/O of its own."""
+
+    def __init__(
+        self,
+        prefix: str,
+        secret: bytes | None,
+        *,
+        vehicle_cache_size: int,
+        case_margin: timedelta,
+        stale_load_after: timedelta,
+    ) -> None:
+        if not prefix:
+            raise ValueError("the key prefix must not be empty")
+        if secret is not None and len(secret) < 16:
+            raise ValueError("the plate-hash secret must be at least 16 bytes")
+        if vehicle_cache_size < 0:
+            raise ValueError("vehicle_cache_size must be >= 0")
+        self.prefix = prefix
+        self.veh = _Kind("vehicles", f"{prefix}:veh")
+        self.exm = _Kind("exemptions", f"{prefix}:exm")
+        self._secret = secret
+        self._case_margin_ms = int(case_margin.total_seconds() * 1000)
+        self._stale_ms = int(stale_load_after.total_seconds() * 1000)
+        # Cached generation pointers (None: not read yet). Plain attribute writes: safe to
+        # share one register between threads.
+        self._gens: dict[str, str | None] = {self.veh.name: None, self.exm.name: None}
+        # Plate -> (stored bytes, decoded vehicle). Building a frozen 15-field dataclass
+        # costs more than fetching it; the same vans pass every day, and comparing the
+        # bytes keeps the cache exact across reloads.
+        self._vehicle_cache: dict[str, tuple[bytes, Vehicle]] = {}
+        self._vehicle_cache_size = vehicle_cache_size
+
+    # -- helpers ----------------------------------------------------------------------------
+
+    @staticmethod
+    def batch(*commands: _Command) -> _Plan[list[Any]]:
+        return _ok((yield _Batch(commands)))
+
+    def eval(self, script: _Script, keys: Sequence[str], args: Sequence[_Arg]) -> _Plan[Any]:
+        """EVALSHA, falling back to EVAL when the server lost its script cache (restart,
+        failover): one round trip in the normal case."""
+        tail = (len(keys), *keys, *args)
+        (result,) = yield _Batch([("EVALSHA", script.sha, *tail)])
+        if isinstance(result, NoScriptError):
+            (result,) = yield from self.batch(("EVAL", script.text, *tail))
+        elif isinstance(result, Exception):
+            _raise_reply(result)
+        return result
+
+    def _hash(self, plate: str) -> str:
+        if self._secret is None:
+            raise RuntimeError("case and day-permit keys need the register's `secret`")
+        return plate_hash(self._secret, plate)
+
+    # -- reads ------------------------------------------------------------------------------
+
+    def read(
+        self, plates: Sequence[str], at: datetime | None, *, vehicles: bool, exemptions: bool
+    ) -> _Plan[RegisterView]:
+        """MGET vehicles and/or exemptions plus the generation pointers, one round trip."""
+        at_ts = _timestamp(at) if at is not None else None
+        plates = list(plates)
+        if not plates:
+            return RegisterView({}, {})
+        kinds = [k for k, wanted in ((self.veh, vehicles), (self.exm, exemptions)) if wanted]
+        for _attempt in range(_MAX_GENERATION_RETRIES):
+            used = {k.name: self._gens[k.name] for k in kinds}
+            commands: list[_Command] = []
+            for kind in kinds:
+                gen = used[kind.name]
+                if gen is not None:
+                    data = kind.data(gen)
+                    commands.append(("MGET", *[data + plate for plate in plates]))
+            # The pointers come last: read after the data, they prove the data was current.
+            commands.extend(("GET", kind.cur) for kind in kinds)
+            results = yield _Read(commands)
+            pointers = results[-len(kinds) :]
+            fresh = True
+            for kind, raw in zip(kinds, pointers, strict=True):
+                now = _text(raw) or "0"
+                if now != used[kind.name]:
+                    self._gens[kind.name] = now
+                    fresh = False
+            if not fresh:
+                continue
+            found = iter(results[: -len(kinds)])
+            vehicle_map = self._decode_vehicles(plates, next(found)) if vehicles else {}
+            exemption_map = (
+                self._decode_exemptions(plates, next(found), at_ts) if exemptions else {}
+            )
+            return RegisterView(vehicle_map, exemption_map)
+        raise RegisterUnavailable("the register generation kept changing during a lookup")
+
+    def _decode_vehicles(self, plates: list[str], raws: list[bytes | None]) -> dict[str, Vehicle]:
+        cache = self._vehicle_cache
+        limit = self._vehicle_cache_size
+        out: dict[str, Vehicle] = {}
+        for plate, raw in zip(plates, raws, strict=True):
+            if raw is None:
+                continue
+            hit = cache.get(plate)
+            if hit is not None and hit[0] == raw:
+                out[plate] = hit[1]
+                continue
+            vehicle = out[plate] = _vehicle_from(plate, _vehicle_decoder.decode(raw))
+            if len(cache) < limit:
+                # A full cache keeps what it has: with more distinct plates than entries,
+                # clearing it would empty it again and again (measured: slower than no
+                # cache at 1M vehicles); an LRU would cost on every hit.
+                cache[plate] = (raw, vehicle)
+        return out
+
+    @staticmethod
+    def _decode_exemptions(
+        plates: list[str], raws: list[bytes | None], at: float | None
+    ) -> dict[str, tuple[Exemption, ...]]:
+        out: dict[str, tuple[Exemption, ...]] = {}
+        for plate, raw in zip(plates, raws, strict=True):
+            if raw is None:
+                continue
+            relevant = tuple(
+                _exemption_from(plate, rec)
+                for rec in _exemptions_decoder.decode(raw)
+                if _relevant(rec, at)
+            )
+            if relevant:
+                out[plate] = relevant
+        return out
+
+    # -- reloads ----------------------------------------------------------------------------
+
+    def replace(
+        self,
+        kind: _Kind,
+        rows: Iterable[tuple[str, bytes]],
+        chunk: int,
+        progress: Callable[[int], None] | None,
+    ) -> _Plan[int]:
+        """Write a new generation in MSET chunks, flip `cur` to it, drop the old one."""
+        if chunk < 1:
+            raise ValueError("chunk must be >= 1")
+        (number,) = yield from self.batch(("INCR", kind.next))
+        gen = str(number)
+        # Registered before the first key is written, so a crash leaves it findable.
+        yield from self.batch(("ZADD", kind.gens, _now_ms(), gen))
+        written = 0
+        try:
+            data = kind.data(gen)
+            pairs: list[_Arg] = []
+            for plate, value in rows:
+                pairs.append(data + plate)
+                pairs.append(value)
+                if len(pairs) >= 2 * chunk:
+                    written += yield from self._write_chunk(kind, gen, pairs)
+                    pairs = []
+                    if progress is not None:
+                        progress(written)
+            if pairs:
+                written += yield from self._write_chunk(kind, gen, pairs)
+                if progress is not None:
+                    progress(written)
+            flipped = yield from self.eval(_FLIP, (kind.cur, kind.gens, kind.size), (gen, written))
+            if not flipped[0]:
+                raise RegisterReloadError(
+                    f"the new {kind.name} generation was reaped by another loader"
+                )
+        except Exception:
+            # Old generation stays current; remove what we wrote (or a later load will).
+            yield from self._abandon(kind, gen)
+            raise
+        self._gens[kind.name] = gen
+        yield from self._drop_quietly(kind, _text(flipped[1]) or "0")
+        yield from self._reap_quietly(kind)
+        return written
+
+    def _write_chunk(self, kind: _Kind, gen: str, pairs: list[_Arg]) -> _Plan[int]:
+        results = yield from self.batch(
+            ("MSET", *pairs),
+            # Heartbeat (XX: never re-register a generation that was reaped) and proof that
+            # it is still ours, in the same round trip as the data.
+            ("ZADD", kind.gens, "XX", _now_ms(), gen),
+            ("ZSCORE", kind.gens, gen),
+        )
+        if results[2] is None:
+            raise RegisterReloadError(f"the new {kind.name} generation was reaped mid-load")
+        return len(pairs) // 2
+
+    def drop(self, kind: _Kind, gen: str) -> _Plan[int]:
+        """UNLINK every key of a generation (SCAN, each batch's UNLINK riding along with
+        the next SCAN), then forget the generation."""
+        pattern = _glob_escape(kind.data(gen)) + "*"
+        cursor = 0
+        pending: list[bytes] = []
+        removed = 0
+        while True:
+            commands: list[_Command] = []
+            if pending:
+                commands.append(("UNLINK", *pending))
+                removed += len(pending)
+            commands.append(("SCAN", cursor, "MATCH", pattern, "COUNT", _SCAN_COUNT))
+            results = yield from self.batch(*commands)
+            cursor, pending = int(results[-1][0]), list(results[-1][1])
+            if cursor == 0:
+                break
+        tail: list[_Command] = [("ZREM", kind.gens, gen)]
+        if pending:
+            tail.insert(0, ("UNLINK", *pending))
+            removed += len(pending)
+        yield from self.batch(*tail)
+        return removed
+
+    def _abandon(self, kind: _Kind, gen: str) -> _Plan[None]:
+        """Drop a failed load's generation, unless the failure was a lost *reply* to a flip
+        that did happen: then `gen` is current and must stay."""
+        try:
+            (current,) = yield from self.batch(("GET", kind.cur))
+        except Exception as exc:
+            _log.warning("could not check %s generation %s (%s)", kind.name, gen, exc)
+            return
+        if _text(current) != gen:
+            yield from self._drop_quietly(kind, gen)
+
+    def _drop_quietly(self, kind: _Kind, gen: str) -> _Plan[None]:
+        try:
+            yield from self.drop(kind, gen)
+        except Exception as exc:
+            # The generation stays listed in `gens`; the next load reaps it.
+            _log.warning(
+                "could not remove %s generation %s (%s); a later load will", kind.name, gen, exc
+            )
+
+    def _reap_quietly(self, kind: _Kind) -> _Plan[None]:
+        """Remove generations left behind by crashed or failed loads."""
+        try:
+            (stale,) = yield from self.batch(
+                ("ZRANGEBYSCORE", kind.gens, "-inf", _now_ms() - self._stale_ms)
+            )
+            for gen in stale:
+                yield from self.drop(kind, _text(gen) or "0")
+        except Exception as exc:
+            _log.warning("could not reap stale %s generations (%s)", kind.name, exc)
+
+    def replace_exemptions(
+        self,
+        exemptions: Iterable[Exemption],
+        chunk: int,
+        progress: Callable[[int], None] | None,
+    ) -> _Plan[int]:
+        # One key holds all of a plate's exemptions, so group before writing anything.
+        grouped: dict[str, list[_ExemptionRec]] = {}
+        for exemption in exemptions:
+            _merge(grouped.setdefault(exemption.plate, []), (_exemption_rec(exemption),))
+        rows = ((plate, _encode_recs(recs)) for plate, recs in grouped.items())
+        return (yield from self.replace(self.exm, rows, chunk, progress))
+
+    def add_exemptions(self, exemptions: Iterable[Exemption]) -> _Plan[int]:
+        """Merge grants into the current exemption generation (optimistic transaction:
+        a concurrent grant or a reload flip makes the round start over)."""
+        grouped: dict[str, list[_ExemptionRec]] = {}
+        for exemption in exemptions:
+            grouped.setdefault(exemption.plate, []).append(_exemption_rec(exemption))
+        plates = list(grouped)
+        changed = 0
+        for start in range(0, len(plates), _ADD_CHUNK):
+            part = plates[start : start + _ADD_CHUNK]
+            while True:
+                (raw_gen,) = yield _Watch([self.exm.cur], [("GET", self.exm.cur)])
+                data = self.exm.data(_text(raw_gen) or "0")
+                keys = [data + plate for plate in part]
+                (raws,) = yield _Watch(keys, [("MGET", *keys)])
+                writes: list[_Arg] = []
+                new_plates = part_changed = 0
+                for plate, key, raw in zip(part, keys, raws, strict=True):
+                    current = [] if raw is None else _exemptions_decoder.decode(raw)
+                    n = _merge(current, grouped[plate])
+                    if n:
+                        part_changed += n
+                        new_plates += raw is None
+                        writes.extend((key, _encode_recs(current)))
+                commands: list[_Command] = []
+                if writes:
+                    commands.append(("MSET", *writes))
+                if new_plates:
+                    commands.append(("INCRBY", self.exm.size, new_plates))
+                if (yield _Commit(commands)) is not None:
+                    changed += part_changed
+                    break
+        return changed
+
+    # -- cases and day permits --------------------------------------------------------------
+
+    def claim_case(
+        self, plate: str, zone_id: str, at: datetime, interval_hours: int, opener: str = ""
+    ) -> _Plan[CaseClaim]:
+        (claim,) = yield from self.claim_cases(
+            [ClaimRequest(plate, zone_id, at, interval_hours, opener)]
+        )
+        return claim
+
+    def claim_cases(self, requests: Sequence[ClaimRequest]) -> _Plan[list[CaseClaim]]:
+        """Claim many cases in one round trip (the stream claims a whole batch at once).
+
+        24 h: SET NX then GET; the stored opener tells a re-decision of the opening passage
+        (after a crash) that it is still the first. Other intervals: a rolling window in Lua.
+        """
+        now_ms = _now_ms()
+        commands: list[_Command] = []
+        shapes: list[tuple[str, str, str, int]] = []  # plate, zone, day, commands used
+        for plate, zone_id, at, interval_hours, opener in requests:
+            if interval_hours < 1:
+                raise ValueError("interval_hours must be >= 1")
+            at_ms = int(_timestamp(at) * 1000)  # also rejects a naive instant
+            day = at.astimezone(LOCAL_TZ).date()
+            base = f"{self.prefix}:case:{zone_id}:{self._hash(plate)}"
+            if interval_hours == 24:
+                # R35: one sanction per local calendar day (23 or 25 hours around DST).
+                end_ms = int(end_of_day(day).timestamp() * 1000)
+                expire_ms = max(end_ms, now_ms) + self._case_margin_ms
+                key = f"{base}:{day.isoformat()}"
+                commands.append(("SET", key, opener or "1", "NX", "PXAT", expire_ms))
+                commands.append(("GET", key))
+                shapes.append((plate, zone_id, day.isoformat(), 2))
+            else:
+                span_ms = interval_hours * 3_600_000
+                expire_ms = max(at_ms + span_ms, now_ms) + self._case_margin_ms
+                tail = (1, f"{base}:{interval_hours}h", at_ms, span_ms, day.isoformat())
+                commands.append(("EVALSHA", _ROLLING_CASE.sha, *tail, expire_ms, opener))
+                shapes.append((plate, zone_id, day.isoformat(), 1))
+        replies = list((yield _Read(commands, errors_in_place=True))) if commands else []
+        if any(isinstance(r, NoScriptError) for r in replies):
+            # The server lost its script cache (restart, failover): load it, then redo.
+            yield from self.batch(("SCRIPT", "LOAD", _ROLLING_CASE.text))
+            replies = list((yield _Read(commands, errors_in_place=True)))
+        claims: list[CaseClaim] = []
+        position = 0
+        for (plate, zone_id, day_text, used), request in zip(shapes, requests, strict=True):
+            reply = replies[position : position + used]
+            position += used
+            for item in reply:
+                if isinstance(item, Exception):
+                    _raise_reply(item)
+            opener = request[4]
+            if used == 2:
+                opened, stored = reply
+                first = bool(opened) or (bool(opener) and _text(stored) == opener)
+                claims.append(CaseClaim(f"{plate}:{zone_id}:{day_text}", first))
+            else:
+                first_flag, case_day = reply[0]
+                claims.append(CaseClaim(f"{plate}:{zone_id}:{_text(case_day)}", bool(first_flag)))
+        return claims
+
+    def _permit_key(self, plate: str, municipality: str, year: int) -> str:
+        folded = fold_name(municipality)
+        if not folded:
+            raise ValueError("municipality must not be empty")
+        return f"{self.prefix}:dp:{folded}:{year}:{self._hash(plate)}"
+
+    def use_day_permit(
+        self, plate: str, municipality: str, day: date, max_per_year: int
+    ) -> _Plan[DayPermitUse]:
+        if max_per_year < 0:
+            raise ValueError("max_per_year must be >= 0")
+        key = self._permit_key(plate, municipality, day.year)
+        year_end = end_of_day(date(day.year, 12, 31)) + _DAY_PERMIT_MARGIN
+        expire_s = int(max(year_end.timestamp(), time.time() + _DAY_PERMIT_MARGIN.total_seconds()))
+        count, consumed, refused = yield from self.eval(
+            _DAY_PERMIT, (key,), (day.isoformat(), max_per_year, expire_s)
+        )
+        return DayPermitUse(int(count), bool(consumed), bool(refused))
+
+    def day_permits_used(self, plate: str, municipality: str, year: int) -> _Plan[int]:
+        (count,) = yield from self.batch(("SCARD", self._permit_key(plate, municipality, year)))
+        return int(count)
+
+    def stats(self) -> _Plan[dict[str, int]]:
+        veh_gen, veh_size, exm_gen, exm_size, memory = yield from self.batch(
+            ("GET", self.veh.cur),
+            ("GET", self.veh.size),
+            ("GET", self.exm.cur),
+            ("GET", self.exm.size),
+            ("INFO", "memory"),
+        )
+        return {
+            "vehicles": int(veh_size or 0),
+            "vehicle_generation": int(veh_gen or 0),
+            "exemption_plates": int(exm_size or 0),
+            "exemption_generation": int(exm_gen or 0),
+            "used_memory_bytes": int(memory["used_memory"]),
+        }
+
+
+def _pack(commands: Sequence[_Command]) -> list[bytes]:
+    # hiredis accepts any tuple of str, bytes, int and float (its stub says a 1-tuple).
+    return [hiredis.pack_command(cast(Any, command)) for command in commands]
+
+
+def _unavailable(what: str, exc: BaseException) -> RegisterUnavailable:
+    # Redis connection errors name host and port, never keys: safe to pass on.
+    return RegisterUnavailable(f"Redis register unavailable ({what}): {type(exc).__name__}: {exc}")
+
+
+def _io_error(what: str, exc: Exception) -> Exception:
+    """What a failed Redis call raises inside the plan: outages become
+    `RegisterUnavailable` (chained to the cause), anything else stays as it is."""
+    if isinstance(exc, _OUTAGE):
+        unavailable = _unavailable(what, exc)
+        unavailable.__cause__ = exc
+        return unavailable
+    return exc
+
+
+# --------------------------------------------------------------------------------------------
+# The adapters: run plans, nothing else.
+# --------------------------------------------------------------------------------------------
+
+
+def _make_core(
+    client: redis.Redis | redis.asyncio.Redis,
+    prefix: str,
+    secret: bytes | None,
+    vehicle_cache_size: int,
+    case_margin: timedelta,
+    stale_load_after: timedelta,
+) -> _Core:
+    """Check the client and build the shared core (both adapters' constructors)."""
+    if client.get_connection_kwargs().get("decode_responses"):
+        raise ValueError("the register stores msgpack bytes: use decode_responses=False")
+    return _Core(
+        prefix,
+        secret,
+        vehicle_cache_size=vehicle_cache_size,
+        case_margin=case_margin,
+        stale_load_after=stale_load_after,
+    )
