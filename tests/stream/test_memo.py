@@ -188,6 +188,30 @@ def test_a_hit_answers_for_another_vehicle_of_the_same_kind() -> None:
     assert second.local_time == later.astimezone(LOCAL_TZ) != first.local_time
 
 
+def test_the_mass_band_follows_the_zones_own_van_maximum() -> None:
+    """R4's van maximum is a law parameter: in a zone that sets it to 3000 kg, a 2900 kg and
+    a 3200 kg vehicle are of different classes though both are under the default 3500."""
+    base = default_catalog().resolve("Utrecht")
+    zone = dataclasses.replace(
+        base, params=base.params.model_copy(update={"van_max_mass_kg": 3000})
+    )
+    memo = QuietDecisions()
+    at = datetime(2026, 3, 10, 9, tzinfo=UTC)
+    light = Vehicle(
+        "VBB12B", "Bedrijfsauto", 2900, first_admission=date(2008, 2, 1),
+        fuels=(Fuel("Diesel", "4"),),
+    )  # fmt: skip
+    heavy = dataclasses.replace(light, plate="VBB12C", max_mass_kg=3200)
+    for vehicle in (light, heavy, light):
+        facts = PassageFacts(plate=vehicle.plate)
+        got = memo.decide(at, zone, vehicle, facts)
+        assert got == decide(at, zone, vehicle, facts=facts, explain=False)
+    assert (
+        decide(at, zone, light, explain=False).vehicle_class
+        != decide(at, zone, heavy, explain=False).vehicle_class
+    )
+
+
 def test_a_decision_naming_an_exemption_is_never_shared() -> None:
     """R23's automatic ontheffing names the vehicle's plate: the next fairground truck of the
     same kind must get its own."""
