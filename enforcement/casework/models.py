@@ -7,7 +7,7 @@ by SHA-256 and encrypted (`evidence_blobs`); `evidence_items` says which passage
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -15,6 +15,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -214,7 +215,8 @@ class User(Base):
 
 
 class AuditEntry(Base):
-    """Append-only; `hash` = SHA-256 over the previous hash and this entry's fields."""
+    """Append-only (a trigger on PostgreSQL); `hash` = HMAC-SHA256 under the audit key over
+    the previous hash and this entry's fields (enforcement.casework.audit)."""
 
     __tablename__ = "audit_log"
 
@@ -251,4 +253,45 @@ class ExportBatch(Base):
     sha256: Mapped[str] = mapped_column(String(64))
     cases: Mapped[int] = mapped_column(Integer)
 
-    __table_args__ = (UniqueConstraint("kind", "number", name="uq_export_batches_number"),)
+    __table_args__ = (
+        UniqueConstraint("kind", "municipality", "number", name="uq_export_batches_number"),
+    )
+
+
+class ExportNumber(Base):
+    """The last batch number handed out per kind and municipality, bumped and committed
+    before a batch is written: a failed export burns its number, never reuses it."""
+
+    __tablename__ = "export_numbers"
+
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    municipality: Mapped[str] = mapped_column(String(64), primary_key=True)
+    last_number: Mapped[int] = mapped_column(Integer)
+
+
+class FailedLoginName(Base):
+    """The user name typed at a failed login, apart from the audit chain (whose entry holds
+    a keyed digest only), so retention can remove it (`failed_login_days`)."""
+
+    __tablename__ = "failed_login_names"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+    username: Mapped[str] = mapped_column(String(64))
+    audit_seq: Mapped[int] = mapped_column(BigInteger)
+
+
+class RetiredCases(Base):
+    """Anonymous counts of the rejected and closed cases retention removed: per local day
+    first seen, zone, status and reason; no plate, place or time of day."""
+
+    __tablename__ = "retired_cases"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    zone_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), primary_key=True)
+    reason: Mapped[str] = mapped_column(String(64), primary_key=True)
+    cases: Mapped[int] = mapped_column(Integer)
+    sightings: Mapped[int] = mapped_column(Integer)
+    municipality: Mapped[str] = mapped_column(String(64), server_default="")
+    """Each municipality is its own client of the fine authority: its own batches."""

@@ -2,17 +2,32 @@
 
 from __future__ import annotations
 
-import hashlib
+import ipaddress
 from pathlib import Path
 from typing import Any
 
 from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from enforcement.settings import ConfigError, first_error
+from enforcement.keys import (
+    DEV_AUDIT_KEY,
+    DEV_EVIDENCE_KEY,
+    DEV_SESSION_SECRET,
+    KeyFormatError,
+    KeySetting,
+    key_bytes,
+)
+from enforcement.settings import ConfigError, Settings, first_error
 
-DEV_EVIDENCE_KEY = "zes-development-only-evidence-key"
-DEV_SESSION_SECRET = "zes-development-only-session-secret"
+__all__ = [
+    "DEV_AUDIT_KEY",
+    "DEV_EVIDENCE_KEY",
+    "DEV_SESSION_SECRET",
+    "CaseSettings",
+    "intake_keys",
+    "load_case_settings",
+    "review_keys",
+]
 
 
 class CaseSettings(BaseSettings):
@@ -27,12 +42,18 @@ class CaseSettings(BaseSettings):
     )
     evidence_key: SecretStr = Field(
         SecretStr(DEV_EVIDENCE_KEY),
-        description="Secret for encrypting evidence images at rest (AES-256-GCM; the key is "
-        "SHA-256 of this text). Set a long random value in production.",
+        description="AES-256-GCM key of the evidence images at rest: exactly 32 random bytes "
+        "as hex or base64 (a passphrase is refused).",
     )
     session_secret: SecretStr = Field(
         SecretStr(DEV_SESSION_SECRET),
-        description="Secret that signs the review app's session cookies.",
+        description="Key that signs the review app's session cookies: 32+ random bytes as hex "
+        "or base64.",
+    )
+    audit_key: SecretStr = Field(
+        SecretStr(DEV_AUDIT_KEY),
+        description="HMAC-SHA256 key of the audit chain: 32+ random bytes as hex or base64, "
+        "kept outside the case database (whoever holds it can rewrite the chain).",
     )
     broker: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers (host:port,…).")
     violations_topic: str = Field("violations", description="Violation records from the stream.")
@@ -63,7 +84,22 @@ class CaseSettings(BaseSettings):
         default_factory=dict, description="Per-zone override of four_eyes (zone id → on/off)."
     )
     retention_days: int = Field(
-        28, ge=0, description="Evidence of rejected and closed cases is purged after this."
+        28,
+        ge=0,
+        description="Rejected and closed cases (their sightings and evidence) are purged this "
+        "many days after they closed; anonymous daily counts stay.",
+    )
+    failed_login_days: float = Field(
+        7.0,
+        gt=0,
+        description="User names typed at failed logins (often a mistyped password) are "
+        "removed after this many days (the audit chain holds a keyed digest only).",
+    )
+    dead_letter_max_bytes: int = Field(
+        512 * 1024,
+        ge=1024,
+        description="A dead letter whose payload is larger carries a reference (topic, "
+        "partition, offset, SHA-256, size, error) instead; Kafka's default limit is 1 MiB.",
     )
     export_dir: Path | None = Field(
         None, description="Where export batches go; default WORK_DIR/exports."
@@ -99,7 +135,11 @@ class CaseSettings(BaseSettings):
         return self.export_dir or work_dir / "exports"
 
     def evidence_cipher_key(self) -> bytes:
-        return hashlib.sha256(self.evidence_key.get_secret_value().encode()).digest()
+        """The decoded AES-256 key (a passphrase raises `ConfigError`)."""
+        return _decoded(self.evidence_key_setting)
+
+    def audit_hmac_key(self) -> bytes:
+        return _decoded(self.audit_key_setting)
 
     def four_eyes_for(self, zone_id: str) -> bool:
         return self.four_eyes_zones.get(zone_id, self.four_eyes)
@@ -110,3 +150,37 @@ def load_case_settings(**overrides: Any) -> CaseSettings:
         return CaseSettings(**overrides)
     except ValidationError as exc:
         raise ConfigError(f"setting {first_error(exc, 'ZES_CASES_')}") from None
+    @property
+    def evidence_key_setting(self) -> KeySetting:
+        return KeySetting("ZES_CASES_EVIDENCE_KEY", self.evidence_key, exact_bytes=32)
+
+    @property
+    def session_key_setting(self) -> KeySetting:
+        return KeySetting("ZES_CASES_SESSION_SECRET", self.session_secret)
+
+    @property
+    def audit_key_setting(self) -> KeySetting:
+        return KeySetting("ZES_CASES_AUDIT_KEY", self.audit_key)
+
+def review_keys(settings: Settings, cases: CaseSettings) -> list[KeySetting]:
+    """What the review app signs, seals and hashes with (its start-up check)."""
+    return [
+        cases.session_key_setting,
+        cases.evidence_key_setting,
+        cases.audit_key_setting,
+        settings.hash_key,
+    ]
+
+
+def intake_keys(cases: CaseSettings) -> list[KeySetting]:
+    """What the intake seals evidence with (its start-up check)."""
+    return [cases.evidence_key_setting]
+
+
+def _decoded(setting: KeySetting) -> bytes:
+    try:
+        return key_bytes(setting)
+    except KeyFormatError as exc:
+        raise ConfigError(str(exc)) from None
+
+

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import time
 from collections.abc import Callable
@@ -25,8 +24,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from enforcement.casework.db import make_engine, migrate, session_factory
 from enforcement.casework.evidence import EvidenceVault
 from enforcement.casework.recheck import Rechecker, rechecker_from
-from enforcement.casework.settings import DEV_EVIDENCE_KEY, DEV_SESSION_SECRET, CaseSettings
-from enforcement.settings import ConfigError, Settings
+from enforcement.casework.settings import CaseSettings, review_keys
+from enforcement.settings import Settings, require_keys
 from enforcement.web.core.security import (
     SESSION_COOKIE,
     CsrfError,
@@ -63,7 +62,7 @@ def create_app(
         url = cases.url(settings.work_dir)
         migrate(url)
         engine = make_engine(url)
-    sessions = session_factory(engine)
+    sessions = session_factory(engine, audit_key=cases.audit_hmac_key())
     now = clock or (lambda: datetime.now(UTC))
     ctx = WebContext(
         settings=settings,
@@ -183,30 +182,12 @@ def _install_error_pages(app: FastAPI) -> None:
         )
 
 
-def _loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def serve(settings: Settings, cases: CaseSettings) -> None:
+def serve(settings: Settings, cases: CaseSettings, *, dev: bool = False) -> None:
     """Run the review app on `cases.host:cases.port` (127.0.0.1 by default) and its
-    Prometheus metrics on 127.0.0.1:`cases.review_metrics_port` (0: none)."""
+    Prometheus metrics on 127.0.0.1:`cases.review_metrics_port` (0: none). Development
+    secrets are refused whatever the address, unless `dev` (`--dev`)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    development = (
-        cases.session_secret.get_secret_value() == DEV_SESSION_SECRET
-        or cases.evidence_key.get_secret_value() == DEV_EVIDENCE_KEY
-    )
-    if development and not _loopback(cases.host):
-        raise ConfigError(
-            f"the review app would listen on {cases.host} with the development secrets: set "
-            "ZES_CASES_SESSION_SECRET and ZES_CASES_EVIDENCE_KEY first"
-        )
-    if development:
-        log.warning("review app uses the development secrets (loopback only)")
+    require_keys("the review app", review_keys(settings, cases), dev=dev)
     app = create_app(settings, cases)
     ctx: WebContext = app.state.zes
     if cases.review_metrics_port:

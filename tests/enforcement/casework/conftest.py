@@ -26,7 +26,10 @@ from enforcement.records import (
     Violation,
 )
 
-KEY = hashlib.sha256(b"test evidence key").digest()
+KEY = bytes.fromhex("5f0e3c9a8b7d61f24c3ea9d05b18e7c26a94f1d3b0c87e5a2d691f4b3ce0a875")
+"""The tests' evidence key: 32 random bytes (as `ZES_CASES_EVIDENCE_KEY`: `KEY.hex()`)."""
+AUDIT_KEY = bytes.fromhex("c41d7be0925a3f68e1b4d09c7a2f5e83b6d0195fa47c2e8d3b90a6f15e7c24d9")
+"""The tests' audit chain key (as `ZES_CASES_AUDIT_KEY`: `AUDIT_KEY.hex()`)."""
 SEEN = datetime(2026, 3, 2, 8, 30, tzinfo=UTC)
 
 
@@ -45,7 +48,7 @@ class CaseDB:
 def _db(url: str) -> Iterator[CaseDB]:
     migrate(url)
     engine = make_engine(url)
-    yield CaseDB(url, engine, session_factory(engine), EvidenceVault(KEY))
+    yield CaseDB(url, engine, session_factory(engine, audit_key=AUDIT_KEY), EvidenceVault(KEY))
     engine.dispose()
 
 

@@ -16,7 +16,7 @@ from sqlalchemy import select, update
 from enforcement.casework import audit, review
 from enforcement.casework.accounts import add_user, authenticate, disable_user
 from enforcement.casework.export import export
-from enforcement.casework.models import AuditEntry, Case, CaseStatus, EvidenceItem, User
+from enforcement.casework.models import Case, CaseStatus, EvidenceItem, User
 from enforcement.casework.purge import purge
 from enforcement.casework.recheck import Rechecker
 from enforcement.casework.review import QueueFilter, ReviewError
@@ -84,10 +84,12 @@ def test_four_eyes_then_export_exactly_once(
         assert case is not None
         review.approve(session, case, bart, NOW)
         assert case.status == CaseStatus.APPROVED
-    with case_db.sessions.begin() as session:
-        first = export(session, tmp_path, rechecker, actor="export")
-    assert [(kind, n) for kind, _, _, n in first.batches] == [("fine", 1)]
-    path = first.batches[0][2]
+    first = export(case_db.sessions, tmp_path, rechecker, actor="export")
+    assert [(b.kind, b.municipality, b.number, b.cases) for b in first.batches] == [
+        ("fine", "Utrecht", 1, 1)
+    ]
+    path = first.batches[0].path
+    assert path.name == "zes-fines-utrecht-000001.csv"
     rows = list(csv.DictReader(path.read_text().splitlines()))
     assert [r["case_key"] for r in rows] == ["VNB12X:utrecht:2026-03-02"]
     assert rows[0]["sightings"] == "2" and rows[0]["amount_eur"] == "120"
@@ -96,9 +98,9 @@ def test_four_eyes_then_export_exactly_once(
     import hashlib
 
     assert manifest["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
-    with case_db.sessions.begin() as session:
-        again = export(session, tmp_path, rechecker, actor="export")
-        assert again.batches == [] and again.closed == 0
+    again = export(case_db.sessions, tmp_path, rechecker, actor="export")
+    assert again.batches == [] and again.closed == 0
+    with case_db.sessions() as session:
         assert audit.verify(session).ok
 
 
@@ -171,9 +173,10 @@ def test_register_outage_changes_nothing(case_db: CaseDB, tmp_path: Path) -> Non
         case = review.next_case(session, anna, QueueFilter(), NOW, 15)
         assert case is not None
         review.confirm(session, case, anna, NOW, four_eyes=False)
-        result = export(session, tmp_path, rechecker, actor="export")
-        assert result.held == 1 and result.batches == []
-        assert case.status == CaseStatus.APPROVED
+    result = export(case_db.sessions, tmp_path, rechecker, actor="export")
+    assert result.held == 1 and result.batches == []
+    with case_db.sessions() as session:
+        assert session.scalars(select(Case.status)).one() == CaseStatus.APPROVED
 
 
 def test_reject_needs_a_known_reason(case_db: CaseDB) -> None:
@@ -188,24 +191,6 @@ def test_reject_needs_a_known_reason(case_db: CaseDB) -> None:
             review.reject(session, case, anna, NOW, "other", "  ")
         review.reject(session, case, anna, NOW, "misread")
         assert case.status == CaseStatus.REJECTED and case.closed_at == NOW
-
-
-def test_audit_chain_detects_an_edited_row(case_db: CaseDB) -> None:
-    _users(case_db)
-    with case_db.sessions.begin() as session:
-        for i in range(5):
-            audit.append(session, "anna", "view_case", case_id=i, detail={"n": i})
-        assert audit.verify(session) == audit.ChainReport(7, True)
-    with case_db.sessions.begin() as session:
-        session.execute(update(AuditEntry).where(AuditEntry.seq == 4).values(actor="mallory"))
-    with case_db.sessions() as session:
-        report = audit.verify(session)
-        assert not report.ok and report.first_bad_seq == 4
-    with case_db.sessions.begin() as session:
-        session.execute(update(AuditEntry).where(AuditEntry.seq == 4).values(actor="anna"))
-        assert audit.verify(session).ok
-        session.delete(session.scalars(select(AuditEntry).where(AuditEntry.seq == 7)).one())
-        assert audit.verify(session).problem == "the newest entries were removed"
 
 
 def test_purge_removes_only_what_it_should(case_db: CaseDB) -> None:
@@ -224,7 +209,10 @@ def test_purge_removes_only_what_it_should(case_db: CaseDB) -> None:
             .values(status="rejected", closed_at=old, reject_reason="misread")
         )  # fmt: skip
     with case_db.sessions.begin() as session:
-        result = purge(session, datetime.now(UTC), retention_days=28, hold_hours=6, actor="t")
+        result = purge(
+            session, datetime.now(UTC), retention_days=28, hold_hours=6, failed_login_days=7,
+            actor="t",
+        )  # fmt: skip
     assert (result.cases, result.evidence_items, result.pending_items, result.blobs) == (1, 1, 1, 2)
     with case_db.sessions() as session:
         left = set(session.scalars(select(EvidenceItem.passage_id)))
