@@ -45,6 +45,8 @@ class QueueFilter:
     vehicle_class: str | None = None
     older_than_hours: float | None = None
     """Only cases first seen at least this many hours ago (the age filter)."""
+    within: frozenset[str] | None = None
+    """Only cases of these zones (the user's municipalities, tenancy); None: every zone."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +56,8 @@ class QueuePage:
 
 
 def _filtered(query: Select[Case], f: QueueFilter, now: datetime) -> Select[Case]:
+    if f.within is not None:
+        query = query.where(Case.zone_id.in_(sorted(f.within)))
     if f.zone:
         query = query.where(Case.zone_id == f.zone)
     if f.status:
@@ -339,10 +343,12 @@ def sightings(session: Session, case: Case) -> list[Sighting]:
     )
 
 
-def oldest_open(session: Session) -> datetime | None:
-    """When the oldest case a reviewer still has to handle was first seen."""
-    return session.scalar(
-        select(func.min(Case.first_seen_at)).where(
-            Case.status.in_([s.value for s in ACTIVE_STATUSES])
-        )
+def oldest_open(session: Session, within: frozenset[str] | None = None) -> datetime | None:
+    """When the oldest case a reviewer still has to handle was first seen (of these zones
+    only, when `within` is given: tenancy)."""
+    query = select(func.min(Case.first_seen_at)).where(
+        Case.status.in_([s.value for s in ACTIVE_STATUSES])
     )
+    if within is not None:
+        query = query.where(Case.zone_id.in_(sorted(within)))
+    return session.scalar(query)

@@ -6,7 +6,7 @@ import ipaddress
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from enforcement.keys import (
@@ -110,10 +110,27 @@ class CaseSettings(BaseSettings):
         True, description="Session cookie only over HTTPS (browsers treat localhost as secure)."
     )
     session_hours: float = Field(10.0, gt=0, description="A login lasts at most this long.")
+    idle_minutes: float = Field(
+        30.0, gt=0, description="A login ends after this many minutes without a request."
+    )
     login_attempts: int = Field(
-        5, ge=1, description="Failed logins per client address or user name per window."
+        5,
+        ge=1,
+        description="Failed logins per window: an address with this many is refused; a user "
+        "name with this many gets a growing delay per attempt (never a refusal).",
     )
     login_window_s: float = Field(300.0, gt=0, description="Login rate-limit window, seconds.")
+    login_delay_s: float = Field(
+        2.0, ge=0, description="First delay for a user name past login_attempts; doubles."
+    )
+    login_max_delay_s: float = Field(
+        30.0, ge=0, description="Longest delay per login attempt of one user name."
+    )
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="CIDR list of reverse proxies whose X-Forwarded-For names the client "
+        "(e.g. ['127.0.0.1/32', '10.42.0.0/16']); from any other peer the header is ignored.",
+    )
     platecheck_per_minute: int = Field(
         30, ge=1, description="Public plate checks per client address per minute."
     )
@@ -126,6 +143,16 @@ class CaseSettings(BaseSettings):
     review_metrics_port: int = Field(9104, ge=0, le=65535, description="Review /metrics port.")
     lang: str = Field("nl", pattern="^(nl|en)$", description="Default interface language.")
 
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _cidrs(cls, value: list[str]) -> list[str]:
+        for cidr in value:
+            try:
+                ipaddress.ip_network(cidr.strip(), strict=False)
+            except ValueError:
+                raise ValueError(f"{cidr!r} is not an address or CIDR network") from None
+        return value
+
     def url(self, work_dir: Path) -> str:
         if self.database_url:
             return self.database_url
@@ -134,22 +161,6 @@ class CaseSettings(BaseSettings):
     def exports(self, work_dir: Path) -> Path:
         return self.export_dir or work_dir / "exports"
 
-    def evidence_cipher_key(self) -> bytes:
-        """The decoded AES-256 key (a passphrase raises `ConfigError`)."""
-        return _decoded(self.evidence_key_setting)
-
-    def audit_hmac_key(self) -> bytes:
-        return _decoded(self.audit_key_setting)
-
-    def four_eyes_for(self, zone_id: str) -> bool:
-        return self.four_eyes_zones.get(zone_id, self.four_eyes)
-
-
-def load_case_settings(**overrides: Any) -> CaseSettings:
-    try:
-        return CaseSettings(**overrides)
-    except ValidationError as exc:
-        raise ConfigError(f"setting {first_error(exc, 'ZES_CASES_')}") from None
     @property
     def evidence_key_setting(self) -> KeySetting:
         return KeySetting("ZES_CASES_EVIDENCE_KEY", self.evidence_key, exact_bytes=32)
@@ -161,6 +172,17 @@ def load_case_settings(**overrides: Any) -> CaseSettings:
     @property
     def audit_key_setting(self) -> KeySetting:
         return KeySetting("ZES_CASES_AUDIT_KEY", self.audit_key)
+
+    def evidence_cipher_key(self) -> bytes:
+        """The decoded AES-256 key (a passphrase raises `ConfigError`)."""
+        return _decoded(self.evidence_key_setting)
+
+    def audit_hmac_key(self) -> bytes:
+        return _decoded(self.audit_key_setting)
+
+    def four_eyes_for(self, zone_id: str) -> bool:
+        return self.four_eyes_zones.get(zone_id, self.four_eyes)
+
 
 def review_keys(settings: Settings, cases: CaseSettings) -> list[KeySetting]:
     """What the review app signs, seals and hashes with (its start-up check)."""
@@ -184,3 +206,8 @@ def _decoded(setting: KeySetting) -> bytes:
         raise ConfigError(str(exc)) from None
 
 
+def load_case_settings(**overrides: Any) -> CaseSettings:
+    try:
+        return CaseSettings(**overrides)
+    except ValidationError as exc:
+        raise ConfigError(f"setting {first_error(exc, 'ZES_CASES_')}") from None

@@ -21,6 +21,7 @@ from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from enforcement.casework.accounts import TotpSealer
 from enforcement.casework.db import make_engine, migrate, session_factory
 from enforcement.casework.evidence import EvidenceVault
 from enforcement.casework.recheck import Rechecker, rechecker_from
@@ -30,12 +31,13 @@ from enforcement.web.core.security import (
     SESSION_COOKIE,
     CsrfError,
     ForbiddenError,
-    LoginLimiter,
+    LoginPolicy,
     LoginRequiredError,
-    RateWindow,
-    RevokedSessions,
     SecurityHeaders,
+    SessionStore,
+    SharedCounters,
     csrf_protect,
+    parse_networks,
 )
 from enforcement.web.core.state import WebContext
 from enforcement.web.core.templating import render
@@ -64,18 +66,29 @@ def create_app(
         engine = make_engine(url)
     sessions = session_factory(engine, audit_key=cases.audit_hmac_key())
     now = clock or (lambda: datetime.now(UTC))
+    counters = SharedCounters(sessions, now)
+    checker = rechecker or rechecker_from(settings)
     ctx = WebContext(
         settings=settings,
         cases=cases,
         engine=engine,
         sessions=sessions,
-        rechecker=rechecker or rechecker_from(settings),
+        rechecker=checker,
         vault=EvidenceVault(cases.evidence_cipher_key()),
         clock=now,
         metrics=ReviewMetrics(sessions, now),
-        limiter=LoginLimiter(cases.login_attempts, cases.login_window_s),
-        revoked=RevokedSessions(),
-        platechecks=RateWindow(60.0),
+        counters=counters,
+        login_policy=LoginPolicy(
+            counters,
+            cases.login_attempts,
+            cases.login_window_s,
+            cases.login_delay_s,
+            cases.login_max_delay_s,
+        ),
+        logins=SessionStore(sessions),
+        trusted_proxies=parse_networks(cases.trusted_proxies),
+        totp=TotpSealer(cases.evidence_cipher_key()),
+        zones=checker.zones,
     )
     app = FastAPI(
         title="zes review",
@@ -198,9 +211,11 @@ def serve(settings: Settings, cases: CaseSettings, *, dev: bool = False) -> None
         app,
         host=cases.host,
         port=cases.port,
-        workers=1,  # the login rate limit and logged-out sessions live in this process
-        proxy_headers=True,
-        forwarded_allow_ips="127.0.0.1",  # a TLS proxy on this host may name the client
+        workers=1,  # more capacity: more replicas (logins and limits are in the database)
+        # The client address is read by `security.client_address` from the TCP peer and,
+        # only from a peer in `trusted_proxies`, from X-Forwarded-For: uvicorn must not
+        # rewrite it first.
+        proxy_headers=False,
         server_header=False,
         log_level="info",
         access_log=False,  # AccessLog writes paths without query strings (no plates)
