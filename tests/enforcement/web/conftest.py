@@ -167,6 +167,13 @@ class Web:
         return passage
 
 
+def client_of(app: ASGIApp, address: str = "testclient") -> TestClient:
+    """A client of `app` connecting from `address` (the TCP peer the app sees)."""
+    return TestClient(
+        app, base_url="https://testserver", follow_redirects=False, client=(address, 50000)
+    )
+
+
 def settings_for(tmp_path: Path, **overrides: Any) -> CaseSettings:
     values: dict[str, Any] = {
         "evidence_key": KEY.hex(),  # the fixtures' vault key

@@ -480,16 +480,15 @@ def test_four_eyes_the_confirmer_cannot_approve_and_another_reviewer_can(web: We
     assert 'zes_review_decisions_total{action="confirm"} 1.0' in metrics
     assert 'zes_review_decisions_total{action="approve"} 1.0' in metrics
     # The export takes the case exactly once.
-    with web.db.sessions.begin() as session:
-        first = export(
-            session, web.work_dir / "exports", web.rechecker, actor="test", clock=lambda: NOW
-        )
-    with web.db.sessions.begin() as session:
-        second = export(
-            session, web.work_dir / "exports", web.rechecker, actor="test", clock=lambda: NOW
-        )
-    [(kind, _, path, count)] = first.batches
-    assert (kind, count) == ("fine", 1)
+    first = export(
+        web.db.sessions, web.work_dir / "exports", web.rechecker, actor="test", clock=lambda: NOW
+    )
+    second = export(
+        web.db.sessions, web.work_dir / "exports", web.rechecker, actor="test", clock=lambda: NOW
+    )
+    [batch] = first.batches
+    assert (batch.kind, batch.cases) == ("fine", 1)
+    path = batch.path
     rows = list(csv.DictReader(path.read_text(encoding="utf-8").splitlines()))
     assert [r["case_key"] for r in rows] == [case.case_key]
     assert second.batches == []

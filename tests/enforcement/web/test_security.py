@@ -12,7 +12,7 @@ import urllib.error
 import urllib.request
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from itsdangerous import TimestampSigner
@@ -26,14 +26,16 @@ from tests.conftest import REPO_ROOT
 from tests.enforcement.web.conftest import (
     NOW,
     PASSWORD,
-    TestClient,
     Web,
+    client_of,
     csrf_of,
     logged_in,
     login,
-    make_web,
 )
 from zes.embedded import free_port
+
+if TYPE_CHECKING:
+    from starlette.testclient import TestClient
 
 pytestmark = pytest.mark.redis
 
@@ -48,9 +50,7 @@ def _replica(web: Web, **overrides: Any) -> tuple[Any, Any]:
 
 
 def _client(app: Any, address: str = "testclient") -> TestClient:
-    return TestClient(
-        app, base_url="https://testserver", follow_redirects=False, client=(address, 50000)
-    )
+    return client_of(app, address)
 
 
 def test_a_logout_on_one_replica_ends_the_session_on_the_other_and_after_a_restart(
@@ -92,9 +92,12 @@ def test_login_failures_and_plate_checks_count_on_every_replica(web: Web) -> Non
             assert got.status_code == 200
         last = _client(other, "192.0.2.20").get("/api/v1/platecheck", params={"plate": "VNB12X"})
         assert last.status_code == 429
-        assert _client(web.app, "192.0.2.21").get(
-            "/api/v1/platecheck", params={"plate": "VNB12X"}
-        ).status_code == 200  # another client is not counted with it
+        assert (
+            _client(web.app, "192.0.2.21")
+            .get("/api/v1/platecheck", params={"plate": "VNB12X"})
+            .status_code
+            == 200
+        )  # another client is not counted with it
     finally:
         engine.dispose()
 
@@ -269,9 +272,7 @@ def test_the_development_session_secret_is_refused_on_loopback_too_and_forged_co
     key = CaseSettings(_env_file=None).audit_hmac_key()
     assert key != AUDIT_KEY
     with session_factory(engine, audit_key=key).begin() as session:
-        uid = add_user(
-            session, "root", PASSWORD, "admin", actor="test", all_municipalities=True
-        ).id
+        uid = add_user(session, "root", PASSWORD, "admin", actor="test", all_municipalities=True).id
     engine.dispose()
     process = _serve(tmp_path, port, redis_url, redis_prefix, dev=True)
     try:
