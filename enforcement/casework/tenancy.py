@@ -83,9 +83,7 @@ def scope_of(session: Session, user: User, zones: ZoneCatalog) -> CaseScope:
 
 def set_municipalities(session: Session, user: User, names: Iterable[str]) -> None:
     """Replace `user`'s municipalities (names already in the catalogue's spelling)."""
-    for row in session.scalars(
-        select(UserMunicipality).where(UserMunicipality.user_id == user.id)
-    ):
+    for row in session.scalars(select(UserMunicipality).where(UserMunicipality.user_id == user.id)):
         session.delete(row)
     session.flush()
     for name in sorted(set(names)):

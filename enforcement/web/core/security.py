@@ -289,9 +289,7 @@ class SessionStore:
                     WebSession.last_seen_at < now - timedelta(hours=session_hours)
                 )
             )
-            db.add(
-                WebSession(id=_sid_key(sid), user_id=user.id, created_at=now, last_seen_at=now)
-            )
+            db.add(WebSession(id=_sid_key(sid), user_id=user.id, created_at=now, last_seen_at=now))
         return sid
 
     def live(

@@ -52,9 +52,7 @@ def supervisor_page(
         )
         reasons = db.execute(
             select(Case.reject_reason, func.count())
-            .where(
-                Case.status == CaseStatus.REJECTED.value, Case.closed_at >= since, scope.cases()
-            )
+            .where(Case.status == CaseStatus.REJECTED.value, Case.closed_at >= since, scope.cases())
             .group_by(Case.reject_reason)
             .order_by(func.count().desc())
         ).all()

@@ -25,9 +25,7 @@ def upgrade() -> None:
     # every one for the regional accounts an admin marks), no second factor yet.
     with op.batch_alter_table("users", schema=None) as batch_op:
         batch_op.add_column(
-            sa.Column(
-                "all_municipalities", sa.Boolean(), nullable=False, server_default=sa.false()
-            )
+            sa.Column("all_municipalities", sa.Boolean(), nullable=False, server_default=sa.false())
         )
         batch_op.add_column(sa.Column("totp_secret", sa.String(length=255), nullable=True))
         batch_op.add_column(
