@@ -166,7 +166,8 @@ def _pages(url: str, requests: int) -> dict[str, Any]:
         from starlette.testclient import TestClient
 
     engine = make_engine(url)
-    with session_factory(engine).begin() as session:
+    audit_key = CaseSettings(_env_file=None).audit_hmac_key()
+    with session_factory(engine, audit_key=audit_key).begin() as session:
         add_user(session, "bench", "benchmark password", "reviewer", actor="bench")
         ids = list(session.scalars(sa.select(Case.id).where(Case.status == "open").limit(50_000)))
     settings = Settings(_env_file=None, register_prefix=f"zes-bench-{uuid.uuid4().hex[:8]}")
