@@ -42,7 +42,7 @@ DEVELOPMENT_VALUES = frozenset(
 _HEX = re.compile(r"^(?:[0-9a-fA-F]{2})+$")
 _BASE64 = re.compile(r"^[A-Za-z0-9+/_-]+={0,2}$")
 # Base64 of 32 random bytes is letters only with chance (52/64)^43 = 1.3e-4; a word or a
-# run-together passphrase is letters only always, so letters-only text is not taken as a key.
+# run-together passphrase is letters only always, so the check refuses letters-only text.
 GENERATE = 'python -c "import secrets; print(secrets.token_hex(32))"'
 
 
@@ -55,7 +55,7 @@ def decode_key(text: str) -> bytes:
     value = text.strip()
     if _HEX.fullmatch(value):
         return bytes.fromhex(value)
-    if _BASE64.fullmatch(value) and not value.rstrip("=").isalpha():
+    if _BASE64.fullmatch(value):
         padded = value + "=" * (-len(value) % 4)
         try:
             alphabet = b"-_" if ("-" in value or "_" in value) else b"+/"
@@ -84,6 +84,8 @@ def key_problem(setting: KeySetting) -> str | None:
         key = decode_key(text)
     except KeyFormatError as exc:
         return f"{setting.name}: {exc}"
+    if text.strip().rstrip("=").isalpha():
+        return f"{setting.name} is letters only: a word or passphrase, not a random key"
     if setting.exact_bytes is not None and len(key) != setting.exact_bytes:
         return f"{setting.name} decodes to {len(key)} bytes, not {setting.exact_bytes}"
     if len(key) < MIN_KEY_BYTES:

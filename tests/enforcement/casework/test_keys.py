@@ -49,7 +49,7 @@ def test_keys_are_hex_or_base64_of_random_bytes() -> None:
         (DEV_EVIDENCE_KEY, "published development value"),
         ("zes-development-only-evidence-key", "published development value"),
         ("correct horse battery staple", "a passphrase is not a key"),
-        ("correcthorsebatterystaplecorrecthorsebatter", "a passphrase is not a key"),
+        ("correcthorsebatterystaplecorrecthorsebatter", "letters only"),
         ("cli-test-secret-0123456789", "fewer than 32"),
         (secrets.token_hex(16), "fewer than 32"),
         ("00" * 32, "not random"),
