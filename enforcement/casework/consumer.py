@@ -240,6 +240,11 @@ class IntakeConsumer:
                         raise  # a reference is a few hundred bytes: the limits are wrong
                     again.append((record, error, True))
                     continue
+                except KafkaError as exc:  # no metadata for the topic yet, buffer full, …
+                    log.warning("dead letter not sent (%s)", type(exc).__name__)
+                    again.append((record, error, reference))
+                    away = True
+                    continue
                 sent.append((record, error, reference, future))
             for record, error, reference, future in sent:
                 try:
