@@ -65,7 +65,8 @@ def data_problem(exc: BaseException) -> bool:
 
 
 def _short(exc: BaseException) -> str:
-    """The reason in one line; engines hide bound parameters, so no plate is in it."""
+    """The reason in one line, with no plate in it: engines hide bound parameters, and the
+    first line only, because PostgreSQL's DETAIL line quotes the value (`Key (plate)=…`)."""
     cause = getattr(exc, "orig", None) or exc
     text = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
     return f"{type(exc).__name__}: {text}"[:500]
