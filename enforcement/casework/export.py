@@ -111,7 +111,7 @@ def export(
     owners = owners or NoOwnerLookup()
     now = clock()
     result = ExportResult()
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # batches name plates
     with sessions.begin() as session:
         _finish_staged(session, out_dir)
         groups = _ready(session, rechecker, now, actor, result)
