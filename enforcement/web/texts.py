@@ -74,12 +74,19 @@ UI: dict[str, dict[str, str]] = {
         "opnieuw.",
         "enrolled": "De tweede stap is ingesteld.",
         "nav_account": "Account",
+        "nav_audit": "Auditlog",
+        "audit_title": "Auditlog",
+        "audit_at": "Tijd",
+        "audit_actor": "Wie",
+        "audit_action": "Handeling",
+        "audit_case": "Zaak",
+        "audit_detail": "Details",
+        "audit_older": "Oudere regels",
         "account_title": "Uw account",
         "account_totp_on": "Tweede stap (TOTP): ingesteld.",
         "account_totp_off": "Tweede stap (TOTP): niet ingesteld.",
         "account_totp_required": "Voor uw rol is de tweede stap verplicht.",
         "account_totp_setup": "Tweede stap instellen",
-        "account_totp_renew": "Nieuwe sleutel instellen",
         "queue_title": "Wachtrij",
         "filter_zone": "Zone",
         "filter_status": "Status",
@@ -216,6 +223,10 @@ UI: dict[str, dict[str, str]] = {
         "done_correct": "Kenteken van zaak {id} gecorrigeerd.",
         "done_correct_closed": "Het gecorrigeerde kenteken mocht de zone in: zaak {id} is "
         "afgewezen (verkeerd gelezen).",
+        "done_correct_approval": "Het gecorrigeerde kenteken mocht de zone in: zaak {id} wordt "
+        "afgewezen (verkeerd gelezen) zodra een tweede behandelaar dat goedkeurt.",
+        "notice_closing_correction": "Deze correctie sluit de zaak (verkeerd gelezen) zodra een "
+        "tweede behandelaar haar goedkeurt.",
         "error_title": "Fout",
         "error_claim_required": "Neem de zaak eerst in behandeling (of uw claim is verlopen).",
         "error_wrong_status": "Deze actie past niet bij de status van de zaak; mogelijk was "
@@ -311,12 +322,19 @@ UI: dict[str, dict[str, str]] = {
         "enrol_failed": "That code is wrong. Scan the new QR code below and try again.",
         "enrolled": "The second step is set up.",
         "nav_account": "Account",
+        "nav_audit": "Audit log",
+        "audit_title": "Audit log",
+        "audit_at": "Time",
+        "audit_actor": "Who",
+        "audit_action": "Action",
+        "audit_case": "Case",
+        "audit_detail": "Details",
+        "audit_older": "Older entries",
         "account_title": "Your account",
         "account_totp_on": "Second step (TOTP): set up.",
         "account_totp_off": "Second step (TOTP): not set up.",
         "account_totp_required": "Your role requires the second step.",
         "account_totp_setup": "Set up the second step",
-        "account_totp_renew": "Set up a new key",
         "queue_title": "Queue",
         "filter_zone": "Zone",
         "filter_status": "Status",
@@ -451,6 +469,10 @@ UI: dict[str, dict[str, str]] = {
         "done_correct": "Plate of case {id} corrected.",
         "done_correct_closed": "The corrected plate was allowed in the zone: case {id} is "
         "rejected (misread).",
+        "done_correct_approval": "The corrected plate was allowed in the zone: case {id} is "
+        "rejected (misread) once a second reviewer approves.",
+        "notice_closing_correction": "This correction closes the case (misread) once a second "
+        "reviewer approves it.",
         "error_title": "Error",
         "error_claim_required": "Claim the case first (or your claim has expired).",
         "error_wrong_status": "This action does not fit the case's status; someone may have "

@@ -184,11 +184,14 @@ ENROL_KEY = "enrol"
 
 
 def _enrolling(request: Request) -> tuple[User | None, bool]:
-    """Who enrols: a pending user who must (before any session), or the logged-in user."""
+    """Who enrols: a pending user who must (before any session), or a logged-in user who
+    has no key yet. A key is never replaced here (a stolen session or password must not
+    swap it): an admin resets it (`zes enforce user reset-totp`) and the user enrols anew."""
     pending = _pending_user(request)
     if pending is not None:
         return (pending, True) if pending.totp_secret is None else (None, True)
-    return session_user(request), False
+    user = session_user(request)
+    return (user if user is not None and user.totp_secret is None else None), False
 
 
 def _enrol_page(

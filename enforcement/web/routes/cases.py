@@ -160,6 +160,7 @@ def case_view(
         "can_correct": holds and status in (CaseStatus.OPEN, CaseStatus.ESCALATED),
         "can_escalate": holds and status in (CaseStatus.OPEN, CaseStatus.CONFIRMED),
         "own_confirmation": status == CaseStatus.CONFIRMED and case.confirmed_by == user.id,
+        "closing_correction": review.closing_correction(case),
         "four_eyes": ctx.cases.four_eyes_for(case.zone_id),
         "reasons": [r.value for r in RejectReason],
         "here": f"/cases/{case.id}",
@@ -175,7 +176,9 @@ def case_page(request: Request, case_id: int, user: CurrentUser) -> Response:
     closed_now = False
     with ctx.sessions.begin() as db:
         case = _case_or_404(db, case_id, scope, lock=True)
-        if case.status in RECHECKED:
+        # A correction that closes the case waits for a second reviewer: the re-check of the
+        # corrected plate (which may enter) must not close it past them.
+        if case.status in RECHECKED and not review.closing_correction(case):
             before = case.status
             check = review.recheck_exemptions(db, case, ctx.rechecker, now, actor=user.username)
             if check.decision is None:
@@ -306,8 +309,14 @@ def correct(
     plate: Annotated[str, Form(max_length=64)] = "",
 ) -> Response:
     def run(ctx: WebContext, db: Session, case: Case, now: datetime) -> Done:
-        result = review.correct_plate(db, case, user, now, plate, ctx.rechecker)
-        if result.covered:  # the corrected plate may enter: the case ends as a misread
+        four_eyes = ctx.cases.four_eyes_for(case.zone_id)
+        result = review.correct_plate(
+            db, case, user, now, plate, ctx.rechecker, four_eyes=four_eyes
+        )
+        if result.covered and review.closing_correction(case):
+            # The corrected plate may enter: a second reviewer approves the closing.
+            return Done("done_correct_approval", "correct")
+        if result.covered:  # four-eyes off for this zone: the case ends as a misread now
             return Done("done_correct_closed", "correct", case.reject_reason)
         return Done("done_correct", "correct")  # the reviewer keeps the claim and goes on
 

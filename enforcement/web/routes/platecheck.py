@@ -133,7 +133,9 @@ def api_app(ctx: WebContext) -> FastAPI:
         version="1",
         description="May this vehicle enter the Dutch zero-emission zones for city logistics, "
         "and until when? Answered with the same law and register the cameras use. The plate "
-        "is never logged or stored. Rate limited per client address (HTTP 429).",
+        "is never logged or stored. An exemption registered for the vehicle is only said to "
+        "allow access until a date, never which one it is. Rate limited per client address "
+        "(HTTP 429).",
         docs_url=None,
         redoc_url=None,
         openapi_url="/openapi.json",

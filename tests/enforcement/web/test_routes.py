@@ -571,14 +571,20 @@ def test_correcting_the_plate_reruns_the_decision(web: Web) -> None:
     assert bad.status_code == 400
     _post(anna, f"/cases/{first}/correct", plate="vnb-12-y")
     case = _case(web, first)
+    # A correction that closes the case needs a second reviewer, like a confirmation.
     assert (case.status, case.reject_reason, case.corrected_plate) == (
-        "rejected",
-        "misread",
+        "confirmed",
+        None,
         "VNB12Y",
     )
     assert case.correction is not None and case.correction["from"] == "VNB12Z"
     page = anna.get(f"/cases/{first}").text
-    assert "Kenteken gecorrigeerd van" in page
+    assert "Kenteken gecorrigeerd van" in page and 'id="notice-closing-correction"' in page
+    bram = logged_in(web, "bram")
+    assert _claim_next(bram, web) == first
+    assert _post(bram, f"/cases/{first}/approve").status_code == 303
+    case = _case(web, first)
+    assert (case.status, case.reject_reason) == ("rejected", "misread")
     second = _claim_next(anna, web)
     undetermined = anna.get(f"/cases/{second}").text
     assert 'id="notice-identify"' in undetermined and 'id="form-confirm"' not in undetermined

@@ -6,6 +6,7 @@ page count only their own; a regional account sees every municipality."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from datetime import timedelta
@@ -168,3 +169,31 @@ def test_user_add_with_municipalities_on_the_command_line(tmp_path: Path) -> Non
                         "municipalities": ["Haarlem", "Haarlemmermeer"]}),
         ("beheer-jan", {"user": "rita", "role": "admin", "municipalities": "all"}),
     ]  # fmt: skip
+
+
+def test_the_audit_log_page_is_scoped_and_its_reading_audited(web: Web) -> None:
+    web.add_case("VNB12X", zone="amsterdam")
+    web.add_case("VNB12Y", zone="haarlem")
+    ids = _ids(web)
+    add_officer(web, "hanna", "supervisor", "Haarlem")
+    add_officer(web, "henk", "reviewer", "Haarlem")
+    add_officer(web, "adam", "reviewer", "Amsterdam")
+    logged_in(web, "adam").get(f"/cases/{ids['amsterdam']}")
+    logged_in(web, "henk").get(f"/cases/{ids['haarlem']}")
+    assert logged_in(web, "henk").get("/audit").status_code == 403  # supervisors only
+    hanna = logged_in(web, "hanna")
+    page = hanna.get("/audit")
+    assert page.status_code == 200
+    rows = re.findall(
+        r"<tr><td class=\"num\">\d+</td><td>[^<]*</td><td>([^<]*)</td><td>([^<]*)</td>", page.text
+    )
+    assert ("henk", "view_case") in rows and ("henk", "login") in rows
+    assert all(actor != "adam" for actor, _ in rows)  # Amsterdam's officer, Amsterdam's case
+    assert f'href="/cases/{ids["amsterdam"]}"' not in page.text
+    everything = logged_in(web, "sara").get("/audit").text
+    assert "<td>adam</td>" in everything
+    with web.db.sessions() as session:
+        reads = session.scalars(
+            select(AuditEntry.actor).where(AuditEntry.action == "view_audit")
+        ).all()
+    assert sorted(reads) == ["hanna", "sara"]

@@ -126,3 +126,16 @@ def test_a_reviewer_may_choose_the_second_factor(web: Web) -> None:
     again = login(web.client(), "anna")
     assert again.headers["location"] == "/login/code"  # from now on she needs a code
     assert logged_in(web, "anna").get("/queue").status_code == 200
+
+
+def test_a_logged_in_user_cannot_swap_an_enrolled_key(web: Web) -> None:
+    """A stolen session must not be able to put the thief's key on the account."""
+    sara = logged_in(web, "sara")
+    assert sara.get("/login/enrol").status_code == 303
+    token = csrf_of(sara.get("/queue").text)
+    assert (
+        sara.post("/login/enrol", data={"code": "123456", "csrf_token": token}).status_code == 303
+    )
+    assert 'id="totp-setup"' not in sara.get("/account").text
+    stored = _user(web, "sara").totp_secret
+    assert stored is not None and logged_in(web, "sara").get("/queue").status_code == 200
