@@ -64,7 +64,7 @@ def data_problem(exc: BaseException) -> bool:
     return isinstance(exc, StatementError) and not isinstance(exc, DBAPIError)
 
 
-def _short(exc: BaseException) -> str:
+def short_reason(exc: BaseException) -> str:
     """The reason in one line, with no plate in it: engines hide bound parameters, and the
     first line only, because PostgreSQL's DETAIL line quotes the value (`Key (plate)=…`)."""
     cause = getattr(exc, "orig", None) or exc
@@ -163,7 +163,7 @@ class IntakeConsumer:
             if not data_problem(exc):
                 raise
             log.warning("a batch of %d records was refused (%s); applying them one by one",
-                        len(items), _short(exc))  # fmt: skip
+                        len(items), short_reason(exc))  # fmt: skip
         counts = IntakeCounts()
         for item in items:
             try:
@@ -171,7 +171,7 @@ class IntakeConsumer:
             except Exception as exc:
                 if not data_problem(exc):
                     raise
-                letters.append((item.record, _short(exc)))
+                letters.append((item.record, short_reason(exc)))
         return counts
 
     def _apply(self, items: Sequence[_Item]) -> IntakeCounts:
