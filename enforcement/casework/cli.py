@@ -33,7 +33,12 @@ from enforcement.casework.metrics import IntakeMetrics
 from enforcement.casework.models import UserMunicipality
 from enforcement.casework.purge import purge
 from enforcement.casework.recheck import rechecker_from
-from enforcement.casework.settings import CaseSettings, intake_keys, load_case_settings
+from enforcement.casework.settings import (
+    CaseSettings,
+    intake_keys,
+    load_case_settings,
+    review_keys,
+)
 from enforcement.settings import ConfigError, Settings, load_law, load_settings, require_keys
 
 enforce_app = typer.Typer(
@@ -156,6 +161,8 @@ def serve_command(dev: DevOption = False) -> None:
     """Run the review web app (127.0.0.1 by default) and its metrics endpoint."""
     from enforcement.web.app import serve
 
+    # Refused before the database is touched (serve checks again for its other callers).
+    require_keys("the review app", review_keys(load_settings(), load_case_settings()), dev=dev)
     settings, cases, _ = _settings()
     serve(settings, cases, dev=dev)
 
