@@ -137,3 +137,4 @@ def test_every_role_refuses_a_default_or_short_secret_without_dev(
     err = capsys.readouterr().err
     assert f"{role} refuses to start: {setting}" in err
     assert ("16 bytes" if kind == "short" else "development value") in err
+    assert not (tmp_path / "cases.db").exists()  # refused before touching the database
