@@ -19,10 +19,10 @@ from enforcement.zones import ZoneCatalog
 
 
 def municipality_of_zone(zones: ZoneCatalog, zone_id: str) -> str:
-    """The municipality a zone's cases belong to (an unknown zone id: the id itself, which
-    no municipality's officers hold, so only regional accounts see such a case)."""
-    zone = zones.by_id.get(zone_id)
-    return zone.municipality if zone is not None else zone_id
+    """The municipality a zone's cases belong to, by the catalogue's own lookup (as the
+    export groups its batches). An unknown zone id is its own zone-less municipality, which
+    no municipality's officers hold: only regional accounts see such a case."""
+    return zones.resolve(zone_id).municipality
 
 
 def municipality_name(zones: ZoneCatalog, name: str) -> str | None:
