@@ -166,8 +166,12 @@ def _pages(url: str, requests: int) -> dict[str, Any]:
         from starlette.testclient import TestClient
 
     engine = make_engine(url)
-    with session_factory(engine).begin() as session:
-        add_user(session, "bench", "benchmark password", "reviewer", actor="bench")
+    audit_key = CaseSettings(_env_file=None).audit_hmac_key()
+    with session_factory(engine, audit_key=audit_key).begin() as session:
+        add_user(
+            session, "bench", "benchmark password", "reviewer", actor="bench",
+            all_municipalities=True,  # a regional reviewer: every case (tenancy)
+        )  # fmt: skip
         ids = list(session.scalars(sa.select(Case.id).where(Case.status == "open").limit(50_000)))
     settings = Settings(_env_file=None, register_prefix=f"zes-bench-{uuid.uuid4().hex[:8]}")
     cases = CaseSettings(_env_file=None, review_metrics_port=0, grace_minutes=0)

@@ -59,7 +59,7 @@ from stream.metrics import StreamMetrics
 from stream.settings import StreamSettings
 from zes.embedded import EmbeddedBroker, free_port
 
-SECRET = "benchmark-stream-secret-0123456789"
+SECRET = "4be2a91d07c6f3e85a2d49b1c70e6f38d5a91c2e4b07f63a8d1e5c92b46f0a7d"  # 32 random bytes, hex
 
 
 def metric_text(port: int) -> str:

@@ -56,15 +56,18 @@ def check_config(file: Path = typer.Argument(..., help="Site YAML file.")) -> No
 def run(
     config_file: Path = typer.Option(..., "--config", help="Site YAML file."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging."),
+    dev: bool = typer.Option(False, "--dev", help="Allow development secrets (one machine only)."),
 ) -> None:
     """Run the agent until SIGTERM/SIGINT."""
     from edge.agent import Agent
+    from enforcement.settings import load_settings, require_keys
 
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     _site_file(config_file)
+    require_keys("the edge agent", [load_settings().hash_key], dev=dev)
     try:
         config = load_site_config(config_file)
         agent = Agent(config)

@@ -147,6 +147,8 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "pc_vehicle_ze": "{vehicle}, zero-emission",
         "pc_access": "{summary}: access to {zone}.",
         "pc_access_until": "{summary}: access to {zone} up to and including {until}.",
+        "pc_access_exemption": "{summary}: an exemption registered for this vehicle allows "
+        "access to {zone} up to and including {until}.",
         "pc_violation": "{summary}: no access to {zone}.",
         "pc_out_of_scope": "{summary}: the zero-emission zone rules of {zone} do not apply to "
         "this vehicle.",
@@ -298,6 +300,8 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "pc_vehicle_ze": "{vehicle}, emissieloos",
         "pc_access": "{summary}: toegang tot {zone}.",
         "pc_access_until": "{summary}: toegang tot {zone} tot en met {until}.",
+        "pc_access_exemption": "{summary}: een voor dit voertuig geregistreerde ontheffing "
+        "geeft toegang tot {zone} tot en met {until}.",
         "pc_violation": "{summary}: geen toegang tot {zone}.",
         "pc_out_of_scope": "{summary}: de regels van de zero-emissiezone {zone} gelden niet "
         "voor dit voertuig.",

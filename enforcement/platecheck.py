@@ -6,7 +6,11 @@ formatter `enforcement.explain`. No rule is restated here; this module only choo
 of the decision's facts a van owner needs (the rule behind the answer, automatic
 vrijstellingen, ontheffingen one could apply for, the zone's dates).
 
-Privacy: nothing here logs or stores the plate.
+Privacy: nothing here logs or stores the plate. The answer comes from the vehicle's register
+facts and the zone's rules only. Registered ontheffingen are personal data of the keeper:
+the answer may say that one allows access until a date, never its type, scope, reference or
+the rule sentences about it; the health-related ones (R28, GDPR art. 9) are left out as if
+none were registered. The logged-in case page shows officers everything.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from datetime import datetime
 
 from enforcement import plates
 from enforcement.explain import explain
-from enforcement.law import PassageFacts, decide
+from enforcement.law import ONTHEFFING_RULES, PassageFacts, decide
 from enforcement.messages import format_value, render
 from enforcement.model import LOCAL_TZ, Decision, Exemption, Outcome, Vehicle, VehicleClass, Zone
 from enforcement.register.protocol import Register
@@ -36,6 +40,18 @@ APPLICABLE: tuple[tuple[str, frozenset[VehicleClass]], ...] = (
     ("aangepast-voertuig-handicap", frozenset({VehicleClass.VAN})),
     ("phev-vrachtauto", frozenset({VehicleClass.RIGID, VehicleClass.TRACTOR})),
 )
+
+
+#: Ontheffing types that reveal health data about the keeper (R28): the public answer is
+#: given as if they were not registered, so it cannot tell whether one is.
+HEALTH_ONTHEFFING_TYPES = frozenset(
+    kind for kind, rule_id in ONTHEFFING_RULES.items() if rule_id == "R28"
+)
+
+
+def public_exemptions(exemptions: Sequence[Exemption]) -> tuple[Exemption, ...]:
+    """The registered ontheffingen the public answer may take into account (not R28)."""
+    return tuple(e for e in exemptions if e.type not in HEALTH_ONTHEFFING_TYPES)
 
 
 _PLATE_TEXT = re.compile(r"[A-Za-z0-9 .\-]*")
@@ -118,13 +134,32 @@ def _zone_dates(zone: Zone, lang: str) -> str:
     )
 
 
-def _sentence(summary: str, zone: Zone, decision: Decision, lang: str) -> str:
+def _sentence(
+    summary: str, zone: Zone, decision: Decision, lang: str, *, by_exemption: bool = False
+) -> str:
     args: dict[str, object] = {"summary": summary, "zone": zone.name}
+    if by_exemption:
+        return render("pc_access_exemption", {**args, "until": decision.allowed_until}, lang)
     if decision.outcome is Outcome.ALLOWED:
         if decision.allowed_until:
             return render("pc_access_until", {**args, "until": decision.allowed_until}, lang)
         return render("pc_access", args, lang)
     return render(f"pc_{decision.outcome.value}", args, lang)
+
+
+#: The rules about registered ontheffingen (R21 validity, R22-R31 the types).
+_ONTHEFFING_RULE_IDS = frozenset({"R21", "R31", *ONTHEFFING_RULES.values()})
+
+
+def _facts_reasons(decision: Decision, lang: str) -> tuple[tuple[str, str], ...]:
+    """The reasons of a decision an ontheffing settled, up to where the ontheffingen were
+    looked at: what the vehicle's facts and the zone's rules said, no word of the permit."""
+    reasons: list[tuple[str, str]] = []
+    for hit in decision.rules:
+        if hit.rule_id in _ONTHEFFING_RULE_IDS:
+            break
+        reasons.append((hit.rule_id, hit.sentence_in(lang)))
+    return tuple(reasons)
 
 
 def answer_zone(
@@ -137,16 +172,24 @@ def answer_zone(
     *,
     country: str | None = None,
 ) -> ZoneAnswer:
-    decision = decide(
-        at, zone, vehicle, exemptions,
-        facts=PassageFacts(plate=plate, country=country),
-    )  # fmt: skip
+    """The public answer for one zone. It is decided on the vehicle's facts alone; only
+    when those do not give access does a registered (non-R28) ontheffing count, and then the
+    answer says no more than "an exemption allows access until <date>": its reasons stay
+    those of the vehicle's facts, which name no exemption."""
+    facts = PassageFacts(plate=plate, country=country)
+    own = decide(at, zone, vehicle, (), facts=facts)
+    decision, by_exemption = own, False
+    registered = public_exemptions(exemptions)
+    if own.outcome is not Outcome.ALLOWED and registered:
+        covered = decide(at, zone, vehicle, registered, facts=facts)
+        if covered.outcome is Outcome.ALLOWED and covered.exemption in registered:
+            decision, by_exemption = covered, True
     explanation = explain(decision, zone, lang)
     summary = vehicle_summary(vehicle, decision, lang) if vehicle else plates.format_plate(plate)
     automatic = tuple(
         hit.sentence_in(lang)
-        for hit in decision.rules
-        if hit.rule_id in AUTOMATIC_RULES and decision.outcome is Outcome.ALLOWED
+        for hit in own.rules
+        if hit.rule_id in AUTOMATIC_RULES and own.outcome is Outcome.ALLOWED
     )
     could_apply: tuple[str, ...] = ()
     if decision.outcome is Outcome.VIOLATION and decision.vehicle_class is not None:
@@ -160,12 +203,12 @@ def answer_zone(
         zone_id=zone.id,
         zone=zone.name,
         outcome=decision.outcome.value,
-        sentence=_sentence(summary, zone, decision, lang),
+        sentence=_sentence(summary, zone, decision, lang, by_exemption=by_exemption),
         headline=explanation.headline,
         allowed_until=format_value(decision.allowed_until, lang)
         if decision.allowed_until
         else None,
-        reasons=explanation.reasons,
+        reasons=_facts_reasons(decision, lang) if by_exemption else explanation.reasons,
         automatic=automatic,
         could_apply=could_apply,
         zone_dates=_zone_dates(zone, lang),

@@ -164,7 +164,7 @@ class Evidence(_Record, frozen=True, kw_only=True):
     passage_id: uuid.UUID
     kind: EvidenceKind
     sha256: Sha256
-    content_type: str = "image/jpeg"
+    content_type: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] = "image/jpeg"
     captured_at: datetime
     data: bytes
 
@@ -236,14 +236,14 @@ class Violation(_Record, frozen=True, kw_only=True):
     """A violating or undetermined passage for the review queue (never a compliant one)."""
 
     schema: int = SCHEMA_VERSION
-    case_key: str
+    case_key: Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
     """plate + zone + local date that opened the sanction interval (R35)."""
     first_sighting: bool
     """True for the passage that opened the case; later sightings attach to it."""
     passage_id: uuid.UUID
     decision: Literal["violation", "undetermined"]
     plate: Plate
-    plate_raw: str
+    plate_raw: Annotated[str, msgspec.Meta(max_length=32)]
     confidence: Confidence
     zone_id: Identifier
     site_id: Identifier
@@ -251,7 +251,7 @@ class Violation(_Record, frozen=True, kw_only=True):
     seen_at: datetime
     rule_ids: tuple[str, ...]
     rules: tuple[RuleFacts, ...]
-    vehicle_class: str | None = None
+    vehicle_class: Annotated[str, msgspec.Meta(max_length=32)] | None = None
     vehicle: VehicleFacts | None = None
     exemptions: tuple[ExemptionFacts, ...] = ()
     sanction: SanctionFacts
@@ -272,7 +272,12 @@ class DeadLetter(_Record, frozen=True, kw_only=True):
     offset: int | None = None
     error: str
     payload: bytes
+    """The record's bytes; empty when they were too large for a dead letter (see below)."""
     failed_at: datetime
+    payload_sha256: Sha256 | None = None
+    """Set when `payload` was left out: the SHA-256 of the record, found again at
+    `source_topic`/`partition`/`offset` while the topic keeps it."""
+    payload_size: Annotated[int, msgspec.Meta(ge=0)] | None = None
 
 
 class RecordError(ValueError):
@@ -432,10 +437,12 @@ def encode_evidence(evidence: Evidence) -> bytes:
 
 
 def decode_evidence(data: bytes) -> Evidence:
+    """Strict, like `decode_passage`: aware times, bounded strings, the bytes match."""
     try:
         evidence = _evidence_decoder.decode(data)
     except msgspec.DecodeError as exc:
         raise RecordError("evidence", str(exc)) from None
+    _check_time(evidence.captured_at, "evidence", "captured_at")
     if hashlib.sha256(evidence.data).hexdigest() != evidence.sha256:
         raise RecordError("evidence", "sha256 does not match the image bytes")
     return evidence
@@ -446,10 +453,25 @@ def encode_violation(violation: Violation) -> bytes:
 
 
 def decode_violation(data: bytes) -> Violation:
+    """Strict, like `decode_passage`: every instant carries a UTC offset (the case database
+    stores aware UTC only) and strings fit their columns (`case_key`, `plate_raw`, …)."""
     try:
-        return _violation_decoder.decode(data)
+        violation = _violation_decoder.decode(data)
     except msgspec.DecodeError as exc:
         raise RecordError("violation", str(exc)) from None
+    _check_time(violation.seen_at, "violation", "seen_at")
+    _check_time(violation.decided_at, "violation", "decided_at")
+    for i, exemption in enumerate(violation.exemptions):
+        for name in ("starts_at", "ends_before"):
+            value = getattr(exemption, name)
+            if value is not None:
+                _check_time(value, "violation", f"exemptions[{i}].{name}")
+    if violation.window is not None:
+        for name in ("nearest_start", "nearest_end"):
+            value = getattr(violation.window, name)
+            if value is not None:
+                _check_time(value, "violation", f"window.{name}")
+    return violation
 
 
 def encode_dead_letter(letter: DeadLetter) -> bytes:

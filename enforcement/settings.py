@@ -17,7 +17,9 @@ The law's parameters and the zone catalogue can be overridden by a TOML file
 from __future__ import annotations
 
 import dataclasses
+import logging
 import tomllib
+from collections.abc import Iterable
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -26,11 +28,13 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from enforcement.areas import AreaCatalog, AreaSpec
+from enforcement.keys import DEV_HASH_SECRET, GENERATE, KeySetting, key_problem
 from enforcement.model import Zone
 from enforcement.params import LawParams
 from enforcement.zones import DEFAULT_ZONES, ZoneCatalog, zone_id
 
 _REPO_ROOT = Path(__file__).resolve().parents[1]
+log = logging.getLogger("zes.settings")
 
 
 def _default_shared() -> Path | None:
@@ -59,9 +63,10 @@ class Settings(BaseSettings):
         "zes", description="Key prefix of the register in Redis (tests use their own)."
     )
     hash_secret: SecretStr = Field(
-        SecretStr("zes-development-only-secret"),
-        description="Key for the keyed plate hash used in de-duplication keys and logs. "
-        "Set a random value in production.",
+        SecretStr(DEV_HASH_SECRET),
+        description="Key for the keyed plate hash used in Redis keys, de-duplication keys "
+        "and logs: 32 random bytes as hex or base64 (every role refuses the development "
+        "default without --dev).",
     )
     shared_dir: Path | None = Field(
         default_factory=_default_shared,
@@ -79,6 +84,10 @@ class Settings(BaseSettings):
     work_dir: Path = Field(
         Path("var"), description="Where generated files (synthetic register, spools) go."
     )
+
+    @property
+    def hash_key(self) -> KeySetting:
+        return KeySetting("ZES_HASH_SECRET", self.hash_secret)
 
     @property
     def models(self) -> Path | None:
@@ -117,6 +126,22 @@ def first_error(exc: ValidationError, prefix: str = "") -> str:
     first = exc.errors()[0]
     where = ".".join(str(p) for p in first["loc"])
     return f"{prefix}{where}: {first['msg']}"
+
+
+def require_keys(role: str, keys: Iterable[KeySetting], *, dev: bool) -> list[str]:
+    """The start-up check of every role (review app, intake, stream worker, edge agent):
+    refuse a development value, a passphrase or fewer than 32 random bytes, whatever the
+    listen address, with one `ConfigError` naming the settings. With `dev` (`--dev`) each
+    problem is logged as a warning and returned instead."""
+    problems = [p for p in map(key_problem, keys) if p is not None]
+    if problems and not dev:
+        raise ConfigError(
+            f"{role} refuses to start: {'; '.join(problems)}. Set each to 32 random bytes as "
+            f"hex or base64 (e.g. {GENERATE}), or pass --dev on a development machine"
+        )
+    for problem in problems:
+        log.warning("%s: %s (allowed by --dev: development only)", role, problem)
+    return problems
 
 
 def load_settings(**overrides: Any) -> Settings:

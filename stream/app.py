@@ -29,7 +29,7 @@ from prometheus_client import start_http_server
 from enforcement.register.protocol import RegisterUnavailable
 from enforcement.register.redis.urls import async_client_from_url
 from enforcement.register.redis_store import AsyncRedisRegister
-from enforcement.settings import Settings, load_areas, load_law, load_settings
+from enforcement.settings import Settings, load_areas, load_law, load_settings, require_keys
 from stream.decider import BatchResult, PassageDecider, RawRecord
 from stream.memo import QuietDecisions
 from stream.metrics import StreamMetrics
@@ -215,7 +215,9 @@ def create_worker() -> StreamWorker:
 
 
 def _module_app() -> faust.App:
-    """`faust -A stream.app worker` imports this module and looks for `app`."""
+    """`faust -A stream.app worker` imports this module and looks for `app`. Faust's own
+    CLI has no `--dev`: the hash key must be a real one (the same check as `zes stream`)."""
+    require_keys("the stream worker", [load_settings().hash_key], dev=False)
     return create_worker().app
 
 

@@ -1,17 +1,34 @@
-"""Reviewer accounts: argon2id password hashes, roles, disabling (never deleting: the audit
-log names people)."""
+"""Reviewer accounts: argon2id password hashes, roles, municipalities, the TOTP second factor,
+disabling (never deleting: the audit log names people).
+
+Second factor: TOTP (RFC 6238: HMAC-SHA1, 6 digits, 30 s steps, `pyotp`), required for
+supervisors and admins, chosen per user by reviewers. Its key is stored sealed (AES-256-GCM
+under a key derived from the evidence key, bound to the user id), so a copy of the
+database alone cannot make codes; each accepted code's time step is stored and no code of
+that step or an older one is accepted again (RFC 6238 §5.2).
+"""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import secrets
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
+import pyotp
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from enforcement.casework import audit
 from enforcement.casework.models import Role, User
+from enforcement.casework.tenancy import municipality_name, set_municipalities
+from enforcement.zones import ZoneCatalog
 
 _hasher = PasswordHasher()
 #: Verified against when the user does not exist, so both paths cost one argon2 run
@@ -25,7 +42,32 @@ class AccountError(ValueError):
     """A user-management request that cannot be done (one readable line)."""
 
 
-def add_user(session: Session, username: str, password: str, role: str, *, actor: str) -> User:
+def _municipalities(zones: ZoneCatalog | None, names: Sequence[str]) -> list[str]:
+    found: list[str] = []
+    for name in names:
+        spelled = municipality_name(zones, name) if zones is not None else None
+        if spelled is None:
+            known = sorted({z.municipality for z in zones or ()})
+            raise AccountError(
+                f"municipality {name!r}: not in the zone catalogue ({', '.join(known)})"
+            )
+        found.append(spelled)
+    return found
+
+
+def add_user(
+    session: Session,
+    username: str,
+    password: str,
+    role: str,
+    *,
+    actor: str,
+    municipalities: Sequence[str] = (),
+    all_municipalities: bool = False,
+    zones: ZoneCatalog | None = None,
+) -> User:
+    """A new account of one or more municipalities (names as in `zones`), or of all of them
+    (a regional account)."""
     username = username.strip()
     if (
         not username
@@ -39,6 +81,9 @@ def add_user(session: Session, username: str, password: str, role: str, *, actor
         role = Role(role).value
     except ValueError:
         raise AccountError(f"role: one of {', '.join(r.value for r in Role)}") from None
+    if all_municipalities and municipalities:
+        raise AccountError("either municipalities or all of them, not both")
+    places = _municipalities(zones, municipalities)
     if session.scalar(select(User).where(User.username == username)) is not None:
         raise AccountError(f"user {username!r} already exists")
     user = User(
@@ -47,10 +92,22 @@ def add_user(session: Session, username: str, password: str, role: str, *, actor
         role=role,
         active=True,
         created_at=datetime.now(UTC),
+        all_municipalities=all_municipalities,
+        totp_wanted=False,
     )
     session.add(user)
     session.flush()
-    audit.append(session, actor, "user_add", detail={"user": username, "role": role})
+    set_municipalities(session, user, places)
+    audit.append(
+        session,
+        actor,
+        "user_add",
+        detail={
+            "user": username,
+            "role": role,
+            "municipalities": "all" if all_municipalities else sorted(set(places)),
+        },
+    )
     return user
 
 
@@ -75,3 +132,97 @@ def authenticate(session: Session, username: str, password: str) -> User | None:
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = _hasher.hash(password)
     return user
+
+
+def reset_second_factor(session: Session, username: str, *, actor: str) -> User:
+    """Forget a user's TOTP key (a lost phone): they enrol again at their next login."""
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise AccountError(f"no user {username!r}")
+    user.totp_secret = None
+    user.totp_last_step = None
+    audit.append(session, actor, "user_totp_reset", detail={"user": username})
+    return user
+
+
+# -- the second factor (TOTP, RFC 6238) ------------------------------------------------------
+TOTP_ISSUER = "zes"
+TOTP_STEP_S = 30
+TOTP_DRIFT_STEPS = 1
+"""Codes of one step before and after are accepted too (clock drift, typing time)."""
+
+
+def second_factor_required(user: User) -> bool:
+    return user.role in (Role.SUPERVISOR, Role.ADMIN) or bool(user.totp_wanted)
+
+
+def new_totp_secret() -> str:
+    """160 random bits in base32, RFC 4226's recommended key length."""
+    return pyotp.random_base32(32)
+
+
+def totp_uri(secret: str, username: str) -> str:
+    return pyotp.TOTP(secret).provisioning_uri(name=username, issuer_name=TOTP_ISSUER)
+
+
+class TotpSealer:
+    """AES-256-GCM for TOTP keys at rest; the key is derived from the evidence key, so no
+    new secret is needed and a database copy alone holds no usable TOTP key."""
+
+    def __init__(self, root_key: bytes) -> None:
+        self._aead = AESGCM(hmac.new(root_key, b"zes totp key v1", hashlib.sha256).digest())
+
+    def seal(self, secret: str, bound_to: str) -> str:
+        nonce = secrets.token_bytes(12)
+        sealed = self._aead.encrypt(nonce, secret.encode(), bound_to.encode())
+        return base64.b64encode(nonce + sealed).decode()
+
+    def open(self, sealed: str, bound_to: str) -> str | None:
+        try:
+            raw = base64.b64decode(sealed)
+            return self._aead.decrypt(raw[:12], raw[12:], bound_to.encode()).decode()
+        except (InvalidTag, ValueError):
+            return None
+
+
+def _accepted_step(secret: str, code: str, now: datetime, after: int | None) -> int | None:
+    """The time step `code` belongs to (within the drift), newer than `after`, or None."""
+    code = code.strip().replace(" ", "")
+    if not (len(code) == 6 and code.isdigit()):
+        return None
+    totp = pyotp.TOTP(secret, interval=TOTP_STEP_S)
+    step = int(now.timestamp()) // TOTP_STEP_S
+    for candidate in range(step - TOTP_DRIFT_STEPS, step + TOTP_DRIFT_STEPS + 1):
+        if after is not None and candidate <= after:
+            continue
+        if hmac.compare_digest(totp.at(candidate * TOTP_STEP_S), code):
+            return candidate
+    return None
+
+
+def check_second_factor(user: User, code: str, sealer: TotpSealer, now: datetime) -> bool:
+    """Whether `code` is a fresh valid code of `user`'s key; remembers its step if so."""
+    if user.totp_secret is None:
+        return False
+    secret = sealer.open(user.totp_secret, f"user:{user.id}")
+    if secret is None:
+        return False
+    step = _accepted_step(secret, code, now, user.totp_last_step)
+    if step is None:
+        return False
+    user.totp_last_step = step
+    return True
+
+
+def enrol_second_factor(
+    user: User, secret: str, code: str, sealer: TotpSealer, now: datetime
+) -> bool:
+    """Store `secret` as `user`'s key once they typed a valid code of it (so the app in
+    their phone holds the same key)."""
+    step = _accepted_step(secret, code, now, None)
+    if step is None:
+        return False
+    user.totp_secret = sealer.seal(secret, f"user:{user.id}")
+    user.totp_last_step = step
+    user.totp_wanted = True
+    return True

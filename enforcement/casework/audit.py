@@ -1,29 +1,62 @@
-"""The append-only, hash-chained audit log: every login, evidence view, decision and export.
+"""The append-only audit log: every login, evidence view, decision and export, HMAC-chained.
 
-Each entry's hash is SHA-256 over the previous entry's hash and the entry's own fields in a
-canonical JSON form, so editing, deleting or inserting a row breaks the chain from there on;
-`verify` finds the first broken entry. Appenders first bump the single `audit_head` row,
-which serialises them (row lock on PostgreSQL, write lock on SQLite): the chain never forks.
+Each entry's hash is HMAC-SHA256, under `ZES_CASES_AUDIT_KEY`, over the previous entry's
+hash and the entry's own fields in a canonical JSON form. The key is a setting the database
+never holds, so whoever can write the database can neither edit, insert nor delete an entry
+and recompute the chain (a plain SHA-256 chain could be recomputed by anyone). What a
+database writer can still do without the key is cut the newest entries off and move
+`audit_head` back to an older, genuine hash; the *anchor* catches that: `anchor()` is
+`{"count": N, "head": "<hex>"}`, printed by `zes enforce audit anchor` and written into every
+export manifest, kept outside the database, and `verify(anchor=…)` fails when the chain no
+longer reaches it. On PostgreSQL a trigger (migration 0002) refuses UPDATE, DELETE and
+TRUNCATE of `audit_log` outright.
+
+Appenders first bump the single `audit_head` row, which serialises them (row lock on
+PostgreSQL, write lock on SQLite): the chain never forks. Audit entries are never purged.
+The user names of failed logins are personal data of the person who mistyped, so they are not
+in the chain: `failed_login` puts a keyed digest of the name in the entry and the name itself
+in `failed_login_names`, which `purge` empties after `failed_login_days`.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from enforcement.casework.models import AuditEntry, AuditHead
+from enforcement.casework.db import AUDIT_KEY_INFO
+from enforcement.casework.models import AuditEntry, AuditHead, FailedLoginName
+from enforcement.plates import plate_hash
 
 GENESIS = "0" * 64
+FAILED_LOGIN = "login_failed"
+ANONYMOUS = "-"
+
+
+class AuditKeyMissingError(RuntimeError):
+    """A session without the audit key tried to write or check the chain."""
+
+
+def audit_key(session: Session) -> bytes:
+    key = session.info.get(AUDIT_KEY_INFO)
+    if not isinstance(key, bytes) or not key:
+        raise AuditKeyMissingError(
+            "this database session has no audit key: open it with "
+            "session_factory(engine, audit_key=CaseSettings.audit_hmac_key())"
+        )
+    return key
 
 
 def entry_hash(
+    key: bytes,
     prev_hash: str,
     seq: int,
     at: datetime,
@@ -39,7 +72,13 @@ def entry_hash(
         ensure_ascii=False,
         default=str,
     )
-    return hashlib.sha256(f"{prev_hash}\n{body}".encode()).hexdigest()
+    return hmac.new(key, f"{prev_hash}\n{body}".encode(), hashlib.sha256).hexdigest()
+
+
+def digest(session: Session, value: str) -> str:
+    """A keyed digest of personal data for an entry's detail (a plate, a mistyped user
+    name): whoever holds the audit key can test a value against it, nobody else can."""
+    return plate_hash(audit_key(session), value, 32)
 
 
 def append(
@@ -51,7 +90,11 @@ def append(
     detail: dict[str, Any] | None = None,
     at: datetime | None = None,
 ) -> AuditEntry:
-    """Append one entry in the caller's transaction (it commits with the change it logs)."""
+    """Append one entry in the caller's transaction (it commits with the change it logs).
+    A `login_failed` entry never names its actor (the name typed): see `failed_login`."""
+    if action == FAILED_LOGIN and actor != ANONYMOUS:
+        return failed_login(session, actor, at=at, **(detail or {}))
+    key = audit_key(session)
     at = at or datetime.now(UTC)
     detail = json.loads(json.dumps(detail or {}, default=str))  # what the JSON column returns
     head = session.execute(
@@ -61,7 +104,6 @@ def append(
         .returning(AuditHead.seq, AuditHead.hash)
     ).one()
     seq, prev = int(head.seq), str(head.hash)
-    digest = entry_hash(prev, seq, at, actor, action, case_id, detail)
     entry = AuditEntry(
         seq=seq,
         at=at,
@@ -70,14 +112,79 @@ def append(
         case_id=case_id,
         detail=detail,
         prev_hash=prev,
-        hash=digest,
+        hash=entry_hash(key, prev, seq, at, actor, action, case_id, detail),
     )
     session.add(entry)
-    session.execute(update(AuditHead).where(AuditHead.id == 1).values(hash=digest))
+    session.execute(update(AuditHead).where(AuditHead.id == 1).values(hash=entry.hash))
     session.flush()
     return entry
 
 
+def failed_login(
+    session: Session, username: str, *, at: datetime | None = None, **detail: Any
+) -> AuditEntry:
+    """A failed login: the entry names no one (actor `-`, a keyed digest of the name); the
+    typed name is kept apart, in `failed_login_names`, until `purge` removes it."""
+    at = at or datetime.now(UTC)
+    name = username[:64]
+    entry = append(
+        session,
+        ANONYMOUS,
+        FAILED_LOGIN,
+        detail={**detail, "user_digest": digest(session, name) if name else None},
+        at=at,
+    )
+    if name:
+        session.add(FailedLoginName(at=at, username=name, audit_seq=entry.seq))
+        session.flush()
+    return entry
+
+
+# -- the anchor --------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Anchor:
+    """The chain's length and newest hash at one moment, kept outside the database."""
+
+    count: int
+    head: str
+
+    def to_json(self) -> str:
+        return json.dumps({"count": self.count, "head": self.head})
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"count": self.count, "head": self.head}
+
+
+class AnchorError(ValueError):
+    """An anchor file that cannot be read; the message says why."""
+
+
+def anchor(session: Session) -> Anchor:
+    head = session.get(AuditHead, 1)
+    if head is None:
+        return Anchor(0, GENESIS)
+    return Anchor(int(head.seq), str(head.hash))
+
+
+def read_anchor(path: Path) -> Anchor:
+    """An anchor from `path`: the line `zes enforce audit anchor` printed, or an export
+    manifest (its `audit_anchor`)."""
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise AnchorError(f"anchor file {path}: {exc}") from None
+    if isinstance(raw, dict) and isinstance(raw.get("audit_anchor"), dict):
+        raw = raw["audit_anchor"]
+    try:
+        count, head = raw["count"], raw["head"]
+    except (KeyError, TypeError):
+        raise AnchorError(f"anchor file {path}: expected {{'count': N, 'head': '<hex>'}}") from None
+    if not isinstance(count, int) or count < 0 or not isinstance(head, str) or len(head) != 64:
+        raise AnchorError(f"anchor file {path}: count must be ≥ 0 and head 64 hex digits")
+    return Anchor(count, head)
+
+
+# -- verification ------------------------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class ChainReport:
     entries: int
@@ -98,21 +205,39 @@ def _entries(session: Session, chunk: int = 5000) -> Iterator[AuditEntry]:
         last = rows[-1].seq
 
 
-def verify(session: Session) -> ChainReport:
-    """Walk the chain from the genesis hash; report the first entry that does not fit."""
+def verify(session: Session, expected: Anchor | None = None) -> ChainReport:
+    """Walk the chain from the genesis hash; report the first entry that does not fit, and,
+    with an anchor, whether the chain still reaches it unchanged."""
+    key = audit_key(session)
     prev, expected_seq, count = GENESIS, 1, 0
+    at_anchor: str | None = GENESIS if expected is not None and expected.count == 0 else None
     for entry in _entries(session):
         count += 1
         if entry.seq != expected_seq:
             return ChainReport(count, False, expected_seq, "an entry is missing")
         if entry.prev_hash != prev:
             return ChainReport(count, False, entry.seq, "it does not link to the entry before")
-        digest = entry_hash(
-            prev, entry.seq, entry.at, entry.actor, entry.action, entry.case_id, entry.detail
+        recomputed = entry_hash(
+            key, prev, entry.seq, entry.at, entry.actor, entry.action, entry.case_id, entry.detail
         )
-        if digest != entry.hash:
-            return ChainReport(count, False, entry.seq, "its content was changed")
+        if not hmac.compare_digest(recomputed, entry.hash):
+            return ChainReport(
+                count, False, entry.seq,
+                "its content was changed (or ZES_CASES_AUDIT_KEY is not the key it was "
+                "written with)",
+            )  # fmt: skip
+        if expected is not None and entry.seq == expected.count:
+            at_anchor = entry.hash
         prev, expected_seq = entry.hash, expected_seq + 1
+    if expected is not None:
+        if expected.count > count:
+            return ChainReport(
+                count, False, count + 1,
+                f"the log ends before the anchor ({expected.count} entries): entries were "
+                "removed",
+            )  # fmt: skip
+        if at_anchor != expected.head:
+            return ChainReport(count, False, expected.count, "it does not match the anchor")
     head = session.get(AuditHead, 1)
     if head is None or head.seq != expected_seq - 1 or head.hash != prev:
         return ChainReport(count, False, expected_seq, "the newest entries were removed")

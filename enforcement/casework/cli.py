@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import getpass
 import logging
+import os
 import sys
 import time
 from collections.abc import Iterator
@@ -13,26 +15,38 @@ from typing import Annotated
 
 import typer
 from prometheus_client import start_http_server
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from enforcement.casework import audit
-from enforcement.casework.accounts import AccountError, add_user, disable_user
+from enforcement.casework.accounts import (
+    AccountError,
+    add_user,
+    disable_user,
+    reset_second_factor,
+)
 from enforcement.casework.db import make_engine, migrate, session_factory
 from enforcement.casework.evidence import EvidenceVault
 from enforcement.casework.export import export
 from enforcement.casework.intake import CaseIntake, IntakeCounts
 from enforcement.casework.metrics import IntakeMetrics
+from enforcement.casework.models import UserMunicipality
 from enforcement.casework.purge import purge
 from enforcement.casework.recheck import rechecker_from
-from enforcement.casework.settings import CaseSettings, load_case_settings
-from enforcement.settings import ConfigError, Settings, load_settings
+from enforcement.casework.settings import (
+    CaseSettings,
+    intake_keys,
+    load_case_settings,
+    review_keys,
+)
+from enforcement.settings import ConfigError, Settings, load_law, load_settings, require_keys
 
 enforce_app = typer.Typer(
     help="Cases: intake, the review app, users, export to the fine authority, purge, audit.",
     no_args_is_help=True,
 )
 user_app = typer.Typer(help="Reviewer accounts.", no_args_is_help=True)
-audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
+audit_app = typer.Typer(help="The HMAC-chained audit log.", no_args_is_help=True)
 enforce_app.add_typer(user_app, name="user")
 enforce_app.add_typer(audit_app, name="audit")
 
@@ -47,12 +61,39 @@ def _settings() -> tuple[Settings, CaseSettings, str]:
     return settings, cases, url
 
 
+DevOption = Annotated[
+    bool,
+    typer.Option("--dev", help="Allow development secrets (one machine only; `zes up` passes it)."),
+]
+ActorOption = Annotated[
+    str | None,
+    typer.Option(
+        "--actor",
+        help="Who does this, for the audit log (default: the operating-system user).",
+    ),
+]
+
+
+def _actor(given: str | None) -> str:
+    """The person an audit entry names: `--actor`, else the operating-system user."""
+    if given is None:
+        try:
+            given = getpass.getuser()
+        except (KeyError, OSError):  # a container user without a passwd entry
+            given = f"uid-{os.getuid()}"
+    actor = given.strip()
+    if not actor or len(actor) > 64 or any(ch.isspace() for ch in actor):
+        raise ConfigError("--actor must be 1 to 64 characters without spaces")
+    return actor
+
+
 @contextmanager
 def _transaction(url: str) -> Iterator[Session]:
     """One transaction on the case database; account mistakes become one-line errors."""
     engine = make_engine(url)
     try:
-        with session_factory(engine).begin() as session:
+        audit_key = load_case_settings().audit_hmac_key()
+        with session_factory(engine, audit_key=audit_key).begin() as session:
             yield session
     except AccountError as exc:
         raise ConfigError(str(exc)) from None
@@ -78,11 +119,13 @@ def intake_command(
     idle_exit: Annotated[
         float | None, typer.Option(help="Stop after this many seconds without records.")
     ] = None,
+    dev: DevOption = False,
 ) -> None:
     """Consume violations and evidence into the case database (runs until stopped)."""
     from enforcement.casework.consumer import IntakeConsumer
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    require_keys("the case intake", intake_keys(load_case_settings()), dev=dev)
     _, cases, url = _settings()
     engine = make_engine(url)
     intake = CaseIntake(
@@ -114,55 +157,115 @@ def intake_command(
 
 
 @enforce_app.command("serve")
-def serve_command() -> None:
+def serve_command(dev: DevOption = False) -> None:
     """Run the review web app (127.0.0.1 by default) and its metrics endpoint."""
     from enforcement.web.app import serve
 
+    # Refused before the database is touched (serve checks again for its other callers).
+    require_keys("the review app", review_keys(load_settings(), load_case_settings()), dev=dev)
     settings, cases, _ = _settings()
-    serve(settings, cases)
+    serve(settings, cases, dev=dev)
 
 
 @user_app.command("add")
 def user_add(
     name: Annotated[str, typer.Argument(help="User name.")],
     role: Annotated[str, typer.Option(help="reviewer, supervisor or admin.")] = "reviewer",
+    municipality: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--municipality",
+            help="A municipality whose cases this user handles (repeatable), e.g. Haarlem.",
+        ),
+    ] = None,
+    all_municipalities: Annotated[
+        bool,
+        typer.Option("--all-municipalities", help="A regional account: every municipality."),
+    ] = False,
     password_stdin: Annotated[
         bool, typer.Option("--password-stdin", help="Read the password from stdin.")
     ] = False,
+    actor: ActorOption = None,
 ) -> None:
-    """Add an account (argon2id hash; at least 12 characters)."""
+    """Add an account (argon2id hash; at least 12 characters) of one or more
+    municipalities, or of all of them. Supervisors and admins enrol a TOTP second factor at
+    their first login; reviewers may choose to on their account page."""
+    who = _actor(actor)
+    places = list(municipality or [])
+    if not places and not all_municipalities:
+        raise ConfigError("give --municipality NAME (repeatable) or --all-municipalities")
     if password_stdin:
         password = sys.stdin.readline().rstrip("\n")
     else:
         password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
-    _, _, url = _settings()
+    settings, _, url = _settings()
+    _, zones = load_law(settings)
     with _transaction(url) as session:
-        user = add_user(session, name, password, role, actor="cli")
-        print(f"user {user.username} added ({user.role})")
+        user = add_user(
+            session, name, password, role, actor=who, municipalities=places,
+            all_municipalities=all_municipalities, zones=zones,
+        )  # fmt: skip
+        where = (
+            "all municipalities"
+            if all_municipalities
+            else ", ".join(sorted(m.municipality for m in _municipalities_of(session, user.id)))
+        )
+        print(f"user {user.username} added ({user.role}; {where})")
+
+
+def _municipalities_of(session: Session, user_id: int) -> list[UserMunicipality]:
+    return list(
+        session.scalars(select(UserMunicipality).where(UserMunicipality.user_id == user_id))
+    )
 
 
 @user_app.command("disable")
-def user_disable(name: Annotated[str, typer.Argument(help="User name.")]) -> None:
+def user_disable(
+    name: Annotated[str, typer.Argument(help="User name.")], actor: ActorOption = None
+) -> None:
     """Disable an account (accounts are never deleted: the audit log names them)."""
+    who = _actor(actor)
     _, _, url = _settings()
     with _transaction(url) as session:
-        disable_user(session, name, actor="cli")
+        disable_user(session, name, actor=who)
         print(f"user {name} disabled")
+
+
+@user_app.command("reset-totp")
+def user_reset_totp(
+    name: Annotated[str, typer.Argument(help="User name.")], actor: ActorOption = None
+) -> None:
+    """Forget a user's second-factor key (a lost phone): they enrol again at next login."""
+    who = _actor(actor)
+    _, _, url = _settings()
+    with _transaction(url) as session:
+        reset_second_factor(session, name, actor=who)
+        print(f"user {name}: second factor reset; a new one is enrolled at the next login")
 
 
 @enforce_app.command("export")
 def export_command(
     out: Annotated[Path | None, typer.Option(help="Folder for the batches.")] = None,
+    actor: ActorOption = None,
 ) -> None:
-    """Export approved cases: a fines batch and a warning-letters batch (each exactly once)."""
+    """Export approved cases: per municipality a fines batch and a warning-letters batch
+    (each case exactly once; a batch number is never used twice)."""
+    who = _actor(actor)
     settings, cases, url = _settings()
-    with _transaction(url) as session:
+    engine = make_engine(url)
+    try:
+        sessions = session_factory(engine, audit_key=cases.audit_hmac_key())
         result = export(
-            session, out or cases.exports(settings.work_dir), rechecker_from(settings),
-            actor="cli",
+            sessions, out or cases.exports(settings.work_dir), rechecker_from(settings),
+            actor=who,
         )  # fmt: skip
-    for kind, number, path, count in result.batches:
-        print(f"{kind} batch {number}: {count} cases → {path}")
+    finally:
+        engine.dispose()
+    for batch in result.batches:
+        print(
+            f"{batch.kind} batch {batch.number} of {batch.municipality}: "
+            f"{batch.cases} cases → {batch.path}"
+        )
     if not result.batches:
         print("nothing new to export")
     if result.closed:
@@ -172,28 +275,53 @@ def export_command(
 
 
 @enforce_app.command("purge")
-def purge_command() -> None:
-    """Remove evidence past retention (rejected/closed cases) and expired held evidence."""
+def purge_command(actor: ActorOption = None) -> None:
+    """Retention: held evidence of compliant passages after the hold; rejected and closed
+    cases with their sightings and evidence after RETENTION_DAYS (anonymous counts stay);
+    failed-login names after FAILED_LOGIN_DAYS. Run hourly (deploy/k8s, deploy/systemd)."""
+    who = _actor(actor)
     _, cases, url = _settings()
     with _transaction(url) as session:
         result = purge(
             session, datetime.now(UTC), retention_days=cases.retention_days,
-            hold_hours=cases.evidence_hold_hours, actor="cli",
+            hold_hours=cases.evidence_hold_hours,
+            failed_login_days=cases.failed_login_days, actor=who,
         )  # fmt: skip
     print(
-        f"purged: {result.evidence_items} evidence items of {result.cases} finished cases, "
-        f"{result.pending_items} held items, {result.blobs} images"
+        f"purged: {result.evidence_items} evidence items and {result.sightings} sightings "
+        f"of {result.cases} finished cases, {result.pending_items} held items, "
+        f"{result.blobs} images, {result.failed_logins} failed-login names"
     )
 
 
-@audit_app.command("verify")
-def audit_verify() -> None:
-    """Check the audit log's hash chain; exit 1 when it was tampered with."""
+@audit_app.command("anchor")
+def audit_anchor() -> None:
+    """Print the chain's anchor, {"count": N, "head": "<hex>"}: keep it outside the
+    database; `verify --anchor FILE` then detects a log cut back behind it."""
     _, _, url = _settings()
     with _transaction(url) as session:
-        report = audit.verify(session)
+        print(audit.anchor(session).to_json())
+
+
+@audit_app.command("verify")
+def audit_verify(
+    anchor: Annotated[
+        Path | None,
+        typer.Option(help="An anchor printed by `audit anchor`, or an export manifest."),
+    ] = None,
+) -> None:
+    """Check the audit log's HMAC chain (and that it still reaches the anchor); exit 1
+    naming the first bad entry when it was tampered with."""
+    try:
+        expected = audit.read_anchor(anchor) if anchor is not None else None
+    except audit.AnchorError as exc:
+        raise ConfigError(str(exc)) from None
+    _, _, url = _settings()
+    with _transaction(url) as session:
+        report = audit.verify(session, expected)
     if report.ok:
-        print(f"audit chain intact: {report.entries} entries")
+        reach = f", reaching the anchor at entry {expected.count}" if expected else ""
+        print(f"audit chain intact: {report.entries} entries{reach}")
         return
     print(f"audit chain BROKEN at entry {report.first_bad_seq}: {report.problem}")
     raise typer.Exit(1)

@@ -1,23 +1,39 @@
 """The intake process: consume `violations` and `evidence`, apply them, then commit.
 
-At-least-once: offsets are committed only after the batch's transaction committed, and the
-intake is idempotent, so a crash between the two re-applies a batch harmlessly. A record
-that cannot be decoded goes to the dead-letter topic with its error; a database outage
-keeps the batch in hand and retries with back-off (the process stays up, nothing is lost).
+At-least-once: offsets are committed only after the batch's transaction committed and every
+dead letter of the batch was acknowledged by the broker, and the intake is idempotent, so a
+crash between the two re-applies a batch harmlessly. The intake never crash-loops on a
+record: one that cannot be decoded, or that the database refuses for a data reason (a value
+it cannot store), goes to the dead-letter topic alone with its error while the rest of the
+batch lands; a dead letter too large for the topic carries a reference to the record
+(topic, partition, offset, SHA-256, size) instead of its bytes. An operational problem (the
+database or the broker away) keeps the batch in hand and retries with back-off: the process
+stays up, nothing is lost, nothing is committed past.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from kafka import KafkaConsumer, KafkaProducer
-from sqlalchemy.exc import OperationalError
+from kafka.errors import KafkaError, MessageSizeTooLargeError
+from sqlalchemy.exc import (
+    DataError,
+    DBAPIError,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    StatementError,
+)
 
+from enforcement.casework.evidence import EvidenceIntegrityError
 from enforcement.casework.intake import CaseIntake, IntakeCounts
 from enforcement.casework.metrics import IntakeMetrics
 from enforcement.casework.settings import CaseSettings
@@ -32,6 +48,35 @@ from enforcement.records import (
 )
 
 log = logging.getLogger("zes.intake")
+
+#: The database could not be reached or went away: retry the batch, never dead-letter it.
+OPERATIONAL = (OperationalError, InterfaceError)
+
+
+def data_problem(exc: BaseException) -> bool:
+    """Whether the database refused a record for what it holds (not for being away): a
+    value it cannot store, a constraint, a bind the models refuse (a naive time)."""
+    if isinstance(exc, OPERATIONAL):
+        return False
+    if isinstance(exc, (DataError, IntegrityError, EvidenceIntegrityError)):
+        return True
+    # Raised while binding, before the database saw the statement (UTCDateTime's check).
+    return isinstance(exc, StatementError) and not isinstance(exc, DBAPIError)
+
+
+def short_reason(exc: BaseException) -> str:
+    """The reason in one line, with no plate in it: engines hide bound parameters, and the
+    first line only, because PostgreSQL's DETAIL line quotes the value (`Key (plate)=…`)."""
+    cause = getattr(exc, "orig", None) or exc
+    text = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
+    return f"{type(exc).__name__}: {text}"[:500]
+
+
+@dataclass(frozen=True, slots=True)
+class _Item:
+    record: Any
+    """The Kafka record (topic, partition, offset, value)."""
+    decoded: Violation | Evidence
 
 
 class IntakeConsumer:
@@ -64,7 +109,12 @@ class IntakeConsumer:
             max_poll_records=cases.intake_batch,
             fetch_max_wait_ms=100,
         )
-        self.producer = KafkaProducer(bootstrap_servers=servers, acks="all", client_id="zes-intake")
+        self.producer = KafkaProducer(
+            bootstrap_servers=servers,
+            acks="all",
+            client_id="zes-intake",
+            max_request_size=max(1 << 20, cases.dead_letter_max_bytes + 64 * 1024),
+        )
         self.totals = IntakeCounts()
 
     def run(self, until: Callable[[IntakeCounts], bool] | None = None) -> IntakeCounts:
@@ -83,18 +133,18 @@ class IntakeConsumer:
         return self.totals
 
     def _handle(self, records: list[Any]) -> None:
-        violations: list[Violation] = []
-        evidence: list[Evidence] = []
+        letters: list[tuple[Any, str]] = []
+        items: list[_Item] = []
         for record in records:
             try:
                 if record.topic == self.cases.evidence_topic:
-                    evidence.append(decode_evidence(record.value or b""))
+                    items.append(_Item(record, decode_evidence(record.value or b"")))
                 else:
-                    violations.append(decode_violation(record.value or b""))
+                    items.append(_Item(record, decode_violation(record.value or b"")))
             except RecordError as exc:
-                self._dead_letter(record, str(exc))
-        self.producer.flush(30)
-        counts = self._apply(violations, evidence)
+                letters.append((record, str(exc)))
+        counts = self._apply_batch(items, letters)
+        self._deliver(letters)  # every dead letter acknowledged before the offsets move
         self.totals.add(counts)
         m = self.metrics.records
         m.labels("violation", "new_case").inc(counts.new_cases)
@@ -104,13 +154,35 @@ class IntakeConsumer:
         m.labels("evidence", "held").inc(counts.evidence_pending)
         m.labels("evidence", "duplicate").inc(counts.evidence_duplicates)
 
-    def _apply(self, violations: list[Violation], evidence: list[Evidence]) -> IntakeCounts:
+    def _apply_batch(self, items: list[_Item], letters: list[tuple[Any, str]]) -> IntakeCounts:
+        """The batch in one transaction; when the database refuses it for a data reason,
+        each record alone, so only the bad one is dead-lettered."""
+        try:
+            return self._apply(items)
+        except Exception as exc:
+            if not data_problem(exc):
+                raise
+            log.warning("a batch of %d records was refused (%s); applying them one by one",
+                        len(items), short_reason(exc))  # fmt: skip
+        counts = IntakeCounts()
+        for item in items:
+            try:
+                counts.add(self._apply([item]))
+            except Exception as exc:
+                if not data_problem(exc):
+                    raise
+                letters.append((item.record, short_reason(exc)))
+        return counts
+
+    def _apply(self, items: Sequence[_Item]) -> IntakeCounts:
+        violations = [i.decoded for i in items if isinstance(i.decoded, Violation)]
+        evidence = [i.decoded for i in items if isinstance(i.decoded, Evidence)]
         delay = 0.2
         while True:
             started = time.perf_counter()
             try:
                 counts = self.intake.apply(violations, evidence)
-            except OperationalError as exc:
+            except OPERATIONAL as exc:
                 # The database is away: keep the batch, keep the offsets, try again.
                 self.metrics.database_up.set(0)
                 log.warning("case database unavailable (%s); retrying in %.1fs", exc.orig, delay)
@@ -122,18 +194,75 @@ class IntakeConsumer:
             self.metrics.batch_seconds.observe(time.perf_counter() - started)
             return counts
 
-    def _dead_letter(self, record: Any, error: str) -> None:
-        self.metrics.records.labels(
-            "evidence" if record.topic == self.cases.evidence_topic else "violation",
-            "dead_letter",
-        ).inc()
+    def dead_letter(self, record: Any, error: str, *, reference: bool = False) -> bytes:
+        """The dead letter of `record`: its bytes, or (too large, or `reference`) where to
+        find them again with their SHA-256 and size."""
+        payload = record.value or b""
         letter = DeadLetter(
             source_topic=record.topic,
             partition=record.partition,
             offset=record.offset,
             error=error,
-            payload=record.value or b"",
+            payload=payload,
             failed_at=datetime.now(UTC),
         )
-        key = f"{record.topic}:{record.partition}:{record.offset}".encode()
-        self.producer.send(self.cases.dead_letter_topic, key=key, value=encode_dead_letter(letter))
+        encoded = encode_dead_letter(letter)
+        if reference or len(encoded) > self.cases.dead_letter_max_bytes:
+            letter = DeadLetter(
+                source_topic=record.topic,
+                partition=record.partition,
+                offset=record.offset,
+                error=error,
+                payload=b"",
+                failed_at=letter.failed_at,
+                payload_sha256=hashlib.sha256(payload).hexdigest(),
+                payload_size=len(payload),
+            )
+            encoded = encode_dead_letter(letter)
+        return encoded
+
+    def _deliver(self, letters: list[tuple[Any, str]]) -> None:
+        """Send every dead letter and wait for the broker's acknowledgement of each. One the
+        producer or broker refuses as too large is sent again as its reference; a broker
+        away is retried with back-off (the batch's offsets stay uncommitted meanwhile)."""
+        pending = [(record, error, False) for record, error in letters]
+        delay = 0.2
+        while pending:
+            again: list[tuple[Any, str, bool]] = []
+            away = False
+            sent = []
+            for record, error, reference in pending:
+                key = f"{record.topic}:{record.partition}:{record.offset}".encode()
+                value = self.dead_letter(record, error, reference=reference)
+                try:
+                    future = self.producer.send(self.cases.dead_letter_topic, key=key, value=value)
+                except MessageSizeTooLargeError:
+                    if reference:
+                        raise  # a reference is a few hundred bytes: the limits are wrong
+                    again.append((record, error, True))
+                    continue
+                except KafkaError as exc:  # no metadata for the topic yet, buffer full, …
+                    log.warning("dead letter not sent (%s)", type(exc).__name__)
+                    again.append((record, error, reference))
+                    away = True
+                    continue
+                sent.append((record, error, reference, future))
+            for record, error, reference, future in sent:
+                try:
+                    future.get(timeout=30)
+                except MessageSizeTooLargeError:
+                    if reference:
+                        raise
+                    again.append((record, error, True))
+                except KafkaError as exc:
+                    log.warning("dead letter not delivered (%s)", type(exc).__name__)
+                    again.append((record, error, reference))
+                    away = True
+                else:
+                    kind = "evidence" if record.topic == self.cases.evidence_topic else "violation"
+                    self.metrics.records.labels(kind, "dead_letter").inc()
+            if away:
+                if self.stop.wait(delay):
+                    raise RuntimeError("stopped before every dead letter was delivered")
+                delay = min(self.retry_max_s, delay * 2)
+            pending = again

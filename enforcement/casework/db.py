@@ -14,11 +14,15 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+AUDIT_KEY_INFO = "zes_audit_key"
+"""Where a session carries the audit key (`Session.info`)."""
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """An engine tuned per backend: SQLite in WAL mode with foreign keys and a busy timeout
-    (intake and the review app write at once), PostgreSQL with a checked pool."""
+    (intake and the review app write at once), PostgreSQL with a checked pool. Errors never
+    carry the bound parameters (`hide_parameters`): they hold plates."""
+    kwargs.setdefault("hide_parameters", True)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -48,8 +52,11 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     return create_engine(url, pool_pre_ping=True, **kwargs)
 
 
-def session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(engine, expire_on_commit=False)
+def session_factory(engine: Engine, *, audit_key: bytes | None = None) -> sessionmaker[Session]:
+    """Sessions on `engine`; with `audit_key` (`CaseSettings.audit_hmac_key()`) they can
+    append to and verify the audit chain (enforcement.casework.audit), else they cannot."""
+    info = {AUDIT_KEY_INFO: audit_key} if audit_key else {}
+    return sessionmaker(engine, expire_on_commit=False, info=info)
 
 
 def alembic_config(url: str) -> Config:

@@ -215,10 +215,57 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(16))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime]
+    all_municipalities: Mapped[bool] = mapped_column(Boolean, default=False)
+    """A regional account: every municipality's cases (else those of `user_municipalities`)."""
+    totp_secret: Mapped[str | None] = mapped_column(String(255))
+    """The TOTP key (RFC 6238), sealed with AES-GCM; None until enrolled."""
+    totp_wanted: Mapped[bool] = mapped_column(Boolean, default=False)
+    """A reviewer who chose a second factor (supervisors and admins always need one)."""
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
+    """The time step of the last accepted code: a code is accepted once (RFC 6238 §5.2)."""
+
+
+class UserMunicipality(Base):
+    """The municipalities whose cases a user may see (each municipality is its own
+    controller of its cases)."""
+
+    __tablename__ = "user_municipalities"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    municipality: Mapped[str] = mapped_column(String(64), primary_key=True)
+
+
+class WebSession(Base):
+    """A review-app login, shared by every replica: the cookie names it, and it works only
+    while its row is here, not ended, and used within the idle timeout."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    """SHA-256 of the cookie's session id (the database never holds a usable id)."""
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None]
+
+
+class RateCounter(Base):
+    """Events per key per fixed window (login failures, plate checks), shared by every
+    replica; rows past `expires_at` are deleted as new ones come."""
+
+    __tablename__ = "rate_counters"
+
+    key: Mapped[str] = mapped_column(String(160), primary_key=True)
+    window: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    count: Mapped[int] = mapped_column(Integer)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
 
 
 class AuditEntry(Base):
-    """Append-only; `hash` = SHA-256 over the previous hash and this entry's fields."""
+    """Append-only (a trigger on PostgreSQL); `hash` = HMAC-SHA256 under the audit key over
+    the previous hash and this entry's fields (enforcement.casework.audit)."""
 
     __tablename__ = "audit_log"
 
@@ -254,8 +301,12 @@ class ExportBatch(Base):
     file_name: Mapped[str] = mapped_column(String(255))
     sha256: Mapped[str] = mapped_column(String(64))
     cases: Mapped[int] = mapped_column(Integer)
+    municipality: Mapped[str] = mapped_column(String(64), server_default="")
+    """Each municipality is its own client of the fine authority: its own batches."""
 
-    __table_args__ = (UniqueConstraint("kind", "number", name="uq_export_batches_number"),)
+    __table_args__ = (
+        UniqueConstraint("kind", "municipality", "number", name="uq_export_batches_number"),
+    )
 
 
 class FlowHour(Base):
@@ -364,3 +415,40 @@ class FlowBatchLog(Base):
     entries: Mapped[int] = mapped_column(Integer)
     skipped: Mapped[int] = mapped_column(Integer)
     """Entries already persisted by an earlier batch (a redelivery)."""
+
+
+class ExportNumber(Base):
+    """The last batch number handed out per kind and municipality, bumped and committed
+    before a batch is written: a failed export burns its number, never reuses it."""
+
+    __tablename__ = "export_numbers"
+
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    municipality: Mapped[str] = mapped_column(String(64), primary_key=True)
+    last_number: Mapped[int] = mapped_column(Integer)
+
+
+class FailedLoginName(Base):
+    """The user name typed at a failed login, apart from the audit chain (whose entry holds
+    a keyed digest only), so retention can remove it (`failed_login_days`)."""
+
+    __tablename__ = "failed_login_names"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+    username: Mapped[str] = mapped_column(String(64))
+    audit_seq: Mapped[int] = mapped_column(BigInteger)
+
+
+class RetiredCases(Base):
+    """Anonymous counts of the rejected and closed cases retention removed: per local day
+    first seen, zone, status and reason; no plate, place or time of day."""
+
+    __tablename__ = "retired_cases"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    zone_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), primary_key=True)
+    reason: Mapped[str] = mapped_column(String(64), primary_key=True)
+    cases: Mapped[int] = mapped_column(Integer)
+    sightings: Mapped[int] = mapped_column(Integer)

@@ -1,44 +1,92 @@
-"""Retention: evidence of rejected and closed cases goes after `retention_days`; evidence
-held for passages that never became a case goes after `evidence_hold_hours`. Counts only
-are logged and audited, never plates."""
+"""Retention, run hourly (deploy/k8s/purge-cronjob.yaml, deploy/systemd/zes-purge.timer,
+`zes up`):
+
+- evidence held for passages that never became a case (compliant ones: no-hit deletion)
+  goes once `evidence_hold_hours` have passed;
+- rejected and closed cases go `retention_days` after they closed, with their sightings
+  (plate, place, time) and evidence; what stays is an anonymous count per local day, zone,
+  status and reason (`retired_cases`) and the audit entries, which name the case by its
+  number only;
+- the user names typed at failed logins go after `failed_login_days`.
+
+Counts only are logged and audited, never plates. Audit entries themselves are never purged.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import Row, delete, select, update
 from sqlalchemy.orm import Session
 
 from enforcement.casework import audit
-from enforcement.casework.models import Case, CaseStatus, EvidenceBlob, EvidenceItem, Sighting
+from enforcement.casework.models import (
+    Case,
+    CaseStatus,
+    EvidenceBlob,
+    EvidenceItem,
+    FailedLoginName,
+    RetiredCases,
+    Sighting,
+)
+from enforcement.model import LOCAL_TZ
 
 log = logging.getLogger("zes.purge")
+
+Finished = Row[int, datetime, str, str, str | None, str | None, int]
+"""id, first seen, zone, status, reject and close reason, sightings of a finished case."""
 
 
 @dataclass(frozen=True, slots=True)
 class PurgeResult:
     cases: int
+    """Rejected and closed cases removed (counted in `retired_cases`)."""
     evidence_items: int
+    sightings: int
     pending_items: int
     blobs: int
+    failed_logins: int
+
+
+def _rowcount(result: object) -> int:
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def purge(
-    session: Session, now: datetime, *, retention_days: int, hold_hours: float, actor: str
+    session: Session,
+    now: datetime,
+    *,
+    retention_days: int,
+    hold_hours: float,
+    failed_login_days: float,
+    actor: str,
 ) -> PurgeResult:
     cutoff = now - timedelta(days=retention_days)
-    finished = select(Case.id).where(
-        Case.status.in_([CaseStatus.REJECTED.value, CaseStatus.CLOSED.value]),
-        Case.closed_at.is_not(None),
-        Case.closed_at < cutoff,
-    )
-    case_ids = list(session.scalars(finished))
-    passages = select(Sighting.passage_id).where(Sighting.case_id.in_(case_ids))
-    items = session.execute(
-        delete(EvidenceItem).where(EvidenceItem.passage_id.in_(passages), ~EvidenceItem.pending)
-    )
+    finished = session.execute(
+        select(
+            Case.id, Case.first_seen_at, Case.zone_id, Case.status, Case.reject_reason,
+            Case.close_reason, Case.sightings_count,
+        ).where(
+            Case.status.in_([CaseStatus.REJECTED.value, CaseStatus.CLOSED.value]),
+            Case.closed_at.is_not(None),
+            Case.closed_at < cutoff,
+        )
+    ).all()  # fmt: skip
+    case_ids = [row.id for row in finished]
+    items = sightings = 0
+    for i in range(0, len(case_ids), 500):
+        chunk = case_ids[i : i + 500]
+        passages = select(Sighting.passage_id).where(Sighting.case_id.in_(chunk))
+        items += _rowcount(
+            session.execute(delete(EvidenceItem).where(EvidenceItem.passage_id.in_(passages)))
+        )
+        sightings += _rowcount(session.execute(delete(Sighting).where(Sighting.case_id.in_(chunk))))
+        session.execute(delete(Case).where(Case.id.in_(chunk)))
+    _count_retired(session, finished)
     pending = session.execute(
         delete(EvidenceItem).where(
             EvidenceItem.pending, EvidenceItem.received_at < now - timedelta(hours=hold_hours)
@@ -50,11 +98,16 @@ def purge(
             EvidenceBlob.sha256.not_in(select(EvidenceItem.sha256).distinct())
         )
     )
+    names = session.execute(
+        delete(FailedLoginName).where(FailedLoginName.at < now - timedelta(days=failed_login_days))
+    )
     result = PurgeResult(
         cases=len(case_ids),
-        evidence_items=int(getattr(items, "rowcount", 0) or 0),
-        pending_items=int(getattr(pending, "rowcount", 0) or 0),
-        blobs=int(getattr(blobs, "rowcount", 0) or 0),
+        evidence_items=items,
+        sightings=sightings,
+        pending_items=_rowcount(pending),
+        blobs=_rowcount(blobs),
+        failed_logins=_rowcount(names),
     )
     audit.append(
         session,
@@ -63,13 +116,55 @@ def purge(
         detail={
             "cases": result.cases,
             "evidence_items": result.evidence_items,
+            "sightings": result.sightings,
             "pending_items": result.pending_items,
             "blobs": result.blobs,
+            "failed_logins": result.failed_logins,
         },
         at=now,
     )
     log.info(
-        "purge: %d cases past retention, %d evidence items, %d held items, %d images removed",
-        result.cases, result.evidence_items, result.pending_items, result.blobs,
+        "purge: %d cases past retention (%d sightings, %d evidence items), %d held items, "
+        "%d images, %d failed-login names removed",
+        result.cases, result.sightings, result.evidence_items, result.pending_items,
+        result.blobs, result.failed_logins,
     )  # fmt: skip
     return result
+
+
+def _count_retired(session: Session, finished: Sequence[Finished]) -> None:
+    """Add the removed cases to the anonymous counts (one row per day, zone, status, why)."""
+    cases: Counter[tuple[date, str, str, str]] = Counter()
+    seen: Counter[tuple[date, str, str, str]] = Counter()
+    for row in finished:
+        key = (
+            row.first_seen_at.astimezone(LOCAL_TZ).date(),
+            row.zone_id,
+            row.status,
+            row.reject_reason or row.close_reason or "",
+        )
+        cases[key] += 1
+        seen[key] += row.sightings_count
+    for (day, zone, status, reason), n in cases.items():
+        where = (
+            RetiredCases.day == day,
+            RetiredCases.zone_id == zone,
+            RetiredCases.status == status,
+            RetiredCases.reason == reason,
+        )
+        bumped = session.execute(
+            update(RetiredCases)
+            .where(*where)
+            .values(
+                cases=RetiredCases.cases + n,
+                sightings=RetiredCases.sightings + seen[day, zone, status, reason],
+            )
+        )
+        if _rowcount(bumped) == 0:
+            session.add(
+                RetiredCases(
+                    day=day, zone_id=zone, status=status, reason=reason, cases=n,
+                    sightings=seen[day, zone, status, reason],
+                )
+            )  # fmt: skip
+    session.flush()

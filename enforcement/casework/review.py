@@ -45,6 +45,8 @@ class QueueFilter:
     vehicle_class: str | None = None
     older_than_hours: float | None = None
     """Only cases first seen at least this many hours ago (the age filter)."""
+    within: frozenset[str] | None = None
+    """Only cases of these zones (the user's municipalities, tenancy); None: every zone."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +56,8 @@ class QueuePage:
 
 
 def _filtered(query: Select[Case], f: QueueFilter, now: datetime) -> Select[Case]:
+    if f.within is not None:
+        query = query.where(Case.zone_id.in_(sorted(f.within)))
     if f.zone:
         query = query.where(Case.zone_id == f.zone)
     if f.status:
@@ -209,6 +213,9 @@ def confirm(session: Session, case: Case, user: User, now: datetime, *, four_eye
     _expect(case, CaseStatus.OPEN, CaseStatus.ESCALATED)
     if case.needs_identification:
         raise ReviewError("identify_first")
+    if case.correction and case.correction.get("closes"):
+        # A confirmation says violation: an escalated closing correction no longer closes.
+        case.correction = {**case.correction, "closes": False}
     case.confirmed_by = user.id
     case.status = (CaseStatus.CONFIRMED if four_eyes else CaseStatus.APPROVED).value
     if not four_eyes:
@@ -224,6 +231,10 @@ def approve(session: Session, case: Case, user: User, now: datetime) -> Case:
     if case.confirmed_by == user.id:
         raise ReviewError("four_eyes_same_reviewer")
     case.approved_by = user.id
+    if closing_correction(case):  # the second pair of eyes on a correction: it closes
+        _close_as_misread(case, now)
+        _done(session, case, user.username, "approve", now, closes=True)
+        return case
     case.status = CaseStatus.APPROVED.value
     _done(session, case, user.username, "approve", now)
     return case
@@ -264,12 +275,18 @@ def correct_plate(
     now: datetime,
     plate: str,
     rechecker: Rechecker,
+    *,
+    four_eyes: bool = True,
 ) -> Recheck:
     """Record a corrected plate and re-run the decision for it; both reads stay recorded.
 
-    A corrected plate that is compliant closes the case (the camera misread); one that is
-    still a violation makes the case an identified one for the same key; a register outage
-    changes nothing but the recorded correction attempt."""
+    A corrected plate that is compliant ends the case as a misread: with `four_eyes`
+    (`CaseSettings.four_eyes_for(zone)`) only once a second, different reviewer approves it,
+    exactly like a confirmation (the case waits as `confirmed` with `correction["closes"]`),
+    so no one closes a case alone by typing another plate. One that is still a violation
+    makes the case an identified one for the same key; a register outage changes nothing.
+    The audit entry records the plate before and after as keyed digests (the case holds
+    the text until retention removes it; the audit log is kept for ever)."""
     _holding(case, user, now)
     _expect(case, CaseStatus.OPEN, CaseStatus.ESCALATED)
     corrected = normalise(plate)
@@ -278,20 +295,43 @@ def correct_plate(
     result = rechecker.check(corrected, case.zone_id, case.first_seen_at)
     if result.decision is None:
         raise ReviewError("register_unavailable")
+    before = plate_for(case)
     case.corrected_plate = corrected
-    case.correction = {"plate": corrected, "from": case.plate, **result.summary()}
-    if result.covered:
-        case.status = CaseStatus.REJECTED.value
-        case.reject_reason = RejectReason.MISREAD.value
-        case.closed_at = now
+    closes = result.covered
+    case.correction = {
+        "plate": corrected, "from": case.plate, "before": before, "closes": closes,
+        "by": user.username, **result.summary(),
+    }  # fmt: skip
+    if closes and four_eyes:
+        case.status = CaseStatus.CONFIRMED.value  # a second reviewer approves the closing
+        case.confirmed_by = user.id
+    elif closes:
+        _close_as_misread(case, now)
     elif result.decision.outcome.value == "violation":
         case.needs_identification = False
     _done(
         session, case, user.username, "correct", now,
         keep_claim=case.status == CaseStatus.OPEN,  # the same reviewer goes on with it
         outcome=result.decision.outcome.value, rule_ids=list(result.decision.rule_ids),
+        plate_before=audit.digest(session, before), plate_after=audit.digest(session, corrected),
+        closes=closes, four_eyes=four_eyes and closes,
     )  # fmt: skip
     return result
+
+
+def _close_as_misread(case: Case, now: datetime) -> None:
+    case.status = CaseStatus.REJECTED.value
+    case.reject_reason = RejectReason.MISREAD.value
+    case.closed_at = now
+
+
+def closing_correction(case: Case) -> bool:
+    """Whether `case` waits for a second reviewer to approve a correction that closes it."""
+    return (
+        case.status == CaseStatus.CONFIRMED
+        and case.correction is not None
+        and bool(case.correction.get("closes"))
+    )
 
 
 def plate_for(case: Case) -> str:
@@ -339,10 +379,12 @@ def sightings(session: Session, case: Case) -> list[Sighting]:
     )
 
 
-def oldest_open(session: Session) -> datetime | None:
-    """When the oldest case a reviewer still has to handle was first seen."""
-    return session.scalar(
-        select(func.min(Case.first_seen_at)).where(
-            Case.status.in_([s.value for s in ACTIVE_STATUSES])
-        )
+def oldest_open(session: Session, within: frozenset[str] | None = None) -> datetime | None:
+    """When the oldest case a reviewer still has to handle was first seen (of these zones
+    only, when `within` is given: tenancy)."""
+    query = select(func.min(Case.first_seen_at)).where(
+        Case.status.in_([s.value for s in ACTIVE_STATUSES])
     )
+    if within is not None:
+        query = query.where(Case.zone_id.in_(sorted(within)))
+    return session.scalar(query)

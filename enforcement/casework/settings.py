@@ -2,17 +2,32 @@
 
 from __future__ import annotations
 
-import hashlib
+import ipaddress
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from enforcement.settings import ConfigError, first_error
+from enforcement.keys import (
+    DEV_AUDIT_KEY,
+    DEV_EVIDENCE_KEY,
+    DEV_SESSION_SECRET,
+    KeyFormatError,
+    KeySetting,
+    key_bytes,
+)
+from enforcement.settings import ConfigError, Settings, first_error
 
-DEV_EVIDENCE_KEY = "zes-development-only-evidence-key"
-DEV_SESSION_SECRET = "zes-development-only-session-secret"
+__all__ = [
+    "DEV_AUDIT_KEY",
+    "DEV_EVIDENCE_KEY",
+    "DEV_SESSION_SECRET",
+    "CaseSettings",
+    "intake_keys",
+    "load_case_settings",
+    "review_keys",
+]
 
 
 class CaseSettings(BaseSettings):
@@ -31,12 +46,18 @@ class CaseSettings(BaseSettings):
     )
     evidence_key: SecretStr = Field(
         SecretStr(DEV_EVIDENCE_KEY),
-        description="Secret for encrypting evidence images at rest (AES-256-GCM; the key is "
-        "SHA-256 of this text). Set a long random value in production.",
+        description="AES-256-GCM key of the evidence images at rest: exactly 32 random bytes "
+        "as hex or base64 (a passphrase is refused).",
     )
     session_secret: SecretStr = Field(
         SecretStr(DEV_SESSION_SECRET),
-        description="Secret that signs the review app's session cookies.",
+        description="Key that signs the review app's session cookies: 32+ random bytes as hex "
+        "or base64.",
+    )
+    audit_key: SecretStr = Field(
+        SecretStr(DEV_AUDIT_KEY),
+        description="HMAC-SHA256 key of the audit chain: 32+ random bytes as hex or base64, "
+        "kept outside the case database (whoever holds it can rewrite the chain).",
     )
     broker: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers (host:port,…).")
     violations_topic: str = Field("violations", description="Violation records from the stream.")
@@ -67,7 +88,22 @@ class CaseSettings(BaseSettings):
         default_factory=dict, description="Per-zone override of four_eyes (zone id → on/off)."
     )
     retention_days: int = Field(
-        28, ge=0, description="Evidence of rejected and closed cases is purged after this."
+        28,
+        ge=0,
+        description="Rejected and closed cases (their sightings and evidence) are purged this "
+        "many days after they closed; anonymous daily counts stay.",
+    )
+    failed_login_days: float = Field(
+        7.0,
+        gt=0,
+        description="User names typed at failed logins (often a mistyped password) are "
+        "removed after this many days (the audit chain holds a keyed digest only).",
+    )
+    dead_letter_max_bytes: int = Field(
+        512 * 1024,
+        ge=1024,
+        description="A dead letter whose payload is larger carries a reference (topic, "
+        "partition, offset, SHA-256, size, error) instead; Kafka's default limit is 1 MiB.",
     )
     export_dir: Path | None = Field(
         None, description="Where export batches go; default WORK_DIR/exports."
@@ -78,10 +114,27 @@ class CaseSettings(BaseSettings):
         True, description="Session cookie only over HTTPS (browsers treat localhost as secure)."
     )
     session_hours: float = Field(10.0, gt=0, description="A login lasts at most this long.")
+    idle_minutes: float = Field(
+        30.0, gt=0, description="A login ends after this many minutes without a request."
+    )
     login_attempts: int = Field(
-        5, ge=1, description="Failed logins per client address or user name per window."
+        5,
+        ge=1,
+        description="Failed logins per window: an address with this many is refused; a user "
+        "name with this many gets a growing delay per attempt (never a refusal).",
     )
     login_window_s: float = Field(300.0, gt=0, description="Login rate-limit window, seconds.")
+    login_delay_s: float = Field(
+        2.0, ge=0, description="First delay for a user name past login_attempts; doubles."
+    )
+    login_max_delay_s: float = Field(
+        30.0, ge=0, description="Longest delay per login attempt of one user name."
+    )
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="CIDR list of reverse proxies whose X-Forwarded-For names the client "
+        "(e.g. ['127.0.0.1/32', '10.42.0.0/16']); from any other peer the header is ignored.",
+    )
     platecheck_per_minute: int = Field(
         30, ge=1, description="Public plate checks per client address per minute."
     )
@@ -94,6 +147,16 @@ class CaseSettings(BaseSettings):
     review_metrics_port: int = Field(9104, ge=0, le=65535, description="Review /metrics port.")
     lang: str = Field("nl", pattern="^(nl|en)$", description="Default interface language.")
 
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _cidrs(cls, value: list[str]) -> list[str]:
+        for cidr in value:
+            try:
+                ipaddress.ip_network(cidr.strip(), strict=False)
+            except ValueError:
+                raise ValueError(f"{cidr!r} is not an address or CIDR network") from None
+        return value
+
     def url(self, work_dir: Path) -> str:
         if self.database_url:
             return self.database_url
@@ -102,11 +165,49 @@ class CaseSettings(BaseSettings):
     def exports(self, work_dir: Path) -> Path:
         return self.export_dir or work_dir / "exports"
 
+    @property
+    def evidence_key_setting(self) -> KeySetting:
+        return KeySetting("ZES_CASES_EVIDENCE_KEY", self.evidence_key, exact_bytes=32)
+
+    @property
+    def session_key_setting(self) -> KeySetting:
+        return KeySetting("ZES_CASES_SESSION_SECRET", self.session_secret)
+
+    @property
+    def audit_key_setting(self) -> KeySetting:
+        return KeySetting("ZES_CASES_AUDIT_KEY", self.audit_key)
+
     def evidence_cipher_key(self) -> bytes:
-        return hashlib.sha256(self.evidence_key.get_secret_value().encode()).digest()
+        """The decoded AES-256 key (a passphrase raises `ConfigError`)."""
+        return _decoded(self.evidence_key_setting)
+
+    def audit_hmac_key(self) -> bytes:
+        return _decoded(self.audit_key_setting)
 
     def four_eyes_for(self, zone_id: str) -> bool:
         return self.four_eyes_zones.get(zone_id, self.four_eyes)
+
+
+def review_keys(settings: Settings, cases: CaseSettings) -> list[KeySetting]:
+    """What the review app signs, seals and hashes with (its start-up check)."""
+    return [
+        cases.session_key_setting,
+        cases.evidence_key_setting,
+        cases.audit_key_setting,
+        settings.hash_key,
+    ]
+
+
+def intake_keys(cases: CaseSettings) -> list[KeySetting]:
+    """What the intake seals evidence with (its start-up check)."""
+    return [cases.evidence_key_setting]
+
+
+def _decoded(setting: KeySetting) -> bytes:
+    try:
+        return key_bytes(setting)
+    except KeyFormatError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def load_case_settings(**overrides: Any) -> CaseSettings:

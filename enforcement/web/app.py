@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import time
 from collections.abc import Callable
@@ -22,26 +21,28 @@ from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from enforcement.casework.accounts import TotpSealer
 from enforcement.casework.db import make_engine, migrate, session_factory
 from enforcement.casework.evidence import EvidenceVault
 from enforcement.casework.recheck import Rechecker, rechecker_from
-from enforcement.casework.settings import DEV_EVIDENCE_KEY, DEV_SESSION_SECRET, CaseSettings
-from enforcement.settings import ConfigError, Settings
+from enforcement.casework.settings import CaseSettings, review_keys
+from enforcement.settings import Settings, require_keys
 from enforcement.web.core.security import (
     SESSION_COOKIE,
     CsrfError,
     ForbiddenError,
-    LoginLimiter,
+    LoginPolicy,
     LoginRequiredError,
-    RateWindow,
-    RevokedSessions,
     SecurityHeaders,
+    SessionStore,
+    SharedCounters,
     csrf_protect,
+    parse_networks,
 )
 from enforcement.web.core.state import WebContext
 from enforcement.web.core.templating import render
 from enforcement.web.metrics import ReviewMetrics
-from enforcement.web.routes import auth, flows, platecheck, queue, supervisor
+from enforcement.web.routes import audit_log, auth, flows, platecheck, queue, supervisor
 from enforcement.web.routes import cases as case_pages
 
 log = logging.getLogger("zes.review")
@@ -63,20 +64,31 @@ def create_app(
         url = cases.url(settings.work_dir)
         migrate(url)
         engine = make_engine(url)
-    sessions = session_factory(engine)
+    sessions = session_factory(engine, audit_key=cases.audit_hmac_key())
     now = clock or (lambda: datetime.now(UTC))
+    counters = SharedCounters(sessions, now)
+    checker = rechecker or rechecker_from(settings)
     ctx = WebContext(
         settings=settings,
         cases=cases,
         engine=engine,
         sessions=sessions,
-        rechecker=rechecker or rechecker_from(settings),
+        rechecker=checker,
         vault=EvidenceVault(cases.evidence_cipher_key()),
         clock=now,
         metrics=ReviewMetrics(sessions, now),
-        limiter=LoginLimiter(cases.login_attempts, cases.login_window_s),
-        revoked=RevokedSessions(),
-        platechecks=RateWindow(60.0),
+        counters=counters,
+        login_policy=LoginPolicy(
+            counters,
+            cases.login_attempts,
+            cases.login_window_s,
+            cases.login_delay_s,
+            cases.login_max_delay_s,
+        ),
+        logins=SessionStore(sessions),
+        trusted_proxies=parse_networks(cases.trusted_proxies),
+        totp=TotpSealer(cases.evidence_cipher_key()),
+        zones=checker.zones,
     )
     app = FastAPI(
         title="zes review",
@@ -97,7 +109,7 @@ def create_app(
     )
     app.add_middleware(SecurityHeaders)  # outermost: error pages get the headers too
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    for module in (auth, queue, case_pages, supervisor, flows, platecheck):
+    for module in (auth, queue, case_pages, supervisor, audit_log, flows, platecheck):
         app.include_router(module.router)
     app.mount("/api/v1", platecheck.api_app(ctx))
     app.add_api_route("/healthz", healthz, methods=["GET"], include_in_schema=False)
@@ -183,30 +195,12 @@ def _install_error_pages(app: FastAPI) -> None:
         )
 
 
-def _loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def serve(settings: Settings, cases: CaseSettings) -> None:
+def serve(settings: Settings, cases: CaseSettings, *, dev: bool = False) -> None:
     """Run the review app on `cases.host:cases.port` (127.0.0.1 by default) and its
-    Prometheus metrics on 127.0.0.1:`cases.review_metrics_port` (0: none)."""
+    Prometheus metrics on 127.0.0.1:`cases.review_metrics_port` (0: none). Development
+    secrets are refused whatever the address, unless `dev` (`--dev`)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    development = (
-        cases.session_secret.get_secret_value() == DEV_SESSION_SECRET
-        or cases.evidence_key.get_secret_value() == DEV_EVIDENCE_KEY
-    )
-    if development and not _loopback(cases.host):
-        raise ConfigError(
-            f"the review app would listen on {cases.host} with the development secrets: set "
-            "ZES_CASES_SESSION_SECRET and ZES_CASES_EVIDENCE_KEY first"
-        )
-    if development:
-        log.warning("review app uses the development secrets (loopback only)")
+    require_keys("the review app", review_keys(settings, cases), dev=dev)
     app = create_app(settings, cases)
     ctx: WebContext = app.state.zes
     if cases.review_metrics_port:
@@ -217,9 +211,11 @@ def serve(settings: Settings, cases: CaseSettings) -> None:
         app,
         host=cases.host,
         port=cases.port,
-        workers=1,  # the login rate limit and logged-out sessions live in this process
-        proxy_headers=True,
-        forwarded_allow_ips="127.0.0.1",  # a TLS proxy on this host may name the client
+        workers=1,  # more capacity: more replicas (logins and limits are in the database)
+        # The client address is read by `security.client_address` from the TCP peer and,
+        # only from a peer in `trusted_proxies`, from X-Forwarded-For: uvicorn must not
+        # rewrite it first.
+        proxy_headers=False,
         server_header=False,
         log_level="info",
         access_log=False,  # AccessLog writes paths without query strings (no plates)

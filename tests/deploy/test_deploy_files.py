@@ -185,3 +185,110 @@ def test_k8s_deployments_probe_their_health_endpoints() -> None:
     (worker,) = found["stream-worker"]["spec"]["template"]["spec"]["containers"]
     worker_env = {e["name"]: e.get("value") for e in worker["env"]}
     assert worker_env["ZES_STREAM_METRICS_PORT"] == "9102"
+
+
+# -- metrics: every scrape target is an address its process listens on -----------------------
+#: Per compose service: the settings naming its metrics address and port.
+METRICS_SETTINGS = {
+    "stream-worker": ("ZES_STREAM_METRICS_HOST", "ZES_STREAM_METRICS_PORT"),
+    "intake": ("ZES_CASES_METRICS_HOST", "ZES_CASES_INTAKE_METRICS_PORT"),
+    "review": ("ZES_CASES_METRICS_HOST", "ZES_CASES_REVIEW_METRICS_PORT"),
+}
+
+
+def _defaults() -> dict[str, str]:
+    """Every ZES_* setting's default, as the process would read it with nothing set."""
+    from enforcement.casework.settings import CaseSettings
+
+    values: dict[str, str] = {}
+    for settings in (Settings, StreamSettings, CaseSettings):
+        prefix = settings.model_config.get("env_prefix", "")
+        for name, field in settings.model_fields.items():
+            values[f"{prefix}{name}".upper()] = str(field.default)
+    return values
+
+
+def listens_on(env: dict[str, Any], host_setting: str, port_setting: str) -> tuple[str, int]:
+    values = {**_defaults(), **{k: str(v) for k, v in env.items()}}
+    return values[host_setting], int(values[port_setting])
+
+
+def test_every_compose_scrape_target_is_an_address_its_service_listens_on() -> None:
+    """Prometheus scrapes from its own container: a process whose metrics listen on
+    127.0.0.1 inside its container (the default) is never reached, and its Down alert
+    fires for ever (intake and review before ZES_CASES_METRICS_HOST was set)."""
+    services = compose()["services"]
+    scrape = yaml.safe_load((DEPLOY / "prometheus" / "prometheus-compose.yml").read_text())
+    targets: list[tuple[str, int]] = []
+    for job in scrape["scrape_configs"]:
+        for static in job.get("static_configs", []):
+            for target in static["targets"]:
+                name, port = target.rsplit(":", 1)
+                targets.append((name, int(port)))
+        for sd in job.get("dns_sd_configs", []):
+            targets.extend((name, int(sd["port"])) for name in sd["names"])
+    assert {name for name, _ in targets} == set(METRICS_SETTINGS)
+    for name, port in targets:
+        env = services[name].get("environment") or {}
+        host, listening = listens_on(env, *METRICS_SETTINGS[name])
+        assert listening == port, f"{name} listens on {listening}, scraped on {port}"
+        assert host == "0.0.0.0", f"{name} metrics listen on {host}: unreachable from Prometheus"
+
+
+def test_every_k8s_scrape_annotation_is_an_address_its_pod_listens_on() -> None:
+    for name, deployment in deployments().items():
+        template = deployment["spec"]["template"]
+        annotations = template["metadata"].get("annotations", {})
+        if annotations.get("prometheus.io/scrape") != "true":
+            continue
+        (container,) = template["spec"]["containers"]
+        env = {e["name"]: e.get("value") for e in container.get("env", []) if "value" in e}
+        host, port = listens_on(env, *METRICS_SETTINGS[name])
+        assert port == int(annotations["prometheus.io/port"]), name
+        assert host == "0.0.0.0", f"k8s {name}: metrics on {host}, scraped on the pod IP"
+
+
+# -- retention runs by itself -------------------------------------------------------------------
+def test_the_purge_runs_hourly_in_kubernetes_systemd_and_compose() -> None:
+    (cron,) = [d for d in k8s() if d["kind"] == "CronJob"]
+    assert cron["metadata"]["namespace"] == "zes"
+    minute, *rest = cron["spec"]["schedule"].split()
+    assert minute.isdigit() and rest == ["*", "*", "*", "*"]  # hourly
+    assert cron["spec"]["concurrencyPolicy"] == "Forbid"
+    pod = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert container["args"][:2] == ["enforce", "purge"] and "--actor" in container["args"]
+    assert {"configMapRef": {"name": "zes-config"}} in container["envFrom"]
+    assert {"secretRef": {"name": "zes-secrets"}} in container["envFrom"]
+    assert container["securityContext"]["allowPrivilegeEscalation"] is False
+
+    def unit(name: str) -> configparser.ConfigParser:
+        parser = configparser.ConfigParser(strict=False, interpolation=None)
+        parser.optionxform = str  # type: ignore[assignment,method-assign]
+        parser.read(DEPLOY / "systemd" / name, encoding="utf-8")
+        return parser
+
+    timer = unit("zes-purge.timer")
+    assert timer["Timer"]["OnCalendar"] == "hourly" and timer["Timer"]["Persistent"] == "true"
+    assert timer["Timer"]["Unit"] == "zes-purge.service"
+    assert timer["Install"]["WantedBy"] == "timers.target"
+    service = unit("zes-purge.service")["Service"]
+    assert service["Type"] == "oneshot" and service["User"] == "zes"
+    assert "zes enforce purge --actor " in service["ExecStart"]
+    assert service["ProtectSystem"] == "strict" and service["NoNewPrivileges"] == "yes"
+    sysusers = (DEPLOY / "systemd" / "zes.sysusers.conf").read_text(encoding="utf-8")
+    assert "u zes " in sysusers
+
+    purge = compose()["services"]["purge"]
+    script = purge["command"][0]
+    assert "zes enforce purge" in script and "sleep 3600" in script
+    assert "ZES_CASES_DATABASE_URL" in purge["environment"]
+
+
+def test_compose_and_k8s_carry_every_key_the_roles_check() -> None:
+    cases_env = compose()["services"]["review"]["environment"]
+    for key in ("ZES_HASH_SECRET", "ZES_CASES_EVIDENCE_KEY", "ZES_CASES_SESSION_SECRET",
+                "ZES_CASES_AUDIT_KEY"):  # fmt: skip
+        assert str(cases_env[key]).startswith("${" + key + ":?"), key  # no default in compose
+    config = (DEPLOY / "k8s" / "config.yaml").read_text(encoding="utf-8")
+    assert "ZES_CASES_AUDIT_KEY" in config

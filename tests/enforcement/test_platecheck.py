@@ -8,6 +8,8 @@ incident log for a priority vehicle) are left out and counted."""
 from __future__ import annotations
 
 import dataclasses
+import json
+from dataclasses import asdict
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -15,8 +17,13 @@ import pytest
 import redis
 
 from enforcement.law import decide
-from enforcement.model import Fuel, Vehicle
-from enforcement.platecheck import PlateInputError, check_plate, normalise_input
+from enforcement.model import Exemption, Fuel, Vehicle
+from enforcement.platecheck import (
+    PlateInputError,
+    check_plate,
+    normalise_input,
+    public_exemptions,
+)
 from enforcement.register.redis_store import RedisRegister
 from enforcement.scenarios import Scenario, read_scenarios
 from enforcement.zones import DEFAULT_ZONES, default_catalog
@@ -49,7 +56,10 @@ def test_same_answer_as_the_cameras_on_the_dev_cases(
     for plate, case in cases:
         zone = catalog.resolve(case.zone)
         facts = dataclasses.replace(case.facts, plate=plate)
-        direct = decide(case.at, zone, case.vehicle, case.exemptions, facts=facts)
+        # The public answer leaves out health-related ontheffingen (R28): as if none.
+        direct = decide(
+            case.at, zone, case.vehicle, public_exemptions(case.exemptions), facts=facts
+        )
         answer = check_plate(
             plate.lower(), [zone], register, at=case.at, country=case.facts.country
         )
@@ -122,3 +132,76 @@ def test_text_that_is_no_plate_is_refused(text: str) -> None:
 
 def test_any_common_spelling() -> None:
     assert normalise_input(" vx-123-b ") == normalise_input("VX 123 B") == "VX123B"
+
+
+OLD_VAN = dataclasses.replace(
+    VAN, plate="VX777B", first_admission=date(2008, 1, 1), fuels=(Fuel("Diesel", "4"),)
+)
+AT = datetime(2026, 6, 1, 10, 0, tzinfo=UTC)
+
+
+def _public_text(answer: object) -> str:
+    return json.dumps(asdict(answer), ensure_ascii=False).casefold()  # type: ignore[call-overload]
+
+
+@pytest.mark.redis
+def test_an_r28_exemption_is_answered_as_if_none_were_registered(
+    redis_client: redis.Redis, redis_prefix: str
+) -> None:
+    """Hole 3: the public check named the keeper's health-related ontheffing (GDPR art. 9)."""
+    register = _register(redis_client, redis_prefix)
+    register.replace_vehicles([OLD_VAN])
+    utrecht = [z for z in DEFAULT_ZONES if z.id == "utrecht"]
+    bare = check_plate("VX777B", utrecht, register, at=AT)
+    register.replace_exemptions(
+        [
+            Exemption.for_dates(
+                "VX777B", "aangepast-voertuig-handicap", "Utrecht", date(2026, 1, 1),
+                date(2027, 12, 31), reference="UTR-R28-0042",
+            )
+        ]
+    )  # fmt: skip
+    registered = register.lookup(["VX777B"], at=AT).exemptions["VX777B"]
+    camera = decide(AT, utrecht[0], OLD_VAN, registered)
+    assert camera.outcome.value == "allowed"  # the cameras do honour it
+    for lang in ("nl", "en"):
+        answer = check_plate("VX777B", utrecht, register, at=AT, lang=lang)
+        assert answer == check_plate("VX777B", utrecht, register, at=AT, lang=lang)
+        zone = answer.zones[0]
+        assert zone.outcome == "violation"
+        text = _public_text(answer)
+        for word in ("handicap", "aangepast-voertuig", "utr-r28", "r28", "ontheffing "):
+            assert word not in text.replace("(r28)", ""), (word, text)
+    assert check_plate("VX777B", utrecht, register, at=AT).zones == bare.zones  # no trace
+
+
+@pytest.mark.redis
+def test_a_registered_exemption_says_until_when_and_nothing_else(
+    redis_client: redis.Redis, redis_prefix: str
+) -> None:
+    register = _register(redis_client, redis_prefix)
+    register.replace_vehicles([OLD_VAN])
+    register.replace_exemptions(
+        [
+            Exemption.for_dates(
+                "VX777B", "netcongestie", "NL", date(2026, 1, 1), date(2027, 3, 31),
+                reference="RVO-NC-7781", note="grid operator letter",
+            )
+        ]
+    )  # fmt: skip
+    utrecht = [z for z in DEFAULT_ZONES if z.id == "utrecht"]
+    answer = check_plate("VX777B", utrecht, register, at=AT)
+    zone = answer.zones[0]
+    assert zone.outcome == "allowed" and zone.allowed_until is not None
+    assert zone.sentence == (
+        "Bestelauto, emissieklasse 4, eerste toelating 2008: een voor dit voertuig "
+        f"geregistreerde ontheffing geeft toegang tot Utrecht tot en met {zone.allowed_until}."
+    )
+    assert "2027" in zone.allowed_until
+    text = _public_text(answer)
+    for word in ("netcongestie", "rvo-nc", "grid operator", '"nl"', "r26", "r21"):
+        assert word not in text, (word, text)
+    assert {rule for rule, _ in zone.reasons} <= {f"R{i}" for i in range(1, 21)} | {"R39"}
+    assert zone.could_apply == ()
+    english = check_plate("VX777B", utrecht, register, at=AT, lang="en").zones[0]
+    assert english.sentence.startswith("Van, emission class 4, first admitted 2008: an exemption")

@@ -33,7 +33,7 @@ from enforcement.records import (
 )
 from zes.embedded import free_port
 
-SECRET = "stream-test-secret-0123456789"
+SECRET = "9c1f4e7a2b8d05c36e91a4f7d2b80c5e3a6f19d4b72e08c5a3d6f1b49e27c80a"  # 32 random bytes, hex
 
 
 def passage(plate: str, zone_id: str, seen_at: datetime, **kw: object) -> Passage:

@@ -198,4 +198,4 @@ def test_enforce_plan_sets_only_case_settings() -> None:
     assert env["ZES_CASES_PORT"] == "8000" and env["ZES_CASES_HOST"] == "127.0.0.1"
     fields = {f"ZES_CASES_{name.upper()}" for name in CaseSettings.model_fields}
     assert set(env) <= fields
-    assert plan.serve()[-2:] == ["enforce", "serve"]
+    assert plan.serve()[-3:] == ["enforce", "serve", "--dev"]

@@ -17,10 +17,10 @@ import pytest
 from enforcement.settings import load_settings
 from tests.zes.test_up import alive
 from zes.embedded import free_port
-from zes.up import chain, supervisor
+from zes.up import chain
 from zes.up.chain import Up, UpConfig
 from zes.up.fixtures import EnforcePlan
-from zes.up.supervisor import RESTARTS, Child, PortTakenError, Supervisor, UpError, zes_argv
+from zes.up.supervisor import RESTARTS, Child, PortTakenError, Supervisor, UpError
 
 
 @pytest.fixture
@@ -139,11 +139,11 @@ def test_a_failed_periodic_job_is_reported(
     assert len(said) == 1 and "purge failed (4)" in said[0]
 
 
-def test_a_flag_for_every_child_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(supervisor, "CHILD_FLAGS", ("--dev",))
-    assert zes_argv("stream", "worker")[-3:] == ["stream", "worker", "--dev"]
+def test_the_roles_allow_development_secrets_and_the_other_commands_take_no_flag() -> None:
     plan = EnforcePlan("sqlite:///x.db", "127.0.0.1:9092", 8000, 9103, 9104)
-    assert plan.intake()[-1] == plan.serve()[-1] == plan.user_add()[-1] == "--dev"
+    assert plan.intake()[-1] == plan.serve()[-1] == "--dev"
+    assert "--dev" not in plan.user_add() + plan.purge() + plan.flows_sink()
+    assert "--all-municipalities" in plan.user_add()  # the demo reviewer sees every zone
 
 
 LISTENER = """

@@ -29,6 +29,7 @@ from enforcement.settings import Settings, load_law
 from zes.embedded import EmbeddedBroker
 from zes.up.cameras import SimulatedCameras
 from zes.up.fixtures import (
+    DEV,
     EnforcePlan,
     edge_missing,
     edge_video,
@@ -208,7 +209,7 @@ class Up:
         def worker(port: int) -> Child:
             env = self.env() | {"ZES_STREAM_METRICS_PORT": str(port)}
             log = self.work / "logs" / "stream-worker.log"
-            return Child("stream worker", zes_argv("stream", "worker"), env, log, port)
+            return Child("stream worker", zes_argv("stream", "worker", *DEV), env, log, port)
 
         port = self.metrics["stream"] = self.add_on_port("stream", worker).port or 0
         return f"metrics http://127.0.0.1:{port}/metrics"
@@ -219,7 +220,7 @@ class Up:
 
         def agent(port: int) -> Child:
             write_edge_site(site, self.settings, video, self.bootstrap, self.zone_id(), port)
-            argv = zes_argv("edge", "run", "--config", str(site))
+            argv = zes_argv("edge", "run", "--config", str(site), *DEV)
             return Child(
                 "edge agent", argv, self.env(), self.work / "logs" / "edge-agent.log", port
             )
@@ -267,6 +268,9 @@ class Up:
         self.metrics["flows"] = self.add_on_port("flows", flows_sink).port or 0
         url = f"http://127.0.0.1:{plan.web_port}/"
         self.notes.append(f"review app  {url}  user demo, password {password}")
+        # Retention runs here as it does in production (a CronJob, a systemd timer): hourly.
+        env = self.env() | plan.settings_env()
+        self.supervisor.every(3600, Child("retention purge", plan.purge(), env, logs / "purge.log"))
         return f"intake, flows sink, and the review app on {url} (user demo)"
 
     def demo_reviewer(self, plan: EnforcePlan, env: dict[str, str]) -> str:
@@ -287,6 +291,10 @@ class Up:
     # running -----------------------------------------------------------------------------
     def start(self) -> None:
         c = self.config
+        console.print(
+            "[yellow]![/] development secrets allowed (--dev): a demo on this machine only; "
+            "every role refuses them anywhere else"
+        )
         self.step("broker", self.start_broker)
         self.step("redis", self.start_redis)
         self.step("topics", self.create_topics)

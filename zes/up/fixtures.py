@@ -139,6 +139,12 @@ def edge_missing(settings: Settings) -> str | None:
 
 
 # -- the enforcement processes ---------------------------------------------------------------
+DEV = ("--dev",)
+"""`zes up` is a demo on one machine: its roles (stream worker, edge agent, intake, review app)
+run with development secrets allowed (they warn, and `zes up` says so); anywhere else each
+role refuses them. Commands that hold no secret (user add, purge, flows sink) take no flag."""
+
+
 @dataclass(frozen=True)
 class EnforcePlan:
     """How `zes up` runs the case intake and the review app: their `ZES_CASES_*` settings
@@ -153,6 +159,7 @@ class EnforcePlan:
     # for the intake, which encrypts the images, and the review app, which shows them.
     evidence_key: str = field(default_factory=lambda: secrets.token_urlsafe(32))
     session_secret: str = field(default_factory=lambda: secrets.token_urlsafe(32))
+    audit_key: str = field(default_factory=lambda: secrets.token_hex(32))
 
     def settings_env(self) -> dict[str, str]:
         return {
@@ -160,6 +167,7 @@ class EnforcePlan:
             "ZES_CASES_BROKER": self.bootstrap,
             "ZES_CASES_EVIDENCE_KEY": self.evidence_key,
             "ZES_CASES_SESSION_SECRET": self.session_secret,
+            "ZES_CASES_AUDIT_KEY": self.audit_key,
             "ZES_CASES_HOST": "127.0.0.1",
             "ZES_CASES_PORT": str(self.web_port),
             "ZES_CASES_INTAKE_METRICS_PORT": str(self.intake_metrics_port),
@@ -173,13 +181,19 @@ class EnforcePlan:
         }
 
     def user_add(self) -> list[str]:
-        return zes_argv("enforce", "user", "add", "demo", "--role", "reviewer", "--password-stdin")
+        return zes_argv(
+            "enforce", "user", "add", "demo", "--role", "reviewer", "--all-municipalities",
+            "--password-stdin", "--actor", "zes-up",
+        )  # fmt: skip
 
     def intake(self) -> list[str]:
-        return zes_argv("enforce", "intake")
+        return zes_argv("enforce", "intake", *DEV)
 
     def serve(self) -> list[str]:
-        return zes_argv("enforce", "serve")
+        return zes_argv("enforce", "serve", *DEV)
+
+    def purge(self) -> list[str]:
+        return zes_argv("enforce", "purge", "--actor", "zes-up")
 
     def flows_sink(self) -> list[str]:
         return zes_argv("flows", "sink")

@@ -6,10 +6,8 @@ Children run in their own session (and process group): a terminal's Ctrl-C reach
 supervisor, which then stops them: SIGTERM to every process group at once, SIGKILL to those
 still there at the deadline, and it names those it had to kill.
 
-Two hooks, one line each to use:
-- `CHILD_FLAGS`: flags every child's `zes` command line ends with (`zes_argv`);
-- `Supervisor.every(interval_s, child)`: a one-shot command run every interval (never two
-  at once), stopped with the rest.
+A hook, one line to use: `Supervisor.every(interval_s, child)`, a one-shot command run every
+interval (never two at once), stopped with the rest (the retention purge).
 """
 
 from __future__ import annotations
@@ -32,8 +30,6 @@ STOP_GRACE_S = 3.0
 and the interpreter's exit, `zes up` is gone within 5 s. Measured: every child out on SIGTERM,
 all stopped in 2.7-2.9 s; at load 8-14 on 2 cores the stream worker was still shutting down
 and was killed (all stopped in 3.6 s at a grace of 3.5 s, gone 5.6 s after the signal)."""
-CHILD_FLAGS: tuple[str, ...] = ()
-"""Flags at the end of every child's `zes` command line (all of them are roles of `zes`)."""
 
 
 class UpError(RuntimeError):
@@ -47,7 +43,7 @@ class PortTakenError(UpError):
 
 def zes_argv(*args: str) -> list[str]:
     """The `zes` CLI of this very interpreter (a venv's zes, even when not on PATH)."""
-    return [sys.executable, "-m", "zes", *args, *CHILD_FLAGS]
+    return [sys.executable, "-m", "zes", *args]
 
 
 Say = Callable[[str], None]

@@ -4,29 +4,38 @@ Sessions are Starlette's signed cookie (itsdangerous, `CaseSettings.session_secr
 HttpOnly, SameSite=Strict, Secure unless `cookie_secure` is off. The cookie holds only the
 user id, a random session id, the login instant, the CSRF token and the language; the user
 is loaded from the database on every request, so disabling an account ends its sessions.
-A login lasts at most `session_hours` from the moment of login (the cookie's own max-age
-slides with every change). A logged-out session id is remembered until it would have
-expired, so a copy of the cookie taken before logout no longer works (in this process).
+A login lasts at most `session_hours` from the moment of login and ends after `idle_minutes`
+without a request; both are checked against its row in `web_sessions`, which logout ends, so
+a copy of the cookie taken before logout works on no replica, also after a restart. Login
+failures and plate checks are counted in `rate_counters`, shared by every replica too.
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
+import ipaddress
 import secrets
 import threading
-import time
-from collections import OrderedDict, deque
-from collections.abc import Awaitable, Callable
-from datetime import datetime
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from sqlalchemy import select
+from sqlalchemy import delete, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session, sessionmaker
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from enforcement.casework.models import Role, User
+from enforcement.casework.models import RateCounter, Role, User, WebSession
+from enforcement.casework.tenancy import CaseScope, scope_of
 from enforcement.web.core.state import context_of
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CSRF_FIELD = "csrf_token"
@@ -115,106 +124,216 @@ async def csrf_protect(request: Request) -> None:
         raise CsrfError
 
 
-# -- login rate limiting ---------------------------------------------------------------------
-class RateWindow:
-    """Events per key in a sliding window, in memory and bounded (oldest keys go first under
-    a flood). One review process (uvicorn, one worker) is the design."""
+# -- shared counters: login limits and plate-check limits -------------------------------------
+class SharedCounters:
+    """Events per key in the case database, shared by every replica and kept over restarts.
 
-    MAX_KEYS = 100_000
+    Fixed windows with the previous window weighted by how much of it still overlaps the
+    sliding window (the usual two-window estimate): one row per key and window, one upsert
+    per event, and no event list to grow under a flood. Old rows go as new ones come."""
 
-    def __init__(self, window_s: float, clock: Callable[[], float] = time.monotonic) -> None:
-        self.window_s = window_s
+    SWEEP_EVERY = 200
+    """Delete expired rows every this many events of this process."""
+
+    def __init__(self, sessions: sessionmaker[Session], clock: Callable[[], datetime]) -> None:
+        self.sessions = sessions
         self.clock = clock
-        self._events: OrderedDict[str, deque[float]] = OrderedDict()
+        self._events = 0
         self._lock = threading.Lock()
 
-    def _recent(self, key: str, now: float) -> int:
-        times = self._events.get(key)
-        if times is None:
-            return 0
-        while times and times[0] <= now - self.window_s:
-            times.popleft()
-        if not times:
-            del self._events[key]
-            return 0
-        return len(times)
+    def recent(self, key: str, window_s: float) -> float:
+        now = self.clock().timestamp()
+        current = int(now // window_s)
+        with self.sessions() as db:
+            found = db.execute(
+                select(RateCounter.window, RateCounter.count).where(
+                    RateCounter.key == key[:160], RateCounter.window.in_((current - 1, current))
+                )
+            )
+            rows: dict[int, int] = {int(row[0]): int(row[1]) for row in found}
+        overlap = 1.0 - (now - current * window_s) / window_s
+        return rows.get(current, 0) + rows.get(current - 1, 0) * overlap
 
-    def _add(self, key: str, now: float) -> None:
-        self._events.setdefault(key, deque()).append(now)
-        self._events.move_to_end(key)
-        while len(self._events) > self.MAX_KEYS:
-            self._events.popitem(last=False)
+    def add(self, key: str, window_s: float) -> None:
+        at = self.clock()
+        window = int(at.timestamp() // window_s)
+        expires = at + timedelta(seconds=2 * window_s)
+        with self.sessions.begin() as db:
+            insert = sqlite_insert if db.get_bind().dialect.name == "sqlite" else pg_insert
+            statement = insert(RateCounter).values(
+                key=key[:160], window=window, count=1, expires_at=expires
+            )
+            db.execute(
+                statement.on_conflict_do_update(
+                    index_elements=["key", "window"],
+                    set_={"count": RateCounter.count + 1, "expires_at": expires},
+                )
+            )
+            with self._lock:
+                self._events += 1
+                sweep = self._events % self.SWEEP_EVERY == 0
+            if sweep:
+                db.execute(delete(RateCounter).where(RateCounter.expires_at < at))
 
-    def reached(self, keys: tuple[str, ...], limit: int) -> bool:
-        now = self.clock()
-        with self._lock:
-            return any(self._recent(k, now) >= limit for k in keys)
-
-    def add(self, keys: tuple[str, ...]) -> None:
-        now = self.clock()
-        with self._lock:
-            for key in keys:
-                self._add(key, now)
-
-    def allow(self, key: str, limit: int) -> bool:
-        """Count one event for `key` unless `limit` were already reached in the window."""
-        now = self.clock()
-        with self._lock:
-            if self._recent(key, now) >= limit:
-                return False
-            self._add(key, now)
-            return True
+    def allow(self, key: str, limit: int, window_s: float) -> bool:
+        """Count one event for `key` unless `limit` was already reached in the window."""
+        if self.recent(key, window_s) >= limit:
+            return False
+        self.add(key, window_s)
+        return True
 
 
-class LoginLimiter:
-    """Failed logins per client address and per user name in a sliding window. Blocked
-    attempts are refused before the password is checked, so a guesser learns nothing and
-    costs no argon2 run."""
+@dataclass(frozen=True, slots=True)
+class LoginPolicy:
+    """Failed logins are counted per client address and per user name, apart.
 
-    def __init__(
-        self, attempts: int, window_s: float, clock: Callable[[], float] = time.monotonic
-    ) -> None:
-        self.attempts = attempts
-        self._window = RateWindow(window_s, clock)
+    - An address with `attempts` failures in the window is refused (429) before any
+      password is checked: one source cannot spray guesses over many accounts.
+    - A user name with `attempts` failures is not locked: its next attempts, from any
+      address that is not itself refused, are answered after a delay that doubles with each
+      further failure (`delay_s`, capped at `max_delay_s`), and the right password still
+      logs in. So whoever shares an address with an attacker, or is targeted by one, can
+      always still log in, while guessing stays slow.
+    - A wrong second-factor code counts for the address and the user name; after
+      `attempts` of them the user name gets no code checked for the window (429): only
+      someone who already has the password gets there, so this refusal is theirs alone."""
+
+    counters: SharedCounters
+    attempts: int
+    window_s: float
+    delay_s: float
+    max_delay_s: float
 
     @staticmethod
-    def _keys(address: str, username: str) -> tuple[str, str]:
-        return f"addr:{address}", f"user:{username.strip().lower()[:64]}"
+    def _address(address: str) -> str:
+        return f"login-addr:{address}"
 
-    def blocked(self, address: str, username: str) -> bool:
-        return self._window.reached(self._keys(address, username), self.attempts)
+    @staticmethod
+    def _user(username: str) -> str:
+        return f"login-user:{username.strip().lower()[:64]}"
+
+    def address_blocked(self, address: str) -> bool:
+        return self.counters.recent(self._address(address), self.window_s) >= self.attempts
+
+    def user_delay(self, username: str) -> float:
+        failures = self.counters.recent(self._user(username), self.window_s)
+        if failures < self.attempts:
+            return 0.0
+        return float(min(self.max_delay_s, self.delay_s * 2 ** (failures - self.attempts)))
 
     def failed(self, address: str, username: str) -> None:
-        self._window.add(self._keys(address, username))
+        self.counters.add(self._address(address), self.window_s)
+        self.counters.add(self._user(username), self.window_s)
+
+    def code_blocked(self, username: str) -> bool:
+        return self.counters.recent(f"totp-user:{username}", self.window_s) >= self.attempts
+
+    def code_failed(self, address: str, username: str) -> None:
+        self.counters.add(self._address(address), self.window_s)
+        self.counters.add(f"totp-user:{username}", self.window_s)
 
 
-class RevokedSessions:
-    """Session ids ended by logout, kept until they would have expired anyway."""
+# -- the client's address ----------------------------------------------------------------------
+def parse_networks(cidrs: Iterable[str]) -> tuple[IPNetwork, ...]:
+    return tuple(ipaddress.ip_network(c.strip(), strict=False) for c in cidrs)
 
-    def __init__(self) -> None:
-        self._until: dict[str, float] = {}
-        self._lock = threading.Lock()
 
-    def revoke(self, sid: str, until: float) -> None:
-        with self._lock:
-            self._until[sid] = until
+def _ip(text: str) -> IPAddress | None:
+    try:
+        return ipaddress.ip_address(text.strip())
+    except ValueError:
+        return None
 
-    def revoked(self, sid: str, now: float) -> bool:
-        with self._lock:
-            for old in [s for s, until in self._until.items() if until < now]:
-                del self._until[old]
-            return sid in self._until
+
+def client_address(request: Request) -> str:
+    """The client: the TCP peer, unless the peer is a trusted proxy (`trusted_proxies`,
+    CIDR list); then the right-most `X-Forwarded-For` entry that is not a trusted proxy
+    itself. Entries left of it are whatever the client chose to send and are never used."""
+    peer = request.client.host if request.client else "unknown"
+    trusted = context_of(request).trusted_proxies
+    peer_ip = _ip(peer)
+    if peer_ip is None or not any(peer_ip in net for net in trusted):
+        return peer
+    hops = [h for v in request.headers.getlist("x-forwarded-for") for h in v.split(",")]
+    for hop in reversed(hops):
+        hop_ip = _ip(hop)
+        if hop_ip is None:
+            return peer  # a garbled header: the proxy itself is all we know
+        if not any(hop_ip in net for net in trusted):
+            return str(hop_ip)
+    return peer
+
+
+# -- logins in the database ----------------------------------------------------------------------
+def _sid_key(sid: str) -> str:
+    return hashlib.sha256(sid.encode()).hexdigest()
+
+
+class SessionStore:
+    """Logins in `web_sessions`: shared by every replica, kept over restarts. A login works
+    while its row exists, is not ended, is younger than `session_hours` and was used within
+    `idle_minutes`; logout ends it everywhere at once."""
+
+    TOUCH_S = 30.0
+    """`last_seen_at` is written at most this often per login (one write per request would
+    serialise every page view on SQLite's write lock)."""
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self.sessions = sessions
+
+    def start(self, user: User, now: datetime, *, session_hours: float) -> str:
+        sid = secrets.token_urlsafe(32)
+        with self.sessions.begin() as db:
+            db.execute(
+                delete(WebSession).where(
+                    WebSession.last_seen_at < now - timedelta(hours=session_hours)
+                )
+            )
+            db.add(WebSession(id=_sid_key(sid), user_id=user.id, created_at=now, last_seen_at=now))
+        return sid
+
+    def live(
+        self, sid: str, user_id: int, now: datetime, *, session_hours: float, idle_minutes: float
+    ) -> bool:
+        key = _sid_key(sid)
+        with self.sessions() as db:
+            row = db.get(WebSession, key)
+            if row is None or row.user_id != user_id or row.ended_at is not None:
+                return False
+            if now - row.created_at > timedelta(hours=session_hours):
+                return False
+            if now - row.last_seen_at > timedelta(minutes=idle_minutes):
+                return False
+            stale = (now - row.last_seen_at).total_seconds() > self.TOUCH_S
+        if stale:
+            with self.sessions.begin() as db:
+                db.execute(
+                    update(WebSession)
+                    .where(WebSession.id == key, WebSession.ended_at.is_(None))
+                    .values(last_seen_at=now)
+                )
+        return True
+
+    def end(self, sid: str, now: datetime) -> None:
+        with self.sessions.begin() as db:
+            db.execute(
+                update(WebSession)
+                .where(WebSession.id == _sid_key(sid), WebSession.ended_at.is_(None))
+                .values(ended_at=now)
+            )
 
 
 # -- sessions and users ----------------------------------------------------------------------
 def start_session(request: Request, user: User, now: datetime) -> None:
     """A fresh session on login (no fixation: nothing of the anonymous one survives but the
-    chosen language), with a new CSRF token."""
+    chosen language), with a new CSRF token and a new row in `web_sessions`."""
+    ctx = context_of(request)
     lang = request.session.get("lang")
     request.session.clear()
+    sid = ctx.logins.start(user, now, session_hours=ctx.cases.session_hours)
     request.session.update(
         uid=user.id,
-        sid=secrets.token_urlsafe(16),
+        sid=sid,
         login_at=now.timestamp(),
         csrf=secrets.token_urlsafe(32),
     )
@@ -222,10 +341,10 @@ def start_session(request: Request, user: User, now: datetime) -> None:
         request.session["lang"] = lang
 
 
-def end_session(request: Request, until: float) -> None:
+def end_session(request: Request, now: datetime) -> None:
     sid = request.session.get("sid")
     if isinstance(sid, str):
-        context_of(request).revoked.revoke(sid, until)
+        context_of(request).logins.end(sid, now)
     lang = request.session.get("lang")
     request.session.clear()
     if isinstance(lang, str):
@@ -239,16 +358,32 @@ def session_user(request: Request) -> User | None:
     uid, sid, login_at = session.get("uid"), session.get("sid"), session.get("login_at")
     if not (isinstance(uid, int) and isinstance(sid, str) and isinstance(login_at, float)):
         return None
-    now = ctx.clock().timestamp()
-    if now - login_at > ctx.cases.session_hours * 3600 or now < login_at - 300:
+    now = ctx.clock()
+    stamp = now.timestamp()
+    if stamp - login_at > ctx.cases.session_hours * 3600 or stamp < login_at - 300:
         return None
-    if ctx.revoked.revoked(sid, now):
+    live = ctx.logins.live(
+        sid, uid, now, session_hours=ctx.cases.session_hours, idle_minutes=ctx.cases.idle_minutes
+    )
+    if not live:
         return None
     with ctx.sessions() as db:
         user = db.scalar(select(User).where(User.id == uid))
     if user is None or not user.active:
         return None
     return user
+
+
+def scope_of_user(request: Request, user: User) -> CaseScope:
+    """The municipalities whose cases `user` may see (tenancy), cached for the request."""
+    cached = getattr(request.state, "scope", None)
+    if isinstance(cached, CaseScope):
+        return cached
+    ctx = context_of(request)
+    with ctx.sessions() as db:
+        scope = scope_of(db, user, ctx.zones)
+    request.state.scope = scope
+    return scope
 
 
 def current_user(request: Request) -> User:

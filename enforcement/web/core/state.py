@@ -1,4 +1,5 @@
-"""What every request needs: settings, the database, the register re-checker, the clock."""
+"""What every request needs: settings, the database, the register re-checker, the clock,
+the shared login state and the zone catalogue."""
 
 from __future__ import annotations
 
@@ -15,9 +16,16 @@ from enforcement.casework.evidence import EvidenceVault
 from enforcement.casework.recheck import Rechecker
 from enforcement.casework.settings import CaseSettings
 from enforcement.settings import Settings
+from enforcement.zones import ZoneCatalog
 
 if TYPE_CHECKING:
-    from enforcement.web.core.security import LoginLimiter, RateWindow, RevokedSessions
+    from enforcement.casework.accounts import TotpSealer
+    from enforcement.web.core.security import (
+        IPNetwork,
+        LoginPolicy,
+        SessionStore,
+        SharedCounters,
+    )
     from enforcement.web.metrics import ReviewMetrics
 
 
@@ -31,10 +39,15 @@ class WebContext:
     vault: EvidenceVault
     clock: Callable[[], datetime]
     metrics: ReviewMetrics
-    limiter: LoginLimiter
-    revoked: RevokedSessions
-    platechecks: RateWindow
-    """Public plate checks per client address (their own limit, apart from logins)."""
+    counters: SharedCounters
+    """Login failures and public plate checks, in the case database (every replica)."""
+    login_policy: LoginPolicy
+    logins: SessionStore
+    trusted_proxies: tuple[IPNetwork, ...]
+    """Peers whose `X-Forwarded-For` names the client (`CaseSettings.trusted_proxies`)."""
+    totp: TotpSealer
+    zones: ZoneCatalog
+    """The zone catalogue: which municipality a case belongs to (tenancy)."""
 
 
 def context_of(request: Request) -> WebContext:

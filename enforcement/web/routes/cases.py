@@ -31,7 +31,8 @@ from enforcement.casework.models import (
     Sighting,
     User,
 )
-from enforcement.web.core.security import CurrentUser
+from enforcement.casework.tenancy import CaseScope
+from enforcement.web.core.security import CurrentUser, scope_of_user
 from enforcement.web.core.state import WebContext, context_of
 from enforcement.web.core.templating import flash, lang_of, render
 
@@ -48,9 +49,11 @@ IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/webp"})
 INPUT_ERRORS = frozenset({"bad_reason", "reason_text_required", "bad_plate"})
 
 
-def _case_or_404(db: Session, case_id: int, *, lock: bool = False) -> Case:
+def _case_or_404(db: Session, case_id: int, scope: CaseScope, *, lock: bool = False) -> Case:
+    """The case, if it is there for this user: another municipality's case answers 404 as
+    one that does not exist (tenancy: not even its existence is shown)."""
     case = db.get(Case, case_id, with_for_update=lock)
-    if case is None:
+    if case is None or not scope.sees(case):
         raise HTTPException(status_code=404)
     return case
 
@@ -157,6 +160,7 @@ def case_view(
         "can_correct": holds and status in (CaseStatus.OPEN, CaseStatus.ESCALATED),
         "can_escalate": holds and status in (CaseStatus.OPEN, CaseStatus.CONFIRMED),
         "own_confirmation": status == CaseStatus.CONFIRMED and case.confirmed_by == user.id,
+        "closing_correction": review.closing_correction(case),
         "four_eyes": ctx.cases.four_eyes_for(case.zone_id),
         "reasons": [r.value for r in RejectReason],
         "here": f"/cases/{case.id}",
@@ -166,12 +170,15 @@ def case_view(
 @router.get("/cases/{case_id}")
 def case_page(request: Request, case_id: int, user: CurrentUser) -> Response:
     ctx = context_of(request)
+    scope = scope_of_user(request, user)
     now = ctx.clock()
     notices: list[str] = []
     closed_now = False
     with ctx.sessions.begin() as db:
-        case = _case_or_404(db, case_id, lock=True)
-        if case.status in RECHECKED:
+        case = _case_or_404(db, case_id, scope, lock=True)
+        # A correction that closes the case waits for a second reviewer: the re-check of the
+        # corrected plate (which may enter) must not close it past them.
+        if case.status in RECHECKED and not review.closing_correction(case):
             before = case.status
             check = review.recheck_exemptions(db, case, ctx.rechecker, now, actor=user.username)
             if check.decision is None:
@@ -198,10 +205,11 @@ def _act(
     """Run one action in one transaction on the locked case. A `ReviewError` rolls it back
     and shows the case again with the reason; success redirects (post/redirect/get)."""
     ctx = context_of(request)
+    scope = scope_of_user(request, user)
     now = ctx.clock()
     try:
         with ctx.sessions.begin() as db:
-            case = _case_or_404(db, case_id, lock=True)
+            case = _case_or_404(db, case_id, scope, lock=True)
             done = action(ctx, db, case, now)
         # Counted only once committed: a failed commit changed nothing.
         if done.action is not None:
@@ -211,7 +219,7 @@ def _act(
         if error.key == "register_unavailable":
             status = 503
         with ctx.sessions() as db:
-            case = _case_or_404(db, case_id)
+            case = _case_or_404(db, case_id, scope)
             view = case_view(ctx, db, case, user, lang_of(request), now)
         return render(
             request,
@@ -301,8 +309,14 @@ def correct(
     plate: Annotated[str, Form(max_length=64)] = "",
 ) -> Response:
     def run(ctx: WebContext, db: Session, case: Case, now: datetime) -> Done:
-        result = review.correct_plate(db, case, user, now, plate, ctx.rechecker)
-        if result.covered:  # the corrected plate may enter: the case ends as a misread
+        four_eyes = ctx.cases.four_eyes_for(case.zone_id)
+        result = review.correct_plate(
+            db, case, user, now, plate, ctx.rechecker, four_eyes=four_eyes
+        )
+        if result.covered and review.closing_correction(case):
+            # The corrected plate may enter: a second reviewer approves the closing.
+            return Done("done_correct_approval", "correct")
+        if result.covered:  # four-eyes off for this zone: the case ends as a misread now
             return Done("done_correct_closed", "correct", case.reject_reason)
         return Done("done_correct", "correct")  # the reviewer keeps the claim and goes on
 
@@ -313,9 +327,10 @@ def correct(
 def evidence(request: Request, case_id: int, item_id: int, user: CurrentUser) -> Response:
     """One image of one of this case's passages, checked against its SHA-256 and logged."""
     ctx = context_of(request)
+    scope = scope_of_user(request, user)
     now = ctx.clock()
     with ctx.sessions.begin() as db:
-        case = _case_or_404(db, case_id)
+        case = _case_or_404(db, case_id, scope)
         item = db.get(EvidenceItem, item_id)
         passages = {s.passage_id for s in review.sightings(db, case)}
         if item is None or item.pending or item.passage_id not in passages:

@@ -17,6 +17,8 @@ from fastapi.routing import APIRouter
 from pydantic import BaseModel, Field
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
+from enforcement.casework.models import User
+from enforcement.casework.tenancy import scope_of
 from enforcement.flows.opendata import COLUMNS, to_csv
 from enforcement.flows.query import (
     FlowQueryError,
@@ -29,7 +31,7 @@ from enforcement.flows.query import (
 )
 from enforcement.flows.settings import FlowSettings
 from enforcement.flows.tables import GRANULARITIES, TOTAL
-from enforcement.model import LOCAL_TZ
+from enforcement.model import LOCAL_TZ, fold_name
 from enforcement.settings import load_areas
 from enforcement.web import charts
 from enforcement.web.core.security import PolicyReader
@@ -59,14 +61,33 @@ def flow_scopes(request: Request) -> list[FlowScope]:
     return found
 
 
-def _scope(request: Request, zone: str | None) -> FlowScope:
+class NotYoursError(FlowQueryError):
+    """A zone or area of a municipality the user does not belong to (answered 404, as a case
+    of another municipality is)."""
+
+
+def visible_scopes(request: Request, user: User) -> list[FlowScope]:
+    """The zones and areas of the user's municipalities (every one for a regional account)."""
     ctx = context_of(request)
-    available = flow_scopes(request)
+    with ctx.sessions() as db:
+        cases = scope_of(db, user, ctx.rechecker.zones)
+    if cases.everything:
+        return flow_scopes(request)
+    mine = {fold_name(m) for m in cases.municipalities}
+    return [s for s in flow_scopes(request) if fold_name(s.municipality) in mine]
+
+
+def _scope(request: Request, user: User, zone: str | None) -> FlowScope:
+    ctx = context_of(request)
+    available = visible_scopes(request, user)
     if not zone:
         if not available:
-            raise FlowQueryError("no zones configured")
+            raise NotYoursError("no zone or area of your municipalities")
         return available[0]
-    return resolve(zone, ctx.rechecker.zones, load_areas(ctx.settings))
+    found = resolve(zone, ctx.rechecker.zones, load_areas(ctx.settings))
+    if found not in available:
+        raise NotYoursError(f"unknown zone or area {zone!r}")
+    return found
 
 
 def period_bounds(
@@ -100,6 +121,7 @@ def _granularity(period: str, start: dt.date, end: dt.date, chosen: str | None) 
 
 def _tables(
     request: Request,
+    user: User,
     zone: str | None,
     period: str,
     on: dt.date | None,
@@ -112,7 +134,7 @@ def _tables(
     if period not in PERIODS:
         raise FlowQueryError(f"unknown period {period!r}")
     first, last = period_bounds(period, on or today, start, end)
-    scope = _scope(request, zone)
+    scope = _scope(request, user, zone)
     chosen = _granularity(period, first, last, granularity)
     # A page view asks for the same tables seven times (the page, its charts): keep them a
     # minute. Flows arrive per stream batch; a minute late is still news for policy staff.
@@ -184,11 +206,12 @@ def flows_page(
     granularity: GranularityQuery = None,
 ) -> Response:
     try:
-        flows = _tables(request, zone, period, on, start, end, granularity)
+        flows = _tables(request, user, zone, period, on, start, end, granularity)
     except FlowQueryError as exc:
+        status = 404 if isinstance(exc, NotYoursError) else 400
         return render(
-            request, "flows.html", status_code=400, problem=str(exc), flows=None,
-            scopes=flow_scopes(request), periods=PERIODS, granularities=GRANULARITIES,
+            request, "flows.html", status_code=status, problem=str(exc), flows=None,
+            scopes=visible_scopes(request, user), periods=PERIODS, granularities=GRANULARITIES,
             period=period, charts=[], query="",
         )  # fmt: skip
     charts_shown = [
@@ -200,7 +223,7 @@ def flows_page(
         "flows.html",
         problem=None,
         flows=flows,
-        scopes=flow_scopes(request),
+        scopes=visible_scopes(request, user),
         periods=PERIODS,
         granularities=GRANULARITIES,
         period=period,
@@ -249,9 +272,10 @@ def flows_chart(
     if name not in CHARTS:
         return PlainTextResponse("unknown chart", status_code=404)
     try:
-        flows = _tables(request, zone, period, on, start, end, granularity)
+        flows = _tables(request, user, zone, period, on, start, end, granularity)
     except FlowQueryError as exc:
-        return PlainTextResponse(str(exc), status_code=400)
+        status = 404 if isinstance(exc, NotYoursError) else 400
+        return PlainTextResponse(str(exc), status_code=status)
     response = Response(_svg(flows, name, lang_of(request)), media_type="image/svg+xml")
     response.headers["content-security-policy"] = _SVG_POLICY
     return response
@@ -273,9 +297,10 @@ def flows_csv(
     if name not in CHARTS:
         return PlainTextResponse("unknown table", status_code=404)
     try:
-        flows = _tables(request, zone, period, on, start, end, granularity)
+        flows = _tables(request, user, zone, period, on, start, end, granularity)
     except FlowQueryError as exc:
-        return PlainTextResponse(str(exc), status_code=400)
+        status = 404 if isinstance(exc, NotYoursError) else 400
+        return PlainTextResponse(str(exc), status_code=status)
     table = flows.tables[name]
     columns = _columns(table)
     lines = [",".join(["row", *columns])]

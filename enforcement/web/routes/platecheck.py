@@ -21,10 +21,10 @@ from enforcement.messages import LANGUAGES
 from enforcement.model import LOCAL_TZ, Zone
 from enforcement.platecheck import PlateAnswer, PlateInputError, check_plate
 from enforcement.register.protocol import RegisterUnavailable
+from enforcement.web.core.security import client_address
 from enforcement.web.core.state import WebContext, context_of
 from enforcement.web.core.templating import lang_of, render
 from enforcement.web.routes import flows
-from enforcement.web.routes.auth import client_address
 from enforcement.web.texts import ui_text
 
 router = APIRouter()
@@ -54,7 +54,9 @@ def _check(
 ) -> tuple[PlateAnswer, list[Zone]]:
     """Rate limit, pick zones, ask the law; problems as (message key, HTTP status)."""
     ctx = context_of(request)
-    if not ctx.platechecks.allow(client_address(request), ctx.cases.platecheck_per_minute):
+    if not ctx.counters.allow(
+        f"platecheck:{client_address(request)}", ctx.cases.platecheck_per_minute, 60.0
+    ):
         raise PlateCheckError("pc_error_rate", 429)
     zones = _zones(ctx)
     if zone != ALL:
@@ -132,7 +134,9 @@ def api_app(ctx: WebContext) -> FastAPI:
         version="1",
         description="May this vehicle enter the Dutch zero-emission zones for city logistics, "
         "and until when? Answered with the same law and register the cameras use. The plate "
-        "is never logged or stored. Rate limited per client address (HTTP 429).",
+        "is never logged or stored. An exemption registered for the vehicle is only said to "
+        "allow access until a date, never which one it is. Rate limited per client address "
+        "(HTTP 429).",
         docs_url=None,
         redoc_url=None,
         openapi_url="/openapi.json",

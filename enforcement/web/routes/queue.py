@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Annotated
@@ -11,10 +12,10 @@ from fastapi import APIRouter, Form, Query, Request
 from sqlalchemy import select
 from starlette.responses import RedirectResponse, Response
 
-from enforcement.casework import review
+from enforcement.casework import audit, review
 from enforcement.casework.models import Case, CaseStatus, User
 from enforcement.model import VehicleClass
-from enforcement.web.core.security import CurrentUser
+from enforcement.web.core.security import CurrentUser, scope_of_user
 from enforcement.web.core.state import context_of
 from enforcement.web.core.templating import flash, render
 
@@ -33,6 +34,19 @@ class Filters:
     status: str = ""
     age: str = ""
     vehicle_class: str = ""
+
+    def audited(self, zones: set[str]) -> dict[str, str]:
+        """The filters as the audit log keeps them: a zone that is not a known zone id
+        (free text could be a plate) is written as `?`."""
+        values = {
+            "zone": self.zone.strip(),
+            "status": self.status.strip(),
+            "age": self.age.strip(),
+            "vehicle_class": self.vehicle_class.strip(),
+        }
+        if values["zone"] and values["zone"] not in zones:
+            values["zone"] = "?"
+        return {k: v for k, v in values.items() if v}
 
     def parse(self) -> tuple[review.QueueFilter, tuple[str, ...]]:
         """The query filter, or the message keys of what is wrong with the form. A bad
@@ -95,8 +109,10 @@ def queue_page(
     cases: list[Case] = []
     total = 0
     holders: dict[int, str] = {}
+    scope = scope_of_user(request, user)
     if not errors:
-        with ctx.sessions() as db:
+        query = dataclasses.replace(query, within=scope.within)
+        with ctx.sessions.begin() as db:
             found = review.queue(
                 db, query, ctx.clock(), limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE
             )
@@ -105,6 +121,19 @@ def queue_page(
             if ids:
                 rows = db.execute(select(User.id, User.username).where(User.id.in_(ids)))
                 holders = {row[0]: row[1] for row in rows}
+            # Who looked at which part of the queue: filters, page and counts, no plates.
+            audit.append(
+                db,
+                user.username,
+                "view_queue",
+                detail={
+                    "filters": filters.audited({z.id for z in ctx.zones}),
+                    "page": page,
+                    "shown": len(cases),
+                    "total": total,
+                },
+                at=ctx.clock(),
+            )
     pages = max(1, math.ceil(total / PAGE_SIZE))
     return render(
         request,
@@ -117,7 +146,7 @@ def queue_page(
         pages=pages,
         holders=holders,
         now=ctx.clock(),
-        zones=sorted(z.id for z in ctx.rechecker.zones),
+        zones=sorted(z.id for z in ctx.zones if scope.sees_zone(z.id)),
         statuses=[s.value for s in CaseStatus],
         classes=[c.value for c in VehicleClass],
         prev_link=f"/queue?{filters.query_string(page=page - 1)}" if page > 1 else None,
@@ -141,6 +170,7 @@ def next_case(
     back = f"/queue?{filters.query_string()}".rstrip("?")
     if errors:
         return RedirectResponse(back, status_code=303)
+    query = dataclasses.replace(query, within=scope_of_user(request, user).within)
     with ctx.sessions.begin() as db:
         case = review.next_case(db, user, query, ctx.clock(), ctx.cases.claim_minutes)
         case_id = case.id if case is not None else None

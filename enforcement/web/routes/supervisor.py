@@ -12,7 +12,7 @@ from starlette.responses import Response
 
 from enforcement.casework import review
 from enforcement.casework.models import ACTIVE_STATUSES, AuditEntry, Case, CaseStatus
-from enforcement.web.core.security import Supervisor
+from enforcement.web.core.security import Supervisor, scope_of_user
 from enforcement.web.core.state import context_of
 from enforcement.web.core.templating import render
 
@@ -31,17 +31,19 @@ def supervisor_page(
     ctx = context_of(request)
     now = ctx.clock()
     since = now - timedelta(days=days)
+    scope = scope_of_user(request, user)  # only the cases of the supervisor's municipalities
     with ctx.sessions() as db:
         rows = db.execute(
             select(AuditEntry.actor, AuditEntry.action, func.count())
-            .where(AuditEntry.action.in_(DECISIONS), AuditEntry.at >= since)
+            .join(Case, Case.id == AuditEntry.case_id)
+            .where(AuditEntry.action.in_(DECISIONS), AuditEntry.at >= since, scope.cases())
             .group_by(AuditEntry.actor, AuditEntry.action)
         ).all()
-        oldest_at = review.oldest_open(db)
+        oldest_at = review.oldest_open(db, scope.within)
         oldest = (
             db.scalars(
                 select(Case)
-                .where(Case.status.in_([s.value for s in ACTIVE_STATUSES]))
+                .where(Case.status.in_([s.value for s in ACTIVE_STATUSES]), scope.cases())
                 .order_by(Case.first_seen_at, Case.id)
                 .limit(1)
             ).first()
@@ -50,7 +52,7 @@ def supervisor_page(
         )
         reasons = db.execute(
             select(Case.reject_reason, func.count())
-            .where(Case.status == CaseStatus.REJECTED.value, Case.closed_at >= since)
+            .where(Case.status == CaseStatus.REJECTED.value, Case.closed_at >= since, scope.cases())
             .group_by(Case.reject_reason)
             .order_by(func.count().desc())
         ).all()

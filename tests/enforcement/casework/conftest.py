@@ -6,16 +6,19 @@ import hashlib
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import redis
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from enforcement.casework.db import make_engine, migrate, session_factory
 from enforcement.casework.evidence import EvidenceVault
 from enforcement.casework.intake import CaseIntake
+from enforcement.casework.recheck import Rechecker
+from enforcement.model import Fuel, Vehicle
 from enforcement.records import (
     Evidence,
     EvidenceRef,
@@ -25,8 +28,13 @@ from enforcement.records import (
     VehicleFacts,
     Violation,
 )
+from enforcement.register.redis_store import RedisRegister
+from enforcement.zones import DEFAULT_ZONES, ZoneCatalog
 
-KEY = hashlib.sha256(b"test evidence key").digest()
+KEY = bytes.fromhex("5f0e3c9a8b7d61f24c3ea9d05b18e7c26a94f1d3b0c87e5a2d691f4b3ce0a875")
+"""The tests' evidence key: 32 random bytes (as `ZES_CASES_EVIDENCE_KEY`: `KEY.hex()`)."""
+AUDIT_KEY = bytes.fromhex("c41d7be0925a3f68e1b4d09c7a2f5e83b6d0195fa47c2e8d3b90a6f15e7c24d9")
+"""The tests' audit chain key (as `ZES_CASES_AUDIT_KEY`: `AUDIT_KEY.hex()`)."""
 SEEN = datetime(2026, 3, 2, 8, 30, tzinfo=UTC)
 
 
@@ -45,7 +53,7 @@ class CaseDB:
 def _db(url: str) -> Iterator[CaseDB]:
     migrate(url)
     engine = make_engine(url)
-    yield CaseDB(url, engine, session_factory(engine), EvidenceVault(KEY))
+    yield CaseDB(url, engine, session_factory(engine, audit_key=AUDIT_KEY), EvidenceVault(KEY))
     engine.dispose()
 
 
@@ -128,4 +136,35 @@ def evidence_for(
         sha256=hashlib.sha256(data).hexdigest(),
         captured_at=SEEN,
         data=data,
+    )
+
+
+def _van(plate: str) -> Vehicle:
+    return Vehicle(
+        plate=plate,
+        kind="Bedrijfsauto",
+        max_mass_kg=3000,
+        eu_category="N1",
+        first_admission=date(2010, 5, 1),
+        first_nl_registration=date(2010, 5, 1),
+        fuels=(Fuel("Diesel", "4"),),  # Euro 4 van: no access since the zone started
+    )
+
+
+@pytest.fixture
+def rechecker(redis_client: redis.Redis, redis_prefix: str) -> Rechecker:
+    register = RedisRegister(redis_client, redis_prefix, secret=b"test-secret-0123456789")
+    register.replace_vehicles([_van("VNB12X"), _van("VNB99Z"), _van("VNC44K")])
+    return Rechecker(register, ZoneCatalog(DEFAULT_ZONES))
+
+
+def _electric(plate: str) -> Vehicle:
+    return Vehicle(
+        plate=plate,
+        kind="Bedrijfsauto",
+        max_mass_kg=3000,
+        eu_category="N1",
+        first_admission=date(2022, 5, 1),
+        first_nl_registration=date(2022, 5, 1),
+        fuels=(Fuel("Elektriciteit", None),),
     )

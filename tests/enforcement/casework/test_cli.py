@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import getpass
+import json
 import os
 import sqlite3
 import subprocess
@@ -19,8 +21,7 @@ from enforcement.casework.intake import CaseIntake
 from enforcement.casework.models import User
 from enforcement.casework.review import QueueFilter
 from enforcement.register.redis_store import RedisRegister
-from tests.enforcement.casework.conftest import SEEN, violation
-from tests.enforcement.casework.test_review import _van
+from tests.enforcement.casework.conftest import AUDIT_KEY, KEY, SEEN, _van, violation
 
 pytestmark = pytest.mark.redis
 
@@ -41,22 +42,42 @@ def test_users_export_audit_and_purge(
         "ZES_REDIS_URL": redis_url,
         "ZES_REGISTER_PREFIX": redis_prefix,
         "ZES_HASH_SECRET": secret,
+        "ZES_CASES_AUDIT_KEY": AUDIT_KEY.hex(),
     }
     RedisRegister(redis_client, redis_prefix, secret=secret.encode()).replace_vehicles(
         [_van("VNB12X")]
     )
-    added = zes("user", "add", "anna", "--password-stdin", env=env, stdin="a long password 1\n")
+    added = zes(
+        "user",
+        "add",
+        "anna",
+        "--municipality",
+        "Utrecht",
+        "--password-stdin",
+        env=env,
+        stdin="a long password 1\n",
+    )
     assert added.returncode == 0, added.stderr
-    assert "user anna added (reviewer)" in added.stdout
-    short = zes("user", "add", "bart", "--password-stdin", env=env, stdin="short\n")
+    assert "user anna added (reviewer" in added.stdout
+    short = zes(
+        "user",
+        "add",
+        "bart",
+        "--municipality",
+        "Utrecht",
+        "--password-stdin",
+        env=env,
+        stdin="short\n",
+    )
     assert short.returncode == 2 and "at least 12 characters" in short.stderr
-    assert zes("user", "add", "boss", "--role", "supervisor", "--password-stdin", env=env,
+    assert zes("user", "add", "boss", "--role", "supervisor", "--all-municipalities",
+               "--password-stdin", env=env,
                stdin="another long password\n").returncode == 0  # fmt: skip
 
     # A case confirmed without four-eyes, straight into the database the CLI uses.
     engine = make_engine(f"sqlite:///{tmp_path / 'cases.db'}")
-    sessions = session_factory(engine)
-    CaseIntake(sessions, EvidenceVault(b"k" * 32), grace=timedelta(0)).apply([violation("VNB12X")])
+    sessions = session_factory(engine, audit_key=AUDIT_KEY)
+    CaseIntake(sessions, EvidenceVault(KEY), grace=timedelta(0)).apply([violation("VNB12X")])
     with sessions.begin() as session:
         anna = session.query(User).filter_by(username="anna").one()
         case = review.next_case(session, anna, QueueFilter(), SEEN + timedelta(days=1), 15)
@@ -64,22 +85,60 @@ def test_users_export_audit_and_purge(
         review.confirm(session, case, anna, SEEN + timedelta(days=1), four_eyes=False)
     engine.dispose()
 
-    first = zes("export", env=env)
+    first = zes("export", "--actor", "carla.boa", env=env)
     assert first.returncode == 0, first.stderr
-    assert "fine batch 1: 1 cases" in first.stdout
+    assert "fine batch 1 of Utrecht: 1 cases" in first.stdout
     again = zes("export", env=env)
     assert "nothing new to export" in again.stdout
-    assert (tmp_path / "exports" / "zes-fines-000001.csv").read_text().count("VNB12X") == 2
+    batch = tmp_path / "exports" / "zes-fines-utrecht-000001.csv"
+    assert batch.read_text().count("VNB12X") == 2
+    manifest = batch.with_suffix(".json")
 
-    verified = zes("audit", "verify", env=env)
-    assert verified.returncode == 0 and "audit chain intact" in verified.stdout
     with sqlite3.connect(tmp_path / "cases.db") as db:
+        actors = dict(db.execute("SELECT action, actor FROM audit_log WHERE action LIKE 'export%'"))
+    assert actors == {"export": "carla.boa", "export_reserve": "carla.boa"}  # not `cli`
+
+    anchor = zes("audit", "anchor", env=env)
+    assert anchor.returncode == 0, anchor.stderr
+    line = json.loads(anchor.stdout)
+    assert set(line) == {"count", "head"} and line["count"] >= 5
+    (tmp_path / "anchor.json").write_text(anchor.stdout)
+    verified = zes("audit", "verify", "--anchor", str(tmp_path / "anchor.json"), env=env)
+    assert verified.returncode == 0 and "audit chain intact" in verified.stdout
+    assert zes("audit", "verify", "--anchor", str(manifest), env=env).returncode == 0
+
+    with sqlite3.connect(tmp_path / "cases.db") as db:
+        (original,) = db.execute("SELECT actor FROM audit_log WHERE seq = 2").fetchone()
         db.execute("UPDATE audit_log SET actor = 'mallory' WHERE seq = 2")
     broken = zes("audit", "verify", env=env)
     assert broken.returncode == 1 and "BROKEN at entry 2" in broken.stdout
+    with sqlite3.connect(tmp_path / "cases.db") as db:
+        db.execute("UPDATE audit_log SET actor = ? WHERE seq = 2", (original,))
+        # The two newest entries deleted and the head moved back to the one before.
+        seq, digest = db.execute(
+            "SELECT seq, hash FROM audit_log WHERE seq = (SELECT max(seq) - 2 FROM audit_log)"
+        ).fetchone()
+        db.execute("DELETE FROM audit_log WHERE seq > ?", (seq,))
+        db.execute("UPDATE audit_head SET seq = ?, hash = ?", (seq, digest))
+    assert zes("audit", "verify", env=env).returncode == 0  # consistent without the anchor
+    cut = zes("audit", "verify", "--anchor", str(tmp_path / "anchor.json"), env=env)
+    assert cut.returncode == 1 and f"BROKEN at entry {seq + 1}" in cut.stdout
 
     purged = zes("purge", env=env)
     assert purged.returncode == 0 and purged.stdout.startswith("purged: 0 evidence items")
     assert "VNB12X" not in purged.stdout + purged.stderr
+    with sqlite3.connect(tmp_path / "cases.db") as db:
+        (who,) = db.execute("SELECT actor FROM audit_log WHERE action = 'purge'").fetchone()
+    assert who == getpass.getuser()  # the operating-system user by default
     disabled = zes("user", "disable", "anna", env=env)
     assert disabled.returncode == 0 and "user anna disabled" in disabled.stdout
+
+
+def test_a_wrong_audit_key_fails_verify_at_the_first_entry(tmp_path: Path) -> None:
+    env = {"ZES_WORK_DIR": str(tmp_path), "ZES_CASES_AUDIT_KEY": AUDIT_KEY.hex()}
+    assert zes("user", "add", "anna", "--municipality", "Utrecht", "--password-stdin", env=env,
+               stdin="a long password 1\n").returncode == 0  # fmt: skip
+    other = {**env, "ZES_CASES_AUDIT_KEY": KEY.hex()}
+    result = zes("audit", "verify", env=other)
+    assert result.returncode == 1 and "BROKEN at entry 1" in result.stdout
+    assert "ZES_CASES_AUDIT_KEY" in result.stdout

@@ -4,10 +4,12 @@ malformed records are dead-lettered and the rest still lands."""
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import uuid
 from datetime import timedelta
 
+import msgspec
 import pytest
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.admin import NewTopic
@@ -18,7 +20,12 @@ from enforcement.casework.intake import IntakeCounts
 from enforcement.casework.metrics import IntakeMetrics
 from enforcement.casework.models import Case, EvidenceItem, Sighting
 from enforcement.casework.settings import CaseSettings
-from enforcement.records import decode_dead_letter, encode_evidence, encode_violation
+from enforcement.records import (
+    DeadLetter,
+    decode_dead_letter,
+    encode_evidence,
+    encode_violation,
+)
 from tests.enforcement.casework.conftest import SEEN, CaseDB, evidence_for, violation
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
@@ -117,3 +124,73 @@ def test_intake_end_to_end(case_db: CaseDB, topics: CaseSettings) -> None:
     assert totals.evidence_duplicates == 15
     with case_db.sessions() as session:
         assert session.scalar(select(func.count()).select_from(Sighting)) == 21
+
+
+def _dead_letters(cases: CaseSettings) -> list[DeadLetter]:
+    letters = KafkaConsumer(
+        cases.dead_letter_topic, bootstrap_servers=cases.broker,
+        auto_offset_reset="earliest", consumer_timeout_ms=3000,
+    )  # fmt: skip
+    try:
+        return [decode_dead_letter(m.value) for m in letters]
+    finally:
+        letters.close()
+
+
+def test_a_record_the_database_cannot_store_is_dead_lettered_alone(
+    case_db: CaseDB, topics: CaseSettings
+) -> None:
+    """The crash loop of the issue: a violation with a naive `seen_at` was decoded, then
+    refused by the database while binding, and the intake died before committing, at every
+    restart. Now it is dead-lettered and the rest of the batch lands. On PostgreSQL a value
+    the decoder cannot see as wrong (a NUL character) is refused by the database itself:
+    the batch is then applied record by record, and only that one is dead-lettered."""
+    good = [violation(f"VNB{i:02d}X") for i in range(6)]
+    naive = violation("VNC44K", seen_at=SEEN.replace(tzinfo=None))
+    bad = [naive]
+    if case_db.url.startswith("postgresql"):
+        bad.append(msgspec.structs.replace(violation("VNB99Z"), plate_raw="VNB\x0099Z"))
+    producer = KafkaProducer(bootstrap_servers=topics.broker, acks="all")
+    for record in [*good[:3], *bad, *good[3:]]:  # the bad ones in the middle of one batch
+        producer.send(topics.violations_topic, key=b"k", value=encode_violation(record))
+    producer.flush(30)
+    producer.close()
+
+    totals = _run(case_db, topics, expect=len(good))
+    assert totals.new_cases == len(good)
+    dead = _dead_letters(topics)
+    assert len(dead) == len(bad)
+    errors = sorted(d.error for d in dead)
+    assert "seen_at must carry a UTC offset" in errors[-1]
+    if len(bad) == 2:
+        assert errors[0].startswith("DataError") and "VNB" not in errors[0]  # no plate in it
+    with case_db.sessions() as session:
+        plates = set(session.scalars(select(Case.plate)))
+    assert plates == {r.plate for r in good}
+
+
+def test_an_oversized_dead_letter_carries_a_reference(
+    sqlite_db: CaseDB, topics: CaseSettings
+) -> None:
+    """An ~800 KB malformed evidence record: its dead letter with the payload (base64 in
+    JSON) would pass Kafka's 1 MiB limit, and `send` raised, crash-looping the intake."""
+    image = bytes(range(256)) * 3200  # 800 KB
+    malformed = msgspec.structs.replace(evidence_for(uuid.uuid4(), data=image), sha256="0" * 64)
+    fine = evidence_for(uuid.uuid4())
+    producer = KafkaProducer(bootstrap_servers=topics.broker, acks="all", max_request_size=2 << 20)
+    sent = producer.send(topics.evidence_topic, key=b"k", value=encode_evidence(malformed))
+    metadata = sent.get(30)
+    producer.send(topics.evidence_topic, key=b"k", value=encode_evidence(fine))
+    producer.flush(30)
+    producer.close()
+
+    totals = _run(sqlite_db, topics, expect=1)
+    assert totals.evidence_pending == 1
+    (letter,) = _dead_letters(topics)
+    raw = encode_evidence(malformed)
+    assert letter.payload == b"" and letter.payload_size == len(raw)
+    assert letter.payload_sha256 == hashlib.sha256(raw).hexdigest()
+    assert (letter.source_topic, letter.partition, letter.offset) == (
+        topics.evidence_topic, metadata.partition, metadata.offset,
+    )  # fmt: skip
+    assert "sha256 does not match" in letter.error

@@ -17,13 +17,16 @@ from typing import Any
 import cv2
 import msgspec
 import numpy as np
+import pyotp
 import pytest
 import redis
 import uvicorn
 from fastapi import FastAPI
+from sqlalchemy import select
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from enforcement.casework.accounts import add_user
+from enforcement.casework.models import User
 from enforcement.casework.recheck import Rechecker
 from enforcement.casework.settings import CaseSettings
 from enforcement.model import Fuel, Vehicle
@@ -33,6 +36,8 @@ from enforcement.settings import Settings, load_law
 from enforcement.web import create_app
 from tests.conftest import missing
 from tests.enforcement.casework.conftest import (  # noqa: F401  (fixtures used by name)
+    AUDIT_KEY,
+    KEY,
     SEEN,
     CaseDB,
     case_db,
@@ -56,6 +61,8 @@ with warnings.catch_warnings():
     from starlette.testclient import TestClient
 
 PASSWORD = "correct horse battery staple"
+#: A random test key (hex, 32 bytes): the start-up check refuses development values.
+SESSION_SECRET = "5f0c1d9e8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1d"
 SECRET = b"web-test-plate-hash-secret"
 #: The reviewers' "now": a day after the sightings, so every case is past its grace period.
 NOW = SEEN + timedelta(days=1)
@@ -112,6 +119,19 @@ class Web:
     rechecker: Rechecker
     work_dir: Path
     users: dict[str, int] = field(default_factory=dict)
+    settings: Settings | None = None
+    totp: dict[str, str] = field(default_factory=dict)
+    """The TOTP keys of the users who enrolled (as their phone would hold them)."""
+
+    def code(self, username: str) -> str:
+        """A valid, unused code of `username`'s key at the app's clock: the first step of
+        the accepted window (one before to one after now) after the last one used."""
+        with self.db.sessions() as session:
+            last = session.scalar(select(User.totp_last_step).where(User.username == username))
+        step = int(self.clock.now.timestamp()) // 30
+        candidate = step - 1 if last is None else max(step - 1, last + 1)
+        assert candidate <= step + 1, "every code of this window was used: move the clock"
+        return str(pyotp.TOTP(self.totp[username]).at(candidate * 30))
 
     def client(self) -> TestClient:
         # https: the session cookie is Secure, and httpx sends it over TLS URLs only.
@@ -147,12 +167,22 @@ class Web:
         return passage
 
 
+def client_of(app: ASGIApp, address: str = "testclient") -> TestClient:
+    """A client of `app` connecting from `address` (the TCP peer the app sees)."""
+    return TestClient(
+        app, base_url="https://testserver", follow_redirects=False, client=(address, 50000)
+    )
+
+
 def settings_for(tmp_path: Path, **overrides: Any) -> CaseSettings:
     values: dict[str, Any] = {
-        "evidence_key": "test evidence key",  # SHA-256 of it is the fixtures' vault KEY
-        "session_secret": "web-test-session-secret-0123456789",
+        "evidence_key": KEY.hex(),  # the fixtures' vault key
+        "audit_key": AUDIT_KEY.hex(),  # the fixtures' audit chain key
+        "session_secret": SESSION_SECRET,
         "login_attempts": 3,
         "login_window_s": 60.0,
+        "login_delay_s": 0.05,
+        "login_max_delay_s": 0.2,
         "review_metrics_port": 0,
         "export_dir": tmp_path / "exports",
     }
@@ -180,11 +210,24 @@ def make_web(
     cases = settings_for(tmp_path, **overrides)
     clock = Clock(NOW)
     app = create_app(settings, cases, engine=db.engine, rechecker=rechecker, clock=clock)
-    web = Web(app, db, cases, clock, register, rechecker, tmp_path)
+    web = Web(app, db, cases, clock, register, rechecker, tmp_path, settings=settings)
     with db.sessions.begin() as session:
         for name, role in (("anna", "reviewer"), ("bram", "reviewer"), ("sara", "supervisor")):
-            web.users[name] = add_user(session, name, PASSWORD, role, actor="test").id
+            web.users[name] = add_user(
+                session, name, PASSWORD, role, actor="test", all_municipalities=True
+            ).id
     return web
+
+
+def add_officer(web: Web, name: str, role: str, *municipalities: str) -> int:
+    """An account of these municipalities only (tenancy)."""
+    with web.db.sessions.begin() as session:
+        user = add_user(
+            session, name, PASSWORD, role, actor="test", municipalities=municipalities,
+            zones=web.rechecker.zones,
+        )  # fmt: skip
+        web.users[name] = user.id
+    return web.users[name]
 
 
 @pytest.fixture
@@ -213,10 +256,29 @@ def login(client: TestClient, username: str, password: str = PASSWORD) -> Any:
     )
 
 
+SECRET_SHOWN = re.compile(r'<code id="totp-secret">([A-Z2-7 ]+)</code>')
+
+
+def second_factor(web: Web, client: TestClient, username: str, response: Any) -> Any:
+    """Finish a login that asks for the second factor: enrol (reading the key from the
+    page, as a person would scan it) or type a fresh code."""
+    where = response.headers.get("location", "")
+    if where not in ("/login/enrol", "/login/code"):
+        return response
+    page = client.get(where)
+    assert page.status_code == 200, page.text
+    if where == "/login/enrol":
+        shown = SECRET_SHOWN.search(page.text)
+        assert shown, page.text
+        web.totp[username] = shown.group(1).replace(" ", "")
+    return client.post(where, data={"code": web.code(username), "csrf_token": csrf_of(page.text)})
+
+
 def logged_in(web: Web, username: str) -> TestClient:
     client = web.client()
-    response = login(client, username)
+    response = second_factor(web, client, username, login(client, username))
     assert response.status_code == 303, response.text
+    assert response.headers["location"] not in ("/login/enrol", "/login/code", "/login")
     return client
 
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import csv
 import re
+from datetime import timedelta
 from typing import Any
 
+import pyotp
 import pytest
 from playwright.sync_api import Dialog, Page, expect
 from sqlalchemy import select
@@ -104,12 +106,11 @@ def test_four_eyes_review_from_login_to_export(live_web: Web, new_context: Any) 
 
     # The export holds the case exactly once; a second export is empty.
     out = web.work_dir / "exports"
-    with web.db.sessions.begin() as session:
-        first = export(session, out, web.rechecker, actor="export", clock=lambda: NOW)
-    with web.db.sessions.begin() as session:
-        second = export(session, out, web.rechecker, actor="export", clock=lambda: NOW)
-    [(kind, _, path, count)] = first.batches
-    assert (kind, count) == ("fine", 1)
+    first = export(web.db.sessions, out, web.rechecker, actor="export", clock=lambda: NOW)
+    second = export(web.db.sessions, out, web.rechecker, actor="export", clock=lambda: NOW)
+    [batch] = first.batches
+    assert (batch.kind, batch.cases) == ("fine", 1)
+    path = batch.path
     rows = list(csv.DictReader(path.read_text(encoding="utf-8").splitlines()))
     with web.db.sessions() as session:
         case = session.get(Case, case_id)
@@ -143,3 +144,51 @@ def test_hostile_filter_input_stays_text_in_the_browser(live_web: Web, page: Pag
     assert dialogs == []
     page.goto("/queue")
     expect(page.locator("#queue-total")).to_have_text("1 zaken")
+
+
+def test_totp_enrolment_and_login_in_the_browser(live_web: Web, new_context: Any) -> None:
+    """A supervisor's first login enrols the second factor from the QR code's page (no
+    script: the CSP allows none), the next login asks for a code."""
+    assert live_web.users["sara"]  # a supervisor: the second factor is required
+    errors: list[str] = []
+    first = new_context()
+    page = first.new_page()
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.goto("/login")
+    page.fill("#username", "sara")
+    page.fill("#password", PASSWORD)
+    page.click("#login button[type=submit]")
+    expect(page).to_have_url(re.compile(r"/login/enrol$"))
+    qr = page.locator("#qr svg")
+    expect(qr).to_be_visible()
+    box = qr.bounding_box()
+    assert box and box["width"] >= 150 and abs(box["width"] - box["height"]) < 2
+    assert page.locator("script").count() == 0
+    secret = page.locator("#totp-secret").inner_text().replace(" ", "")
+    assert re.fullmatch(r"[A-Z2-7]{32}", secret)
+    page.goto("/queue")  # the password alone opens nothing
+    expect(page).to_have_url(re.compile(r"/login\?next=%2Fqueue$"))
+    page.goto("/login/enrol")  # a new key on every showing: the old one is gone
+    secret = page.locator("#totp-secret").inner_text().replace(" ", "")
+    page.fill("#code", pyotp.TOTP(secret).at(NOW))
+    page.click("#enrol-form button[type=submit]")
+    expect(page).to_have_url(re.compile(r"/queue$"))
+    page.goto("/supervisor")
+    expect(page).to_have_url(re.compile(r"/supervisor$"))
+    page.click("#logout")
+    expect(page).to_have_url(re.compile(r"/login$"))
+
+    second = new_context().new_page()
+    second.goto("/login")
+    second.fill("#username", "sara")
+    second.fill("#password", PASSWORD)
+    second.click("#login button[type=submit]")
+    expect(second).to_have_url(re.compile(r"/login/code$"))
+    second.fill("#code", pyotp.TOTP(secret).at(NOW))  # already used: refused
+    second.click("#code-form button[type=submit]")
+    expect(second.locator("p.error")).to_contain_text("al gebruikt")
+    second.fill("#code", pyotp.TOTP(secret).at(NOW + timedelta(seconds=30)))
+    second.click("#code-form button[type=submit]")
+    expect(second).to_have_url(re.compile(r"/queue$"))
+    expect(second.locator(".who")).to_contain_text("sara")
+    assert not [e for e in errors if "Content Security Policy" in e], errors

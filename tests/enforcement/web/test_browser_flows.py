@@ -42,6 +42,7 @@ def test_the_flow_charts_render_in_the_browser(
         assert image.evaluate("img => img.complete && img.naturalWidth > 0"), chart
         # The screenshot of each chart shows drawn bars or lines, not an empty white box.
         shot = cv2.imdecode(np.frombuffer(image.screenshot(), np.uint8), cv2.IMREAD_COLOR)
+        assert shot is not None
         coloured = np.count_nonzero(np.ptp(shot.astype(np.int16), axis=2) > 60)
         assert coloured > 100, f"{chart}: {coloured} coloured pixels"
         expect(page.locator(f"#chart-{chart} table")).to_be_visible()

@@ -22,7 +22,11 @@ HOURS = [dt.datetime(2026, 3, d, h, tzinfo=dt.UTC) for d in (2, 3) for h in (6, 
 def fill(web: Web) -> None:
     """Two days of flows into Utrecht: diesel and electric vans, a few rare trucks, foreign."""
     with web.db.sessions.begin() as session:
-        add_user(session, "pia", PASSWORD, "policy", actor="test")
+        add_user(session, "pia", PASSWORD, "policy", actor="test", all_municipalities=True)
+        add_user(
+            session, "hugo", PASSWORD, "policy", actor="test", municipalities=["Haarlem"],
+            zones=web.rechecker.zones,
+        )  # fmt: skip
         keys = []
         for hour in HOURS:
             keys += [key(hour=hour)] * 3
@@ -55,6 +59,17 @@ def test_a_reviewer_is_refused_and_supervisors_see_it(web: Web) -> None:
     assert logged_in(web, "anna").get("/flows").status_code == 403
     assert logged_in(web, "sara").get("/flows").status_code == 200
     assert web.client().get("/flows").status_code in (303, 401)  # not logged in
+
+
+def test_policy_staff_see_only_their_municipalities_zones(web: Web) -> None:
+    fill(web)
+    client = logged_in(web, "hugo")  # Haarlem
+    assert client.get("/flows?zone=utrecht").status_code == 404
+    assert client.get("/flows/chart/vehicle_class.svg?zone=utrecht").status_code == 404
+    assert client.get("/flows/origin.csv?zone=utrecht").status_code == 404
+    page = client.get("/flows")
+    assert page.status_code == 200
+    assert 'value="haarlem"' in page.text and 'value="utrecht"' not in page.text
 
 
 def test_charts_are_svg_without_script(web: Web) -> None:

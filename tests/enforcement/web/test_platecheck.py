@@ -143,6 +143,7 @@ def test_no_plate_in_the_server_logs(tmp_path: Path, redis_url: str, redis_prefi
             Settings(_env_file=None, work_dir=Path({str(tmp_path)!r}), redis_url={redis_url!r},
                      register_prefix={redis_prefix!r}, hash_secret={SECRET.decode()!r}),
             CaseSettings(_env_file=None, port={port}, review_metrics_port=0),
+            dev=True,
         )
         """
     )
@@ -171,3 +172,51 @@ def test_no_plate_in_the_server_logs(tmp_path: Path, redis_url: str, redis_prefi
     text = log.read_text()
     assert "GET /api/v1/platecheck 200" in text  # the access log is there …
     assert not re.search(r"qx.?987.?z", text, re.IGNORECASE), text  # … without the plate
+
+
+def test_the_api_never_names_an_r28_exemption_but_the_case_page_shows_it(web: Web) -> None:
+    """Hole 3 over HTTP: the public answer treats a health-related ontheffing (R28) as not
+    registered; officers still see it on the case page."""
+    from datetime import UTC
+    from datetime import date as day_of
+    from datetime import datetime as instant
+
+    from enforcement.model import Exemption
+    from enforcement.records import ExemptionFacts
+    from tests.enforcement.web.conftest import logged_in
+
+    web.register.replace_exemptions(
+        [
+            Exemption.for_dates(
+                "VNB12X", "aangepast-voertuig-handicap", "Utrecht", day_of(2026, 1, 1),
+                day_of(2027, 12, 31), reference="R28-UTR-77",
+            )
+        ]
+    )  # fmt: skip
+    client = web.client()
+    answer = client.get(
+        "/api/v1/platecheck", params={"plate": "VNB12X", "zone": "utrecht", "date": DAY}
+    )
+    assert answer.status_code == 200
+    zone = answer.json()["zones"][0]
+    assert zone["outcome"] == "violation"  # as if none were registered
+    text = answer.text.replace("(R28)", "")  # the list of what one could apply for
+    for word in ("handicap", "aangepast-voertuig", "R28-UTR", "R28", "ontheffing aang"):
+        assert word not in text, word
+    page = client.get("/platecheck", params={"plate": "VNB12X", "zone": "utrecht", "date": DAY})
+    assert "R28-UTR" not in page.text and "geen toegang tot Utrecht" in page.text
+    # The officers' case page keeps every fact the stream recorded.
+    facts = ExemptionFacts(
+        type="aangepast-voertuig-handicap",
+        scope="Amersfoort",
+        starts_at=instant(2026, 1, 1, tzinfo=UTC),
+        ends_before=instant(2027, 1, 1, tzinfo=UTC),
+        status="granted",
+        reference="R28-AMF-1",
+    )
+    web.add_case("VNB12X", exemptions=(facts,))
+    anna = logged_in(web, "anna")
+    case_page = anna.get("/queue").text
+    case_id = int(re.findall(r'href="/cases/(\d+)"', case_page)[0])
+    shown = anna.get(f"/cases/{case_id}").text
+    assert "aangepast-voertuig-handicap" in shown and "R28-AMF-1" in shown

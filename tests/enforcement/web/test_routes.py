@@ -126,8 +126,12 @@ def test_login_logout_and_a_copied_cookie_after_logout(web: Web) -> None:
 
 def test_sessions_end_after_session_hours_and_when_the_user_is_disabled(web: Web) -> None:
     client = logged_in(web, "anna")
-    web.clock.now = NOW + timedelta(hours=web.cases.session_hours - 0.1)
-    assert client.get("/queue").status_code == 200
+    # In use all the time (a request every 20 minutes, inside the idle timeout) ...
+    end = NOW + timedelta(hours=web.cases.session_hours - 0.1)
+    while web.clock.now < end:
+        web.clock.now = min(end, web.clock.now + timedelta(minutes=20))
+        assert client.get("/queue").status_code == 200
+    # ... it still ends after session_hours.
     web.clock.now = NOW + timedelta(hours=web.cases.session_hours + 0.1)
     assert client.get("/queue").status_code == 303
     web.clock.now = NOW
@@ -175,18 +179,19 @@ def test_login_rate_limit_per_address_and_per_user(web: Web) -> None:
     assert len(failures) == web.cases.login_attempts  # blocked tries never reach argon2
 
 
-def test_login_limiter_counts_user_names_across_addresses_and_forgets_old_failures() -> None:
-    from enforcement.web.core.security import LoginLimiter
-
-    now = [0.0]
-    limiter = LoginLimiter(2, 60.0, clock=lambda: now[0])
-    limiter.failed("10.0.0.1", "Anna")
-    limiter.failed("10.0.0.2", "anna ")
-    assert limiter.blocked("10.0.0.3", "anna")  # per user name, whatever the address
-    assert not limiter.blocked("10.0.0.3", "bram")
-    assert limiter.blocked("10.0.0.1", "bram") is False  # one failure from that address
-    now[0] = 61.0
-    assert not limiter.blocked("10.0.0.3", "anna")
+def test_login_limits_count_user_names_across_addresses_and_forget_old_failures(
+    web: Web,
+) -> None:
+    policy = web.app.state.zes.login_policy
+    policy.failed("10.0.0.1", "Anna")
+    policy.failed("10.0.0.2", "anna ")
+    policy.failed("10.0.0.4", "anna")
+    assert policy.user_delay("anna") > 0  # per user name, whatever the address
+    assert policy.user_delay("bram") == 0
+    assert not policy.address_blocked("10.0.0.1")  # one failure from that address
+    assert not policy.address_blocked("10.0.0.3")
+    web.clock.now = NOW + timedelta(seconds=2 * web.cases.login_window_s + 1)
+    assert policy.user_delay("anna") == 0
 
 
 def test_security_headers_on_pages_and_no_store_on_cases_and_images(web: Web) -> None:
@@ -475,16 +480,15 @@ def test_four_eyes_the_confirmer_cannot_approve_and_another_reviewer_can(web: We
     assert 'zes_review_decisions_total{action="confirm"} 1.0' in metrics
     assert 'zes_review_decisions_total{action="approve"} 1.0' in metrics
     # The export takes the case exactly once.
-    with web.db.sessions.begin() as session:
-        first = export(
-            session, web.work_dir / "exports", web.rechecker, actor="test", clock=lambda: NOW
-        )
-    with web.db.sessions.begin() as session:
-        second = export(
-            session, web.work_dir / "exports", web.rechecker, actor="test", clock=lambda: NOW
-        )
-    [(kind, _, path, count)] = first.batches
-    assert (kind, count) == ("fine", 1)
+    first = export(
+        web.db.sessions, web.work_dir / "exports", web.rechecker, actor="test", clock=lambda: NOW
+    )
+    second = export(
+        web.db.sessions, web.work_dir / "exports", web.rechecker, actor="test", clock=lambda: NOW
+    )
+    [batch] = first.batches
+    assert (batch.kind, batch.cases) == ("fine", 1)
+    path = batch.path
     rows = list(csv.DictReader(path.read_text(encoding="utf-8").splitlines()))
     assert [r["case_key"] for r in rows] == [case.case_key]
     assert second.batches == []
@@ -567,14 +571,20 @@ def test_correcting_the_plate_reruns_the_decision(web: Web) -> None:
     assert bad.status_code == 400
     _post(anna, f"/cases/{first}/correct", plate="vnb-12-y")
     case = _case(web, first)
+    # A correction that closes the case needs a second reviewer, like a confirmation.
     assert (case.status, case.reject_reason, case.corrected_plate) == (
-        "rejected",
-        "misread",
+        "confirmed",
+        None,
         "VNB12Y",
     )
     assert case.correction is not None and case.correction["from"] == "VNB12Z"
     page = anna.get(f"/cases/{first}").text
-    assert "Kenteken gecorrigeerd van" in page
+    assert "Kenteken gecorrigeerd van" in page and 'id="notice-closing-correction"' in page
+    bram = logged_in(web, "bram")
+    assert _claim_next(bram, web) == first
+    assert _post(bram, f"/cases/{first}/approve").status_code == 303
+    case = _case(web, first)
+    assert (case.status, case.reject_reason) == ("rejected", "misread")
     second = _claim_next(anna, web)
     undetermined = anna.get(f"/cases/{second}").text
     assert 'id="notice-identify"' in undetermined and 'id="form-confirm"' not in undetermined

@@ -43,7 +43,7 @@ def test_create_app_defaults_to_the_sqlite_file_and_the_redis_register(
 
 def test_serve_refuses_a_public_address_with_the_development_secrets(tmp_path: Path) -> None:
     cases = CaseSettings(_env_file=None, host="0.0.0.0", review_metrics_port=0)
-    with pytest.raises(ConfigError, match="development secrets"):
+    with pytest.raises(ConfigError, match="review app refuses to start: ZES_CASES_SESSION"):
         serve(Settings(_env_file=None, work_dir=tmp_path), cases)
 
 
@@ -69,6 +69,7 @@ def test_serve_runs_the_app_and_its_metrics_on_loopback(
             Settings(_env_file=None, work_dir=Path({str(tmp_path)!r}), redis_url={redis_url!r},
                      register_prefix={redis_prefix!r}),
             CaseSettings(_env_file=None, port={port}, review_metrics_port={metrics_port}),
+            dev=True,
         )
         """
     )
