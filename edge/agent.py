@@ -25,10 +25,12 @@ from datetime import UTC, datetime
 from types import FrameType
 
 import cv2
+import msgspec
 import numpy as np
 
 from edge.capture import Capture, Frame
-from edge.config import CameraConfig, SiteConfig, resolve_model_paths
+from edge.config import CameraConfig, SiteConfig, load_evidence_key, resolve_model_paths
+from edge.health import CameraHealth, assess, notify, read_time_sync, watchdog_interval_s
 from edge.metrics import EdgeMetrics, MetricsServer
 from edge.publisher import Publisher
 from edge.recognition import (
@@ -42,6 +44,7 @@ from edge.recognition import (
 )
 from edge.spool import Spool
 from edge.tracking import FinishedTrack, Tracker, TrackerParams, decide
+from enforcement.evidence_seal import seal_evidence
 from enforcement.plates import plate_hash
 from enforcement.records import (
     AlternativeRead,
@@ -49,6 +52,7 @@ from enforcement.records import (
     EvidenceKind,
     EvidenceRef,
     Passage,
+    TimeSync,
 )
 from enforcement.settings import load_settings
 
@@ -341,8 +345,21 @@ class Agent:
         models = Models(config)
         detector_for = detector_for or models.detector
         reader = reader or models.reader()
-        self.spool = Spool(config.spool.path, config.spool.budget_bytes)
-        self.publisher = Publisher(self.spool, config.broker, config.site_id, self.metrics)
+        sp = config.spool
+        self.spool = Spool(
+            sp.path, sp.budget_bytes, min_free_bytes=sp.min_free_bytes,
+            held_max_passages=sp.held_max_passages,
+            held_max_evidence_bytes=sp.held_max_evidence_bytes, metrics=self.metrics,
+        )  # fmt: skip
+        self.publisher = Publisher(
+            self.spool, config.broker, config.site_id, self.metrics,
+            quarantine_after=sp.quarantine_after_failures,
+        )  # fmt: skip
+        self.evidence_key = load_evidence_key(config)
+        if self.evidence_key is None:
+            log.warning("no evidence_key_file: evidence images are sent unsigned")
+        self.time_sync: TimeSync = "unknown"
+        self._time_sync_read = 0.0
         self.captures: dict[str, Capture] = {}
         self.workers: dict[str, CameraWorker] = {}
         for camera in config.cameras:
@@ -358,7 +375,12 @@ class Agent:
                 self._spool,
                 log_secret=load_settings().hash_secret.get_secret_value().encode(),
             )
+        for capture in self.captures.values():
+            capture.read_stall_s = config.health.read_stall_s
         self._threads: list[threading.Thread] = []
+        self._thread_of: dict[str, threading.Thread] = {}
+        self._supervisor: threading.Thread | None = None
+        self._watchdog_s = watchdog_interval_s()
         self._stop = threading.Event()
         self.emitted: list[str] = []
         """Passage ids in the order they were spooled (for operators' counts and tests)."""
@@ -370,28 +392,69 @@ class Agent:
         self.metrics.spool_depth.set(self.spool.depth())
         self.metrics.spool_bytes.set(self.spool.stored_bytes)
 
+    def _seal(self, passage: Passage, evidence: list[Evidence]) -> tuple[Passage, list[Evidence]]:
+        """Stamp the clock's sync state on the passage and its evidence; name the site and
+        camera on the evidence and sign it with the site's key (enforcement.evidence_seal)."""
+        sync = self.time_sync
+        sealed = []
+        for item in evidence:
+            item = msgspec.structs.replace(
+                item, site_id=passage.site_id, camera_id=passage.camera_id, time_sync=sync
+            )
+            if self.evidence_key is not None:
+                item = msgspec.structs.replace(
+                    item, signature=seal_evidence(self.evidence_key, item)
+                )
+            sealed.append(item)
+        return msgspec.structs.replace(passage, time_sync=sync), sealed
+
     def _spool(self, passage: Passage, evidence: list[Evidence]) -> None:
-        result = self.spool.append(passage, evidence)
+        """The workers' sink. Never raises: a track finished in the same call as this one
+        must not be lost because this one could not be written (it is held instead)."""
+        passage, evidence = self._seal(passage, evidence)
+        try:
+            self.spool.append(passage, evidence)  # counts and logs what it could not write
+        except Exception as exc:  # a spool error (SQLite, I/O): hold it, never drop it
+            log.exception("camera %s: spool write failed", passage.camera_id)
+            self.spool.hold(passage, evidence, repr(exc))
         self.emitted.append(str(passage.passage_id))
-        if not result.stored:
-            self.metrics.spool_refused.inc()
-        if result.evidence_dropped:
-            self.metrics.spool_evidence_dropped.inc(result.evidence_dropped)
         self.metrics.spool_depth.set(self.spool.depth())
         self.metrics.spool_bytes.set(self.spool.stored_bytes)
         self.publisher.notify()
 
     def health(self) -> dict[str, object]:
-        cameras = {cid: c.up or c.finished for cid, c in self.captures.items()}
-        alive = all(t.is_alive() for t in self._threads) if self._threads else True
+        """/healthz: `ok` (200) or `unhealthy` / `stopping` (503), with the reasons."""
+        now = time.monotonic()
+        cameras = [
+            CameraHealth(
+                camera_id=cid, finished=c.finished, last_frame=c.last_frame_monotonic,
+                started=c.started_monotonic,
+                worker_alive=cid not in self._thread_of or self._thread_of[cid].is_alive(),
+            )
+            for cid, c in self.captures.items()
+        ]  # fmt: skip
+        started = self._supervisor is not None
+        verdict = assess(
+            now, self.config.health, cameras,
+            publisher_alive=self.publisher.alive or not started,
+            broker_unreachable_s=self.publisher.unreachable_for(),
+            spool_bytes=self.spool.stored_bytes, spool_budget=self.spool.budget_bytes,
+            held_passages=self.spool.held,
+        )  # fmt: skip
+        status = "stopping" if self._stop.is_set() else "ok" if verdict.ok else "unhealthy"
+        self.metrics.healthy.set(1 if status == "ok" else 0)
         return {
-            "status": "ok" if alive and not self._stop.is_set() else "stopping",
-            "cameras_up": cameras,
+            "status": status,
+            "reasons": list(verdict.reasons),
+            "cameras_up": {cid: c.up or c.finished for cid, c in self.captures.items()},
             "broker_connected": self.publisher.connected,
             "spool_passages": self.spool.depth(),
+            "spool_held_passages": self.spool.held,
+            "time_sync": self.time_sync,
         }
 
     def start(self) -> Agent:
+        self._read_time_sync()
         self.publisher.start()
         for camera_id, capture in self.captures.items():
             capture.start()
@@ -400,7 +463,58 @@ class Agent:
             )
             thread.start()
             self._threads.append(thread)
+            self._thread_of[camera_id] = thread
+        self._supervisor = threading.Thread(
+            target=self._supervise, name="edge-supervisor", daemon=True
+        )
+        self._supervisor.start()
+        notify("READY=1")
         return self
+
+    def _read_time_sync(self) -> None:
+        self.time_sync = read_time_sync()
+        self._time_sync_read = time.monotonic()
+        self.metrics.set_clock_sync(self.time_sync)
+
+    def _supervise(self) -> None:
+        """Restart a dead publisher, reconnect hung cameras, write held passages when disk
+        space returns, refresh the clock state and gauges, and feed systemd's watchdog."""
+        h = self.config.health
+        last_ping = 0.0
+        while not self._stop.wait(h.supervise_interval_s):
+            try:
+                self.supervise_once()
+            except Exception:  # the supervisor itself must not die of one bad check
+                log.exception("supervisor check failed")
+            now = time.monotonic()
+            if now - self._time_sync_read >= h.time_sync_check_s:
+                self._read_time_sync()
+            # The watchdog proves the process is not wedged: every worker and the publisher
+            # run. A camera or broker outage is not fixed by a restart and does not stop it.
+            due = self._watchdog_s is not None and now - last_ping >= self._watchdog_s
+            if due and self._alive():
+                notify("WATCHDOG=1")
+                last_ping = now
+
+    def _alive(self) -> bool:
+        """Every worker thread (of a camera not finished) and the publisher run."""
+        workers = all(t.is_alive() or self.captures[c].finished for c, t in self._thread_of.items())
+        return workers and self.publisher.alive
+
+    def supervise_once(self) -> None:
+        self.publisher.restart()
+        for capture in self.captures.values():
+            capture.check_stall()
+        if self.spool.held:
+            self.spool.write_held()
+            self.publisher.notify()
+        self.metrics.spool_free_bytes.set(self.spool.free_bytes())
+        self.metrics.broker_down_seconds.set(self.publisher.unreachable_for())
+        self.metrics.spool_depth.set(self.spool.depth())
+        self.metrics.spool_bytes.set(self.spool.stored_bytes)
+        reasons = self.health()["reasons"]
+        if isinstance(reasons, list) and reasons:
+            notify("STATUS=" + "; ".join(str(r) for r in reasons)[:400])
 
     def _work(self, camera_id: str) -> None:
         capture, worker = self.captures[camera_id], self.workers[camera_id]
@@ -427,7 +541,10 @@ class Agent:
 
     def stop(self) -> None:
         """Stop capture, end every open track into the spool, then try to drain it briefly."""
+        notify("STOPPING=1")
         self._stop.set()
+        if self._supervisor is not None:
+            self._supervisor.join(timeout=5)
         for capture in self.captures.values():
             capture.stop()
         for thread in self._threads:

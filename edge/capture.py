@@ -86,6 +86,13 @@ class Capture:
         self.frames_dropped = 0
         self.errors: dict[str, int] = {}
         self.up = False
+        self.read_stall_s: float | None = None
+        """A live source whose read gives no frame this long is marked down and reopened by
+        `check_stall` (None: never; the agent sets it from its health settings)."""
+        self.last_frame_monotonic: float | None = None
+        """`time.monotonic()` of the newest frame read (None before the first)."""
+        self.started_monotonic: float | None = None
+        self.stalls = 0
 
     # -- consumer side -------------------------------------------------------------------------
     @property
@@ -111,6 +118,7 @@ class Capture:
             return frame
 
     def start(self) -> Capture:
+        self.started_monotonic = time.monotonic()
         self._thread = threading.Thread(
             target=self._run, name=f"capture-{self.camera_id}", daemon=True
         )
@@ -146,6 +154,33 @@ class Capture:
         params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, ms]
         return cv2.VideoCapture(self.source, cv2.CAP_FFMPEG, params)
 
+    def _current(self) -> bool:
+        """Is this thread still the camera's grabber? (A hung one was replaced.)"""
+        return threading.current_thread() is self._thread
+
+    def check_stall(self, now: float | None = None) -> bool:
+        """Watchdog (called by the agent's supervisor): a live source that is up but has not
+        given a frame for `read_stall_s` is hung in a read that never returns (RTSP without
+        a timeout, a wedged USB device). Mark it down and start a fresh grabber; the hung
+        thread leaves when its read returns, without handing out frames. True if it did."""
+        if self.read_stall_s is None or self.mode != "live" or self._stop.is_set():
+            return False
+        if is_file_source(self.source) or self._thread is None or not self.up:
+            return False
+        now = time.monotonic() if now is None else now
+        last = self.last_frame_monotonic or self.started_monotonic or now
+        if now - last < self.read_stall_s:
+            return False
+        self.stalls += 1
+        self._error("hang", "%s: no frame for %.0f s, the read hangs: reconnecting",
+                    describe(self.source), now - last)  # fmt: skip
+        self.last_frame_monotonic = now  # the fresh grabber gets its own full interval
+        self._thread = threading.Thread(
+            target=self._run, name=f"capture-{self.camera_id}", daemon=True
+        )
+        self._thread.start()
+        return True
+
     def _run(self) -> None:
         attempt = 0
         self._set_up(False)
@@ -166,6 +201,8 @@ class Capture:
                 else:
                     count = self._pump(capture)
                     capture.release()
+                    if not self._current():
+                        return  # replaced by the watchdog while its read hung
                     if count > 0:
                         attempt = 0
                     if self._stop.is_set():
@@ -200,6 +237,10 @@ class Capture:
             ok, image = capture.read()
             if not ok or image is None:
                 return count
+            arrived = time.monotonic()
+            if not self._current():
+                return count  # a read that hung came back after the watchdog replaced it
+            self.last_frame_monotonic = arrived
             if count == 0:
                 self._set_up(True)
             if self.mode == "every_frame":

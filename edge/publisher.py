@@ -144,6 +144,8 @@ class Publisher:
         self.unreachable_since: float | None = None
         """Monotonic time of the first failed send or probe since the last success."""
         self.restarts = 0
+        self._started_at = 0.0
+        self._restart_delay = 0.5
 
     # -- one batch ---------------------------------------------------------------------------
     def publish_once(self) -> int:
@@ -318,6 +320,7 @@ class Publisher:
 
     def start(self) -> Publisher:
         self._stop.clear()
+        self._started_at = time.monotonic()
         self._thread = threading.Thread(target=self._run, name="edge-publisher", daemon=True)
         self._thread.start()
         return self
@@ -327,9 +330,16 @@ class Publisher:
         return self._thread is not None and self._thread.is_alive()
 
     def restart(self) -> bool:
-        """Start the loop again if its thread died (the supervisor calls this)."""
+        """Start the loop again if its thread died (the supervisor calls this), with a
+        doubling delay while it keeps dying (0.5 s to 30 s; reset after a minute alive)."""
         if self._stop.is_set() or self._thread is None or self._thread.is_alive():
             return False
+        now = time.monotonic()
+        if now - self._started_at > 60:
+            self._restart_delay = 0.5
+        if now < self._started_at + self._restart_delay:
+            return False
+        self._restart_delay = min(self._restart_delay * 2, 30.0)
         self.restarts += 1
         if self.metrics:
             self.metrics.publisher_restarts.inc()
