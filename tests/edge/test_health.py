@@ -60,7 +60,7 @@ def wait_for(
 
 
 def small_video(path: Path, frames: int = 20, fps: float = 10.0) -> Path:
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (64, 48))
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"MJPG"), fps, (64, 48))
     rng = np.random.default_rng(1)
     for _ in range(frames):
         writer.write(rng.integers(0, 255, (48, 64, 3), dtype=np.uint8))
