@@ -12,7 +12,8 @@ Outcomes of `check_seal`:
   camera): a signing edge never sends that;
 - `no_key`: keys are configured, but none for the record's site: nothing can vouch for it;
 - `unchecked`: no keys are configured at all (development), nothing to check against.
-A case whose evidence is `invalid`, `unsigned` or `no_key` is flagged for the reviewer, never dropped.
+A case whose evidence is `invalid`, `unsigned` or `no_key` is flagged for the reviewer, never
+dropped.
 """
 
 from __future__ import annotations

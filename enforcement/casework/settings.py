@@ -30,6 +30,12 @@ class CaseSettings(BaseSettings):
         description="Secret for encrypting evidence images at rest (AES-256-GCM; the key is "
         "SHA-256 of this text). Set a long random value in production.",
     )
+    evidence_keys: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description="Evidence signing key per edge site (site id -> hex or base64 of >= 32 "
+        'random bytes, the site\'s evidence_key_file), as JSON: {"site-1": "9f3c..."}. Intake '
+        "verifies each image's seal and flags the case on a mismatch. Empty: not checked.",
+    )
     session_secret: SecretStr = Field(
         SecretStr(DEV_SESSION_SECRET),
         description="Secret that signs the review app's session cookies.",
@@ -97,6 +103,15 @@ class CaseSettings(BaseSettings):
 
     def exports(self, work_dir: Path) -> Path:
         return self.export_dir or work_dir / "exports"
+
+    def evidence_seal_keys(self) -> dict[str, bytes]:
+        """The sites' evidence signing keys as bytes; a malformed one is a ConfigError."""
+        from enforcement.evidence_seal import SealKeyError, parse_key
+
+        try:
+            return {site: parse_key(k.get_secret_value()) for site, k in self.evidence_keys.items()}
+        except SealKeyError as exc:
+            raise ConfigError(f"setting ZES_CASES_EVIDENCE_KEYS: {exc}") from None
 
     def evidence_cipher_key(self) -> bytes:
         return hashlib.sha256(self.evidence_key.get_secret_value().encode()).digest()
