@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import sqlite3
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import typer
@@ -17,6 +19,7 @@ from edge.config import (
     load_site_config,
     resolve_model_paths,
 )
+from edge.spool import Spool
 
 edge_app = typer.Typer(
     name="edge",
@@ -115,3 +118,102 @@ def drive_by_command(
         raise FileNotFoundError(f"no annotated photos in {folder}")
     made = make_drive_by(items, out, width=width, height=height, fps=fps)
     print(f"{made.video}: {made.frames} frames, {len(made.vehicles)} vehicles; truth {made.truth}")
+
+
+spool_app = typer.Typer(
+    name="spool",
+    help="The site's spool: what waits for the broker, and the quarantine of rows it can never "
+    "take (too large, undecodable, an old schema). Safe while the agent runs.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+edge_app.add_typer(spool_app)
+
+
+def _open_spool(config_file: Path) -> Spool:
+    try:
+        config = load_site_config(config_file)
+    except SiteConfigError as exc:
+        _problems(exc)
+    if not config.spool.path.is_file():
+        print(f"zes edge spool: no spool at {config.spool.path}", file=sys.stderr)
+        raise typer.Exit(2)
+    return Spool(config.spool.path, config.spool.budget_bytes)
+
+
+def _chosen(spool: Spool, seqs: list[int], every: bool) -> list[int]:
+    known = {row.seq for row in spool.quarantined()}
+    if every:
+        return sorted(known)
+    if not seqs:
+        print("zes edge spool: name quarantined rows by their seq, or --all", file=sys.stderr)
+        raise typer.Exit(2)
+    unknown = sorted(set(seqs) - known)
+    if unknown:
+        print(f"zes edge spool: not in quarantine: {unknown}", file=sys.stderr)
+        raise typer.Exit(2)
+    return seqs
+
+
+@spool_app.command("list")
+def spool_list(
+    config_file: Path = typer.Option(..., "--config", help="Site YAML file."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON object per line."),
+) -> None:
+    """What waits in the spool, and each quarantined row with why (never its content)."""
+    spool = _open_spool(config_file)
+    rows = spool.quarantined()
+    summary = {
+        "passages": spool.depth(),
+        "evidence": spool.evidence_depth(),
+        "stored_bytes": spool.stored_bytes,
+        "quarantined": len(rows),
+    }
+    spool.close()
+    if as_json:
+        for row in rows:
+            print(
+                json.dumps({**dataclasses.asdict(row), "quarantined_at": _utc(row.quarantined_at)})
+            )
+        print(json.dumps(summary))
+        return
+    for row in rows:
+        print(f"{row.seq:>6} {row.kind:<8} {row.passage_id} {row.camera_id or '-':<12} "
+              f"{row.size:>9} B  {_utc(row.quarantined_at)}  {row.reason}")  # fmt: skip
+    print(", ".join(f"{k.replace('_', ' ')} {v}" for k, v in summary.items()))
+
+
+def _utc(unix: float) -> str:
+    return datetime.fromtimestamp(unix, UTC).isoformat(timespec="seconds")
+
+
+@spool_app.command("requeue")
+def spool_requeue(
+    seqs: list[int] = typer.Argument(None, help="Quarantined rows (seq from `list`)."),
+    config_file: Path = typer.Option(..., "--config", help="Site YAML file."),
+    every: bool = typer.Option(False, "--all", help="Every quarantined row."),
+) -> None:
+    """Put quarantined rows back in line (after fixing the cause, e.g. the broker's size limit)."""
+    spool = _open_spool(config_file)
+    count = spool.requeue(_chosen(spool, seqs or [], every))
+    spool.close()
+    print(f"requeued {count} row(s)")
+
+
+@spool_app.command("drop")
+def spool_drop(
+    seqs: list[int] = typer.Argument(None, help="Quarantined rows (seq from `list`)."),
+    config_file: Path = typer.Option(..., "--config", help="Site YAML file."),
+    every: bool = typer.Option(False, "--all", help="Every quarantined row."),
+    yes: bool = typer.Option(False, "--yes", help="Do not ask."),
+) -> None:
+    """Delete quarantined rows for good (the passage or image is lost: an operator's call)."""
+    spool = _open_spool(config_file)
+    chosen = _chosen(spool, seqs or [], every)
+    if not yes and not typer.confirm(f"Delete {len(chosen)} quarantined row(s) for good?"):
+        spool.close()
+        raise typer.Exit(1)
+    count = spool.drop(chosen)
+    spool.close()
+    print(f"dropped {count} row(s)")

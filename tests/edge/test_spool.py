@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -217,3 +218,52 @@ def test_when_the_memory_queue_is_full_a_passage_is_counted_lost(tmp_path: Path)
     assert spool.append(passage()).lost  # the third beyond the budget: counted, logged
     assert spool.held == 2 and spool.lost_passages == 1
     assert metrics.spool_refused.labels("lost")._value.get() == 1
+
+
+# -- `zes edge spool list|requeue|drop` ------------------------------------------------------
+def test_spool_cli_lists_requeues_and_drops_quarantined_rows(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from edge.cli import edge_app
+    from tests.edge.conftest import site_dict
+
+    site = tmp_path / "site.yaml"
+    site.write_text(json.dumps(site_dict(tmp_path, "video.avi")), encoding="utf-8")
+    spool = Spool(tmp_path / "spool.db", 10_000_000)
+    kept, too_big = passage(plate="QZ99XQ"), passage()
+    spool.append(kept)
+    spool.append(*with_evidence(too_big, 5000))
+    by_id = {r.passage_id: r.seq for r in spool.take(10, 100_000)}
+    spool.quarantine("passage", by_id[str(kept.passage_id)], "old_schema: schema 0")
+    (image,) = spool.evidence_for([str(too_big.passage_id)])
+    spool.quarantine("evidence", image.seq, "too_large: 5000 bytes")
+    spool.close()
+    runner = CliRunner()
+    listed = runner.invoke(edge_app, ["spool", "list", "--config", str(site)])
+    assert listed.exit_code == 0, listed.output
+    assert "old_schema: schema 0" in listed.output and "too_large" in listed.output
+    assert "QZ99XQ" not in listed.output  # a row's content (a plate) is never printed
+    as_json = runner.invoke(edge_app, ["spool", "list", "--config", str(site), "--json"])
+    rows = [json.loads(line) for line in as_json.output.splitlines()]
+    assert rows[-1]["quarantined"] == 2 and rows[-1]["passages"] == 1
+    seqs = {r["kind"]: r["seq"] for r in rows[:-1]}
+    assert (
+        runner.invoke(edge_app, ["spool", "requeue", "--config", str(site), "999"]).exit_code == 2
+    )
+    done = runner.invoke(
+        edge_app, ["spool", "requeue", "--config", str(site), str(seqs["passage"])]
+    )
+    assert done.exit_code == 0 and "requeued 1" in done.output
+    refused = runner.invoke(
+        edge_app, ["spool", "drop", "--config", str(site), "--all"], input="n\n"
+    )
+    assert refused.exit_code == 1
+    done = runner.invoke(edge_app, ["spool", "drop", "--config", str(site), "--all", "--yes"])
+    assert done.exit_code == 0 and "dropped 1" in done.output
+    spool = Spool(tmp_path / "spool.db", 10_000_000)
+    assert spool.quarantined() == []
+    assert {r.passage_id for r in spool.take(10, 100_000)} == {
+        str(kept.passage_id),
+        str(too_big.passage_id),
+    }
+    assert spool.evidence_depth() == 0
