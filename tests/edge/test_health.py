@@ -316,3 +316,19 @@ def test_a_hung_read_marks_the_camera_down_and_reconnects() -> None:
     finally:
         release.set()
         capture.stop()
+
+
+def test_the_systemd_unit_waits_for_time_sync_and_is_watched() -> None:
+    import configparser
+
+    unit = configparser.ConfigParser(strict=False, interpolation=None)
+    unit.optionxform = str  # type: ignore[assignment,method-assign]
+    path = Path(__file__).resolve().parents[2] / "deploy" / "systemd" / "zes-edge.service"
+    unit.read(path, encoding="utf-8")
+    assert "time-sync.target" in unit["Unit"]["After"].split()
+    assert "time-sync.target" in unit["Unit"]["Wants"].split()
+    service = unit["Service"]
+    assert service["Type"] == "notify" and service["NotifyAccess"] == "main"
+    assert service["WatchdogSec"] == "30s"
+    assert service["Restart"] == "on-failure"  # a watchdog kill is a failure: restarted
+    assert "AF_UNIX" in service["RestrictAddressFamilies"].split()  # the notify socket
