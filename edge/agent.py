@@ -34,20 +34,26 @@ from edge.health import CameraHealth, assess, notify, read_time_sync, watchdog_i
 from edge.metrics import EdgeMetrics, MetricsServer
 from edge.publisher import Publisher
 from edge.recognition import (
+    Box,
     Image,
     OnnxPlateDetector,
     OnnxPlateReader,
     PlateDetector,
     PlateReader,
     crop,
-    detect_in_roi,
+    detect_in_regions,
+    enhance_for_ocr,
+    roi_rect,
+    tiles,
+    vehicle_region,
 )
 from edge.spool import Spool
-from edge.tracking import FinishedTrack, Tracker, TrackerParams, decide
+from edge.tracking import FinishedTrack, PlateMemory, Tracker, TrackerParams, decide
 from enforcement.evidence_seal import seal_evidence
 from enforcement.plates import plate_hash
 from enforcement.records import (
     AlternativeRead,
+    CharChange,
     Evidence,
     EvidenceKind,
     EvidenceRef,
@@ -63,7 +69,10 @@ JPEG_QUALITY = 85
 
 
 class MotionGate:
-    """Is anything moving inside the ROI? Frame difference on a small grey copy."""
+    """Is anything moving inside the ROI, and where? Frame difference on a small grey copy.
+
+    The copy is 160 px wide and area-averaged, which also averages sensor noise away (a
+    night frame's per-pixel noise does not make a parked car "move")."""
 
     def __init__(
         self, roi: Sequence[tuple[float, float]] | None, fraction: float, width: int = 160
@@ -73,14 +82,14 @@ class MotionGate:
         self.width = width
         self._previous: Image | None = None
         self._mask: Image | None = None
+        self.changed: Image | None = None
+        """Pixels of the small copy that changed since the previous frame (None: first)."""
 
     def moved(self, image: Image) -> bool:
-        if self.fraction <= 0:
-            return True
         h, w = image.shape[:2]
         small_h = max(1, round(h * self.width / w))
-        grey = cv2.cvtColor(cv2.resize(image, (self.width, small_h)), cv2.COLOR_BGR2GRAY)
-        grey = cv2.GaussianBlur(grey, (5, 5), 0)
+        small = cv2.resize(image, (self.width, small_h), interpolation=cv2.INTER_AREA)
+        grey = cv2.GaussianBlur(cv2.cvtColor(small, cv2.COLOR_BGR2GRAY), (5, 5), 0)
         if self._mask is None or self._mask.shape != grey.shape:
             mask = np.zeros_like(grey)
             if self.roi:
@@ -93,10 +102,76 @@ class MotionGate:
         mask = self._mask
         previous, self._previous = self._previous, grey
         if previous is None:
+            self.changed = None
             return True
-        changed = (cv2.absdiff(grey, previous) > 20) & (mask > 0)
+        # A change of 20 grey levels is motion by day; a dark (night, IR) scene has less
+        # contrast to change, so the threshold follows its brightness (at least 6: the
+        # small copy's noise stays under 1 level even at sigma 10 on the full frame).
+        threshold = max(6.0, min(20.0, float(grey.mean()) / 5))
+        changed = (cv2.absdiff(grey, previous) > threshold) & (mask > 0)
+        self.changed = changed
+        if self.fraction <= 0:
+            return True
         inside = max(1, int(np.count_nonzero(mask)))
         return bool(np.count_nonzero(changed) / inside >= self.fraction)
+
+    def regions(self, width: int, height: int, min_pixels: int = 3) -> list[Box]:
+        """Boxes (frame pixels) around the moving blobs of the last frame, a margin added."""
+        if self.changed is None:
+            return []
+        blobs = cv2.dilate(self.changed.astype(np.uint8), np.ones((3, 3), np.uint8), iterations=2)
+        count, _, stats, _ = cv2.connectedComponentsWithStats(blobs, connectivity=8)
+        sx = width / self.changed.shape[1]
+        sy = height / self.changed.shape[0]
+        found = []
+        for x, y, w, h, area in stats[1:count]:
+            if area < min_pixels:
+                continue
+            mx, my = 0.15 * w + 1, 0.15 * h + 1  # the blob's edges lag the vehicle's
+            found.append(
+                Box(
+                    max(0, int((x - mx) * sx)), max(0, int((y - my) * sy)),
+                    min(width, int((x + w + mx) * sx)), min(height, int((y + h + my) * sy)),
+                )
+            )  # fmt: skip
+        return found
+
+    def motion_at(self, box: Box, width: int, height: int) -> bool | None:
+        """Did the image change around `box` since the previous frame (None: first frame)?"""
+        if self.changed is None:
+            return None
+        sx = self.changed.shape[1] / width
+        sy = self.changed.shape[0] / height
+        mx, my = box.width * 0.5, box.height
+        x1, y1 = max(0, int((box.x1 - mx) * sx)), max(0, int((box.y1 - my) * sy))
+        x2, y2 = int((box.x2 + mx) * sx) + 1, int((box.y2 + my) * sy) + 1
+        return bool(np.count_nonzero(self.changed[y1:y2, x1:x2]))
+
+
+def merge_regions(regions: Sequence[Box]) -> list[Box]:
+    """Overlapping regions merged into their bounding box, until none overlap."""
+    merged = list(regions)
+    changed = True
+    while changed:
+        changed = False
+        out: list[Box] = []
+        for region in merged:
+            for i, other in enumerate(out):
+                if region.iou(other) > 0 or _overlaps(region, other):
+                    out[i] = Box(
+                        min(region.x1, other.x1), min(region.y1, other.y1),
+                        max(region.x2, other.x2), max(region.y2, other.y2),
+                    )  # fmt: skip
+                    changed = True
+                    break
+            else:
+                out.append(region)
+        merged = out
+    return merged
+
+
+def _overlaps(a: Box, b: Box) -> bool:
+    return a.x1 < b.x2 and b.x1 < a.x2 and a.y1 < b.y2 and b.y1 < a.y2
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +193,17 @@ def _jpeg(image: Image, max_width: int | None = None) -> bytes:
 
 
 class CameraWorker:
-    """Recognition for one camera. `process` is synchronous so tests can drive it frame by frame."""
+    """Recognition for one camera. `process` is synchronous so tests can drive it frame by frame.
+
+    Where it detects (the speed lead and the small plates both come from here): at native
+    resolution in the regions that moved and around where each open track should be now,
+    never on the whole frame shrunk to the detector's input, except on the first frame and
+    when motion is everywhere (then on tiles). A vehicle's region is a few plate widths
+    wide, so its plate fills a useful share of the detector's input whatever its distance.
+    """
+
+    MAX_REGIONS = 6
+    """More moving regions than this (rain, a lighting change): search the ROI in tiles."""
 
     def __init__(
         self,
@@ -140,77 +225,117 @@ class CameraWorker:
         self.metrics = metrics
         self.sink = sink
         t = camera.thresholds
+        line = camera.entry_line
+        self.line = (line.a, line.b, line.inside) if line else None
         self.tracker: Tracker[BestFrame] = Tracker(
             TrackerParams(
                 ocr_every_n_frames=t.ocr_every_n_frames,
                 timeout_s=t.track_timeout_s,
                 min_track_frames=t.min_track_frames,
-            )
+                stationary_s=t.stationary_s,
+            ),
+            line=self.line,
         )
+        self.memory = PlateMemory(t.dedup_window_s)
         self.gate = MotionGate(camera.roi, t.motion_fraction)
-        line = camera.entry_line
-        self.line = (line.a, line.b, line.inside) if line else None
         self.frames_processed = 0
         self.frames_skipped = 0
-        self._last_processed: datetime | None = None
+        self.detector_calls = 0
+        self._last_processed: float | None = None
         self._since_processed = t.detect_every_n_frames  # the first frame is looked at
+        self._clock_offset = 0.0  # frame time minus time.monotonic() at the last frame
+        self.now_t = 0.0
+        """Frame time of the frame being processed (the replay's publication time)."""
         self.tracks_unread = 0
+        self.tracks_stationary = 0
+        self.duplicates_merged = 0
 
     def process(self, frame: Frame) -> list[Passage]:
-        """One frame through the pipeline; returns the passages of tracks that ended."""
+        """One frame through the pipeline; returns the passages made during it."""
         cam = self.camera.id
         image = frame.image
-        self.tracker.frame_size = (image.shape[1], image.shape[0])
+        now = frame.time_s
+        self.now_t = now
+        self._clock_offset = now - time.monotonic()
+        h, w = image.shape[:2]
+        self.tracker.frame_size = (w, h)
         moved = self.gate.moved(image)
         reason = None
-        if not moved and not self._keepalive_due(frame.at):
+        if not moved and not self._keepalive_due(now):
             reason = "no_motion"
-        elif self._since_processed + 1 < self.camera.thresholds.detect_every_n_frames:
+        elif moved and self._since_processed + 1 < self.camera.thresholds.detect_every_n_frames:
             reason = "stride"
         if reason is not None:
             self._since_processed += 1
             self.frames_skipped += 1
             if self.metrics:
                 self.metrics.frames_dropped.labels(cam, reason).inc()
-            self.tracker.expire(frame.at)
+            self.tracker.expire(now)
             return self._finish()
         self._since_processed = 0
         self.frames_processed += 1
-        self._last_processed = frame.at
+        self._last_processed = now
         start = time.perf_counter()
-        boxes = detect_in_roi(self.detector, image, self.camera.roi)
+        boxes = self._detect(image, now, moved)
         if self.metrics:
             self.metrics.frames_processed.labels(cam).inc()
             self.metrics.detect_seconds.labels(cam).observe(time.perf_counter() - start)
-        requests = self.tracker.update(frame.at, boxes)
+        moving = [self.gate.motion_at(b, w, h) for b in boxes]
+        requests = self.tracker.update(now, boxes, moving=moving)
         if requests:
             start = time.perf_counter()
-            reads = self.reader.read([crop(image, r.box) for r in requests])
+            crops = [enhance_for_ocr(crop(image, r.box)) for r in requests]
+            reads = self.reader.read(crops)
             if self.metrics:
                 self.metrics.ocr_seconds.labels(cam).observe(time.perf_counter() - start)
                 self.metrics.ocr_crops.labels(cam).inc(len(requests))
             payload = BestFrame(image, frame.at)
             for request, read in zip(requests, reads, strict=True):
-                self.tracker.add_read(request.track_id, read, frame.at, request.box, payload)
-        return self._finish()
+                self.tracker.add_read(request.track_id, read, now, request.box, payload)
+        delay = self.camera.thresholds.max_prediction_delay_s
+        early = self.tracker.due_early(now, delay) if delay is not None else []
+        return self._finish(early)
 
-    def _keepalive_due(self, at: datetime) -> bool:
+    def _detect(self, image: Image, now: float, moved: bool) -> list[Box]:
+        h, w = image.shape[:2]
+        roi = roi_rect(self.camera.roi, w, h)
+        tile = self.camera.thresholds.detect_tile_px
+        windows = [vehicle_region(b, w, h) for b in self.tracker.predicted_boxes(now)]
+        motion = self.gate.regions(w, h) if moved else []
+        if moved and self.gate.changed is None:  # first frame: nothing to compare with yet
+            regions, tiled = [roi], True
+        else:
+            # Each region is searched whole: a vehicle's region is a few plate widths wide,
+            # so however near the vehicle, its plate fills a fair share of the detector input.
+            regions = merge_regions([_clip(r, roi) for r in motion + windows])
+            regions = [r for r in regions if r.width >= 8 and r.height >= 8]
+            tiled = len(regions) > self.MAX_REGIONS
+            if tiled:  # motion everywhere (rain, light): no region says where to look
+                regions = [roi]
+        self.detector_calls += sum(len(tiles(r, tile)) if tiled else 1 for r in regions)
+        return detect_in_regions(
+            self.detector, image, regions, self.camera.roi, tile if tiled else None
+        )
+
+    def _keepalive_due(self, at: float) -> bool:
         """With open tracks and a still ROI, detect a few times per track timeout anyway.
 
         A vehicle waiting at the line makes no motion; without these detections its track
         would time out and the same vehicle would come back as a second passage when it
-        drives on. Three looks per timeout keep it alive at a third of the frame cost.
+        drives on. Three looks per timeout keep it alive at a third of the frame cost, and
+        they look only around the tracks.
         """
         if self.tracker.active == 0:
             return False
         if self._last_processed is None:
             return True
         interval = self.camera.thresholds.track_timeout_s / 3
-        return (at - self._last_processed).total_seconds() >= interval
+        return at - self._last_processed >= interval
 
-    def expire(self, now: datetime) -> list[Passage]:
-        """End tracks that timed out while no frame arrived (a live camera went quiet)."""
-        self.tracker.expire(now)
+    def expire(self, now: float | None = None) -> list[Passage]:
+        """End tracks that timed out while no frame arrived (a live camera went quiet).
+        `now` is frame time; None = the monotonic clock carried on from the last frame."""
+        self.tracker.expire(time.monotonic() + self._clock_offset if now is None else now)
         return self._finish()
 
     def flush(self) -> list[Passage]:
@@ -218,9 +343,9 @@ class CameraWorker:
         self.tracker.end_all()
         return self._finish()
 
-    def _finish(self) -> list[Passage]:
+    def _finish(self, early: Sequence[FinishedTrack[BestFrame]] = ()) -> list[Passage]:
         passages = []
-        for track in self.tracker.finished():
+        for track in [*early, *self.tracker.finished()]:
             made = self._passage(track)
             if made is None:
                 continue
@@ -232,18 +357,37 @@ class CameraWorker:
 
     def _passage(self, track: FinishedTrack[BestFrame]) -> tuple[Passage, list[Evidence]] | None:
         cam = self.camera.id
-        verdict = decide(track, self.camera.thresholds.min_vote_confidence, self.line)
+        t = self.camera.thresholds
+        if track.stationary and not track.published:
+            # Parked (or a fragment of it): in view, never crossed, never travelled.
+            self.tracks_stationary += 1
+            if self.metrics:
+                self.metrics.tracks_stationary.labels(cam).inc()
+            return None
+        verdict = decide(track, t.min_vote_confidence, self.line, t.correct_below_confidence)
         if verdict is None:
             self.tracks_unread += 1
             if self.metrics:
                 self.metrics.tracks_unread.labels(cam).inc()
             log.info("camera %s: track of %d frames gave no readable text", cam, track.frames_seen)
             return None
+        repeat = self.memory.seen(verdict.plate, track.first_seen, track.last_seen)
+        if track.published:
+            return None  # published early; its end only refreshes the plate memory
+        if repeat:
+            self.duplicates_merged += 1
+            if self.metrics:
+                self.metrics.duplicates_merged.labels(cam).inc()
+            log.info(
+                "camera %s: track of plate#%s merged into its passage of moments ago",
+                cam, plate_hash(self.log_secret, verdict.plate, 12),
+            )  # fmt: skip
+            return None
         passage_id = uuid.uuid4()
-        seen_at = track.best_at or track.last_seen
+        best = track.best_payload
+        seen_at = best.at if best is not None else None
         refs: list[EvidenceRef] = []
         evidence: list[Evidence] = []
-        best = track.best_payload
         if best is not None and track.best_box is not None:
             images: tuple[tuple[EvidenceKind, bytes], ...] = (
                 ("plate_crop", _jpeg(crop(best.image, track.best_box, pad=0.15))),
@@ -277,8 +421,12 @@ class CameraWorker:
             ),
             frames=max(1, verdict.frames),
             low_confidence=verdict.low_confidence,
-            seen_at=seen_at.astimezone(UTC),
+            seen_at=(seen_at or datetime.now(UTC)).astimezone(UTC),
             evidence=tuple(refs),
+            changes=tuple(
+                CharChange(at=i, read=a, used=b) for i, a, b in verdict.correction.changes
+            ),
+            plate_format=verdict.plate_format,
         )
         if self.metrics:
             self.metrics.passages.labels(cam, verdict.direction).inc()
@@ -294,6 +442,11 @@ class CameraWorker:
             " corrected" if verdict.correction.changed else "",
         )  # fmt: skip
         return passage, evidence
+
+
+def _clip(region: Box, to: Box) -> Box:
+    return Box(max(region.x1, to.x1), max(region.y1, to.y1), min(region.x2, to.x2),
+               min(region.y2, to.y2))  # fmt: skip
 
 
 class Models:
@@ -527,7 +680,7 @@ class Agent:
                     log.info("camera %s: source finished", camera_id)
                     return
                 if live:
-                    worker.expire(datetime.now(UTC))
+                    worker.expire()
                 continue
             try:
                 worker.process(frame)

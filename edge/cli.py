@@ -74,6 +74,21 @@ def eval_command(
     detector_size: int = typer.Option(DEFAULT_DETECTOR_SIZE, help="Detector input size."),
     model_dir: Path | None = typer.Option(None, help="Model folder (default: settings)."),
     threads: int = typer.Option(1, help="onnxruntime threads per model."),
+    variant: str = typer.Option(
+        "none",
+        help="Degrade each photo first: none, small8, small5, night, blur, jpeg20, skew20, "
+        "occluded (edge.variants).",
+    ),
+    detect: str = typer.Option(
+        "whole",
+        help="whole: the image shrunk to the detector; tiles: native-resolution tiles; "
+        "region: native resolution around the vehicle (as the agent's motion regions).",
+    ),
+    upscale: bool = typer.Option(False, help="Upscale small plate crops before OCR."),
+    contrast: bool = typer.Option(False, help="Stretch contrast of dark or IR crops."),
+    night_detect: bool = typer.Option(
+        False, help="Smooth and stretch dark or IR views before detection."
+    ),
 ) -> None:
     """Detect and read every annotated image; the last line is one JSON object."""
     from edge.recognition import OnnxPlateDetector, OnnxPlateReader, evaluate
@@ -88,9 +103,57 @@ def eval_command(
         _problems(exc)
     detector = OnnxPlateDetector(detector_path, threads=threads)
     reader = OnnxPlateReader(ocr, ocr_config, threads=threads)
-    result = evaluate(folder, detector, reader)
+    try:
+        result = evaluate(
+            folder, detector, reader, variant, detect, upscale, contrast, night_detect=night_detect
+        )
+    except ValueError as exc:
+        print(f"zes edge eval: {exc}", file=sys.stderr)
+        raise typer.Exit(2) from None
     result["detector_size"] = detector_size
     print(json.dumps(result, sort_keys=True))
+
+
+@edge_app.command("replay")
+def replay_command(
+    video: Path = typer.Argument(..., help="The clip (any file OpenCV reads)."),
+    truth: Path = typer.Option(
+        ...,
+        "--truth",
+        help="CSV with header plate,first_s,last_s,direction (seconds from "
+        "the clip's start when the vehicle is in view; entering|leaving).",
+    ),
+    config_file: Path | None = typer.Option(
+        None, "--config", help="Site YAML: its camera's ROI, entry line, thresholds, models."
+    ),
+    camera: str | None = typer.Option(
+        None, "--camera", help="Camera id in the site file (needed when it has several)."
+    ),
+) -> None:
+    """Play a clip through the agent's real path (capture in frame time, ROI, motion gate,
+    detection, OCR, tracking, voting, correction, direction) into memory and compare the
+    passages with the truth. Nothing is sent or spooled.
+
+    Without --config the whole frame is the region of interest and the entry line is the
+    horizontal middle of the frame with the lower half inside (a vehicle approaching the
+    camera enters). A passage matches a truth vehicle when its best frame lies in that
+    vehicle's window (1 s margin each side) and, among those, its plate is the nearest.
+    The last line is one JSON object: vehicles, passages, matched, exact, duplicates,
+    false_passages, missed, direction_correct, recall, precision, exact_rate,
+    first_read_latency_p50_s, fps_per_core.
+    """
+    from edge.replay import replay
+
+    logging.basicConfig(level=logging.WARNING)
+    try:
+        site = load_site_config(config_file) if config_file is not None else None
+        result = replay(video, truth, site, camera)
+    except SiteConfigError as exc:
+        _problems(exc)
+    except (OSError, ValueError) as exc:
+        print(f"zes edge replay: {exc}", file=sys.stderr)
+        raise typer.Exit(2) from None
+    print(json.dumps(result))
 
 
 @edge_app.command("drive-by")

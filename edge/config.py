@@ -70,7 +70,48 @@ class Thresholds(_Model):
         "moves predictably between them, and detection is the dominant cost.",
     )
     track_timeout_s: float = Field(
-        0.6, gt=0.0, le=30.0, description="A track unseen this long has left: it ends."
+        2.0,
+        gt=0.0,
+        le=30.0,
+        description="A track unseen this long in frame time has left: it ends. The default "
+        "outlasts a 1.5 s occlusion (a bus passing in front).",
+    )
+    dedup_window_s: float = Field(
+        30.0,
+        ge=0.0,
+        le=3600.0,
+        description="A track whose plate equals (after look-alike folding) one seen at this "
+        "camera less than this long before is the same vehicle (hidden, queued, stopped): "
+        "its reads merge into that passage instead of making a second one.",
+    )
+    stationary_s: float = Field(
+        6.0,
+        gt=0.0,
+        le=3600.0,
+        description="A track that stood this long without crossing the entry line or "
+        "travelling is a parked vehicle: no passage.",
+    )
+    max_prediction_delay_s: float | None = Field(
+        None,
+        gt=0.0,
+        le=60.0,
+        description="Publish a track's passage this long after it appeared once its vote is "
+        "stable, without waiting for it to end (it still gives one passage); None = at the end.",
+    )
+    correct_below_confidence: float = Field(
+        0.9,
+        ge=0.0,
+        le=1.0,
+        description="The Dutch look-alike correction may change only characters the OCR was "
+        "less sure of than this.",
+    )
+    detect_tile_px: int = Field(
+        640,
+        ge=160,
+        le=4096,
+        description="When the whole region of interest must be searched (first frame, motion "
+        "everywhere), detect on tiles of at most this size at native resolution, so a plate "
+        "at 5% of a 1080p frame's width is not shrunk below what the detector finds.",
     )
     min_track_frames: int = Field(
         2, ge=1, le=100, description="Tracks seen in fewer frames are noise, not vehicles."

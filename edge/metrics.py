@@ -62,6 +62,16 @@ class EdgeMetrics:
             "zes_edge_tracks_unread_total", "Tracks that ended without any readable text.", cam,
             registry=r,
         )  # fmt: skip
+        self.tracks_stationary = Counter(
+            "zes_edge_tracks_stationary_total",
+            "Tracks of a vehicle standing in view that never crossed the entry line (no "
+            "passage).", cam, registry=r,
+        )  # fmt: skip
+        self.duplicates_merged = Counter(
+            "zes_edge_duplicates_merged_total",
+            "Tracks whose plate was seen moments before at this camera (merged, no passage).",
+            cam, registry=r,
+        )  # fmt: skip
         self.corrections = Counter(
             "zes_edge_plate_corrections_total", "Voted reads changed by the sidecode rules.", cam,
             registry=r,

@@ -59,6 +59,14 @@ class AlternativeRead(_Record, frozen=True, kw_only=True):
     confidence: Confidence
 
 
+class CharChange(_Record, frozen=True, kw_only=True):
+    """One character the edge's correction changed: position in `plate`, as read, as used."""
+
+    at: Annotated[int, msgspec.Meta(ge=0, le=11)]
+    read: Annotated[str, msgspec.Meta(min_length=1, max_length=1)]
+    used: Annotated[str, msgspec.Meta(min_length=1, max_length=1)]
+
+
 class Passage(_Record, frozen=True, kw_only=True):
     """One vehicle pass at one camera, as the edge decided it was read."""
 
@@ -83,6 +91,11 @@ class Passage(_Record, frozen=True, kw_only=True):
     evidence: tuple[EvidenceRef, ...] = ()
     time_sync: TimeSync | None = None
     """The edge clock's synchronisation state at capture (None: an edge that did not say)."""
+    # The read and its correction (optional: records of edges from before them still decode).
+    changes: tuple[CharChange, ...] = ()
+    """The characters the correction changed (normalised plate_raw -> plate); empty: none."""
+    plate_format: Annotated[str, msgspec.Meta(max_length=16)] | None = None
+    """The format the plate fits ("NL-7", "DE", "GB-2001", ...); None = fits none known."""
 
 
 class PassageEnvelope(_Record, frozen=True, kw_only=True):
