@@ -662,7 +662,7 @@ class Agent:
             self.spool.write_held()
             self.publisher.notify()
         self.metrics.spool_free_bytes.set(self.spool.free_bytes())
-        self.metrics.broker_down_seconds.set(self.publisher.unreachable_for())
+        self.metrics.broker_unreachable_seconds.set(self.publisher.unreachable_for())
         self.metrics.spool_depth.set(self.spool.depth())
         self.metrics.spool_bytes.set(self.spool.stored_bytes)
         reasons = self.health()["reasons"]

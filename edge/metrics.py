@@ -121,7 +121,7 @@ class EdgeMetrics:
             "zes_edge_publisher_restarts_total", "Publisher threads restarted by the supervisor.",
             registry=r,
         )  # fmt: skip
-        self.broker_down_seconds = Gauge(
+        self.broker_unreachable_seconds = Gauge(
             "zes_edge_broker_unreachable_seconds",
             "Seconds since the broker last acknowledged a send, while it does not (0 when up).",
             registry=r,

@@ -392,8 +392,8 @@ class Publisher:
                 self._wake.set()  # the spool still holds rows: try again
 
     def _probe(self) -> None:
-        if self._producer is not None and self.connected:
-            return
+        """While idle, a TCP connect says whether the broker is there (a producer would only
+        find out at the next send, and /healthz must not say ok meanwhile)."""
         if reachable(self.broker.bootstrap):
             if not self.spool.depth() and not self.spool.evidence_depth():
                 self._mark_up()

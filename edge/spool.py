@@ -519,6 +519,10 @@ class Spool:
 
     def close(self) -> None:
         with self._lock:
+            try:
+                self._write_held()  # a last chance for what waits in memory
+            except sqlite3.Error:
+                log.exception("SPOOL: writing held passages at close failed")
             if self._held:
                 log.error(
                     "SPOOL: closing with %d passage(s) held in memory that never found room "

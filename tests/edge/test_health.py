@@ -4,6 +4,7 @@ is killed, the broker stops; hung reads reconnect; systemd hears READY and WATCH
 from __future__ import annotations
 
 import json
+import logging
 import socket
 import threading
 import time
@@ -25,6 +26,7 @@ from edge.metrics import EdgeMetrics
 from edge.recognition import Box, Image, Read
 from tests.edge.conftest import site_dict
 from tests.edge.helpers import passage
+from tests.edge.test_publisher import settle_kafka_threads
 from zes.embedded import EmbeddedBroker
 
 
@@ -219,8 +221,17 @@ def test_healthz_503_while_the_publisher_thread_is_dead_and_it_is_restarted(
     assert agent.metrics.publisher_up._value.get() == 1
 
 
-def test_healthz_503_when_the_broker_stops(tmp_path: Path, agents: list[Agent]) -> None:
+# kafka-python leaks the sockets of refused connection attempts while the broker is down
+# (see test_publisher's outage test); they are collected inside this test.
+@pytest.mark.broker
+@pytest.mark.filterwarnings("ignore::ResourceWarning")
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_healthz_503_when_the_broker_stops(
+    tmp_path: Path, agents: list[Agent], caplog: pytest.LogCaptureFixture
+) -> None:
     from zes.embedded import EmbeddedServerError
+
+    caplog.set_level(logging.CRITICAL, logger="kafka")
 
     try:
         server = EmbeddedBroker().start()
@@ -235,7 +246,12 @@ def test_healthz_503_when_the_broker_stops(tmp_path: Path, agents: list[Agent]) 
         agent = start(agents, site)
         status, body = wait_for(agent, lambda s, b: s == 200, 5)
         assert status == 200, body
-        server.stop()
+        agent._spool(passage(), [])  # a send: the publisher holds a connected producer now
+        deadline = time.monotonic() + 20
+        while agent.spool.depth() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert agent.spool.depth() == 0 and agent.publisher.connected
+        server.stop()  # nothing more to send: only the idle probe can notice
         status, body = wait_for(agent, lambda s, b: s == 503, 20)
         assert status == 503
         assert any(r.startswith("broker unreachable for") for r in body["reasons"])
@@ -243,7 +259,11 @@ def test_healthz_503_when_the_broker_stops(tmp_path: Path, agents: list[Agent]) 
         status, body = wait_for(agent, lambda s, b: s == 200, 20)
         assert status == 200, body
     finally:
+        for made in agents:
+            made.stop()
+        agents.clear()
         server.stop()
+        settle_kafka_threads()  # the outage's leaked sockets are collected in this test
 
 
 class HangingSource:
