@@ -58,7 +58,9 @@ def assert_matches_truth(passages: list[Passage], video: DriveBy) -> None:
         assert fold(passage.plate_raw) == fold(vehicle.plate)
         assert passage.direction == vehicle.direction
         assert passage.frames >= 2
-        assert not passage.low_confidence
+        # A read of no known format is published low-confidence (issue 12 item 3); the dev
+        # photos' foreign plates include such formats. A read of a known format is sure.
+        assert passage.low_confidence == (passage.plate_format is None)
         assert {e.kind for e in passage.evidence} == {"plate_crop", "overview"}
 
 
@@ -76,7 +78,8 @@ def test_one_passage_per_vehicle_none_for_empty_road(
     for index, passage in results:
         # Each passage was emitted after its vehicle left, within the track timeout.
         vehicle = next(v for v in drive_by.vehicles if fold(v.plate) == fold(passage.plate_raw))
-        assert index == -1 or vehicle.last_frame < index <= vehicle.last_frame + 10
+        timeout_frames = round(config.cameras[0].thresholds.track_timeout_s * 10)  # 10 fps
+        assert index == -1 or vehicle.last_frame < index <= vehicle.last_frame + timeout_frames + 4
     # The motion gate skipped the empty road, and a track is read once per N frames.
     assert worker.frames_skipped > 0
     assert all(p.frames <= 8 for _, p in results)
