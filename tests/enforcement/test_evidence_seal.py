@@ -61,3 +61,27 @@ def test_what_cannot_be_checked_says_why() -> None:
     assert check({"site-1": KEY}, signature=None) == "unsigned"
     assert check({"site-1": KEY}, camera_id=None) == "unsigned"
     assert check({"site-9": KEY}) == "no_key"
+
+
+def test_records_of_edges_from_before_the_seal_still_decode() -> None:
+    import hashlib
+
+    import msgspec
+
+    from enforcement.records import decode_evidence, decode_passage
+
+    data = b"jpeg bytes"
+    old_evidence = msgspec.msgpack.encode({
+        "schema": 1, "passage_id": str(uuid.UUID(int=7)), "kind": "overview",
+        "sha256": hashlib.sha256(data).hexdigest(), "content_type": "image/jpeg",
+        "captured_at": AT, "data": data,
+    })  # fmt: skip
+    evidence = decode_evidence(old_evidence)
+    assert (evidence.site_id, evidence.camera_id, evidence.signature) == (None, None, None)
+    assert evidence.time_sync is None
+    old_passage = msgspec.json.encode({
+        "schema": 1, "passage_id": str(uuid.UUID(int=7)), "site_id": "site-1",
+        "camera_id": "cam-1", "zone_id": "utrecht", "direction": "entering", "plate": "AB12CD",
+        "plate_raw": "AB12CD", "confidence": 0.9, "seen_at": AT.isoformat(),
+    })  # fmt: skip
+    assert decode_passage(old_passage).time_sync is None
