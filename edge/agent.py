@@ -44,7 +44,6 @@ from edge.recognition import (
     detect_in_regions,
     enhance_for_ocr,
     roi_rect,
-    tiles,
     vehicle_region,
 )
 from edge.spool import Spool
@@ -240,7 +239,6 @@ class CameraWorker:
         self.gate = MotionGate(camera.roi, t.motion_fraction)
         self.frames_processed = 0
         self.frames_skipped = 0
-        self.detector_calls = 0
         self._last_processed: float | None = None
         self._since_processed = t.detect_every_n_frames  # the first frame is looked at
         self._clock_offset = 0.0  # frame time minus time.monotonic() at the last frame
@@ -303,19 +301,18 @@ class CameraWorker:
         windows = [vehicle_region(b, w, h) for b in self.tracker.predicted_boxes(now)]
         motion = self.gate.regions(w, h) if moved else []
         if moved and self.gate.changed is None:  # first frame: nothing to compare with yet
-            regions, tiled = [roi], True
+            regions = [roi]
         else:
-            # Each region is searched whole: a vehicle's region is a few plate widths wide,
-            # so however near the vehicle, its plate fills a fair share of the detector input.
+            # A vehicle's region is a few plate widths wide, so however near the vehicle,
+            # its plate fills a fair share of the detector input.
             regions = merge_regions([_clip(r, roi) for r in motion + windows])
             regions = [r for r in regions if r.width >= 8 and r.height >= 8]
-            tiled = len(regions) > self.MAX_REGIONS
-            if tiled:  # motion everywhere (rain, light): no region says where to look
+            if len(regions) > self.MAX_REGIONS:  # motion everywhere (rain, light)
                 regions = [roi]
-        self.detector_calls += sum(len(tiles(r, tile)) if tiled else 1 for r in regions)
-        return detect_in_regions(
-            self.detector, image, regions, self.camera.roi, tile if tiled else None
-        )
+        # A region larger than a tile that gave no plate is searched again in tiles: a far
+        # plate in a large blob (two vehicles side by side) shrinks below what the
+        # detector finds when the blob is searched whole.
+        return detect_in_regions(self.detector, image, regions, self.camera.roi, tile)
 
     def _keepalive_due(self, at: float) -> bool:
         """With open tracks and a still ROI, detect a few times per track timeout anyway.

@@ -106,12 +106,12 @@ class Thresholds(_Model):
         "less sure of than this.",
     )
     detect_tile_px: int = Field(
-        640,
+        960,
         ge=160,
         le=4096,
-        description="When the whole region of interest must be searched (first frame, motion "
-        "everywhere), detect on tiles of at most this size at native resolution, so a plate "
-        "at 5% of a 1080p frame's width is not shrunk below what the detector finds.",
+        description="Regions larger than this (several vehicles in one moving blob, the "
+        "first frame, motion everywhere) are searched in overlapping tiles of this size at "
+        "native resolution, so a small plate is not shrunk below what the detector finds.",
     )
     min_track_frames: int = Field(
         2, ge=1, le=100, description="Tracks seen in fewer frames are noise, not vehicles."

@@ -319,7 +319,10 @@ class Tracker(Generic[P]):
             if other is new or not other.reads or other.last_seen >= new.first_seen:
                 continue
             voted = current_text(other.reads)
-            if len(voted) >= MIN_PLATE_LENGTH and text_similarity(voted, read.text) >= 0.8:
+            partial = len(read.text) >= MIN_PLATE_LENGTH and read.text in voted
+            if len(voted) >= MIN_PLATE_LENGTH and (
+                partial or text_similarity(voted, read.text) >= 0.8
+            ):
                 del self._tracks[new.track_id]
                 self._advance(other, new.last_box, new.last_seen, None)
                 other.moving_frames += new.moving_frames
@@ -450,9 +453,12 @@ def vote(reads: Sequence[Read], max_alternatives: int = 3) -> Vote | None:
     by_length: dict[int, list[Read]] = defaultdict(list)
     for read in usable:
         by_length[len(read.text)].append(read)
-    # The length most reads agree on; ties go to the larger summed confidence.
+    # The length most reads agree on; ties go to the longer (a plate partly hidden or cut
+    # by the frame edge reads short, one read never adds characters), then to the larger
+    # summed confidence.
     length = max(
-        by_length, key=lambda n: (len(by_length[n]), sum(r.confidence for r in by_length[n]))
+        by_length,
+        key=lambda n: (len(by_length[n]), n, sum(r.confidence for r in by_length[n])),
     )
     group = by_length[length]
     chars: list[str] = []

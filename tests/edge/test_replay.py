@@ -28,7 +28,6 @@ from enforcement.records import Passage
 pytestmark = pytest.mark.shared
 
 
-
 def clip(tmp_path: Path, photos: list[Annotation], condition: str, *names: str, **kw: Any) -> Clip:
     by_name = {a.image.name: a for a in photos}
     chosen = [by_name[n] for n in names]
