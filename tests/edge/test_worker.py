@@ -178,3 +178,22 @@ def test_a_read_in_a_single_processed_frame_is_published_with_frames_1() -> None
     (passage,) = passages + worker.flush()
     assert passage.frames == 1
     assert passage.plate == "GB123X"
+
+
+def test_max_prediction_delay_publishes_early_and_once() -> None:
+    worker = CameraWorker(
+        "site",
+        camera(thresholds={"max_prediction_delay_s": 0.5, "ocr_every_n_frames": 1}),
+        MarkerDetector(),
+        FixedReader(),
+    )
+    made_at: list[int] = []
+    for i in range(14):  # drives down the frame for 1.4 s, then the road is empty
+        if worker.process(frame(i, 60 + 15 * i, 100 + i)):
+            made_at.append(i)
+    for i in range(14, 60):
+        if worker.process(frame(i, None, 200 + i)):
+            made_at.append(i)
+    assert not worker.flush()
+    assert len(made_at) == 1
+    assert made_at[0] < 14  # while the vehicle was still in view
