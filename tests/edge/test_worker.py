@@ -197,3 +197,19 @@ def test_max_prediction_delay_publishes_early_and_once() -> None:
     assert not worker.flush()
     assert len(made_at) == 1
     assert made_at[0] < 14  # while the vehicle was still in view
+
+
+def test_a_foreign_read_is_never_corrected_to_a_dutch_plate() -> None:
+    # One look-alike swap (O -> 0) from a valid Dutch plate, the OCR unsure of exactly that
+    # character, but it says the plate is German: the passage keeps the read as it is.
+    class GermanReader:
+        def read(self, crops: Sequence[Image]) -> list[Read]:
+            return [Read("O1GBB1", (0.6, 0.97, 0.97, 0.97, 0.97, 0.97), "DE") for _ in crops]
+
+    worker = CameraWorker("site", camera(), MarkerDetector(), GermanReader())
+    passages = [p for i in range(12) for p in worker.process(frame(i, 60 + 15 * i, i))]
+    (passage,) = passages + worker.flush()
+    assert passage.plate == "O1GBB1"
+    assert passage.changes == ()
+    assert passage.country == "DE"
+    assert passage.low_confidence  # it fits no German format either: a human decides
