@@ -42,7 +42,6 @@ from edge.recognition import (
     PlateReader,
     crop,
     detect_in_regions,
-    enhance_for_ocr,
     roi_rect,
     vehicle_region,
 )
@@ -282,8 +281,10 @@ class CameraWorker:
         requests = self.tracker.update(now, boxes, moving=moving)
         if requests:
             start = time.perf_counter()
-            crops = [enhance_for_ocr(crop(image, r.box)) for r in requests]
-            reads = self.reader.read(crops)
+            # No upscaling or contrast stretch before OCR: measured on the dev photos'
+            # variants (benchmarks.edge --steps), neither changed a single exact read of
+            # small8/small5/night, and they cancel out on blur/skew20 (+1/-1 of 72).
+            reads = self.reader.read([crop(image, r.box) for r in requests])
             if self.metrics:
                 self.metrics.ocr_seconds.labels(cam).observe(time.perf_counter() - start)
                 self.metrics.ocr_crops.labels(cam).inc(len(requests))
@@ -367,6 +368,15 @@ class CameraWorker:
             if self.metrics:
                 self.metrics.tracks_unread.labels(cam).inc()
             log.info("camera %s: track of %d frames gave no readable text", cam, track.frames_seen)
+            return None
+        if track.frames_seen == 1 and verdict.confidence < t.min_vote_confidence:
+            # One frame, one unsure read: as likely a sticker or a reflection as a plate
+            # (on the occlusion clip, both such reads were of the passing bus). Counted and
+            # logged as unread; a one-frame read the OCR is sure of is published, frames=1.
+            self.tracks_unread += 1
+            if self.metrics:
+                self.metrics.tracks_unread.labels(cam).inc()
+            log.info("camera %s: one-frame track with an unsure read: not a passage", cam)
             return None
         repeat = self.memory.seen(verdict.plate, track.first_seen, track.last_seen)
         if track.published:

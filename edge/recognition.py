@@ -348,9 +348,11 @@ def detect_in_regions(
 
 
 OCR_MIN_HEIGHT = 40
-"""Crops lower than this are upscaled (bicubic) before OCR: the OCR resizes to 64x128 with
-bilinear interpolation, which blurs a small plate's strokes more (measured: `zes edge eval
---variant small`, see deploy/README.md)."""
+"""`enhance_for_ocr` upscales crops lower than this (bicubic) before OCR. Measured and not
+used by the agent: on the dev photos' variants (`benchmarks.edge --steps`) neither this nor
+the contrast stretch changed an exact read of small8, small5 or night, and the stretch
+gained one read on blur and lost one on skew20 (of 72). Kept for `zes edge eval --upscale
+--contrast`, so the measurement can be repeated on a site's own stills."""
 DARK_MEAN = 90.0
 """A crop darker than this (mean grey level) has its contrast stretched before OCR."""
 GREY_SATURATION = 12.0
