@@ -2,12 +2,17 @@
 
 In `live` mode the grabber keeps only the newest frame: when recognition is slower than the
 camera, older frames are overwritten (and counted as dropped), so the agent always works on
-what the camera sees now instead of drifting minutes behind. Frame times are the arrival
-time in UTC, the only clock the agent can vouch for.
+what the camera sees now instead of drifting minutes behind.
 
-In `every_frame` mode (files: tests and replays) every frame is handed over, the grabber
-waits for the consumer, and frame times are the file's own (start + index / fps), so a test
-sees the same frames and the same track time-outs however fast the machine is.
+Every frame carries two times:
+- `t`, the *frame time*: seconds on a monotonic clock, what tracking measures gaps in. For a
+  file it is the position in the file (index / fps, continued across loops); for a stream the
+  stream's own timestamps (CAP_PROP_POS_MSEC) mapped onto `time.monotonic`, re-anchored when
+  they jump, or the monotonic arrival time when the stream has none. A wall-clock step (NTP
+  on a box without an RTC battery) can therefore neither split nor merge a track.
+- `at`, the wall time (UTC) of the capture instant, what a passage's `seen_at` says: the
+  arrival time for a live source; for a file in `every_frame` mode the time the capture
+  started plus `t`, so a replay sees the same frames and time-outs however fast it runs.
 
 Problems never end the agent: an unreachable URL, a missing or corrupt file, or a camera that
 stops sending gives a log line that says which, a `zes_edge_camera_errors_total{kind}` count
@@ -21,6 +26,7 @@ import queue
 import random
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -39,7 +45,24 @@ class Frame:
     camera_id: str
     index: int
     at: datetime
+    """Wall time (UTC) of the capture instant."""
     image: Image
+    t: float | None = None
+    """Frame time: seconds on a monotonic clock (None: use `at`, for hand-made frames)."""
+
+    @property
+    def time_s(self) -> float:
+        """The frame time tracking uses: `t`, else `at` as a POSIX timestamp."""
+        return self.t if self.t is not None else self.at.timestamp()
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+STREAM_REANCHOR_S = 2.0
+"""Stream timestamps that drift this far from the arrival clock (a camera restart, a wrap)
+are re-anchored to it, so frame time stays monotonic and close to real elapsed time."""
 
 
 def is_file_source(source: str | int) -> bool:
@@ -68,6 +91,7 @@ class Capture:
         metrics: EdgeMetrics | None = None,
         timeout_s: float = 5.0,
         backoff_s: tuple[float, float] = (0.5, 30.0),
+        wall_clock: Callable[[], datetime] = _utc_now,
     ) -> None:
         self.camera_id = camera_id
         self.source = source
@@ -76,6 +100,11 @@ class Capture:
         self.metrics = metrics
         self.timeout_s = timeout_s
         self.backoff_s = backoff_s
+        self.wall_clock = wall_clock
+        self.started_at: datetime | None = None
+        """Wall time when capture started: a file's frame `at` is this plus its `t`."""
+        self._file_offset_s = 0.0  # frame time of a file's first frame (grows per loop)
+        self._last_t = -1.0
         self._stop = threading.Event()
         self._finished = threading.Event()
         self._cond = threading.Condition()
@@ -86,6 +115,13 @@ class Capture:
         self.frames_dropped = 0
         self.errors: dict[str, int] = {}
         self.up = False
+        self.read_stall_s: float | None = None
+        """A live source whose read gives no frame this long is marked down and reopened by
+        `check_stall` (None: never; the agent sets it from its health settings)."""
+        self.last_frame_monotonic: float | None = None
+        """`time.monotonic()` of the newest frame read (None before the first)."""
+        self.started_monotonic: float | None = None
+        self.stalls = 0
 
     # -- consumer side -------------------------------------------------------------------------
     @property
@@ -111,6 +147,7 @@ class Capture:
             return frame
 
     def start(self) -> Capture:
+        self.started_monotonic = time.monotonic()
         self._thread = threading.Thread(
             target=self._run, name=f"capture-{self.camera_id}", daemon=True
         )
@@ -146,6 +183,33 @@ class Capture:
         params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, ms]
         return cv2.VideoCapture(self.source, cv2.CAP_FFMPEG, params)
 
+    def _current(self) -> bool:
+        """Is this thread still the camera's grabber? (A hung one was replaced.)"""
+        return threading.current_thread() is self._thread
+
+    def check_stall(self, now: float | None = None) -> bool:
+        """Watchdog (called by the agent's supervisor): a live source that is up but has not
+        given a frame for `read_stall_s` is hung in a read that never returns (RTSP without
+        a timeout, a wedged USB device). Mark it down and start a fresh grabber; the hung
+        thread leaves when its read returns, without handing out frames. True if it did."""
+        if self.read_stall_s is None or self.mode != "live" or self._stop.is_set():
+            return False
+        if is_file_source(self.source) or self._thread is None or not self.up:
+            return False
+        now = time.monotonic() if now is None else now
+        last = self.last_frame_monotonic or self.started_monotonic or now
+        if now - last < self.read_stall_s:
+            return False
+        self.stalls += 1
+        self._error("hang", "%s: no frame for %.0f s, the read hangs: reconnecting",
+                    describe(self.source), now - last)  # fmt: skip
+        self.last_frame_monotonic = now  # the fresh grabber gets its own full interval
+        self._thread = threading.Thread(
+            target=self._run, name=f"capture-{self.camera_id}", daemon=True
+        )
+        self._thread.start()
+        return True
+
     def _run(self) -> None:
         attempt = 0
         self._set_up(False)
@@ -166,6 +230,8 @@ class Capture:
                 else:
                     count = self._pump(capture)
                     capture.release()
+                    if not self._current():
+                        return  # replaced by the watchdog while its read hung
                     if count > 0:
                         attempt = 0
                     if self._stop.is_set():
@@ -192,21 +258,43 @@ class Capture:
         fps = float(capture.get(cv2.CAP_PROP_FPS) or 0.0)
         if not 1.0 <= fps <= 240.0:
             fps = 25.0
-        paced = is_file_source(self.source) and self.mode == "live"
-        started = datetime.now(UTC)
+        is_file = is_file_source(self.source)
+        paced = is_file and self.mode == "live"
+        if self.started_at is None:
+            self.started_at = self.wall_clock()
         t0 = time.monotonic()
+        anchor: tuple[float, float] | None = None  # (stream ms, monotonic s) of the anchor
         count = 0
         while not self._stop.is_set():
             ok, image = capture.read()
             if not ok or image is None:
+                if is_file:
+                    self._file_offset_s += count / fps
                 return count
+            arrived = time.monotonic()
+            if not self._current():
+                return count  # a read that hung came back after the watchdog replaced it
+            self.last_frame_monotonic = arrived
             if count == 0:
                 self._set_up(True)
-            if self.mode == "every_frame":
-                at = started + timedelta(seconds=count / fps)
+            if is_file:
+                t = self._file_offset_s + count / fps
             else:
-                at = datetime.now(UTC)
-            frame = Frame(self.camera_id, count, at, image)
+                pts = float(capture.get(cv2.CAP_PROP_POS_MSEC) or 0.0)
+                if pts > 0 and anchor is not None:
+                    t = anchor[1] + (pts - anchor[0]) / 1000
+                    if abs(t - arrived) > STREAM_REANCHOR_S or t <= self._last_t:
+                        anchor, t = (pts, arrived), arrived
+                else:
+                    anchor = (pts, arrived) if pts > 0 else None
+                    t = arrived
+            t = max(t, self._last_t + 1e-6)  # strictly increasing, whatever the source does
+            self._last_t = t
+            if is_file and self.mode == "every_frame":
+                at = self.started_at + timedelta(seconds=t)
+            else:
+                at = self.wall_clock()
+            frame = Frame(self.camera_id, count, at, image, t)
             count += 1
             self.frames_read += 1
             if self.metrics:

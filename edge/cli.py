@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import sqlite3
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import typer
@@ -17,6 +19,7 @@ from edge.config import (
     load_site_config,
     resolve_model_paths,
 )
+from edge.spool import Spool
 
 edge_app = typer.Typer(
     name="edge",
@@ -67,9 +70,9 @@ def run(
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     _site_file(config_file)
-    require_keys("the edge agent", [load_settings().hash_key], dev=dev)
     try:
-        config = load_site_config(config_file)
+        config = load_site_config(config_file)  # a site file's own mistakes first
+        require_keys("the edge agent", [load_settings().hash_key], dev=dev)
         agent = Agent(config)
     except SiteConfigError as exc:
         _problems(exc)
@@ -85,6 +88,21 @@ def eval_command(
     detector_size: int = typer.Option(DEFAULT_DETECTOR_SIZE, help="Detector input size."),
     model_dir: Path | None = typer.Option(None, help="Model folder (default: settings)."),
     threads: int = typer.Option(1, help="onnxruntime threads per model."),
+    variant: str = typer.Option(
+        "none",
+        help="Degrade each photo first: none, small8, small5, night, blur, jpeg20, skew20, "
+        "occluded (edge.variants).",
+    ),
+    detect: str = typer.Option(
+        "whole",
+        help="whole: the image shrunk to the detector; tiles: native-resolution tiles; "
+        "region: native resolution around the vehicle (as the agent's motion regions).",
+    ),
+    upscale: bool = typer.Option(False, help="Upscale small plate crops before OCR."),
+    contrast: bool = typer.Option(False, help="Stretch contrast of dark or IR crops."),
+    night_detect: bool = typer.Option(
+        False, help="Smooth and stretch dark or IR views before detection."
+    ),
 ) -> None:
     """Detect and read every annotated image; the last line is one JSON object."""
     from edge.recognition import OnnxPlateDetector, OnnxPlateReader, evaluate
@@ -99,9 +117,57 @@ def eval_command(
         _problems(exc)
     detector = OnnxPlateDetector(detector_path, threads=threads)
     reader = OnnxPlateReader(ocr, ocr_config, threads=threads)
-    result = evaluate(folder, detector, reader)
+    try:
+        result = evaluate(
+            folder, detector, reader, variant, detect, upscale, contrast, night_detect=night_detect
+        )
+    except ValueError as exc:
+        print(f"zes edge eval: {exc}", file=sys.stderr)
+        raise typer.Exit(2) from None
     result["detector_size"] = detector_size
     print(json.dumps(result, sort_keys=True))
+
+
+@edge_app.command("replay")
+def replay_command(
+    video: Path = typer.Argument(..., help="The clip (any file OpenCV reads)."),
+    truth: Path = typer.Option(
+        ...,
+        "--truth",
+        help="CSV with header plate,first_s,last_s,direction (seconds from "
+        "the clip's start when the vehicle is in view; entering|leaving).",
+    ),
+    config_file: Path | None = typer.Option(
+        None, "--config", help="Site YAML: its camera's ROI, entry line, thresholds, models."
+    ),
+    camera: str | None = typer.Option(
+        None, "--camera", help="Camera id in the site file (needed when it has several)."
+    ),
+) -> None:
+    """Play a clip through the agent's real path (capture in frame time, ROI, motion gate,
+    detection, OCR, tracking, voting, correction, direction) into memory and compare the
+    passages with the truth. Nothing is sent or spooled.
+
+    Without --config the whole frame is the region of interest and the entry line is the
+    horizontal middle of the frame with the lower half inside (a vehicle approaching the
+    camera enters). A passage matches a truth vehicle when its best frame lies in that
+    vehicle's window (1 s margin each side) and, among those, its plate is the nearest.
+    The last line is one JSON object: vehicles, passages, matched, exact, duplicates,
+    false_passages, missed, direction_correct, recall, precision, exact_rate,
+    first_read_latency_p50_s, fps_per_core.
+    """
+    from edge.replay import replay
+
+    logging.basicConfig(level=logging.WARNING)
+    try:
+        site = load_site_config(config_file) if config_file is not None else None
+        result = replay(video, truth, site, camera)
+    except SiteConfigError as exc:
+        _problems(exc)
+    except (OSError, ValueError) as exc:
+        print(f"zes edge replay: {exc}", file=sys.stderr)
+        raise typer.Exit(2) from None
+    print(json.dumps(result))
 
 
 @edge_app.command("drive-by")
@@ -129,3 +195,102 @@ def drive_by_command(
         raise FileNotFoundError(f"no annotated photos in {folder}")
     made = make_drive_by(items, out, width=width, height=height, fps=fps)
     print(f"{made.video}: {made.frames} frames, {len(made.vehicles)} vehicles; truth {made.truth}")
+
+
+spool_app = typer.Typer(
+    name="spool",
+    help="The site's spool: what waits for the broker, and the quarantine of rows it can never "
+    "take (too large, undecodable, an old schema). Safe while the agent runs.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+edge_app.add_typer(spool_app)
+
+
+def _open_spool(config_file: Path) -> Spool:
+    try:
+        config = load_site_config(config_file)
+    except SiteConfigError as exc:
+        _problems(exc)
+    if not config.spool.path.is_file():
+        print(f"zes edge spool: no spool at {config.spool.path}", file=sys.stderr)
+        raise typer.Exit(2)
+    return Spool(config.spool.path, config.spool.budget_bytes)
+
+
+def _chosen(spool: Spool, seqs: list[int], every: bool) -> list[int]:
+    known = {row.seq for row in spool.quarantined()}
+    if every:
+        return sorted(known)
+    if not seqs:
+        print("zes edge spool: name quarantined rows by their seq, or --all", file=sys.stderr)
+        raise typer.Exit(2)
+    unknown = sorted(set(seqs) - known)
+    if unknown:
+        print(f"zes edge spool: not in quarantine: {unknown}", file=sys.stderr)
+        raise typer.Exit(2)
+    return seqs
+
+
+@spool_app.command("list")
+def spool_list(
+    config_file: Path = typer.Option(..., "--config", help="Site YAML file."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON object per line."),
+) -> None:
+    """What waits in the spool, and each quarantined row with why (never its content)."""
+    spool = _open_spool(config_file)
+    rows = spool.quarantined()
+    summary = {
+        "passages": spool.depth(),
+        "evidence": spool.evidence_depth(),
+        "stored_bytes": spool.stored_bytes,
+        "quarantined": len(rows),
+    }
+    spool.close()
+    if as_json:
+        for row in rows:
+            print(
+                json.dumps({**dataclasses.asdict(row), "quarantined_at": _utc(row.quarantined_at)})
+            )
+        print(json.dumps(summary))
+        return
+    for row in rows:
+        print(f"{row.seq:>6} {row.kind:<8} {row.passage_id} {row.camera_id or '-':<12} "
+              f"{row.size:>9} B  {_utc(row.quarantined_at)}  {row.reason}")  # fmt: skip
+    print(", ".join(f"{k.replace('_', ' ')} {v}" for k, v in summary.items()))
+
+
+def _utc(unix: float) -> str:
+    return datetime.fromtimestamp(unix, UTC).isoformat(timespec="seconds")
+
+
+@spool_app.command("requeue")
+def spool_requeue(
+    seqs: list[int] = typer.Argument(None, help="Quarantined rows (seq from `list`)."),
+    config_file: Path = typer.Option(..., "--config", help="Site YAML file."),
+    every: bool = typer.Option(False, "--all", help="Every quarantined row."),
+) -> None:
+    """Put quarantined rows back in line (after fixing the cause, e.g. the broker's size limit)."""
+    spool = _open_spool(config_file)
+    count = spool.requeue(_chosen(spool, seqs or [], every))
+    spool.close()
+    print(f"requeued {count} row(s)")
+
+
+@spool_app.command("drop")
+def spool_drop(
+    seqs: list[int] = typer.Argument(None, help="Quarantined rows (seq from `list`)."),
+    config_file: Path = typer.Option(..., "--config", help="Site YAML file."),
+    every: bool = typer.Option(False, "--all", help="Every quarantined row."),
+    yes: bool = typer.Option(False, "--yes", help="Do not ask."),
+) -> None:
+    """Delete quarantined rows for good (the passage or image is lost: an operator's call)."""
+    spool = _open_spool(config_file)
+    chosen = _chosen(spool, seqs or [], every)
+    if not yes and not typer.confirm(f"Delete {len(chosen)} quarantined row(s) for good?"):
+        spool.close()
+        raise typer.Exit(1)
+    count = spool.drop(chosen)
+    spool.close()
+    print(f"dropped {count} row(s)")

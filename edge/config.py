@@ -70,7 +70,48 @@ class Thresholds(_Model):
         "moves predictably between them, and detection is the dominant cost.",
     )
     track_timeout_s: float = Field(
-        0.6, gt=0.0, le=30.0, description="A track unseen this long has left: it ends."
+        2.0,
+        gt=0.0,
+        le=30.0,
+        description="A track unseen this long in frame time has left: it ends. The default "
+        "outlasts a 1.5 s occlusion (a bus passing in front).",
+    )
+    dedup_window_s: float = Field(
+        30.0,
+        ge=0.0,
+        le=3600.0,
+        description="A track whose plate equals (after look-alike folding) one seen at this "
+        "camera less than this long before is the same vehicle (hidden, queued, stopped): "
+        "its reads merge into that passage instead of making a second one.",
+    )
+    stationary_s: float = Field(
+        6.0,
+        gt=0.0,
+        le=3600.0,
+        description="A track that stood this long without crossing the entry line or "
+        "travelling is a parked vehicle: no passage.",
+    )
+    max_prediction_delay_s: float | None = Field(
+        None,
+        gt=0.0,
+        le=60.0,
+        description="Publish a track's passage this long after it appeared once its vote is "
+        "stable, without waiting for it to end (it still gives one passage); None = at the end.",
+    )
+    correct_below_confidence: float = Field(
+        0.9,
+        ge=0.0,
+        le=1.0,
+        description="The Dutch look-alike correction may change only characters the OCR was "
+        "less sure of than this.",
+    )
+    detect_tile_px: int = Field(
+        960,
+        ge=160,
+        le=4096,
+        description="Regions larger than this (several vehicles in one moving blob, the "
+        "first frame, motion everywhere) are searched in overlapping tiles of this size at "
+        "native resolution, so a small plate is not shrunk below what the detector finds.",
     )
     min_track_frames: int = Field(
         2, ge=1, le=100, description="Tracks seen in fewer frames are noise, not vehicles."
@@ -144,6 +185,23 @@ class BrokerConfig(_Model):
     request_timeout_s: float = Field(
         5.0, gt=0.0, le=120.0, description="Give up on one send after this; it stays spooled."
     )
+    max_record_bytes: int = Field(
+        1_048_576,
+        ge=65_536,
+        le=16_777_216,
+        description="The broker's record size limit (message.max.bytes): a spooled row above "
+        "it can never be sent and goes to quarantine instead of blocking the spool.",
+    )
+    max_batch_bytes: int = Field(
+        1_000_000,
+        ge=2048,
+        le=64_000_000,
+        description="At most this many bytes per send (passages and evidence alike), so one "
+        "send fits a thin uplink's request timeout after an outage.",
+    )
+    max_batch_evidence: int = Field(
+        8, ge=1, le=1000, description="At most this many evidence images per send."
+    )
 
     @field_validator("bootstrap")
     @classmethod
@@ -159,6 +217,66 @@ class SpoolConfig(_Model):
     path: Path = Field(description="SQLite spool file (created if absent).")
     budget_bytes: int = Field(
         2_000_000_000, ge=100_000, description="Disk budget for passages and evidence bytes."
+    )
+    min_free_bytes: int = Field(
+        50_000_000,
+        ge=0,
+        description="Free disk (statvfs) to keep on the spool's file system: below it new rows "
+        "are held in memory, not written, until space returns.",
+    )
+    held_max_passages: int = Field(
+        10_000,
+        ge=1,
+        le=1_000_000,
+        description="Passages held in memory while the disk is full or the budget reached "
+        "(each is counted and logged; beyond this they are refused and counted as lost).",
+    )
+    held_max_evidence_bytes: int = Field(
+        32_000_000,
+        ge=0,
+        description="Evidence bytes held in memory with them; images beyond it are dropped "
+        "(counted), the passages kept.",
+    )
+    quarantine_after_failures: int = Field(
+        3,
+        ge=1,
+        le=100,
+        description="A row the broker rejected this many times for a reason retrying cannot "
+        "fix moves to the quarantine table (`zes edge spool list|requeue|drop`).",
+    )
+
+
+class HealthConfig(_Model):
+    camera_stale_s: float = Field(
+        30.0,
+        gt=0.0,
+        le=3600.0,
+        description="/healthz fails when a live camera gave no frame this long.",
+    )
+    broker_down_s: float = Field(
+        300.0,
+        gt=0.0,
+        le=86_400.0,
+        description="/healthz fails when the broker has been unreachable this long.",
+    )
+    spool_high_water: float = Field(
+        0.8,
+        gt=0.0,
+        le=1.0,
+        description="/healthz fails when the spool holds more than this share of its budget.",
+    )
+    read_stall_s: float = Field(
+        10.0,
+        gt=0.0,
+        le=600.0,
+        description="A live camera whose read returns no frame this long is marked down and "
+        "reconnected (a hung read never ends by itself).",
+    )
+    supervise_interval_s: float = Field(
+        1.0, gt=0.0, le=60.0, description="How often the supervisor checks threads and cameras."
+    )
+    time_sync_check_s: float = Field(
+        60.0, gt=0.0, le=3600.0, description="How often the clock's sync state is read."
     )
 
 
@@ -189,6 +307,15 @@ class SiteConfig(_Model):
     spool: SpoolConfig = Field(description="Durable local spool.")
     metrics: MetricsConfig = Field(default_factory=MetricsConfig, description="Prometheus.")
     models: ModelsConfig = Field(default_factory=ModelsConfig, description="Plate models.")
+    health: HealthConfig = Field(
+        default_factory=HealthConfig, description="Health, supervision and watchdogs."
+    )
+    evidence_key_file: Path | None = Field(
+        None,
+        description="File holding the site's evidence signing key (hex or base64 of >= 32 "
+        "random bytes, e.g. `openssl rand -hex 32`, readable by the agent only); the same key "
+        "goes to the case intake (ZES_CASES_EVIDENCE_KEYS). None: evidence is unsigned.",
+    )
     cameras: tuple[CameraConfig, ...] = Field(min_length=1, description="Cameras at the site.")
 
     @field_validator("cameras")
@@ -264,3 +391,18 @@ def resolve_model_paths(models: ModelsConfig, detector_size: int) -> tuple[Path,
     ocr = models.ocr or base / "cct_xs_v2_global.onnx"
     ocr_config = models.ocr_config or base / "cct_xs_v2_global_plate_config.yaml"
     return detector, ocr, ocr_config
+
+
+def load_evidence_key(config: SiteConfig) -> bytes | None:
+    """The site's evidence signing key from its key file (None without one)."""
+    from enforcement.evidence_seal import SealKeyError, parse_key
+
+    if config.evidence_key_file is None:
+        return None
+    where = str(config.evidence_key_file)
+    try:
+        return parse_key(config.evidence_key_file.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise SiteConfigError(where, [f"evidence_key_file: cannot read: {exc.strerror}"]) from None
+    except SealKeyError as exc:
+        raise SiteConfigError(where, [f"evidence_key_file: {exc}"]) from None

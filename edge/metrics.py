@@ -62,6 +62,16 @@ class EdgeMetrics:
             "zes_edge_tracks_unread_total", "Tracks that ended without any readable text.", cam,
             registry=r,
         )  # fmt: skip
+        self.tracks_stationary = Counter(
+            "zes_edge_tracks_stationary_total",
+            "Tracks of a vehicle standing in view that never crossed the entry line (no "
+            "passage).", cam, registry=r,
+        )  # fmt: skip
+        self.duplicates_merged = Counter(
+            "zes_edge_duplicates_merged_total",
+            "Tracks whose plate was seen moments before at this camera (merged, no passage).",
+            cam, registry=r,
+        )  # fmt: skip
         self.corrections = Counter(
             "zes_edge_plate_corrections_total", "Voted reads changed by the sidecode rules.", cam,
             registry=r,
@@ -77,13 +87,51 @@ class EdgeMetrics:
             "zes_edge_spool_bytes", "Bytes of passages and evidence in the spool.", registry=r
         )
         self.spool_refused = Counter(
-            "zes_edge_spool_refused_passages_total", "Passages refused: spool over budget.",
+            "zes_edge_spool_refused_passages_total",
+            "Passages the spool could not write when they came (disk full or over budget): "
+            "outcome=held (kept in memory until space returns) or lost (memory queue full).",
+            ("outcome",), registry=r,
+        )  # fmt: skip
+        self.spool_held = Gauge(
+            "zes_edge_spool_held_passages", "Passages held in memory, waiting for disk space.",
             registry=r,
+        )  # fmt: skip
+        self.spool_quarantined = Counter(
+            "zes_edge_spool_quarantined_total",
+            "Spooled rows moved to quarantine: the broker can never take them (too large, "
+            "undecodable, old schema).", ("kind",), registry=r,
         )  # fmt: skip
         self.spool_evidence_dropped = Counter(
-            "zes_edge_spool_evidence_dropped_total", "Evidence images not stored: near budget.",
+            "zes_edge_spool_evidence_dropped_total",
+            "Evidence images not kept: near the spool budget or the free-disk reserve.",
             registry=r,
         )  # fmt: skip
+        self.spool_free_bytes = Gauge(
+            "zes_edge_spool_free_bytes", "Free disk on the spool's file system (statvfs).",
+            registry=r,
+        )  # fmt: skip
+        self.evidence_published = Counter(
+            "zes_edge_evidence_published_total", "Evidence images acknowledged by the broker.",
+            registry=r,
+        )  # fmt: skip
+        self.publisher_up = Gauge(
+            "zes_edge_publisher_up", "1 while the publisher thread runs.", registry=r
+        )
+        self.publisher_restarts = Counter(
+            "zes_edge_publisher_restarts_total", "Publisher threads restarted by the supervisor.",
+            registry=r,
+        )  # fmt: skip
+        self.broker_unreachable_seconds = Gauge(
+            "zes_edge_broker_unreachable_seconds",
+            "Seconds since the broker last acknowledged a send, while it does not (0 when up).",
+            registry=r,
+        )  # fmt: skip
+        self.clock_sync = Gauge(
+            "zes_edge_clock_sync_state",
+            "1 for the edge clock's current sync state (timedatectl/chrony; unknown without).",
+            ("state",), registry=r,
+        )  # fmt: skip
+        self.healthy = Gauge("zes_edge_healthy", "1 when /healthz answers 200.", registry=r)
         self.envelopes_sent = Counter(
             "zes_edge_envelopes_sent_total", "Envelope records acknowledged by the broker.",
             registry=r,
@@ -111,6 +159,11 @@ class EdgeMetrics:
         )  # fmt: skip
         self._last_frame: dict[str, float] = {}
         self._lock = threading.Lock()
+
+    def set_clock_sync(self, state: str) -> None:
+        """One-hot: the current state 1, the others 0 (an alert needs no absent series)."""
+        for known in ("synchronized", "unsynchronized", "unknown"):
+            self.clock_sync.labels(known).set(1 if known == state else 0)
 
     def frame_arrived(self, camera: str) -> None:
         with self._lock:

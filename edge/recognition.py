@@ -241,6 +241,143 @@ def detect_in_roi(
     return boxes
 
 
+def nms(boxes: Sequence[Box], max_iou: float = 0.4) -> list[Box]:
+    """The most confident of every group of overlapping boxes (regions and tiles overlap)."""
+    kept: list[Box] = []
+    for box in sorted(boxes, key=lambda b: -b.confidence):
+        if all(box.iou(k) <= max_iou and not _contains(k, box) for k in kept):
+            kept.append(box)
+    return kept
+
+
+def _contains(outer: Box, inner: Box) -> bool:
+    """`inner` lies (almost) inside `outer`: the same plate seen whole and cut by a tile."""
+    ix = max(0, min(outer.x2, inner.x2) - max(outer.x1, inner.x1))
+    iy = max(0, min(outer.y2, inner.y2) - max(outer.y1, inner.y1))
+    return inner.area > 0 and ix * iy >= 0.7 * inner.area
+
+
+def tiles(region: Box, tile_px: int, overlap: float = 0.4) -> list[Box]:
+    """`region` cut into overlapping squares of at most `tile_px` (itself when it fits).
+
+    The detector letterboxes its input to a small square (320): a whole 1080p frame shrinks
+    a plate 6x, so one at 5% of the width is 16 px there and is missed; a tile shrinks it
+    only tile_px/320 times. Tiles overlap by 40% (384 px of a 960 tile: more than the widest
+    plate of a 1080p entrance view, ~330 px), so every plate is whole in one of them."""
+    if region.width <= tile_px and region.height <= tile_px:
+        return [region]
+    step = max(1, int(tile_px * (1 - overlap)))
+    out = []
+    for y in _starts(region.y1, region.y2, tile_px, step):
+        for x in _starts(region.x1, region.x2, tile_px, step):
+            out.append(Box(x, y, min(region.x2, x + tile_px), min(region.y2, y + tile_px)))
+    return out
+
+
+def _starts(lo: int, hi: int, size: int, step: int) -> list[int]:
+    if hi - lo <= size:
+        return [lo]
+    starts = list(range(lo, hi - size, step))
+    starts.append(hi - size)
+    return starts
+
+
+def is_dark_or_ir(image: Image) -> bool:
+    """A night or IR view: dark (mean level below DARK_MEAN) or without colour at all."""
+    if image.ndim != 3 or image.size == 0:
+        return False
+    small = image[:: max(1, image.shape[0] // 64), :: max(1, image.shape[1] // 64)]
+    hsv = cv2.cvtColor(np.ascontiguousarray(small), cv2.COLOR_BGR2HSV)
+    return float(hsv[..., 2].mean()) < DARK_MEAN or float(hsv[..., 1].mean()) < 3.0
+
+
+def enhance_for_detection(image: Image) -> Image:
+    """A dark or IR view smoothed (sensor noise) and stretched to the full range.
+
+    Measured on a night clip (grey, gamma 1.8, gain 0.6, noise sigma 10): the 320 detector
+    found no plate on the raw region, nor after CLAHE or a gamma lift (they lift the noise
+    too); after a Gaussian (sigma 1.5) and a 1-99 percentile stretch it found the plate and
+    the OCR read it; on the 1080p night clip's moving regions sigma 1.5 found a plate in 18
+    regions where sigma 0.8 (3x3) found 9 and a 5x5 median 11. Day views are left alone."""
+    if not is_dark_or_ir(image):
+        return image
+    smooth = cv2.GaussianBlur(image, (0, 0), 1.5)
+    lo, hi = np.percentile(smooth[::2, ::2], (1, 99))
+    scale = 255.0 / max(8.0, float(hi - lo))
+    out: Image = cv2.convertScaleAbs(smooth, alpha=scale, beta=-float(lo) * scale)
+    return out
+
+
+def _detect_view(detector: PlateDetector, frame: Image, part: Box, enhance: bool) -> list[Box]:
+    view = frame[part.y1 : part.y2, part.x1 : part.x2]
+    if enhance:
+        view = enhance_for_detection(view)
+    return [b.shifted(part.x1, part.y1) for b in detector.detect(view)]
+
+
+def detect_in_regions(
+    detector: PlateDetector,
+    frame: Image,
+    regions: Sequence[Box],
+    roi: Sequence[tuple[float, float]] | None = None,
+    tile_px: int | None = None,
+    enhance: bool = True,
+) -> list[Box]:
+    """Detect at native resolution inside each region, whole, and again on tiles of
+    `tile_px` when a region larger than that gave no plate; boxes in frame pixels, centres
+    inside the ROI polygon, overlaps merged. With `enhance`, dark or IR views are enhanced
+    first (`enhance_for_detection`)."""
+    h, w = frame.shape[:2]
+    boxes: list[Box] = []
+    for region in regions:
+        area = Box(max(0, region.x1), max(0, region.y1), min(w, region.x2), min(h, region.y2))
+        if area.width < 8 or area.height < 8:
+            continue
+        found = _detect_view(detector, frame, area, enhance)
+        if not found and tile_px and max(area.width, area.height) > tile_px:
+            # Motion but no plate: a second pass on tiles, where a small plate is larger.
+            for part in tiles(area, tile_px):
+                found += _detect_view(detector, frame, part, enhance)
+        boxes += found
+    if roi:
+        polygon = np.array([(x * w, y * h) for x, y in roi], dtype=np.float32)
+        boxes = [
+            b for b in boxes if cv2.pointPolygonTest(polygon, b.center, measureDist=False) >= 0
+        ]
+    return nms(boxes)
+
+
+OCR_MIN_HEIGHT = 40
+"""`enhance_for_ocr` upscales crops lower than this (bicubic) before OCR. Measured and not
+used by the agent: on the dev photos' variants (`benchmarks.edge --steps`) neither this nor
+the contrast stretch changed an exact read of small8, small5 or night, and the stretch
+gained one read on blur and lost one on skew20 (of 72). Kept for `zes edge eval --upscale
+--contrast`, so the measurement can be repeated on a site's own stills."""
+DARK_MEAN = 90.0
+"""A crop darker than this (mean grey level) has its contrast stretched before OCR."""
+GREY_SATURATION = 12.0
+"""A crop with less mean colour saturation is an IR/greyscale image: contrast stretched too."""
+
+
+def enhance_for_ocr(image: Image, upscale: bool = True, contrast: bool = True) -> Image:
+    """What a plate crop needs before OCR: small ones upscaled, dark or IR ones given
+    local contrast (CLAHE on the lightness channel). Other crops are returned as they are."""
+    out = image
+    h, w = out.shape[:2]
+    if upscale and 0 < h < OCR_MIN_HEIGHT:
+        scale = OCR_MIN_HEIGHT / h
+        size = (max(1, round(w * scale)), OCR_MIN_HEIGHT)
+        out = cv2.resize(out, size, interpolation=cv2.INTER_CUBIC)
+    if contrast and out.ndim == 3 and out.shape[0] >= 4 and out.shape[1] >= 4:
+        hsv = cv2.cvtColor(out, cv2.COLOR_BGR2HSV)
+        if float(hsv[..., 2].mean()) < DARK_MEAN or float(hsv[..., 1].mean()) < GREY_SATURATION:
+            lab = cv2.cvtColor(out, cv2.COLOR_BGR2LAB)
+            clahe = cv2.createCLAHE(clipLimit=2.0, tileGridSize=(2, 4))
+            lab[..., 0] = clahe.apply(np.ascontiguousarray(lab[..., 0]))
+            out = cv2.cvtColor(lab, cv2.COLOR_LAB2BGR)
+    return out
+
+
 # -- evaluation on annotated stills -----------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class Annotation:
@@ -287,28 +424,72 @@ def _percentile(values: Sequence[float], q: float) -> float:
     return ordered[index]
 
 
-def evaluate(folder: Path, detector: PlateDetector, reader: PlateReader) -> dict[str, Any]:
+DETECT_MODES = ("whole", "tiles", "region")
+"""How `evaluate` detects: on the whole image (shrunk to the detector's input), on tiles of
+it at native resolution, or at native resolution in the vehicle's region (what the motion
+regions give the agent for a moving vehicle: a few plate widths around the plate)."""
+
+
+def vehicle_region(plate: Box, width: int, height: int) -> Box:
+    """The region a vehicle around `plate` occupies: 2 plate widths to each side, 1.6 above,
+    0.8 below (the shape of the generated vehicles and of a car's rear seen from behind)."""
+    pw = max(8, plate.width)
+    cx, cy = (plate.x1 + plate.x2) // 2, (plate.y1 + plate.y2) // 2
+    return Box(
+        max(0, cx - 2 * pw), max(0, int(cy - 1.6 * pw)),
+        min(width, cx + 2 * pw), min(height, int(cy + 0.8 * pw)),
+    )  # fmt: skip
+
+
+def evaluate(
+    folder: Path,
+    detector: PlateDetector,
+    reader: PlateReader,
+    variant: str = "none",
+    detect: str = "whole",
+    upscale: bool = False,
+    contrast: bool = False,
+    tile_px: int = 640,
+    night_detect: bool = False,
+) -> dict[str, Any]:
     """Detect and read every annotated image; exact/folded match, CER, recall, latency.
 
     The read is taken from the detection that overlaps the labelled plate most (or the most
     confident one when none overlaps), as the agent would read the plate it tracks.
+    `variant` degrades each image first (`edge.variants`); `detect` is one of DETECT_MODES;
+    `upscale`/`contrast` switch the two steps of `enhance_for_ocr`, `night_detect` the
+    enhancement of dark or IR views before detection (`enhance_for_detection`).
     """
+    from edge.variants import make_variant
+
+    if detect not in DETECT_MODES:
+        raise ValueError(f"detect must be one of {', '.join(DETECT_MODES)}")
     annotations = load_annotations(folder)
     if not annotations:
         raise FileNotFoundError(f"no NAME.txt annotations in {folder}")
     exact = folded = found = 0
     errors = chars = 0
     timings: list[float] = []
-    for item in annotations:
-        frame = cv2.imread(str(item.image), cv2.IMREAD_COLOR)
-        if frame is None:
+    for index, item in enumerate(annotations):
+        photo = cv2.imread(str(item.image), cv2.IMREAD_COLOR)
+        if photo is None:
             raise ValueError(f"cannot decode {item.image}")
+        frame, label = make_variant(variant, photo, item.box, seed=index)
+        h, w = frame.shape[:2]
         start = time.perf_counter()
-        boxes = detector.detect(frame)
-        best = max(boxes, key=lambda b: (b.iou(item.box), b.confidence), default=None)
-        text = reader.read([crop(frame, best)])[0].text if best is not None else ""
+        if detect == "whole":
+            boxes = detector.detect(enhance_for_detection(frame) if night_detect else frame)
+        else:
+            region = Box(0, 0, w, h) if detect == "tiles" else vehicle_region(label, w, h)
+            tile = tile_px if detect == "tiles" else None
+            boxes = detect_in_regions(detector, frame, [region], None, tile, night_detect)
+        best = max(boxes, key=lambda b: (b.iou(label), b.confidence), default=None)
+        text = ""
+        if best is not None:
+            plate = enhance_for_ocr(crop(frame, best), upscale=upscale, contrast=contrast)
+            text = reader.read([plate])[0].text
         timings.append((time.perf_counter() - start) * 1000)
-        if best is not None and best.iou(item.box) >= 0.3:
+        if best is not None and best.iou(label) >= 0.3:
             found += 1
         exact += text == item.plate
         folded += fold(text) == fold(item.plate)
@@ -317,6 +498,11 @@ def evaluate(folder: Path, detector: PlateDetector, reader: PlateReader) -> dict
     n = len(annotations)
     return {
         "images": n,
+        "variant": variant,
+        "detect": detect,
+        "upscale": upscale,
+        "contrast": contrast,
+        "night_detect": night_detect,
         "exact": round(exact / n, 4),
         "exact_folded": round(folded / n, 4),
         "exact_count": exact,

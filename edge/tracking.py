@@ -1,21 +1,29 @@
 """From plate boxes per frame to one decision per vehicle: tracks, voting, correction, direction.
 
-Pure (no I/O, no clocks, no models): the agent feeds it boxes with the frame's capture time
-and the reads it asked for, and collects finished tracks. That is what makes the vote and
-the "exactly one passage per vehicle" rule unit-testable frame by frame.
+Pure (no I/O, no clocks, no models): the agent feeds it boxes with the frame's *frame time*
+(seconds on the capture's monotonic clock, never the wall clock, which NTP can step by
+minutes) and the reads it asked for, and collects finished tracks. That is what makes the
+vote and the "exactly one passage per vehicle" rule unit-testable frame by frame.
 
 Why each choice:
-- Association is greedy on a score of box overlap plus centre closeness (a fast vehicle's
-  plate can move more than its own width between processed frames, so IoU alone splits
-  tracks), plus text similarity when both sides have a read (two plates side by side).
-- A track is read when it starts and then once per N frames: reads of the same plate a
-  frame apart are highly correlated, so reading every frame costs CPU and adds little.
+- Association is greedy on a score of box overlap plus centre closeness to where the track
+  should be now (its last box moved on by its velocity over the gap: a plate reappearing
+  after an occlusion is far from where it was hidden), plus text similarity when both sides
+  have a read (two plates side by side).
+- A track ends after `timeout_s` of frame time without a sighting; the default (2 s) outlasts
+  a 1.5 s occlusion by a passing bus.
+- A track is read when it starts and then once per N frames, at most `max_reads` times:
+  reads of the same plate a frame apart are highly correlated, and a vehicle standing in
+  view for minutes must not cost OCR all that time.
 - The vote is per character and confidence-weighted over reads of the winning length
   (length is decided first, by how many reads agree on it), so one blurred frame cannot
   outvote several sharp ones, and a read that dropped or added a character does not shift
   every position after it.
 - Overall confidence is the weakest character's support times the share of reads that
   agreed on the length: a plate is only as certain as its least certain character.
+- A track that neither crossed the entry line nor travelled, and showed no motion of its own
+  (or stood for `stationary_s`), is a vehicle standing in view - parked - and no passage; its
+  place is remembered, so a later fragment of it at the same place is none either.
 """
 
 from __future__ import annotations
@@ -24,25 +32,38 @@ import math
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Generic, Literal, TypeVar
 
 from edge.recognition import Box, Read
-from enforcement.plates import Correction, check, correct, normalise
+from enforcement.plate_formats import MAX_PLATE_LENGTH, MIN_PLATE_LENGTH, correct_read
+from enforcement.plates import Correction, fold_lookalikes, normalise
 
 P = TypeVar("P")
 Direction = Literal["entering", "leaving", "unknown"]
 PointF = tuple[float, float]
+Line = tuple[PointF, PointF, Literal["left", "right"]]
 
 
 @dataclass(frozen=True, slots=True)
 class TrackerParams:
     ocr_every_n_frames: int = 3
-    timeout_s: float = 0.6
+    timeout_s: float = 2.0
+    """Frame time without a sighting after which a track ends (survives a 1.5 s occlusion)."""
     min_track_frames: int = 2
+    """An unread track seen in fewer frames is noise (a read track is kept even at 1 frame)."""
     min_iou: float = 0.05
-    max_center_jump: float = 2.0
-    """Gate for centre distance, in diagonals of the track's last box."""
+    max_center_jump: float = 1.2
+    """Gate for centre distance, in diagonals of the track's box."""
+    recent_s: float = 0.5
+    """Within this gap a box may also continue a track from its last position unmoved."""
+    max_reads: int = 12
+    """Reads per track at most (a vehicle standing in view is not read for minutes)."""
+    min_travel: float = 1.0
+    """A track whose centre moved less than this many plate widths in all did not travel."""
+    stationary_s: float = 6.0
+    """A track that stood this long without crossing or travelling is parked."""
+    stationary_memory_s: float = 300.0
+    """How long the place of a parked vehicle is remembered after it was last seen there."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,16 +77,27 @@ class Track(Generic[P]):
     track_id: int
     first_center: PointF
     last_center: PointF
+    first_box: Box
     last_box: Box
-    first_seen: datetime
-    last_seen: datetime
+    first_seen: float
+    last_seen: float
     frames_seen: int = 1
     frames_since_read: int = 0
+    velocity: PointF = (0.0, 0.0)
+    """Box centre velocity in pixels per second of frame time (smoothed)."""
+    travel: float = 0.0
+    """Largest distance of the centre from its first position, in plate widths."""
+    moving_frames: int = 0
+    still_frames: int = 0
+    at_parked_place: bool = False
     reads: list[Read] = field(default_factory=list)
     best_confidence: float = -1.0
-    best_at: datetime | None = None
+    best_at: float | None = None
     best_box: Box | None = None
     best_payload: P | None = None
+    published: bool = False
+    previous: tuple[Box, PointF, float] | None = None
+    """Last box, centre and time before the latest sighting (to undo a wrong association)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,11 +107,15 @@ class FinishedTrack(Generic[P]):
     frames_seen: int
     first_center: PointF
     last_center: PointF
-    first_seen: datetime
-    last_seen: datetime
-    best_at: datetime | None
+    first_seen: float
+    last_seen: float
+    best_at: float | None
     best_box: Box | None
     best_payload: P | None
+    stationary: bool = False
+    """Stood in view without crossing or travelling (parked, or a fragment at a parked place)."""
+    published: bool = False
+    """Already published early (max_prediction_delay_s): the end gives no second passage."""
 
     @property
     def is_noise(self) -> bool:
@@ -111,19 +147,35 @@ def association_score(
     return score
 
 
+def _predicted(track: Track[P], at: float) -> Box:
+    """The track's last box moved on by its velocity over the gap (at most 1.5 s of it)."""
+    dt = min(1.5, max(0.0, at - track.last_seen))
+    vx, vy = track.velocity
+    return track.last_box.shifted(round(vx * dt), round(vy * dt))
+
+
 class Tracker(Generic[P]):
     """Tracks of one camera. `P` is the agent's evidence payload kept for the best read."""
 
-    def __init__(self, params: TrackerParams, frame_size: tuple[int, int] = (1, 1)) -> None:
+    def __init__(
+        self, params: TrackerParams, frame_size: tuple[int, int] = (1, 1), line: Line | None = None
+    ) -> None:
         self.params = params
         self.frame_size = frame_size
+        self.line = line
+        """The entry line in frame fractions: a track that crossed it never stood still."""
         self._tracks: dict[int, Track[P]] = {}
         self._finished: list[FinishedTrack[P]] = []
+        self._parked: list[tuple[Box, float]] = []
         self._next_id = 1
 
     @property
     def active(self) -> int:
         return len(self._tracks)
+
+    def predicted_boxes(self, at: float) -> list[Box]:
+        """Where each open track's plate should be at frame time `at` (detection windows)."""
+        return [_predicted(t, at) for t in self._tracks.values()]
 
     def _norm(self, box: Box) -> PointF:
         w, h = self.frame_size
@@ -131,19 +183,39 @@ class Tracker(Generic[P]):
         return (cx / w, cy / h)
 
     def update(
-        self, at: datetime, boxes: Sequence[Box], texts: Sequence[str | None] | None = None
+        self,
+        at: float,
+        boxes: Sequence[Box],
+        texts: Sequence[str | None] | None = None,
+        moving: Sequence[bool | None] | None = None,
     ) -> list[ReadRequest]:
-        """Advance to the frame captured `at`; return the boxes to read in this frame."""
+        """Advance to the frame of frame time `at`; return the boxes to read in this frame.
+
+        `moving[i]` says whether the image moved around box i (None: not known, e.g. the
+        first frame); it tells a parked vehicle from one that drives."""
         self.expire(at)
         candidates: list[tuple[float, int, int]] = []
         for track_id, track in self._tracks.items():
             voted = current_text(track.reads) if texts is not None else ""
+            expected = _predicted(track, at)
             for index, box in enumerate(boxes):
                 text = texts[index] if texts is not None else None
                 pair = (voted, text) if voted and text else None
-                score = association_score(track.last_box, box, self.params, pair)
-                if score is not None:
-                    candidates.append((score, track_id, index))
+                # Near where the track was, for a short gap (a vehicle that stops); near
+                # where it should be by now, for any gap (one that drove on while hidden).
+                recent = at - track.last_seen <= self.params.recent_s
+                scores = [
+                    s
+                    for s in (
+                        association_score(track.last_box, box, self.params, pair)
+                        if recent
+                        else None,
+                        association_score(expected, box, self.params, pair),
+                    )
+                    if s is not None
+                ]
+                if scores:
+                    candidates.append((max(scores), track_id, index))
         candidates.sort(key=lambda c: -c[0])
         used_tracks: set[int] = set()
         used_boxes: set[int] = set()
@@ -155,12 +227,12 @@ class Tracker(Generic[P]):
             used_boxes.add(index)
             track = self._tracks[track_id]
             box = boxes[index]
-            track.last_box = box
-            track.last_center = self._norm(box)
-            track.last_seen = at
-            track.frames_seen += 1
+            self._advance(track, box, at, moving[index] if moving is not None else None)
             track.frames_since_read += 1
-            if track.frames_since_read >= self.params.ocr_every_n_frames:
+            if (
+                track.frames_since_read >= self.params.ocr_every_n_frames
+                and len(track.reads) < self.params.max_reads
+            ):
                 track.frames_since_read = 0
                 requests.append(ReadRequest(track_id, box))
         for index, box in enumerate(boxes):
@@ -169,15 +241,46 @@ class Tracker(Generic[P]):
             track_id = self._next_id
             self._next_id += 1
             center = self._norm(box)
-            self._tracks[track_id] = Track(track_id, center, center, box, at, at)
+            new: Track[P] = Track(track_id, center, center, box, box, at, at)
+            new.at_parked_place = any(box.iou(b) > 0.3 for b, _ in self._parked)
+            self._count_motion(new, moving[index] if moving is not None else None)
+            self._tracks[track_id] = new
             requests.append(ReadRequest(track_id, box))
         return requests
 
-    def add_read(self, track_id: int, read: Read, at: datetime, box: Box, payload: P) -> None:
+    @staticmethod
+    def _count_motion(track: Track[P], moving: bool | None) -> None:
+        if moving is True:
+            track.moving_frames += 1
+        elif moving is False:
+            track.still_frames += 1
+
+    def _advance(self, track: Track[P], box: Box, at: float, moving: bool | None) -> None:
+        dt = at - track.last_seen
+        (lx, ly), (bx, by) = track.last_box.center, box.center
+        if dt > 0:
+            vx, vy = (bx - lx) / dt, (by - ly) / dt
+            ox, oy = track.velocity
+            track.velocity = (0.5 * ox + 0.5 * vx, 0.5 * oy + 0.5 * vy)
+        fx, fy = track.first_box.center
+        width = max(1.0, float(max(track.first_box.width, box.width)))
+        track.travel = max(track.travel, math.hypot(bx - fx, by - fy) / width)
+        track.previous = (track.last_box, track.last_center, track.last_seen)
+        track.last_box = box
+        track.last_center = self._norm(box)
+        track.last_seen = at
+        track.frames_seen += 1
+        self._count_motion(track, moving)
+
+    def add_read(self, track_id: int, read: Read, at: float, box: Box, payload: P) -> None:
         """Record a read; the most confident one keeps its frame as the passage's evidence."""
         track = self._tracks.get(track_id)
         if track is None or not read.text:
             return
+        if not track.reads and track.frames_seen == 1:
+            track = self._rejoin(track, read) or track
+        elif self._another_plate(track, read):
+            track = self._split(track, read, at, box)
         track.reads.append(read)
         if read.confidence > track.best_confidence:
             track.best_confidence = read.confidence
@@ -185,43 +288,145 @@ class Tracker(Generic[P]):
             track.best_box = box
             track.best_payload = payload
 
-    def expire(self, now: datetime) -> None:
+    @staticmethod
+    def _another_plate(track: Track[P], read: Read) -> bool:
+        """The track's reads agree on a plate and this read is clearly not it: the box was
+        another vehicle's (one leaving where one entering was a moment ago)."""
+        if len(track.reads) < 2 or track.previous is None:
+            return False
+        voted = current_text(track.reads)
+        # 3 of 7 characters differ (0.57): another plate (the dev set's plates share their
+        # first letters, RK...); 2 of 6 (0.67) may still be a misread of this one.
+        return len(voted) >= MIN_PLATE_LENGTH and text_similarity(voted, read.text) < 0.6
+
+    def _split(self, track: Track[P], read: Read, at: float, box: Box) -> Track[P]:
+        """Give the box back and end the track where it was (its vehicle left that place
+        to another); the box starts a new track."""
+        assert track.previous is not None
+        track.last_box, track.last_center, track.last_seen = track.previous
+        track.frames_seen -= 1
+        track.previous = None
+        self._end(track.track_id)
+        center = self._norm(box)
+        new: Track[P] = Track(self._next_id, center, center, box, box, at, at)
+        self._next_id += 1
+        self._tracks[new.track_id] = new
+        return new
+
+    def _rejoin(self, new: Track[P], read: Read) -> Track[P] | None:
+        """A track born this frame whose first read is (nearly) the vote of an open track
+        not seen this frame is that track, found again after a gap too long for the box
+        gates (a small far plate moves many of its own widths in a second): merge it back."""
+        for other in self._tracks.values():
+            if other is new or not other.reads or other.last_seen >= new.first_seen:
+                continue
+            voted = current_text(other.reads)
+            partial = len(read.text) >= MIN_PLATE_LENGTH and read.text in voted
+            if len(voted) >= MIN_PLATE_LENGTH and (
+                partial or text_similarity(voted, read.text) >= 0.8
+            ):
+                del self._tracks[new.track_id]
+                self._advance(other, new.last_box, new.last_seen, None)
+                other.moving_frames += new.moving_frames
+                other.still_frames += new.still_frames
+                return other
+        return None
+
+    def expire(self, now: float) -> None:
         """End every track not seen for the timeout (it left the region of interest)."""
         for track_id in [
-            t.track_id
-            for t in self._tracks.values()
-            if (now - t.last_seen).total_seconds() > self.params.timeout_s
+            t.track_id for t in self._tracks.values() if now - t.last_seen > self.params.timeout_s
         ]:
             self._end(track_id)
+        self._parked = [
+            (b, t) for b, t in self._parked if now - t <= self.params.stationary_memory_s
+        ]
 
     def end_all(self) -> None:
         """End every track (end of stream, shutdown): nothing in flight is lost."""
         for track_id in list(self._tracks):
             self._end(track_id)
 
+    def _is_stationary(self, t: Track[P], line: Line | None) -> bool:
+        crossed = line is not None and _crossed(t.first_center, t.last_center, line)
+        if crossed or t.travel >= self.params.min_travel:
+            return False
+        if t.at_parked_place or t.last_seen - t.first_seen >= self.params.stationary_s:
+            return True
+        # No motion of its own in most frames where that was known: it stands there.
+        known = t.moving_frames + t.still_frames
+        return known > 0 and t.moving_frames * 2 < known
+
+    def _snapshot(self, t: Track[P]) -> FinishedTrack[P]:
+        return FinishedTrack(
+            t.track_id,
+            tuple(t.reads),
+            t.frames_seen,
+            t.first_center,
+            t.last_center,
+            t.first_seen,
+            t.last_seen,
+            t.best_at,
+            t.best_box,
+            t.best_payload,
+            stationary=self._is_stationary(t, self.line),
+            published=t.published,
+        )
+
     def _end(self, track_id: int) -> None:
         t = self._tracks.pop(track_id)
         if t.frames_seen < self.params.min_track_frames and not t.reads:
             return  # a one-frame blip that never read as anything: not a vehicle
-        self._finished.append(
-            FinishedTrack(
-                t.track_id,
-                tuple(t.reads),
-                t.frames_seen,
-                t.first_center,
-                t.last_center,
-                t.first_seen,
-                t.last_seen,
-                t.best_at,
-                t.best_box,
-                t.best_payload,
-            )
-        )
+        done = self._snapshot(t)
+        if done.stationary:
+            self._parked.append((t.last_box, t.last_seen))
+        self._finished.append(done)
 
     def finished(self) -> list[FinishedTrack[P]]:
         """Tracks that ended since the last call (each exactly once)."""
         done, self._finished = self._finished, []
-        return [d for d in done if d.frames_seen >= self.params.min_track_frames]
+        return [d for d in done if d.reads or d.frames_seen >= self.params.min_track_frames]
+
+    def due_early(
+        self, now: float, delay_s: float, stable_reads: int = 3
+    ) -> list[FinishedTrack[P]]:
+        """Open tracks to publish now (max_prediction_delay_s): read for `delay_s` or more,
+        the last `stable_reads` reads agree with the vote, not standing. Each only once; the
+        track goes on and its end gives no second passage."""
+        due = []
+        for t in self._tracks.values():
+            if t.published or len(t.reads) < stable_reads or now - t.first_seen < delay_s:
+                continue
+            voted = current_text(t.reads)
+            if not voted or any(r.text != voted for r in t.reads[-stable_reads:]):
+                continue
+            snapshot = self._snapshot(t)
+            if snapshot.stationary:
+                continue
+            t.published = True
+            due.append(snapshot)
+        return due
+
+
+class PlateMemory:
+    """Per camera: when each plate (folded by look-alikes) was last seen, in frame time.
+
+    A vehicle hidden by a bus, queued or stopped comes back as a second track; when its
+    plate folds equal to one seen within `window_s` it is the same vehicle, and its reads
+    merge into the passage already made instead of making a second one."""
+
+    def __init__(self, window_s: float) -> None:
+        self.window_s = window_s
+        self._last: dict[str, float] = {}
+
+    def seen(self, plate: str, first_seen: float, last_seen: float) -> bool:
+        """Record a track of `plate`; True when the plate was seen within the window before."""
+        key = fold_lookalikes(plate)
+        previous = self._last.get(key)
+        self._last[key] = max(last_seen, previous or last_seen)
+        if len(self._last) > 4096:  # a long quiet spell: forget what is outside the window
+            self._last = {k: v for k, v in self._last.items() if last_seen - v <= self.window_s}
+        return previous is not None and first_seen - previous <= self.window_s
 
 
 # -- voting -------------------------------------------------------------------------------------
@@ -250,9 +455,12 @@ def vote(reads: Sequence[Read], max_alternatives: int = 3) -> Vote | None:
     by_length: dict[int, list[Read]] = defaultdict(list)
     for read in usable:
         by_length[len(read.text)].append(read)
-    # The length most reads agree on; ties go to the larger summed confidence.
+    # The length most reads agree on; ties go to the longer (a plate partly hidden or cut
+    # by the frame edge reads short, one read never adds characters), then to the larger
+    # summed confidence.
     length = max(
-        by_length, key=lambda n: (len(by_length[n]), sum(r.confidence for r in by_length[n]))
+        by_length,
+        key=lambda n: (len(by_length[n]), n, sum(r.confidence for r in by_length[n])),
     )
     group = by_length[length]
     chars: list[str] = []
@@ -289,17 +497,34 @@ def side_of_line(point: PointF, a: PointF, b: PointF) -> Literal["left", "right"
     return "right" if cross > 0 else "left"
 
 
-def direction(
-    first: PointF, last: PointF, line: tuple[PointF, PointF, Literal["left", "right"]] | None
-) -> Direction:
-    """entering / leaving when the track crossed the line, else unknown (never guessed)."""
+def _crossed(first: PointF, last: PointF, line: Line) -> bool:
+    start, end = side_of_line(first, line[0], line[1]), side_of_line(last, line[0], line[1])
+    return "on" not in (start, end) and start != end
+
+
+MIN_MOTION_TOWARDS_LINE = 0.03
+"""Least movement across the line's direction (frame fractions) that gives a direction to a
+track that did not cross it: a split half or a vehicle first seen past the line."""
+
+
+def direction(first: PointF, last: PointF, line: Line | None) -> Direction:
+    """entering / leaving when the track crossed the line; else from its motion vector across
+    the line (towards the inside is entering) when it moved enough; else unknown."""
     if line is None:
         return "unknown"
     a, b, inside = line
     start, end = side_of_line(first, a, b), side_of_line(last, a, b)
-    if "on" in (start, end) or start == end:
+    if "on" not in (start, end) and start != end:
+        return "entering" if end == inside else "leaving"
+    # The unit normal of a->b pointing to its right side (image coordinates, y down).
+    dx, dy = b[0] - a[0], b[1] - a[1]
+    length = math.hypot(dx, dy)
+    nx, ny = -dy / length, dx / length
+    towards_right = (last[0] - first[0]) * nx + (last[1] - first[1]) * ny
+    if abs(towards_right) < MIN_MOTION_TOWARDS_LINE:
         return "unknown"
-    return "entering" if end == inside else "leaving"
+    to_inside = towards_right if inside == "right" else -towards_right
+    return "entering" if to_inside > 0 else "leaving"
 
 
 # -- the decision of one finished track --------------------------------------------------------
@@ -315,33 +540,38 @@ class Verdict:
     low_confidence: bool
     direction: Direction
     country: str | None
+    plate_format: str | None = None
+    """The format the published plate fits; None: none known (then low_confidence)."""
 
 
 def decide(
     track: FinishedTrack[P],
     min_vote_confidence: float,
-    line: tuple[PointF, PointF, Literal["left", "right"]] | None = None,
+    line: Line | None = None,
+    max_char_confidence: float = 0.9,
 ) -> Verdict | None:
-    """Vote, correct by the Dutch sidecode rules and take the direction; None without reads.
+    """Vote, correct by the policy of `enforcement.plate_formats` and take the direction;
+    None without a read of plausible length.
 
-    The correction only applies to plates not known to be foreign. It is recorded (plate_raw
-    keeps the voted text) and an unresolved tie between corrections marks the passage
-    low-confidence rather than guessing.
+    Reads shorter or longer than a plate can be do not vote. A correction is recorded
+    (plate_raw keeps the voted text); an unresolved tie between corrections, or a plate that
+    fits no known format, marks the passage low-confidence rather than guessing.
     """
-    result = vote(track.reads)
+    plausible = [
+        r for r in track.reads if MIN_PLATE_LENGTH <= len(normalise(r.text)) <= MAX_PLATE_LENGTH
+    ]
+    result = vote(plausible)
     if result is None:
         return None
     raw = normalise(result.text)
     if not raw:
         return None
-    if result.country in (None, "NL"):
-        correction = correct(raw)
-    else:
-        correction = Correction(raw=raw, plate=raw, changed=False, changes=(), candidates=())
+    policy = correct_read(raw, result.char_confidences, result.country, max_char_confidence)
+    correction = policy.correction
     plate = correction.plate[:12]
     unresolved = bool(correction.candidates) and not correction.changed
-    low = result.confidence < min_vote_confidence or unresolved
-    if result.country == "NL" and not check(plate).valid and not unresolved:
+    low = result.confidence < min_vote_confidence or unresolved or policy.fits is None
+    if result.country == "NL" and not (policy.fits or "").startswith("NL"):
         low = True  # a Dutch plate that fits no sidecode is doubt, whatever the OCR says
     alternatives = tuple((normalise(t), c) for t, c in result.alternatives if normalise(t))
     alternatives = tuple((t[:12], c) for t, c in alternatives if t != plate)
@@ -356,4 +586,5 @@ def decide(
         low_confidence=low,
         direction=direction(track.first_center, track.last_center, line),
         country=result.country,
+        plate_format=policy.fits,
     )

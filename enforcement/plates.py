@@ -37,6 +37,7 @@ __all__ = [
     "PlateCheck",
     "check",
     "correct",
+    "fold_lookalikes",
     "format_plate",
     "is_dutch_format",
     "lookalike_candidates",
@@ -324,6 +325,15 @@ LOOKALIKES: Final[dict[str, str]] = {
     c: "".join(o for o in group if o != c) for group in _LOOKALIKE_GROUPS for c in group
 }
 
+_FOLD_TABLE: Final = str.maketrans({c: group[0] for group in _LOOKALIKE_GROUPS for c in group[1:]})
+
+
+def fold_lookalikes(plate: str) -> str:
+    """normalise(plate) with every look-alike group written as its first member ("O"->"0",
+    "B"->"8", ...): two reads that fold equal may be the same plate read differently."""
+    return normalise(plate).translate(_FOLD_TABLE)
+
+
 # Per sidecode and position: the characters allowed there, to prune the search.
 _ALLOWED_AT: Final[dict[int, tuple[frozenset[str], ...]]] = {
     sc: tuple(
@@ -352,15 +362,25 @@ def _options(plate: str, allowed: tuple[frozenset[str], ...]) -> list[list[str]]
     return options
 
 
-def lookalike_candidates(raw: str, max_changes: int = 2) -> list[str]:
+def lookalike_candidates(
+    raw: str, max_changes: int = 2, changeable: frozenset[int] | None = None
+) -> list[str]:
     """Valid plates reachable from normalise(raw) by at most `max_changes` look-alike
-    substitutions, the input itself excluded; ordered by number of changes, then text."""
+    substitutions, the input itself excluded; ordered by number of changes, then text.
+    With `changeable`, only those 0-based positions may change."""
     p = normalise(raw)
     if len(p) != 6 or max_changes <= 0:
         return []
     found: set[str] = set()
     for allowed in _ALLOWED_AT.values():
         options = _options(p, allowed)
+        if options is not None and changeable is not None:
+            options = [
+                o if i in changeable else [c]
+                for i, (c, o) in enumerate(zip(p, options, strict=True))
+            ]
+            if any(not o or o[0] not in allowed[i] for i, o in enumerate(options)):
+                continue
         if options is None:
             continue
         # A position whose read character is not allowed must change; if those alone exceed
@@ -414,17 +434,18 @@ class Correction:
     """The candidates with the fewest changes: the one used, or the tied ones."""
 
 
-def correct(raw: str) -> Correction:
+def correct(raw: str, max_changes: int = 2, changeable: frozenset[int] | None = None) -> Correction:
     """Correct an OCR read by look-alike substitution, only when the answer is unambiguous.
 
     Unchanged when normalise(raw) is already valid or is a special registration (whose
     shapes are outside the sidecodes by design). Otherwise the single candidate with the
     fewest changes is used; when several tie, nothing is guessed: the text stays as read
-    and the tied candidates are listed."""
+    and the tied candidates are listed. `max_changes` and `changeable` (positions that may
+    change) narrow the search (`enforcement.plate_formats.correct_read` sets them)."""
     p = normalise(raw)
     if _is_valid_normalised(p) or _special_of_normalised(p) is not None:
         return Correction(raw=raw, plate=p, changed=False, changes=(), candidates=())
-    candidates = lookalike_candidates(p)
+    candidates = lookalike_candidates(p, max_changes, changeable)
     if not candidates:
         return Correction(raw=raw, plate=p, changed=False, changes=(), candidates=())
     fewest = _distance(p, candidates[0])

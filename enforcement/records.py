@@ -39,6 +39,8 @@ Identifier = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"
 Country = Annotated[str, msgspec.Meta(pattern=r"^[A-Z]{2}$")]
 Direction = Literal["entering", "leaving", "unknown"]
 EvidenceKind = Literal["plate_crop", "overview"]
+TimeSync = Literal["synchronized", "unsynchronized", "unknown"]
+Hmac = Annotated[str, msgspec.Meta(pattern=r"^[0-9a-f]{64}$")]
 
 
 class _Record(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -56,6 +58,14 @@ class EvidenceRef(_Record, frozen=True, kw_only=True):
 class AlternativeRead(_Record, frozen=True, kw_only=True):
     plate: Plate
     confidence: Confidence
+
+
+class CharChange(_Record, frozen=True, kw_only=True):
+    """One character the edge's correction changed: position in `plate`, as read, as used."""
+
+    at: Annotated[int, msgspec.Meta(ge=0, le=11)]
+    read: Annotated[str, msgspec.Meta(min_length=1, max_length=1)]
+    used: Annotated[str, msgspec.Meta(min_length=1, max_length=1)]
 
 
 class Passage(_Record, frozen=True, kw_only=True):
@@ -80,6 +90,13 @@ class Passage(_Record, frozen=True, kw_only=True):
     seen_at: datetime
     """Capture time of the best frame, timezone-aware (stored as UTC)."""
     evidence: tuple[EvidenceRef, ...] = ()
+    time_sync: TimeSync | None = None
+    """The edge clock's synchronisation state at capture (None: an edge that did not say)."""
+    # The read and its correction (optional: records of edges from before them still decode).
+    changes: tuple[CharChange, ...] = ()
+    """The characters the correction changed (normalised plate_raw -> plate); empty: none."""
+    plate_format: Annotated[str, msgspec.Meta(max_length=16)] | None = None
+    """The format the plate fits ("NL-7", "DE", "GB-2001", ...); None = fits none known."""
 
 
 class PassageEnvelope(_Record, frozen=True, kw_only=True):
@@ -166,7 +183,15 @@ class Evidence(_Record, frozen=True, kw_only=True):
     sha256: Sha256
     content_type: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] = "image/jpeg"
     captured_at: datetime
+    """The capture instant of the frame the image shows (not when it was encoded or sent)."""
     data: bytes
+    # Optional, so records of edges from before they existed still decode.
+    site_id: Identifier | None = None
+    camera_id: Identifier | None = None
+    time_sync: TimeSync | None = None
+    """The edge clock's synchronisation state when the frame was captured."""
+    signature: Hmac | None = None
+    """HMAC-SHA256 (hex) under the site's key over the seal message (enforcement.evidence_seal)."""
 
 
 class FuelFacts(_Record, frozen=True, kw_only=True):

@@ -132,6 +132,7 @@ def intake_command(
         session_factory(engine),
         EvidenceVault(cases.evidence_cipher_key()),
         grace=timedelta(minutes=cases.grace_minutes),
+        seal_keys=cases.evidence_seal_keys(),
     )
     metrics = IntakeMetrics()
     if cases.intake_metrics_port:

@@ -14,7 +14,7 @@ of a known sighting is stored at once; other evidence is held (encrypted, `pendi
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
@@ -26,6 +26,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from enforcement.casework.db import insert_new
 from enforcement.casework.evidence import EvidenceVault
 from enforcement.casework.models import Case, CaseStatus, EvidenceItem, Sighting
+from enforcement.casework.seals import flag_cases
+from enforcement.evidence_seal import check_evidence
 from enforcement.records import Evidence, Violation
 
 log = logging.getLogger("zes.intake")
@@ -105,7 +107,9 @@ class CaseIntake:
         *,
         grace: timedelta,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        seal_keys: Mapping[str, bytes] | None = None,
     ) -> None:
+        self.seal_keys = dict(seal_keys or {})  # site id -> evidence signing key
         self.sessions = sessions
         self.vault = vault
         self.grace = grace
@@ -176,6 +180,7 @@ class CaseIntake:
             .where(EvidenceItem.passage_id.in_([str(r.passage_id) for r in fresh]))
             .values(pending=False)
         )
+        flag_cases(session, [str(r.passage_id) for r in fresh])
 
     def _attach(
         self,
@@ -247,9 +252,11 @@ class CaseIntake:
                     "captured_at": item.captured_at,
                     "received_at": now,
                     "pending": str(item.passage_id) not in known,
+                    "seal": check_evidence(item, self.seal_keys),
                 }
             )
         new = len(insert_new(session, EvidenceItem, rows, "passage_id", "kind"))
+        flag_cases(session, [r["passage_id"] for r in rows if r["passage_id"] in known])
         counts.evidence_duplicates += len(rows) - new
         held = sum(1 for r in rows if r["pending"])
         counts.evidence_pending += min(held, new)

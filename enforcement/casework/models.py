@@ -143,6 +143,10 @@ class Case(Base):
     correction: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     """The decision re-run for the corrected plate (rule ids, outcome, sentences)."""
     export_batch_id: Mapped[int | None] = mapped_column(ForeignKey("export_batches.id"))
+    evidence_seal: Mapped[str | None] = mapped_column(String(16))
+    """Set when an image of the case failed its seal check (`invalid`, `unsigned`, `no_key`,
+    see enforcement.evidence_seal): the reviewer must not rely on it. None: all verified or
+    no keys configured."""
 
     __table_args__ = (
         # The queue pages: by status (and zone), oldest first. The default queue (every
@@ -202,6 +206,8 @@ class EvidenceItem(Base):
     captured_at: Mapped[datetime]
     received_at: Mapped[datetime]
     pending: Mapped[bool] = mapped_column(Boolean, default=False)
+    seal: Mapped[str | None] = mapped_column(String(16))
+    """The seal check at intake: valid, invalid, unsigned, no_key or unchecked."""
 
     __table_args__ = (UniqueConstraint("passage_id", "kind", name="uq_evidence_items_passage"),)
 

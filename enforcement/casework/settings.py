@@ -49,6 +49,12 @@ class CaseSettings(BaseSettings):
         description="AES-256-GCM key of the evidence images at rest: exactly 32 random bytes "
         "as hex or base64 (a passphrase is refused).",
     )
+    evidence_keys: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description="Evidence signing key per edge site (site id -> hex or base64 of >= 32 "
+        'random bytes, the site\'s evidence_key_file), as JSON: {"site-1": "9f3c..."}. Intake '
+        "verifies each image's seal and flags the case on a mismatch. Empty: not checked.",
+    )
     session_secret: SecretStr = Field(
         SecretStr(DEV_SESSION_SECRET),
         description="Key that signs the review app's session cookies: 32+ random bytes as hex "
@@ -176,6 +182,15 @@ class CaseSettings(BaseSettings):
     @property
     def audit_key_setting(self) -> KeySetting:
         return KeySetting("ZES_CASES_AUDIT_KEY", self.audit_key)
+
+    def evidence_seal_keys(self) -> dict[str, bytes]:
+        """The sites' evidence signing keys as bytes; a malformed one is a ConfigError."""
+        from enforcement.evidence_seal import SealKeyError, parse_key
+
+        try:
+            return {site: parse_key(k.get_secret_value()) for site, k in self.evidence_keys.items()}
+        except SealKeyError as exc:
+            raise ConfigError(f"setting ZES_CASES_EVIDENCE_KEYS: {exc}") from None
 
     def evidence_cipher_key(self) -> bytes:
         """The decoded AES-256 key (a passphrase raises `ConfigError`)."""

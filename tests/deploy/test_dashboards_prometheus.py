@@ -169,7 +169,8 @@ def test_every_panel_query_runs_on_real_prometheus(prometheus: tuple[str, set[st
 
     rules = get_json(f"{base}/api/v1/rules")["data"]["groups"]
     loaded = [r for group in rules for r in group["rules"]]
-    assert len(loaded) == 10
+    in_file = yaml.safe_load(ALERTS.read_text(encoding="utf-8"))["groups"]
+    assert len(loaded) == sum(len(group["rules"]) for group in in_file) > 10
     assert all(r["health"] in {"ok", "unknown"} for r in loaded), loaded
     firing = [r["name"] for r in loaded if r["state"] == "firing"]
     assert "ZesRegisterUnreachable" not in firing and "ZesStreamWorkerDown" not in firing

@@ -88,7 +88,78 @@ def _fires(extra: dict[str, str], severity: str) -> list[dict[str, str]]:
     return [{**extra, "severity": severity}]
 
 
+CAM = {**EDGE, "camera": "cam-1"}
+_BUCKETS = ("0.1", "0.3", "0.5", "0.6", "0.7", "0.8", "0.9", "0.95", "0.99", "1.0", "+Inf")
+
+
+def _confidence_series(phases: list[tuple[int, float]]) -> list[dict[str, str]]:
+    """Histogram buckets of `zes_edge_read_confidence_ratio` at 1m steps: each phase is
+    (minutes, confidence of its 10 passages a minute)."""
+    per_minute = [conf for minutes, conf in phases for _ in range(minutes)]
+    series = []
+    for le in _BUCKETS:
+        bound = float("inf") if le == "+Inf" else float(le)
+        total, values = 0, ["0"]
+        for conf in per_minute:
+            total += 10 if conf <= bound else 0
+            values.append(str(total))
+        series.append(_series("zes_edge_read_confidence_ratio_bucket", {**CAM, "le": le},
+                              " ".join(values)))  # fmt: skip
+    count = next(x for x in series if 'le="+Inf"' in x["series"])["values"]
+    series.append(_series("zes_edge_read_confidence_ratio_count", CAM, count))
+    return series
+
+
+def _no_passages(passages: str) -> dict[str, Any]:
+    """A camera with frames; `passages` its passages since a day and a half ago."""
+    return _case(
+        [_series("zes_edge_frames_read_total", CAM, "0+600x1500"),
+         _series("zes_edge_passages_total", {**CAM, "direction": "entering"}, passages)],
+        "ZesCameraNoPassages", "1470m",
+        _fires(CAM, "warning") if passages == "0+1x120 120x1380" else [],
+    )  # fmt: skip
+
+
+def _increase(metric: str, labels: dict[str, str], alert: str, fires: dict[str, str],
+              severity: str) -> list[dict[str, Any]]:  # fmt: skip
+    return [
+        _case([_series(metric, labels, "0 0 3 3 3 3")], alert, "4m", _fires(fires, severity)),
+        _case([_series(metric, labels, "5x6")], alert, "4m", []),
+    ]
+
+
+EDGE_CASES: list[dict[str, Any]] = [
+    _case([_series("zes_edge_healthy", EDGE, "0x10")], "ZesEdgeUnhealthy", "7m",
+          _fires(EDGE, "warning")),
+    _case([_series("zes_edge_healthy", EDGE, "1x10")], "ZesEdgeUnhealthy", "7m", []),
+    # Traffic yesterday at this hour, none in the last 15 minutes: fires.
+    _no_passages("0+1x120 120x1380"),
+    # Passages keep coming: quiet.
+    _no_passages("0+1x1500"),
+    # No traffic yesterday at this hour either (a quiet road at night): quiet.
+    _no_passages("0x1500"),
+    *_increase("zes_edge_spool_refused_passages_total", {**EDGE, "outcome": "held"},
+               "ZesPassagesRefused", {**EDGE, "outcome": "held"}, "critical"),
+    *_increase("zes_edge_spool_quarantined_total", {**EDGE, "kind": "evidence"},
+               "ZesPassagesQuarantined", {**EDGE, "kind": "evidence"}, "warning"),
+    *_increase("zes_edge_spool_evidence_dropped_total", EDGE, "ZesEvidenceDropped", EDGE,
+               "warning"),
+    # Three hours of sure reads (0.95-0.99), then 90 minutes of 0.5-0.6: the median drifted.
+    _case(_confidence_series([(180, 0.97), (90, 0.55)]), "ZesReadConfidenceDrift", "270m",
+          _fires(CAM, "warning")),
+    _case(_confidence_series([(270, 0.97)]), "ZesReadConfidenceDrift", "270m", []),
+    _case([_series("zes_edge_clock_sync_state", {**EDGE, "state": "unsynchronized"}, "1x20"),
+           _series("zes_edge_clock_sync_state", {**EDGE, "state": "synchronized"}, "0x20")],
+          "ZesClockNotSynchronised", "15m",
+          _fires({**EDGE, "state": "unsynchronized"}, "critical")),
+    _case([_series("zes_edge_clock_sync_state", {**EDGE, "state": "unsynchronized"}, "0x20"),
+           _series("zes_edge_clock_sync_state", {**EDGE, "state": "synchronized"}, "1x20")],
+          "ZesClockNotSynchronised", "15m", []),
+]  # fmt: skip
+
+
 ALERT_CASES: list[dict[str, Any]] = [
+    *EDGE_CASES,
     _case([_series("zes_edge_camera_up", {**EDGE, "camera": "cam-1"}, "0x10")],
           "ZesCameraDown", "5m", _fires({**EDGE, "camera": "cam-1"}, "critical")),
     _case([_series("zes_edge_camera_up", {**EDGE, "camera": "cam-1"}, "1x10")],

@@ -7,25 +7,31 @@ import gc
 import json
 import logging
 import os
+import secrets
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
 import urllib.request
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
+import msgspec
 import numpy as np
 import pytest
 
 from edge.agent import Agent, CameraWorker
 from edge.capture import Capture
-from edge.config import SiteConfig
+from edge.config import SiteConfig, SiteConfigError
 from edge.drive_by import DriveBy
 from edge.recognition import Box, Image, OnnxPlateDetector, OnnxPlateReader, Read, fold
 from edge.spool import Spool
+from enforcement.evidence_seal import check_evidence
 from enforcement.records import Passage, decode_envelope, decode_evidence, decode_passage
-from tests.edge.helpers import Collector, consume
+from tests.edge import helpers
+from tests.edge.helpers import Collector, consume, with_evidence
 from zes.embedded import EmbeddedBroker, free_port
 
 REPO = Path(__file__).resolve().parents[2]
@@ -52,7 +58,9 @@ def assert_matches_truth(passages: list[Passage], video: DriveBy) -> None:
         assert fold(passage.plate_raw) == fold(vehicle.plate)
         assert passage.direction == vehicle.direction
         assert passage.frames >= 2
-        assert not passage.low_confidence
+        # A read of no known format is published low-confidence (issue 12 item 3); the dev
+        # photos' foreign plates include such formats. A read of a known format is sure.
+        assert passage.low_confidence == (passage.plate_format is None)
         assert {e.kind for e in passage.evidence} == {"plate_crop", "overview"}
 
 
@@ -70,7 +78,8 @@ def test_one_passage_per_vehicle_none_for_empty_road(
     for index, passage in results:
         # Each passage was emitted after its vehicle left, within the track timeout.
         vehicle = next(v for v in drive_by.vehicles if fold(v.plate) == fold(passage.plate_raw))
-        assert index == -1 or vehicle.last_frame < index <= vehicle.last_frame + 10
+        timeout_frames = round(config.cameras[0].thresholds.track_timeout_s * 10)  # 10 fps
+        assert index == -1 or vehicle.last_frame < index <= vehicle.last_frame + timeout_frames + 4
     # The motion gate skipped the empty road, and a track is read once per N frames.
     assert worker.frames_skipped > 0
     assert all(p.frames <= 8 for _, p in results)
@@ -236,7 +245,8 @@ def test_sigterm_flushes_open_tracks_to_the_spool(
     process = subprocess.Popen(
         [sys.executable, "-c", "from edge.cli import edge_app; edge_app()", "run", "--config",
          str(config_file)],
-        cwd=REPO, env={**os.environ, "PYTHONWARNINGS": "ignore"},
+        cwd=REPO,
+        env={**os.environ, "PYTHONWARNINGS": "ignore", "ZES_HASH_SECRET": secrets.token_hex(32)},
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
     )  # fmt: skip
     try:
@@ -261,3 +271,71 @@ def test_sigterm_flushes_open_tracks_to_the_spool(
     for passage in passages:
         assert passage.plate not in log  # privacy: plates are never logged
     assert np.all([p.site_id == "test-site" for p in passages])
+
+
+def test_a_spool_error_loses_no_track_finished_in_the_same_call(
+    tmp_path: Path, site_factory: Callable[..., SiteConfig], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    agent = Agent(site_factory(str(tmp_path / "none.avi")), lambda _: BlankDetector(),
+                  BlankReader(), serve_metrics=False)  # fmt: skip
+    real_insert = agent.spool._insert
+    calls = []
+
+    def insert(*args: Any) -> None:
+        calls.append(args)
+        if len(calls) == 1:  # not a full disk: an error the spool does not expect
+            raise sqlite3.DatabaseError("database disk image is malformed")
+        real_insert(*args)
+
+    monkeypatch.setattr(agent.spool, "_insert", insert)
+    finished = [with_evidence(helpers.passage()) for _ in range(3)]
+    for p, evidence in finished:  # what CameraWorker._finish does for three ended tracks
+        agent._spool(p, evidence)
+    try:
+        assert agent.emitted == [str(p.passage_id) for p, _ in finished]
+        rows = agent.spool.take(10, 100_000)
+        assert [r.passage_id for r in rows] == agent.emitted  # all three, in order
+        assert agent.spool.held == 0
+        assert agent.metrics.spool_refused.labels("held")._value.get() == 1
+    finally:
+        agent.stop()
+
+
+def test_evidence_names_site_and_camera_and_is_sealed_with_the_site_key(
+    tmp_path: Path, site_factory: Callable[..., SiteConfig]
+) -> None:
+    key = secrets.token_bytes(32)
+    key_file = tmp_path / "evidence.key"
+    key_file.write_text(key.hex() + "\n", encoding="utf-8")
+    config = site_factory(str(tmp_path / "none.avi")).model_copy(
+        update={"evidence_key_file": key_file}
+    )
+    agent = Agent(config, lambda _: BlankDetector(), BlankReader(), serve_metrics=False)
+    try:
+        p, evidence = with_evidence(helpers.passage())
+        agent._spool(p, evidence)
+        (row,) = agent.spool.take(10, 100_000)
+        assert decode_passage(row.payload).time_sync == agent.time_sync
+        (item,) = agent.spool.evidence_for([row.passage_id])
+        sealed = decode_evidence(item.payload)
+        assert (sealed.site_id, sealed.camera_id) == ("test-site", "cam-1")
+        assert sealed.captured_at == p.seen_at
+        assert sealed.time_sync in {"synchronized", "unsynchronized", "unknown"}
+        assert check_evidence(sealed, {"test-site": key}) == "valid"
+        moved = msgspec.structs.replace(sealed, camera_id="cam-2")
+        assert check_evidence(moved, {"test-site": key}) == "invalid"
+        assert check_evidence(sealed, {"test-site": secrets.token_bytes(32)}) == "invalid"
+    finally:
+        agent.stop()
+
+
+def test_an_evidence_key_that_is_not_random_enough_is_refused(
+    tmp_path: Path, site_factory: Callable[..., SiteConfig]
+) -> None:
+    key_file = tmp_path / "evidence.key"
+    key_file.write_text("secret", encoding="utf-8")
+    config = site_factory(str(tmp_path / "none.avi")).model_copy(
+        update={"evidence_key_file": key_file}
+    )
+    with pytest.raises(SiteConfigError, match="evidence_key_file"):
+        Agent(config, lambda _: BlankDetector(), BlankReader(), serve_metrics=False)

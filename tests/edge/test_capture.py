@@ -50,6 +50,45 @@ def test_every_frame_mode_hands_over_every_frame_at_file_time(tmp_path: Path) ->
     assert metrics.frames_read.labels("cam-1")._value.get() == 30
 
 
+def test_frame_time_is_the_file_position_and_survives_wall_clock_steps(tmp_path: Path) -> None:
+    """`t` (what tracking measures gaps in) comes from the file, continued across loops;
+    `at` is the wall time of the capture instant, whatever the wall clock does."""
+    from datetime import UTC, datetime, timedelta
+
+    video = write_video(tmp_path / "v.avi", frames=10, fps=10.0)
+    calls = iter(range(1000))
+    start = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
+
+    def stepping_clock() -> datetime:  # jumps back 30 s on every read of it after the first
+        return start - timedelta(seconds=30 * next(calls))
+
+    live = Capture("cam-1", str(video), "live", loop_file=True, wall_clock=stepping_clock)
+    live.start()
+    try:
+        got: list[Frame] = []
+        deadline = time.monotonic() + 10
+        while len(got) < 15 and time.monotonic() < deadline:
+            frame = live.get(timeout=0.5)
+            if frame is not None:
+                got.append(frame)
+    finally:
+        live.stop()
+    times = [f.time_s for f in got]
+    assert times == sorted(times)  # monotonic, across the loop, though the wall went back
+    assert times[-1] - times[0] < 3.0
+    assert got[-1].at < got[0].at  # `at` is the (stepped) wall time of the capture
+    replay = Capture("cam-1", str(video), "every_frame", wall_clock=stepping_clock).start()
+    try:
+        frames = drain(replay)
+    finally:
+        replay.stop()
+    assert [f.t for f in frames] == pytest.approx([i / 10 for i in range(10)])
+    assert replay.started_at is not None
+    assert [f.at for f in frames] == [
+        replay.started_at + timedelta(seconds=i / 10) for i in range(10)
+    ]
+
+
 def test_live_mode_keeps_only_the_newest_frame(tmp_path: Path) -> None:
     video = write_video(tmp_path / "v.avi", frames=40, fps=100.0)
     metrics = EdgeMetrics()

@@ -152,7 +152,8 @@ def test_run_command_reports_missing_models(tmp_path: Path) -> None:
     text = GOOD.replace("/var/lib/zes/spool.db", str(tmp_path / "spool.db"))
     models = f"metrics: {{port: 0}}\nmodels: {{dir: {tmp_path}}}"
     text = text.replace("metrics: {port: 9108}", models)
-    result = CliRunner().invoke(edge_app, ["run", "--config", str(write(tmp_path, text))])
+    site = str(write(tmp_path, text))
+    result = CliRunner().invoke(edge_app, ["run", "--config", site, "--dev"])
     assert result.exit_code == 2
     assert "cannot start" in result.output
     assert "does not exist" in result.output

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from edge.cli import edge_app
 from edge.drive_by import DriveBy
+from edge.recognition import Annotation
 
 
 @pytest.mark.shared
@@ -42,3 +43,24 @@ def test_drive_by_command(tmp_path: Path, shared_dir: Path) -> None:
     assert result.exit_code == 0, result.output
     assert out.is_file()
     assert json.loads(out.with_suffix(".json").read_text(encoding="utf-8"))["vehicles"]
+
+
+@pytest.mark.shared
+def test_entrance_clip_and_its_truth_agree(tmp_path: Path, dev_photos: list[Annotation]) -> None:
+    from edge.clips import make_clip, read_truth
+
+    chosen = dev_photos[:3]
+    clip = make_clip(chosen, tmp_path / "parked.avi", "parked", width=480, height=270, fps=5.0)
+    capture = cv2.VideoCapture(str(clip.video))
+    frames = 0
+    while capture.read()[0]:
+        frames += 1
+    capture.release()
+    assert frames == clip.frames
+    assert clip.truth.read_text(encoding="utf-8").splitlines()[0] == (
+        "plate,first_s,last_s,direction"
+    )
+    truth = read_truth(clip.truth)
+    # The parked car (the last photo) is never in the truth: it does not pass.
+    assert [v.plate for v in truth] == [a.plate for a in chosen[:2]]
+    assert all(v.first_s < v.last_s <= clip.frames / clip.fps for v in truth)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import sqlite3
 import threading
 import time
 from pathlib import Path
@@ -67,9 +68,12 @@ def test_envelopes_per_camera_and_evidence_by_passage_id(tmp_path: Path) -> None
     for p in sent:
         spool.append(*with_evidence(p))
     metrics = EdgeMetrics()
-    publisher = Publisher(spool, broker_config(), "test-site", metrics, lambda _: producer)
+    publisher = Publisher(spool, broker_config(), "test-site", metrics, lambda *_, **__: producer)
     assert publisher.publish_once() == 3
     assert spool.depth() == 0
+    assert spool.evidence_depth() == 3  # the passages went first, their evidence waits
+    assert publisher.publish_once() == 3
+    assert spool.evidence_depth() == 0
     evidence = [s for s in producer.sent if s[0] == "evidence"]
     envelopes = [s for s in producer.sent if s[0] == "passages"]
     assert len(evidence) == 3
@@ -87,7 +91,7 @@ def test_envelope_limits(tmp_path: Path) -> None:
         spool.append(passage())
     producer = FakeProducer()
     publisher = Publisher(
-        spool, broker_config(max_envelope_passages=3), "test-site", None, lambda _: producer
+        spool, broker_config(max_envelope_passages=3), "test-site", None, lambda *_, **__: producer
     )
     counts = []
     while n := publisher.publish_once():
@@ -100,7 +104,7 @@ def test_failed_send_keeps_passages_spooled(tmp_path: Path) -> None:
     spool.append(passage())
     producer = FakeProducer(fail=True)
     metrics = EdgeMetrics()
-    publisher = Publisher(spool, broker_config(), "test-site", metrics, lambda _: producer)
+    publisher = Publisher(spool, broker_config(), "test-site", metrics, lambda *_, **__: producer)
     with pytest.raises(PublishError, match="stay spooled"):
         publisher.publish_once()
     assert spool.depth() == 1
@@ -194,7 +198,7 @@ def test_notify_wakes_the_loop(tmp_path: Path) -> None:
     spool = Spool(tmp_path / "s.db", 10_000_000)
     producer = FakeProducer()
     publisher = Publisher(
-        spool, broker_config(linger_s=0.0), "test-site", None, lambda _: producer
+        spool, broker_config(linger_s=0.0), "test-site", None, lambda *_, **__: producer
     ).start()
     spool.append(passage())
     publisher.notify()
@@ -205,3 +209,176 @@ def test_notify_wakes_the_loop(tmp_path: Path) -> None:
     done.set()
     publisher.stop()
     assert spool.depth() == 0
+
+
+class Factory:
+    """Records how each producer was asked for (passages gzip, evidence uncompressed)."""
+
+    def __init__(self, producer: FakeProducer) -> None:
+        self.producer = producer
+        self.compression: list[str | None] = []
+
+    def __call__(self, broker: BrokerConfig, compression: str | None = "gzip") -> FakeProducer:
+        self.compression.append(compression)
+        return self.producer
+
+
+def test_passages_leave_ahead_of_evidence_in_bounded_sends(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "s.db", 100_000_000)
+    sent = [with_evidence(passage(), 200_000) for _ in range(12)]
+    for p, evidence in sent:
+        spool.append(p, evidence)
+    factory = Factory(FakeProducer())
+    config = broker_config(max_envelope_passages=5, max_batch_bytes=500_000)
+    publisher = Publisher(spool, config, "test-site", None, factory)
+    done = []
+    while n := publisher.publish_once():
+        done.append(n)
+    topics = [topic for topic, _, _ in factory.producer.sent]
+    # Every passage left before the first image, however the rows were appended.
+    assert topics == ["passages"] * 3 + ["evidence"] * 12
+    # Passages 5+5+2, then images at most 500 kB per send: 2 each.
+    assert done == [5, 5, 2, 2, 2, 2, 2, 2, 2]
+    assert spool.depth() == spool.evidence_depth() == 0
+    assert factory.compression == ["gzip", None]  # no gzip on JPEG
+
+
+def test_an_oversized_image_is_quarantined_and_never_blocks(tmp_path: Path) -> None:
+    metrics = EdgeMetrics()
+    spool = Spool(tmp_path / "s.db", 100_000_000, metrics=metrics)
+    big, big_evidence = with_evidence(passage(), 1_200_000)
+    spool.append(big, big_evidence)
+    behind = [with_evidence(passage(), 1000) for _ in range(3)]
+    for p, evidence in behind:
+        spool.append(p, evidence)
+    producer = FakeProducer()
+    publisher = Publisher(spool, broker_config(), "test-site", metrics, lambda *_, **__: producer)
+    while publisher.publish_once():
+        pass
+    assert spool.depth() == spool.evidence_depth() == 0
+    (row,) = spool.quarantined()
+    assert (row.kind, row.passage_id) == ("evidence", str(big.passage_id))
+    assert row.reason.startswith("too_large")
+    keys = [key.decode() for topic, key, _ in producer.sent if topic == "evidence"]
+    assert keys == [str(p.passage_id) for p, _ in behind]
+    assert metrics.spool_quarantined.labels("evidence")._value.get() == 1
+
+
+def test_undecodable_and_old_schema_rows_are_quarantined(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "s.db", 10_000_000)
+    good = passage()
+    spool.append(good)
+    db = sqlite3.connect(tmp_path / "s.db")
+    db.execute(
+        "INSERT INTO passages(passage_id, camera_id, payload, size) VALUES (?, ?, ?, ?)",
+        ("old-1", "cam-1", b'{"schema": 0, "plate": "X"}', 27),
+    )
+    db.execute(
+        "INSERT INTO passages(passage_id, camera_id, payload, size) VALUES (?, ?, ?, ?)",
+        ("bad-1", "cam-1", b"\xff not json", 10),
+    )
+    db.commit()
+    db.close()
+    producer = FakeProducer()
+    publisher = Publisher(spool, broker_config(), "test-site", None, lambda *_, **__: producer)
+    assert publisher.publish_once() == 3
+    reasons = {r.passage_id: r.reason.split(":")[0] for r in spool.quarantined()}
+    assert reasons == {"old-1": "old_schema", "bad-1": "undecodable"}
+    (envelope,) = [v for t, _, v in producer.sent if t == "passages"]
+    assert [p.passage_id for p in decode_envelope(envelope).passages] == [good.passage_id]
+    # An operator fixed the cause: requeue puts a row back; drop deletes it for good.
+    by_id = {r.passage_id: r.seq for r in spool.quarantined()}
+    assert spool.requeue([by_id["old-1"]]) == 1
+    assert [r.passage_id for r in spool.take(10, 100_000)] == ["old-1"]
+    assert spool.drop([by_id["bad-1"]]) == 1
+    assert spool.quarantined() == []
+
+
+class RejectingProducer(FakeProducer):
+    """The broker rejects records over a size (a record-level, permanent error)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.limit = limit
+
+    def send(self, topic: str, key: bytes, value: bytes) -> FakeFuture:
+        if len(value) > self.limit:
+            from kafka.errors import MessageSizeTooLargeError
+
+            return FakeFuture(MessageSizeTooLargeError("too large for the broker"))
+        return super().send(topic, key, value)
+
+
+def test_a_row_rejected_n_times_is_quarantined(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "s.db", 10_000_000)
+    p, evidence = with_evidence(passage(), 50_000)
+    spool.append(p, evidence)
+    producer = RejectingProducer(limit=20_000)
+    publisher = Publisher(
+        spool, broker_config(), "test-site", None, lambda *_, **__: producer, quarantine_after=3
+    )
+    assert publisher.publish_once() == 1  # the passage
+    assert [publisher.publish_once() for _ in range(3)] == [0, 0, 1]
+    (row,) = spool.quarantined()
+    assert "rejected 3 times" in row.reason and "MessageSizeTooLarge" in row.reason
+    assert spool.evidence_depth() == 0
+
+
+def test_a_spool_error_does_not_kill_the_publisher_thread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spool = Spool(tmp_path / "s.db", 10_000_000)
+    producer = FakeProducer()
+    publisher = Publisher(
+        spool, broker_config(linger_s=0.0), "test-site", None, lambda *_, **__: producer
+    ).start()
+    real_take = spool.take
+    calls = []
+
+    def broken_take(n: int, max_bytes: int) -> Any:
+        calls.append(n)
+        if len(calls) <= 2:
+            raise sqlite3.OperationalError("database is locked")
+        return real_take(n, max_bytes)
+
+    monkeypatch.setattr(spool, "take", broken_take)
+    spool.append(passage())
+    publisher.notify()
+    deadline = time.monotonic() + 10
+    while spool.depth() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    try:
+        assert len(calls) >= 3
+        assert publisher.alive
+        assert spool.depth() == 0
+    finally:
+        publisher.stop()
+
+
+@pytest.mark.broker
+def test_quarantine_of_an_oversized_image_while_passages_flow_on_the_broker(
+    tmp_path: Path, broker: str
+) -> None:
+    metrics = EdgeMetrics()
+    spool = Spool(tmp_path / "s.db", 100_000_000, metrics=metrics)
+    first, first_evidence = with_evidence(passage(), 2_000_000)  # over the 1 MiB record limit
+    spool.append(first, first_evidence)
+    behind = [with_evidence(passage(camera=f"cam-{i % 2}"), 5000) for i in range(6)]
+    for p, evidence in behind:
+        spool.append(p, evidence)
+    config = BrokerConfig(bootstrap=broker, linger_s=0.05)
+    publisher = Publisher(spool, config, "test-site", metrics).start()
+    publisher.notify()
+    deadline = time.monotonic() + 20
+    while (spool.depth() or spool.evidence_depth()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    publisher.stop()
+    assert spool.depth() == spool.evidence_depth() == 0
+    records = consume(broker, "passages", until=2)
+    got = {str(p.passage_id) for _, v in records for p in decode_envelope(v).passages}
+    assert got == {str(first.passage_id)} | {str(p.passage_id) for p, _ in behind}
+    images = consume(broker, "evidence", until=6)
+    assert {k.decode() for k, _ in images} == {str(p.passage_id) for p, _ in behind}
+    (row,) = spool.quarantined()
+    assert row.passage_id == str(first.passage_id) and row.reason.startswith("too_large")
+    assert metrics.spool_quarantined.labels("evidence")._value.get() == 1

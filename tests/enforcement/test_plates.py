@@ -536,3 +536,13 @@ def test_single_lookalike_misread_is_never_wrongly_corrected(
         result = correct(misread)
         assert result.plate == plate or not result.changed
         assert plate in result.candidates
+
+
+def test_correct_changes_only_the_positions_it_may() -> None:
+    from enforcement.plates import fold_lookalikes
+
+    assert correct("O1GBB1").plate == "01GBB1"
+    assert not correct("O1GBB1", changeable=frozenset({1, 2})).changed
+    assert correct("O1GBB1", changeable=frozenset({0})).plate == "01GBB1"
+    assert not correct("OIGBB1", max_changes=1).changed
+    assert fold_lookalikes("GB-I23-X") == fold_lookalikes("G8123X") == "68123X"

@@ -100,9 +100,10 @@ def test_the_review_app_refuses_development_secrets_on_any_address(
         serve(Settings(_env_file=None, work_dir=tmp_path), cases)
 
 
+SITE_EXAMPLE = Path(__file__).resolve().parents[3] / "deploy" / "systemd" / "site.example.yaml"
 ROLES = [
     (["stream", "worker"], "the stream worker", "ZES_HASH_SECRET", {}),
-    (["edge", "run", "--config", "site.yaml"], "the edge agent", "ZES_HASH_SECRET", {}),
+    (["edge", "run", "--config", str(SITE_EXAMPLE)], "the edge agent", "ZES_HASH_SECRET", {}),
     (["enforce", "intake"], "the case intake", "ZES_CASES_EVIDENCE_KEY", {}),
     (
         ["enforce", "serve"],
