@@ -79,6 +79,32 @@ class _Item:
     decoded: Violation | Evidence
 
 
+def group_consumer(
+    topics: tuple[str, ...],
+    broker: str,
+    *,
+    group: str,
+    client_id: str,
+    session_timeout_s: float,
+    max_poll_records: int,
+) -> KafkaConsumer:
+    """A consumer-group member that commits by hand, after its database transaction (the
+    intake and the flows sink): at-least-once, made exactly-once by idempotent writes."""
+    timeout_ms = int(session_timeout_s * 1000)
+    return KafkaConsumer(
+        *topics,
+        bootstrap_servers=broker.split(","),
+        group_id=group,
+        client_id=client_id,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        session_timeout_ms=timeout_ms,
+        heartbeat_interval_ms=max(500, timeout_ms // 3),
+        max_poll_records=max_poll_records,
+        fetch_max_wait_ms=100,
+    )
+
+
 class IntakeConsumer:
     def __init__(
         self,
@@ -95,19 +121,13 @@ class IntakeConsumer:
         self.stop = stop or threading.Event()
         self.retry_max_s = retry_max_s
         servers = cases.broker.split(",")
-        timeout_ms = int(cases.session_timeout_s * 1000)
-        self.consumer = KafkaConsumer(
-            cases.violations_topic,
-            cases.evidence_topic,
-            bootstrap_servers=servers,
-            group_id=cases.intake_group,
+        self.consumer = group_consumer(
+            (cases.violations_topic, cases.evidence_topic),
+            cases.broker,
+            group=cases.intake_group,
             client_id="zes-intake",
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            session_timeout_ms=timeout_ms,
-            heartbeat_interval_ms=max(500, timeout_ms // 3),
+            session_timeout_s=cases.session_timeout_s,
             max_poll_records=cases.intake_batch,
-            fetch_max_wait_ms=100,
         )
         self.producer = KafkaProducer(
             bootstrap_servers=servers,

@@ -17,11 +17,12 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from kafka import KafkaConsumer, KafkaProducer
+from kafka import KafkaProducer
 from prometheus_client import CollectorRegistry, Counter, Gauge
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from enforcement.casework.consumer import group_consumer
 from enforcement.flows import store
 from enforcement.flows.records import FlowBatch, FlowRecordError, decode_flow_batch
 from enforcement.flows.settings import FlowSettings
@@ -77,21 +78,17 @@ class FlowSink:
         self.metrics = metrics or SinkMetrics()
         self.stop = stop or threading.Event()
         self.clock = clock
-        servers = broker.split(",")
-        timeout_ms = int(settings.session_timeout_s * 1000)
-        self.consumer = KafkaConsumer(
-            settings.topic,
-            bootstrap_servers=servers,
-            group_id=settings.group,
+        self.consumer = group_consumer(
+            (settings.topic,),
+            broker,
+            group=settings.group,
             client_id="zes-flows",
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            session_timeout_ms=timeout_ms,
-            heartbeat_interval_ms=max(500, timeout_ms // 3),
+            session_timeout_s=settings.session_timeout_s,
             max_poll_records=settings.batch,
-            fetch_max_wait_ms=100,
         )
-        self.producer = KafkaProducer(bootstrap_servers=servers, acks="all", client_id="zes-flows")
+        self.producer = KafkaProducer(
+            bootstrap_servers=broker.split(","), acks="all", client_id="zes-flows"
+        )
         self.totals = store.ApplyCounts()
         self._purged_at = 0.0
 

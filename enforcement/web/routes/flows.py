@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import FastAPI, Query, Request
+from fastapi import Depends, FastAPI, Query, Request
 from fastapi.routing import APIRouter
 from pydantic import BaseModel, Field
 from starlette.responses import JSONResponse, PlainTextResponse, Response
@@ -119,23 +120,41 @@ def _granularity(period: str, start: dt.date, end: dt.date, chosen: str | None) 
     return "day" if span <= 62 else "week" if span <= 370 else "month"
 
 
-def _tables(
-    request: Request,
-    user: User,
-    zone: str | None,
-    period: str,
-    on: dt.date | None,
-    start: dt.date | None,
-    end: dt.date | None,
-    granularity: str | None,
-) -> FlowTables:
+@dataclass(frozen=True, slots=True)
+class FlowAsk:
+    """What the page, its charts and its CSV files are asked for (the same query string)."""
+
+    zone: str | None
+    period: str
+    on: dt.date | None
+    start: dt.date | None
+    end: dt.date | None
+    granularity: str | None
+
+
+def flow_ask(
+    zone: Annotated[str | None, Query(max_length=64)] = None,
+    period: Annotated[str, Query(max_length=16)] = "month",
+    on: Annotated[dt.date | None, Query()] = None,
+    start: Annotated[dt.date | None, Query(alias="from")] = None,
+    end: Annotated[dt.date | None, Query(alias="to")] = None,
+    granularity: Annotated[str | None, Query(max_length=8)] = None,
+) -> FlowAsk:
+    return FlowAsk(zone, period, on, start, end, granularity)
+
+
+Ask = Annotated[FlowAsk, Depends(flow_ask)]
+
+
+def _tables(request: Request, user: User, ask: FlowAsk) -> FlowTables:
     ctx = context_of(request)
     today = ctx.clock().astimezone(LOCAL_TZ).date()
+    period = ask.period
     if period not in PERIODS:
         raise FlowQueryError(f"unknown period {period!r}")
-    first, last = period_bounds(period, on or today, start, end)
-    scope = _scope(request, user, zone)
-    chosen = _granularity(period, first, last, granularity)
+    first, last = period_bounds(period, ask.on or today, ask.start, ask.end)
+    scope = _scope(request, user, ask.zone)
+    chosen = _granularity(period, first, last, ask.granularity)
     # A page view asks for the same tables seven times (the page, its charts): keep them a
     # minute. Flows arrive per stream batch; a minute late is still news for policy staff.
     cache: dict[tuple[object, ...], tuple[float, FlowTables]] = (
@@ -188,29 +207,14 @@ def _query_string(flows: FlowTables) -> str:
     )
 
 
-Period = Annotated[str, Query(max_length=16)]
-Day = Annotated[dt.date | None, Query()]
-Zone = Annotated[str | None, Query(max_length=64)]
-GranularityQuery = Annotated[str | None, Query(max_length=8)]
-
-
 @router.get("/flows")
-def flows_page(
-    request: Request,
-    user: PolicyReader,
-    zone: Zone = None,
-    period: Period = "month",
-    on: Day = None,
-    start: Annotated[dt.date | None, Query(alias="from")] = None,
-    end: Annotated[dt.date | None, Query(alias="to")] = None,
-    granularity: GranularityQuery = None,
-) -> Response:
+def flows_page(request: Request, user: PolicyReader, ask: Ask) -> Response:
+    period = ask.period
     try:
-        flows = _tables(request, user, zone, period, on, start, end, granularity)
+        flows = _tables(request, user, ask)
     except FlowQueryError as exc:
-        status = 404 if isinstance(exc, NotYoursError) else 400
         return render(
-            request, "flows.html", status_code=status, problem=str(exc), flows=None,
+            request, "flows.html", status_code=_status(exc), problem=str(exc), flows=None,
             scopes=visible_scopes(request, user), periods=PERIODS, granularities=GRANULARITIES,
             period=period, charts=[], query="",
         )  # fmt: skip
@@ -257,50 +261,36 @@ def _svg(flows: FlowTables, name: str, lang: str) -> bytes:
     return charts.stacked_bars(labels, series)
 
 
-@router.get("/flows/chart/{name}.svg")
-def flows_chart(
-    request: Request,
-    name: str,
-    user: PolicyReader,
-    zone: Zone = None,
-    period: Period = "month",
-    on: Day = None,
-    start: Annotated[dt.date | None, Query(alias="from")] = None,
-    end: Annotated[dt.date | None, Query(alias="to")] = None,
-    granularity: GranularityQuery = None,
-) -> Response:
+def _status(problem: FlowQueryError) -> int:
+    return 404 if isinstance(problem, NotYoursError) else 400
+
+
+def _one_table(request: Request, user: User, ask: FlowAsk, name: str) -> FlowTables | Response:
+    """The tables for one chart or CSV file, or the plain-text answer why not."""
     if name not in CHARTS:
-        return PlainTextResponse("unknown chart", status_code=404)
+        return PlainTextResponse("unknown chart or table", status_code=404)
     try:
-        flows = _tables(request, user, zone, period, on, start, end, granularity)
+        return _tables(request, user, ask)
     except FlowQueryError as exc:
-        status = 404 if isinstance(exc, NotYoursError) else 400
-        return PlainTextResponse(str(exc), status_code=status)
+        return PlainTextResponse(str(exc), status_code=_status(exc))
+
+
+@router.get("/flows/chart/{name}.svg")
+def flows_chart(request: Request, name: str, user: PolicyReader, ask: Ask) -> Response:
+    flows = _one_table(request, user, ask, name)
+    if isinstance(flows, Response):
+        return flows
     response = Response(_svg(flows, name, lang_of(request)), media_type="image/svg+xml")
     response.headers["content-security-policy"] = _SVG_POLICY
     return response
 
 
 @router.get("/flows/{name}.csv")
-def flows_csv(
-    request: Request,
-    name: str,
-    user: PolicyReader,
-    zone: Zone = None,
-    period: Period = "month",
-    on: Day = None,
-    start: Annotated[dt.date | None, Query(alias="from")] = None,
-    end: Annotated[dt.date | None, Query(alias="to")] = None,
-    granularity: GranularityQuery = None,
-) -> Response:
+def flows_csv(request: Request, name: str, user: PolicyReader, ask: Ask) -> Response:
     """One table's exact numbers (staff only; the public CSV is suppressed)."""
-    if name not in CHARTS:
-        return PlainTextResponse("unknown table", status_code=404)
-    try:
-        flows = _tables(request, user, zone, period, on, start, end, granularity)
-    except FlowQueryError as exc:
-        status = 404 if isinstance(exc, NotYoursError) else 400
-        return PlainTextResponse(str(exc), status_code=status)
+    flows = _one_table(request, user, ask, name)
+    if isinstance(flows, Response):
+        return flows
     table = flows.tables[name]
     columns = _columns(table)
     lines = [",".join(["row", *columns])]
