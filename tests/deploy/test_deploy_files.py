@@ -193,6 +193,7 @@ METRICS_SETTINGS = {
     "stream-worker": ("ZES_STREAM_METRICS_HOST", "ZES_STREAM_METRICS_PORT"),
     "intake": ("ZES_CASES_METRICS_HOST", "ZES_CASES_INTAKE_METRICS_PORT"),
     "review": ("ZES_CASES_METRICS_HOST", "ZES_CASES_REVIEW_METRICS_PORT"),
+    "flows-sink": ("ZES_FLOWS_METRICS_HOST", "ZES_FLOWS_METRICS_PORT"),
 }
 
 
@@ -201,7 +202,7 @@ def _defaults() -> dict[str, str]:
     from enforcement.casework.settings import CaseSettings
 
     values: dict[str, str] = {}
-    for settings in (Settings, StreamSettings, CaseSettings):
+    for settings in (Settings, StreamSettings, CaseSettings, FlowSettings):
         prefix = settings.model_config.get("env_prefix", "")
         for name, field in settings.model_fields.items():
             values[f"{prefix}{name}".upper()] = str(field.default)
