@@ -149,6 +149,9 @@ PASSAGE_ROW_FIELDS = (
     "low_confidence",
     "seen_at",
     "evidence",
+    "time_sync",
+    "changes",
+    "plate_format",
 )
 
 

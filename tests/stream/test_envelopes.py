@@ -53,6 +53,16 @@ def test_the_row_layout_is_passages_field_order() -> None:
     assert tuple(f.name for f in msgspec.structs.fields(Passage)) == PASSAGE_ROW_FIELDS
 
 
+def test_a_row_from_before_fields_were_added_still_decodes() -> None:
+    """Fields added at the end have defaults: a row of an older producer, without them,
+    reads as the same passage."""
+    item = passage("VBB12B", "utrecht", NOW)
+    body = msgspec.json.decode(rows(item))
+    body[4][0] = body[4][0][: PASSAGE_ROW_FIELDS.index("evidence") + 1]
+    (decoded,) = decode_envelope(msgspec.json.encode(body)).passages
+    assert fields(decoded) == fields(item)
+
+
 def test_rows_decode_to_the_same_passages_as_objects() -> None:
     items = [passage("VBB12B", "utrecht", NOW), passage("AB12CD", "utrecht", NOW, country="DE")]
     v1 = decode_envelope(encode_envelope(items, site_id="s", camera_id="c"))
