@@ -269,8 +269,12 @@ def _pages(url: str, requests: int) -> dict[str, float]:
         from starlette.testclient import TestClient
 
     engine = make_engine(url)
-    with session_factory(engine).begin() as session:
-        add_user(session, "policy", "benchmark password", "policy", actor="bench")
+    audit_key = CaseSettings(_env_file=None).audit_hmac_key()
+    with session_factory(engine, audit_key=audit_key).begin() as session:
+        add_user(
+            session, "policy", "benchmark password", "policy", actor="bench",
+            all_municipalities=True,  # regional policy staff: every zone (tenancy)
+        )  # fmt: skip
     settings = Settings(_env_file=None, register_prefix=f"zes-bench-{uuid.uuid4().hex[:8]}")
     cases = CaseSettings(_env_file=None, review_metrics_port=0)
     app = create_app(
