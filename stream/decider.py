@@ -94,6 +94,20 @@ class PassageWork:
     window: WindowDecision | None = None
     ze_claim: CaseClaim | None = None
     window_claim: CaseClaim | None = None
+    _kind: tuple[str, str, str] | None = None
+
+    def kind(self) -> tuple[str, str, str]:
+        """Vehicle class, fuel group and emission class labels of a decided entry, worked
+        out once for the flow records and the flow counters alike."""
+        if self._kind is None:
+            assert self.decision is not None
+            vehicle = self.vehicle
+            self._kind = (
+                _class_label(self.decision, vehicle),
+                fuel_group(vehicle),
+                emission_label(vehicle),
+            )
+        return self._kind
 
     @property
     def ze_review(self) -> bool:
@@ -360,11 +374,11 @@ class PassageDecider:
             key = ("zone", work.zone.id, hour_of(passage.seen_at), passage.direction, origin)
             tally.add(work.source, (*key, "none", "unknown", "unknown", "unknown", "none"))
         for work in batch.entries:
-            passage, decision, vehicle = work.passage, work.decision, work.vehicle
+            passage, decision = work.passage, work.decision
             assert decision is not None
             origin = "nl" if passage.country in _DUTCH else "foreign"
             hour = hour_of(passage.seen_at)
-            kind = (_class_label(decision, vehicle), fuel_group(vehicle), emission_label(vehicle))
+            kind = work.kind()
             zone_key = ("zone", work.zone.id, hour, passage.direction, origin)
             tally.add(work.source, (*zone_key, decision.outcome.value, *kind, "none"))
             if work.window is not None and work.area is not None:
@@ -404,7 +418,7 @@ class PassageDecider:
         areas: Counter[tuple[str, str, str, str]] = Counter()
         oldest: dict[tuple[str, str], datetime] = {}
         for work in batch.entries:
-            passage, zone, decision, vehicle = work.passage, work.zone, work.decision, work.vehicle
+            passage, zone, decision = work.passage, work.zone, work.decision
             assert decision is not None
             outcomes[zone.id, decision.outcome.value] += 1
             camera = (passage.site_id, passage.camera_id)
@@ -418,13 +432,10 @@ class PassageDecider:
                 wd = work.window
                 hour = f"{wd.local_time.hour:02d}"
                 state = _window_state(wd)
-                areas[work.area.id, state, _class_label(decision, vehicle), hour] += 1
+                areas[work.area.id, state, work.kind()[0], hour] += 1
             if decision.outcome is Outcome.UNDETERMINED or passage.country not in _DUTCH:
                 continue  # foreign entries are in flow_passages (origin=foreign), R34
-            entries[
-                zone.id, _class_label(decision, vehicle), fuel_group(vehicle),
-                emission_label(vehicle),
-            ] += 1  # fmt: skip
+            entries[(zone.id, *work.kind())] += 1
         # Lag once per camera and batch, of its oldest passage: passages of one camera in one
         # batch are milliseconds apart, and a histogram observation per passage cost more
         # than deciding it.

@@ -48,9 +48,6 @@ class FlowTally:
             cells = self._cells[source] = Counter()
         cells[key] += 1
 
-    def __len__(self) -> int:
-        return sum(sum(c.values()) for c in self._cells.values())
-
     def batches(self, worker: str) -> list[FlowBatch]:
         """One record per source partition, entries in offset order."""
         by_partition: dict[tuple[str, int], list[FlowEntry]] = {}

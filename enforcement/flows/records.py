@@ -13,8 +13,6 @@ from typing import Annotated, Literal
 
 import msgspec
 
-FLOW_SCHEMA_VERSION = 1
-
 Label = Annotated[str, msgspec.Meta(min_length=1, max_length=32, pattern=r"^[\w.:-]+$")]
 Scope = Literal["zone", "area"]
 FlowDirection = Literal["entering", "leaving", "unknown"]
@@ -53,21 +51,13 @@ class FlowBatch(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
     """What one stream worker counted in one batch from one source partition."""
 
     schema: Literal[1] = 1
-    """FLOW_SCHEMA_VERSION; a new layout gets a new literal, and readers refuse unknown ones."""
+    """A new layout gets a new literal, and readers refuse unknown ones."""
     batch_id: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
     """worker/topic/partition/first offset: unique per batch, for logs and the sink's table."""
     worker: Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
     topic: Label
     partition: Annotated[int, msgspec.Meta(ge=0)]
     entries: tuple[FlowEntry, ...]
-
-    @property
-    def first_offset(self) -> int:
-        return self.entries[0].offset if self.entries else -1
-
-    @property
-    def last_offset(self) -> int:
-        return self.entries[-1].offset if self.entries else -1
 
 
 class FlowRecordError(ValueError):

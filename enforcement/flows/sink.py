@@ -26,6 +26,7 @@ from enforcement.casework.consumer import group_consumer
 from enforcement.flows import store
 from enforcement.flows.records import FlowBatch, FlowRecordError, decode_flow_batch
 from enforcement.flows.settings import FlowSettings
+from enforcement.model import LOCAL_TZ
 from enforcement.records import DeadLetter, encode_dead_letter
 
 log = logging.getLogger("zes.flows")
@@ -174,7 +175,7 @@ class FlowSink:
 
 
 def purge_old(sessions: sessionmaker[Session], settings: FlowSettings, now: dt.datetime) -> int:
-    today = now.astimezone(store.AMSTERDAM).date()
+    today = now.astimezone(LOCAL_TZ).date()
     before = today.replace(year=today.year - settings.retention_years, day=1)
     with sessions.begin() as session:
         return store.purge(session, before, now - dt.timedelta(days=30))

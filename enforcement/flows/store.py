@@ -14,7 +14,6 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Table, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -29,8 +28,7 @@ from enforcement.casework.models import (
 )
 from enforcement.flows.records import FlowBatch
 from enforcement.flows.tables import DayCell, HourCell
-
-AMSTERDAM = ZoneInfo("Europe/Amsterdam")
+from enforcement.model import LOCAL_TZ
 
 _KIND = (
     "direction",
@@ -127,7 +125,7 @@ def apply(session: Session, batches: Iterable[FlowBatch], now: dt.datetime) -> A
     days: Counter[tuple[Any, ...]] = Counter()
     day_hours: Counter[tuple[Any, ...]] = Counter()
     for (scope, scope_id, hour, *kind), count in hours.items():
-        local = hour.astimezone(AMSTERDAM)
+        local = hour.astimezone(LOCAL_TZ)
         row = dict(zip(_KIND, kind, strict=True))
         hour_rows.append(
             {
@@ -238,12 +236,6 @@ def fetch(session: Session, scope: str, scope_id: str, start: dt.date, end: dt.d
         tuple(DayCell(d, o, c, f, e, w, int(n)) for d, o, c, f, e, w, n in day_rows),
         tuple(HourCell(d, h, int(n)) for d, h, n in hour_rows),
     )
-
-
-def scopes(session: Session) -> list[tuple[str, str]]:
-    """Every (scope, id) with persisted rows."""
-    rows = session.execute(select(FlowDay.scope, FlowDay.scope_id).distinct())
-    return sorted((str(a), str(b)) for a, b in rows)
 
 
 def entries_total(session: Session) -> int:
