@@ -55,7 +55,12 @@ def redis_prefix(redis_client: redis.Redis) -> Iterator[str]:
     """A key prefix of this test's own; every key under it is deleted afterwards."""
     prefix = f"zes-test-{uuid.uuid4().hex[:12]}"
     yield prefix
-    keys = list(redis_client.scan_iter(match=f"{prefix}*", count=1000))
+    # Register keys carry the prefix inside a Cluster hash tag: `{prefix:veh}:...`.
+    keys = [
+        key
+        for pattern in (f"{prefix}*", f"{{{prefix}:*")
+        for key in redis_client.scan_iter(match=pattern, count=1000)
+    ]
     for i in range(0, len(keys), 1000):
         redis_client.unlink(*keys[i : i + 1000])
 

@@ -21,7 +21,6 @@ from enforcement.register.protocol import (
     DayPermitUse,
     RegisterView,
 )
-from enforcement.register.redis.codec import encode_vehicle
 from enforcement.register.redis.plans import (
     _Batch,
     _Command,
@@ -167,8 +166,7 @@ class AsyncRedisRegister:
         chunk: int = 5000,
         progress: Callable[[int], None] | None = None,
     ) -> int:
-        rows = ((v.plate, encode_vehicle(v)) for v in vehicles)
-        plan = self._core.replace(self._core.veh, rows, chunk, progress)
+        plan = self._core.replace_vehicles(vehicles, chunk, progress)
         return await self._run(plan, "reload")
 
     async def replace_exemptions(
@@ -182,6 +180,9 @@ class AsyncRedisRegister:
 
     async def add_exemptions(self, exemptions: Iterable[Exemption]) -> int:
         return await self._run(self._core.add_exemptions(exemptions), "add exemptions")
+
+    async def migrate(self) -> dict[str, int]:
+        return await self._run(self._core.migrate(), "migrate")
 
     async def stats(self) -> dict[str, int]:
         return await self._run(self._core.stats(), "stats")

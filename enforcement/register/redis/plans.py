@@ -7,15 +7,16 @@ same for the hot lookup path, pre-packed; `_Watch` / `_Commit`: an optimistic
 WATCH/MULTI/EXEC transaction) and receives the replies. Each adapter only runs plans against
 its client, so the two cannot drift apart.
 
-Key layout (`P` = prefix, `G` = a generation number, `H` = `plate_hash(plate)`):
+Key layout 2 (`P` = prefix, `G` = a generation number, `H` = `plate_hash(plate)`):
 
-    P:veh:cur              current vehicle generation G (absent: "0", an empty register)
-    P:veh:next             INCR counter handing out generation numbers
-    P:veh:gens             ZSET of non-current generations that may still hold keys:
+    {P:veh}:cur            current vehicle generation G (absent: "0", an empty register)
+    {P:veh}:next           INCR counter handing out generation numbers
+    {P:veh}:gens           ZSET of non-current generations that may still hold keys:
                            loading ones (score = heartbeat, ms) and retired ones (score 0)
-    P:veh:size             vehicle count of the current generation
-    P:veh:G:{plate}        one vehicle, msgpack (see `encode_vehicle`)
-    P:exm:cur|next|gens|size, P:exm:G:{plate}
+    {P:veh}:size           vehicle count of the current generation
+    {P:veh}:G:meta         the generation's layout, bucket count and tables (`VehicleTables`)
+    {P:veh}:G:{bucket}     ~16 vehicles (`encode_bucket`), bucket = crc32(plate) % buckets
+    {P:exm}:cur|next|gens|size, {P:exm}:G:{plate}
                            the same for exemptions: a msgpack list per plate
     P:case:{zone}:H:{date} a 24 h sanction interval: the local calendar day (SET NX)
     P:case:{zone}:H:{n}h   an n-hour rolling sanction interval: "{first ms}|{first date}"
@@ -29,16 +30,25 @@ their MGETs: each generation is current during one contiguous stretch of time on
 `cur` still equals the cached value the MGETs read a complete, current generation; otherwise
 they retry once with the new one.
 
-Designed for a single Redis primary (with replicas): multi-key MGET across plates does not
-map onto Redis Cluster slots.
+The braces are Redis Cluster hash tags: every key of the vehicle register sits in one slot,
+and every key of the exemption register in another, so a lookup's MGET and its pointer
+read, a reload's flip and a grant's WATCH/MULTI stay single-slot commands on a Cluster too.
+One slot holds a national fleet easily (~40 MB per million vehicles); the case and
+day-permit keys, which take the writes, carry no tag and spread over the Cluster.
+
+Layout 1 (`P:veh:G:{plate}`, one key per vehicle, no tags) is refused with
+`RegisterLayoutError` while it is the only register there; `migrate` converts it in place,
+and a reload of either kind removes that kind's layout-1 keys.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import struct
 import time
-from collections.abc import Callable, Generator, Iterable, Sequence
+import zlib
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Final, TypeAlias, TypeVar, cast
@@ -65,6 +75,11 @@ from enforcement.register.protocol import (
     RegisterView,
 )
 from enforcement.register.redis.codec import (
+    BUCKET_TARGET,
+    PRE_BUCKETS,
+    VEHICLE_LAYOUT,
+    VehicleLayoutError,
+    VehicleTables,
     _encode_recs,
     _exemption_from,
     _exemption_rec,
@@ -72,8 +87,10 @@ from enforcement.register.redis.codec import (
     _exemptions_decoder,
     _merge,
     _relevant,
-    _vehicle_decoder,
-    _vehicle_from,
+    bucket_count,
+    bucket_record,
+    decode_vehicle,
+    encode_bucket,
 )
 from enforcement.register.redis.scripts import _DAY_PERMIT, _FLIP, _ROLLING_CASE, _Script
 
@@ -100,6 +117,13 @@ _SCAN_COUNT: Final = 2000
 _ADD_CHUNK: Final = 500
 #: Day-permit sets outlive their year by this much, so January reviews can still count.
 _DAY_PERMIT_MARGIN: Final = timedelta(days=31)
+
+
+class RegisterLayoutError(RegisterUnavailable):
+    """The register in Redis is stored in a layout this release does not read.
+
+    A `RegisterUnavailable`: the stream decides nothing and retries, never reading the
+    register as empty. `zes register migrate` converts layout 1 in place."""
 
 
 class RegisterReloadError(RuntimeError):
@@ -202,6 +226,12 @@ class _Kind:
 
     name: str
     base: str
+    legacy: str
+    """The layout-1 key prefix (no hash tag) of this kind."""
+
+    @property
+    def legacy_cur(self) -> str:
+        return f"{self.legacy}:cur"
 
     @property
     def cur(self) -> str:
@@ -220,8 +250,71 @@ class _Kind:
         return f"{self.base}:size"
 
     def data(self, gen: str) -> str:
-        """The key prefix of generation `gen`'s per-plate keys."""
+        """The key prefix of generation `gen`'s keys."""
         return f"{self.base}:{gen}:"
+
+
+@dataclass(frozen=True, slots=True)
+class _VehicleGeneration:
+    """What a reader holds about the current vehicle generation."""
+
+    gen: str
+    tables: VehicleTables | None
+    """None for generation "0", the empty register."""
+    bucket_keys: tuple[str, ...]
+
+
+_EMPTY_VEHICLES: Final = _VehicleGeneration("0", None, ())
+
+
+class _BucketBuilder:
+    """A vehicle load's rows before it knows how many buckets there will be: each vehicle
+    is packed at once and appended to one of PRE_BUCKETS byte arrays (~25 bytes a vehicle
+    in memory, so a national register loads in a few hundred MB)."""
+
+    def __init__(self) -> None:
+        self.tables = VehicleTables()
+        self._pre: list[bytearray] = [bytearray() for _ in range(PRE_BUCKETS)]
+        self.count = 0
+        self.unique = 0
+        """Distinct plates written (known once `rows` is exhausted)."""
+
+    def add(self, vehicle: Vehicle) -> None:
+        plate = vehicle.plate.encode("ascii")
+        if not plate or len(plate) > 255 or 0 in plate:
+            raise ValueError("a register plate is 1-255 ASCII characters without NUL")
+        record = self.tables.pack(vehicle)
+        crc = zlib.crc32(plate)
+        self._pre[crc % PRE_BUCKETS] += b"".join(
+            (_FRAME.pack(crc, len(plate), len(record)), plate, record)
+        )
+        self.count += 1
+
+    def rows(self) -> Iterator[tuple[str, bytes]]:
+        """(key suffix, value): every non-empty bucket, then `meta` (written last, so a
+        generation with a meta is complete)."""
+        buckets = bucket_count(self.count)
+        for pre in self._pre:
+            grouped: dict[int, dict[bytes, bytes]] = {}
+            view = memoryview(pre)
+            at = 0
+            while at < len(pre):
+                crc, plate_len, record_len = _FRAME.unpack_from(pre, at)
+                at += _FRAME.size
+                plate = bytes(view[at : at + plate_len])
+                at += plate_len
+                # A repeated plate keeps its last row.
+                grouped.setdefault(crc % buckets, {})[plate] = bytes(view[at : at + record_len])
+                at += record_len
+            view.release()
+            pre.clear()  # the packed rows of this pre-bucket are in `grouped` now
+            for bucket, entries in grouped.items():
+                self.unique += len(entries)
+                yield str(bucket), encode_bucket(list(entries.items()))
+        yield "meta", self.tables.meta(buckets)
+
+
+_FRAME: Final = struct.Struct("<IBH")
 
 
 class _Core:
@@ -236,25 +329,27 @@ class _Core:
         case_margin: timedelta,
         stale_load_after: timedelta,
     ) -> None:
-        if not prefix:
-            raise ValueError("the key prefix must not be empty")
+        if not prefix or "{" in prefix or "}" in prefix:
+            raise ValueError("the key prefix must not be empty or contain braces")
         if secret is not None and len(secret) < 16:
             raise ValueError("the plate-hash secret must be at least 16 bytes")
         if vehicle_cache_size < 0:
             raise ValueError("vehicle_cache_size must be >= 0")
         self.prefix = prefix
-        self.veh = _Kind("vehicles", f"{prefix}:veh")
-        self.exm = _Kind("exemptions", f"{prefix}:exm")
+        self.veh = _Kind("vehicles", f"{{{prefix}:veh}}", f"{prefix}:veh")
+        self.exm = _Kind("exemptions", f"{{{prefix}:exm}}", f"{prefix}:exm")
         self._secret = secret
         self._case_margin_ms = int(case_margin.total_seconds() * 1000)
         self._stale_ms = int(stale_load_after.total_seconds() * 1000)
         # Cached generation pointers (None: not read yet). Plain attribute writes: safe to
         # share one register between threads.
         self._gens: dict[str, str | None] = {self.veh.name: None, self.exm.name: None}
-        # Plate -> (stored bytes, decoded vehicle). Building a frozen 15-field dataclass
-        # costs more than fetching it; the same vans pass every day, and comparing the
-        # bytes keeps the cache exact across reloads.
-        self._vehicle_cache: dict[str, tuple[bytes, Vehicle]] = {}
+        self._vehicles = _EMPTY_VEHICLES
+        # Plate -> (bucket key, bucket bytes, decoded vehicle). Building a frozen 15-field
+        # dataclass costs more than fetching it, and the same vans pass every day. Equal
+        # bucket bytes mean an equal record; the cache is emptied when the generation (and
+        # with it the tables the records index) changes.
+        self._vehicle_cache: dict[str, tuple[str, bytes, Vehicle]] = {}
         self._vehicle_cache_size = vehicle_cache_size
 
     # -- helpers ----------------------------------------------------------------------------
@@ -284,7 +379,8 @@ class _Core:
     def read(
         self, plates: Sequence[str], at: datetime | None, *, vehicles: bool, exemptions: bool
     ) -> _Plan[RegisterView]:
-        """MGET vehicles and/or exemptions plus the generation pointers, one round trip."""
+        """MGET vehicle buckets and/or exemptions plus the generation pointers, one round
+        trip (two once per vehicle generation, to read its tables)."""
         at_ts = _timestamp(at) if at is not None else None
         plates = list(plates)
         if not plates:
@@ -292,49 +388,110 @@ class _Core:
         kinds = [k for k, wanted in ((self.veh, vehicles), (self.exm, exemptions)) if wanted]
         for _attempt in range(_MAX_GENERATION_RETRIES):
             used = {k.name: self._gens[k.name] for k in kinds}
+            held = self._vehicles
+            if vehicles and used[self.veh.name] not in (None, held.gen):
+                self._gens[self.veh.name] = None  # tables of another generation: re-read
+                continue
             commands: list[_Command] = []
-            for kind in kinds:
-                gen = used[kind.name]
-                if gen is not None:
-                    data = kind.data(gen)
-                    commands.append(("MGET", *[data + plate for plate in plates]))
+            empty: list[_Kind] = []
+            if vehicles and used[self.veh.name] is not None:
+                if held.tables is not None:
+                    commands.append(("MGET", *self._bucket_keys(plates, held)))
+                else:
+                    empty.append(self.veh)
+            if exemptions and used[self.exm.name] is not None:
+                gen = used[self.exm.name]
+                if gen == "0":
+                    empty.append(self.exm)
+                data = self.exm.data(cast(str, gen))
+                commands.append(("MGET", *[data + plate for plate in plates]))
+            # While a kind reads as empty, ask whether a layout-1 register is there instead.
+            commands.extend(("EXISTS", kind.legacy_cur) for kind in empty)
             # The pointers come last: read after the data, they prove the data was current.
             commands.extend(("GET", kind.cur) for kind in kinds)
             results = yield _Read(commands)
             pointers = results[-len(kinds) :]
+            legacy = results[-len(kinds) - len(empty) : -len(kinds)]
             fresh = True
             for kind, raw in zip(kinds, pointers, strict=True):
                 now = _text(raw) or "0"
                 if now != used[kind.name]:
+                    if kind is self.veh:
+                        yield from self._hold_vehicles(now)
                     self._gens[kind.name] = now
                     fresh = False
             if not fresh:
                 continue
-            found = iter(results[: -len(kinds)])
-            vehicle_map = self._decode_vehicles(plates, next(found)) if vehicles else {}
+            for kind, there in zip(empty, legacy, strict=True):
+                if there:
+                    raise _legacy_error(kind)
+            found = iter(results)
+            vehicle_map: dict[str, Vehicle] = {}
+            if vehicles and held.tables is not None:
+                vehicle_map = self._decode_vehicles(plates, next(found), held.tables)
             exemption_map = (
                 self._decode_exemptions(plates, next(found), at_ts) if exemptions else {}
             )
             return RegisterView(vehicle_map, exemption_map)
         raise RegisterUnavailable("the register generation kept changing during a lookup")
 
-    def _decode_vehicles(self, plates: list[str], raws: list[bytes | None]) -> dict[str, Vehicle]:
+    def _hold_vehicles(self, gen: str) -> _Plan[None]:
+        """Read generation `gen`'s tables (once per generation and reader)."""
+        self._vehicle_cache.clear()
+        if gen == "0":
+            self._vehicles = _EMPTY_VEHICLES
+            return
+        data = self.veh.data(gen)
+        (raw,) = yield _Read([("GET", data + "meta")])
+        if raw is None:
+            # A current generation always has a meta (written before the flip): this one
+            # was written by something else.
+            raise RegisterLayoutError(
+                "the current vehicle generation has no meta: not a layout-"
+                f"{VEHICLE_LAYOUT} register; reload it (zes register load)"
+            )
+        try:
+            tables = VehicleTables.from_meta(raw)
+        except VehicleLayoutError as exc:
+            raise RegisterLayoutError(f"{exc}; reload it (zes register load)") from exc
+        keys = tuple(f"{data}{bucket}" for bucket in range(tables.buckets))
+        self._vehicles = _VehicleGeneration(gen, tables, keys)
+
+    def _bucket_keys(self, plates: list[str], held: _VehicleGeneration) -> list[str]:
+        cache = self._vehicle_cache
+        keys = held.bucket_keys
+        buckets = len(keys)
+        out: list[str] = []
+        for plate in plates:
+            hit = cache.get(plate)
+            out.append(hit[0] if hit is not None else keys[zlib.crc32(plate.encode()) % buckets])
+        return out
+
+    def _decode_vehicles(
+        self, plates: list[str], raws: list[bytes | None], tables: VehicleTables
+    ) -> dict[str, Vehicle]:
         cache = self._vehicle_cache
         limit = self._vehicle_cache_size
+        keys = self._vehicles.bucket_keys
+        buckets = len(keys)
         out: dict[str, Vehicle] = {}
         for plate, raw in zip(plates, raws, strict=True):
             if raw is None:
                 continue
             hit = cache.get(plate)
-            if hit is not None and hit[0] == raw:
-                out[plate] = hit[1]
+            if hit is not None and hit[1] == raw:
+                out[plate] = hit[2]
                 continue
-            vehicle = out[plate] = _vehicle_from(plate, _vehicle_decoder.decode(raw))
+            encoded = plate.encode()
+            record = bucket_record(raw, encoded)
+            if record is None:
+                continue
+            vehicle = out[plate] = tables.unpack(plate, record)
             if len(cache) < limit:
                 # A full cache keeps what it has: with more distinct plates than entries,
                 # clearing it would empty it again and again (measured: slower than no
                 # cache at 1M vehicles); an LRU would cost on every hit.
-                cache[plate] = (raw, vehicle)
+                cache[plate] = (keys[zlib.crc32(encoded) % buckets], raw, vehicle)
         return out
 
     @staticmethod
@@ -356,14 +513,83 @@ class _Core:
 
     # -- reloads ----------------------------------------------------------------------------
 
+    def replace_vehicles(
+        self,
+        vehicles: Iterable[Vehicle],
+        chunk: int,
+        progress: Callable[[int], None] | None,
+    ) -> _Plan[int]:
+        """Pack every vehicle (no I/O yet), then write the buckets as a new generation."""
+        builder = _BucketBuilder()
+        for vehicle in vehicles:
+            builder.add(vehicle)
+            if progress is not None and builder.count % chunk == 0:
+                progress(builder.count)
+        return (yield from self._write_vehicles(builder, chunk, progress))
+
+    def _write_vehicles(
+        self, builder: _BucketBuilder, chunk: int, progress: Callable[[int], None] | None
+    ) -> _Plan[int]:
+        written: Callable[[int], None] | None = None
+        if progress is not None:
+            written = lambda _rows: progress(builder.unique)  # noqa: E731
+        buckets_per_write = max(1, chunk // BUCKET_TARGET)
+        yield from self.replace(
+            self.veh, builder.rows(), buckets_per_write, written, lambda: builder.unique
+        )
+        return builder.unique
+
+    def migrate(self) -> _Plan[dict[str, int]]:
+        """Convert a layout-1 register in place: vehicles re-packed into buckets,
+        exemptions (grants added at a desk included) copied; then the layout-1 keys go.
+        Returns the vehicles and exemption plates carried over per kind (absent: that
+        kind had no layout-1 register)."""
+        moved: dict[str, int] = {}
+        veh_gen, exm_gen = yield from self.batch(
+            ("GET", self.veh.legacy_cur), ("GET", self.exm.legacy_cur)
+        )
+        if veh_gen is not None:
+            builder = _BucketBuilder()
+            for plate, raw in (yield from self._legacy_rows(self.veh, _text(veh_gen) or "0")):
+                builder.add(decode_vehicle(plate, raw))
+            moved[self.veh.name] = yield from self._write_vehicles(builder, 5000, None)
+        if exm_gen is not None:
+            rows = yield from self._legacy_rows(self.exm, _text(exm_gen) or "0")
+            moved[self.exm.name] = yield from self.replace(self.exm, rows, 5000, None)
+        return moved
+
+    def _legacy_rows(self, kind: _Kind, gen: str) -> _Plan[list[tuple[str, bytes]]]:
+        """(plate, stored value) of every key of a layout-1 generation."""
+        data = f"{kind.legacy}:{gen}:"
+        pattern = _glob_escape(data) + "*"
+        rows: list[tuple[str, bytes]] = []
+        cursor = 0
+        while True:
+            ((cursor_raw, keys),) = yield from self.batch(
+                ("SCAN", cursor, "MATCH", pattern, "COUNT", _SCAN_COUNT)
+            )
+            cursor = int(cursor_raw)
+            if keys:
+                (values,) = yield from self.batch(("MGET", *keys))
+                for key, value in zip(keys, values, strict=True):
+                    if value is not None:
+                        rows.append((_text(key)[len(data) :], value))  # type: ignore[index]
+            if cursor == 0:
+                return rows
+
     def replace(
         self,
         kind: _Kind,
         rows: Iterable[tuple[str, bytes]],
         chunk: int,
         progress: Callable[[int], None] | None,
+        size: Callable[[], int] | None = None,
     ) -> _Plan[int]:
-        """Write a new generation in MSET chunks, flip `cur` to it, drop the old one."""
+        """Write a new generation in MSET chunks, flip `cur` to it, drop the old one.
+
+        `rows` are (key suffix, value): a plate for exemptions, a bucket for vehicles;
+        `size` (after the rows are written) is the count the generation records, the rows
+        when None."""
         if chunk < 1:
             raise ValueError("chunk must be >= 1")
         (number,) = yield from self.batch(("INCR", kind.next))
@@ -386,7 +612,8 @@ class _Core:
                 written += yield from self._write_chunk(kind, gen, pairs)
                 if progress is not None:
                     progress(written)
-            flipped = yield from self.eval(_FLIP, (kind.cur, kind.gens, kind.size), (gen, written))
+            count = written if size is None else size()
+            flipped = yield from self.eval(_FLIP, (kind.cur, kind.gens, kind.size), (gen, count))
             if not flipped[0]:
                 raise RegisterReloadError(
                     f"the new {kind.name} generation was reaped by another loader"
@@ -395,10 +622,12 @@ class _Core:
             # Old generation stays current; remove what we wrote (or a later load will).
             yield from self._abandon(kind, gen)
             raise
-        self._gens[kind.name] = gen
+        # A vehicle reader must read the new generation's tables first.
+        self._gens[kind.name] = gen if kind is self.exm else None
         yield from self._drop_quietly(kind, _text(flipped[1]) or "0")
+        yield from self._drop_legacy_quietly(kind)
         yield from self._reap_quietly(kind)
-        return written
+        return count
 
     def _write_chunk(self, kind: _Kind, gen: str, pairs: list[_Arg]) -> _Plan[int]:
         results = yield from self.batch(
@@ -415,7 +644,21 @@ class _Core:
     def drop(self, kind: _Kind, gen: str) -> _Plan[int]:
         """UNLINK every key of a generation (SCAN, each batch's UNLINK riding along with
         the next SCAN), then forget the generation."""
-        pattern = _glob_escape(kind.data(gen)) + "*"
+        removed = yield from self._unlink_matching(_glob_escape(kind.data(gen)) + "*")
+        yield from self.batch(("ZREM", kind.gens, gen))
+        return removed
+
+    def _drop_legacy_quietly(self, kind: _Kind) -> _Plan[None]:
+        """Remove a layout-1 register of this kind, now that layout 2 is current."""
+        try:
+            (there,) = yield from self.batch(("EXISTS", kind.legacy_cur))
+            if there:
+                yield from self._unlink_matching(_glob_escape(kind.legacy) + ":*")
+                _log.info("removed the layout-1 %s register", kind.name)
+        except Exception as exc:
+            _log.warning("could not remove the layout-1 %s register (%s)", kind.name, exc)
+
+    def _unlink_matching(self, pattern: str) -> _Plan[int]:
         cursor = 0
         pending: list[bytes] = []
         removed = 0
@@ -429,11 +672,9 @@ class _Core:
             cursor, pending = int(results[-1][0]), list(results[-1][1])
             if cursor == 0:
                 break
-        tail: list[_Command] = [("ZREM", kind.gens, gen)]
         if pending:
-            tail.insert(0, ("UNLINK", *pending))
+            yield from self.batch(("UNLINK", *pending))
             removed += len(pending)
-        yield from self.batch(*tail)
         return removed
 
     def _abandon(self, kind: _Kind, gen: str) -> _Plan[None]:
@@ -491,7 +732,11 @@ class _Core:
         for start in range(0, len(plates), _ADD_CHUNK):
             part = plates[start : start + _ADD_CHUNK]
             while True:
-                (raw_gen,) = yield _Watch([self.exm.cur], [("GET", self.exm.cur)])
+                raw_gen, legacy = yield _Watch(
+                    [self.exm.cur], [("GET", self.exm.cur), ("EXISTS", self.exm.legacy_cur)]
+                )
+                if raw_gen is None and legacy:
+                    raise _legacy_error(self.exm)
                 data = self.exm.data(_text(raw_gen) or "0")
                 keys = [data + plate for plate in part]
                 (raws,) = yield _Watch(keys, [("MGET", *keys)])
@@ -614,6 +859,13 @@ class _Core:
             "exemption_generation": int(exm_gen or 0),
             "used_memory_bytes": int(memory["used_memory"]),
         }
+
+
+def _legacy_error(kind: _Kind) -> RegisterLayoutError:
+    return RegisterLayoutError(
+        f"the {kind.name} register in Redis is in layout 1 (one key per plate); this "
+        f"release reads layout {VEHICLE_LAYOUT}: run `zes register migrate` once"
+    )
 
 
 def _pack(commands: Sequence[_Command]) -> list[bytes]:

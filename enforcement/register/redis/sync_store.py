@@ -21,7 +21,6 @@ from enforcement.register.protocol import (
     DayPermitUse,
     RegisterView,
 )
-from enforcement.register.redis.codec import encode_vehicle
 from enforcement.register.redis.plans import (
     _Batch,
     _Command,
@@ -177,13 +176,12 @@ class RedisRegister:
         chunk: int = 5000,
         progress: Callable[[int], None] | None = None,
     ) -> int:
-        """Replace the whole vehicle register atomically; returns the rows written.
+        """Replace the whole vehicle register atomically; returns the vehicles written.
 
-        Plates are expected unique (the RDW export is keyed by kenteken): a repeated plate
-        keeps its last row but is counted twice. `progress` gets the running row count.
+        A repeated plate keeps its last row and counts once. `progress` gets the running
+        count of vehicles packed (every `chunk`), then of vehicles written.
         """
-        rows = ((v.plate, encode_vehicle(v)) for v in vehicles)
-        return self._run(self._core.replace(self._core.veh, rows, chunk, progress), "reload")
+        return self._run(self._core.replace_vehicles(vehicles, chunk, progress), "reload")
 
     def replace_exemptions(
         self,
@@ -204,6 +202,12 @@ class RedisRegister:
         """Add grants to the current exemption generation; returns records added or changed
         (idempotent; the same issuer reference replaces, e.g. a revocation)."""
         return self._run(self._core.add_exemptions(exemptions), "add exemptions")
+
+    def migrate(self) -> dict[str, int]:
+        """Convert a layout-1 register in place (`zes register migrate`): vehicles and
+        exemptions, grants added at a desk included. Returns vehicles and exemption plates
+        carried over per kind; a kind already in layout 2 is left alone."""
+        return self._run(self._core.migrate(), "migrate")
 
     def stats(self) -> dict[str, int]:
         return self._run(self._core.stats(), "stats")

@@ -259,14 +259,15 @@ def test_lookup_is_one_round_trip_once_the_generations_are_known(
 
     monkeypatch.setattr(reader, "_read", counting)
     reader.lookup(["VXL12B"], AT)
-    assert len(sent) == 2  # first use: learn the generation pointers, then read
+    # First use: learn the generation pointers, read the vehicle generation's tables, read.
+    assert len(sent) == 3
     sent.clear()
     reader.lookup(["VXL12B", "BXZ99Q"], AT)
     assert [[c[0] for c in trip] for trip in sent] == [["MGET", "MGET", "GET", "GET"]]
     sent.clear()
     register.replace_vehicles([FULL])  # another loader flips the vehicle generation
     assert reader.lookup(["VXL12B", "BXZ99Q"], AT).vehicles == {"BXZ99Q": FULL}
-    assert len(sent) == 2  # the stale generation is noticed and the batch re-read once
+    assert len(sent) == 3  # the stale generation is noticed, its tables read, the batch re-read
 
 
 def test_exemptions_are_those_relevant_at_the_instant(register: RedisRegister) -> None:
@@ -307,13 +308,17 @@ def test_reload_replaces_and_removes_the_old_generation(
 ) -> None:
     seen: list[int] = []
     assert register.replace_vehicles(_vehicles("A", 1200), chunk=500, progress=seen.append) == 1200
-    assert seen == [500, 1000, 1200]
-    assert len(_keys(redis_client, f"{redis_prefix}:veh:1:*")) == 1200
+    assert seen[:2] == [500, 1000]  # packed, then written
+    assert seen[2:] == sorted(seen[2:]) and seen[-1] == 1200
+    veh = f"{{{redis_prefix}:veh}}"
+    first = _keys(redis_client, f"{veh}:1:*")
+    # ~16 vehicles a bucket (the buckets of a small register are emptier), and the meta.
+    assert f"{veh}:1:meta".encode() in first and 1200 // 16 < len(first) <= 257
 
     assert register.replace_vehicles(_vehicles("B", 700), chunk=500) == 700
-    assert _keys(redis_client, f"{redis_prefix}:veh:1:*") == []
-    assert len(_keys(redis_client, f"{redis_prefix}:veh:2:*")) == 700
-    assert not redis_client.exists(f"{redis_prefix}:veh:gens")
+    assert _keys(redis_client, f"{veh}:1:*") == []
+    assert _keys(redis_client, f"{veh}:2:*")
+    assert not redis_client.exists(f"{veh}:gens")
     view = register.vehicles([f"T{i:05d}X" for i in range(1200)])
     assert len(view) == 700
     assert {v.kind for v in view.values()} == {"B"}
@@ -344,8 +349,8 @@ def test_failing_source_leaves_the_old_generation_current(
     assert len(view) == 1000
     assert {v.kind for v in view.values()} == {"A"}
     # The partial generation 2 is gone, and nothing is left for a reaper.
-    assert _keys(redis_client, f"{redis_prefix}:veh:2:*") == []
-    assert not redis_client.exists(f"{redis_prefix}:veh:gens")
+    assert _keys(redis_client, f"{{{redis_prefix}:veh}}:2:*") == []
+    assert not redis_client.exists(f"{{{redis_prefix}:veh}}:gens")
 
 
 def test_a_source_os_error_is_not_mistaken_for_an_outage(register: RedisRegister) -> None:
@@ -367,24 +372,25 @@ def test_reaped_generation_aborts_the_load(
     register.replace_vehicles(_vehicles("A", 100))
 
     def reaper(_written: int) -> None:
-        redis_client.zrem(f"{redis_prefix}:veh:gens", "2")
+        redis_client.zrem(f"{{{redis_prefix}:veh}}:gens", "2")
 
     with pytest.raises(RegisterReloadError):
         register.replace_vehicles(_vehicles("B", 100), chunk=40, progress=reaper)
     assert {v.kind for v in register.vehicles(["T00001X"]).values()} == {"A"}
-    assert _keys(redis_client, f"{redis_prefix}:veh:2:*") == []
+    assert _keys(redis_client, f"{{{redis_prefix}:veh}}:2:*") == []
 
 
 def test_a_later_load_reaps_what_a_crashed_load_left(
     register: RedisRegister, redis_client: redis.Redis, redis_prefix: str
 ) -> None:
     # A crashed loader (heartbeat long ago) and one still running (fresh heartbeat).
-    redis_client.mset({f"{redis_prefix}:veh:98:CRASH1": b"x", f"{redis_prefix}:veh:99:LIVE1": b"y"})
-    redis_client.zadd(f"{redis_prefix}:veh:gens", {"98": 1, "99": clock.time() * 1000})
+    veh = f"{{{redis_prefix}:veh}}"
+    redis_client.mset({f"{veh}:98:7": b"x", f"{veh}:99:3": b"y"})
+    redis_client.zadd(f"{veh}:gens", {"98": 1, "99": clock.time() * 1000})
     register.replace_vehicles([VAN])
-    assert not redis_client.exists(f"{redis_prefix}:veh:98:CRASH1")
-    assert redis_client.exists(f"{redis_prefix}:veh:99:LIVE1")
-    assert redis_client.zrange(f"{redis_prefix}:veh:gens", 0, -1) == [b"99"]
+    assert not redis_client.exists(f"{veh}:98:7")
+    assert redis_client.exists(f"{veh}:99:3")
+    assert redis_client.zrange(f"{veh}:gens", 0, -1) == [b"99"]
 
 
 def test_concurrent_reader_only_sees_whole_generations(
@@ -462,7 +468,7 @@ def test_grants_before_the_first_load_are_cleaned_up(
     assert register.add_exemptions([_permit("VXL12B", date(2026, 6, 3))]) == 1
     assert "VXL12B" in register.exemptions(["VXL12B"], AT)
     register.replace_exemptions([])
-    assert _keys(redis_client, f"{redis_prefix}:exm:0:*") == []
+    assert _keys(redis_client, f"{{{redis_prefix}:exm}}:0:*") == []
 
 
 def test_concurrent_grants_to_one_plate_are_all_kept(

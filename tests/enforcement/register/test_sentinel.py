@@ -151,7 +151,7 @@ def test_the_register_works_through_sentinel_and_follows_a_failover(servers: Ser
 
     replica = redis.Redis(port=servers.replica_port)
     wait_until(lambda: replica.info("replication")["master_sync_in_progress"] == 0
-               and replica.exists("zes-sentinel:veh:cur"), 20, "the replica in sync")  # fmt: skip
+               and replica.exists("{zes-sentinel:veh}:cur"), 20, "the replica in sync")  # fmt: skip
     servers.primary.kill()
     servers.primary.wait(10)
     wait_until(lambda: servers.primary_address()[1] == servers.replica_port, 30, "a failover")
