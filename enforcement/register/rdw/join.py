@@ -19,7 +19,7 @@ import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -144,8 +144,14 @@ _K1_MAX: Final = 255
 _K2_MAX: Final = 31
 _VALUES_MAX: Final = 65_535
 
-#: A parsed chunk of secondary rows as columns: plates, k1, k2, value ids.
-_SideColumns = tuple[Sequence[str], Sequence[int], Sequence[int], Sequence[int]]
+
+class _SideColumns(NamedTuple):
+    """A parsed chunk of secondary rows as columns."""
+
+    plates: Sequence[str]
+    k1: Sequence[int]
+    k2: Sequence[int]
+    value_ids: Sequence[int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +168,13 @@ class _Extras:
 
 
 _NO_EXTRAS: Final = _Extras()
+
+
+class _Folded(NamedTuple):
+    """One bucket after `_Join.fold`: its plates' codes, sorted, and each one's key id."""
+
+    codes: npt.NDArray[np.uint32]
+    key_ids: npt.NDArray[np.uint32]
 
 
 _TUPLES: dict[tuple[Any, ...], tuple[Any, ...]] = {}
@@ -204,7 +217,7 @@ class _Join:
         self.keys: list[bytes] = []
         self.extras: list[_Extras | None] = []
         self.key_rows: npt.NDArray[np.int64] = np.zeros((0, _TAINTED + 1), dtype=np.int64)
-        self.folded: list[tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32]]] = []
+        self.folded: list[_Folded] = []
 
     def close(self) -> None:
         self._tmp.cleanup()
@@ -311,7 +324,7 @@ class _Join:
             path = self.folder / f"folded-{b:02d}.npy"
             np.save(path, np.stack([unique, np.asarray(ids, dtype=np.uint32)]))
             folded = np.load(path, mmap_mode="r")
-            self.folded.append((folded[0], folded[1]))
+            self.folded.append(_Folded(folded[0], folded[1]))
         # Drop the raw entries now: the folded arrays hold everything the join needs.
         for path in self.side.paths:
             path.unlink(missing_ok=True)
@@ -470,7 +483,7 @@ def _fuel_parsers(join: _Join, source: _Source) -> tuple[_RowParser, _ChunkParse
             if vid is None:
                 raise _OddChunkError
             ids[i] = vid
-        return plates, numbers, [0] * len(plates), ids  # type: ignore[return-value]
+        return _SideColumns(plates, numbers, [0] * len(plates), ids)  # type: ignore[arg-type]
 
     return parse, fast
 
@@ -508,7 +521,7 @@ def _code_parsers(
         ids = list(map(table.get, codes))
         if None in ids:
             raise _OddChunkError
-        return plates, k1, k2, ids  # type: ignore[return-value]
+        return _SideColumns(plates, k1, k2, ids)  # type: ignore[arg-type]
 
     return parse, fast
 
@@ -528,7 +541,7 @@ def _axle_parsers(join: _Join) -> tuple[_RowParser, _ChunkParser]:
         ids = list(map(table.get, _plain_ints(counts)))
         if None in ids:
             raise _OddChunkError
-        return _plain_plates(plates), _plain_ints(numbers), [0] * len(plates), ids  # type: ignore[return-value]
+        return _SideColumns(_plain_plates(plates), _plain_ints(numbers), [0] * len(plates), ids)  # type: ignore[arg-type]
 
     return parse, fast
 

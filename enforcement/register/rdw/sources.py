@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterator, Sequence
 from itertools import islice, repeat
 from operator import itemgetter
 from pathlib import Path
-from typing import Any, Final, TextIO
+from typing import Any, Final, NamedTuple, TextIO
 
 from enforcement.register.report import LoadReport
 
@@ -109,9 +109,13 @@ _JSON_GAP: Final = re.compile(r"[\s,\[\]]*")
 _JSON_RESYNC: Final = re.compile(r"(?:\n[ \t\r]*,?|\}[ \t\r]*,)[ \t\r]*(?=\{)")
 _JSON_SUFFIXES: Final = {".json", ".ndjson", ".jsonl"}
 
-#: A chunk of records (tuples of raw text for the wanted fields, None = absent) and the
-#: 1-based line on which each record starts.
-_Chunk = tuple[list[tuple[Any, ...]], Sequence[int]]
+
+class _Chunk(NamedTuple):
+    """A chunk of records and the 1-based line on which each record starts."""
+
+    rows: list[tuple[Any, ...]]
+    """Tuples of raw text for the wanted fields, in `fields` order (None = absent)."""
+    lines: Sequence[int]
 
 
 class _Source:
@@ -179,7 +183,7 @@ class _Source:
                 report.read(len(rows))
                 if padded:
                     rows = list(map(list.__add__, rows, repeat(_PAD)))
-                yield list(map(picker, rows)), range(start + 1, end + 1)
+                yield _Chunk(list(map(picker, rows)), range(start + 1, end + 1))
             else:
                 yield self._odd_csv_chunk(rows, start, errors, width, extract)
             if len(rows) < size:
@@ -211,7 +215,7 @@ class _Source:
                 continue
             good.append(extract(row))
             lines.append(first)
-        return good, lines
+        return _Chunk(good, lines)
 
     def _extractor(
         self, header: Sequence[str]
@@ -250,11 +254,11 @@ class _Source:
             lines.append(line)
             if len(rows) >= size:
                 report.read(len(rows))
-                yield rows, lines
+                yield _Chunk(rows, lines)
                 rows, lines = [], []
         if rows:
             report.read(len(rows))
-            yield rows, lines
+            yield _Chunk(rows, lines)
 
 
 _TEXT_TYPES: Final = frozenset({str, type(None)})
