@@ -229,8 +229,13 @@ class Publisher:
             by_camera.setdefault(row.camera_id, []).append(row)
         futures = []
         for camera, group in by_camera.items():
+            # Version 2 rows are the same values without the field names: never longer than
+            # version 1, so the bound the spool took them by holds for both.
             value = encode_envelope(
-                [decoded[r.seq] for r in group], site_id=self.site_id, camera_id=camera
+                [decoded[r.seq] for r in group],
+                site_id=self.site_id,
+                camera_id=camera,
+                version=self.broker.envelope_version,
             )
             key = f"{self.site_id}/{camera}".encode()
             futures.append((group, producer.send(self.broker.passages_topic, key=key, value=value)))

@@ -125,7 +125,8 @@ class _RawEnvelope(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
 # in about half the time. Still JSON, so any Kafka tool shows it.
 #
 # Rollout: workers read both versions (`decode_envelope` tells them apart by the first
-# byte: `[` or `{`); once every worker runs this code, producers switch to `version=2`.
+# byte: `[` or `{`); once every worker runs this code, producers switch to `version=2`
+# (an edge site: `broker.envelope_version` in its site file).
 # The layout is Passage's field order (`PASSAGE_ROW_FIELDS`, pinned by a test): a field
 # may be added to Passage at the end only, with a default; anything else is a version 3.
 

@@ -98,6 +98,16 @@ def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
     assert "no-port" in text
 
 
+def test_the_envelope_version_is_1_unless_the_site_says_2(tmp_path: Path) -> None:
+    assert load_site_config(write(tmp_path, GOOD)).broker.envelope_version == 1
+    data = yaml.safe_load(GOOD)
+    data["broker"]["envelope_version"] = 2
+    assert load_site_config(write(tmp_path, yaml.safe_dump(data))).broker.envelope_version == 2
+    data["broker"]["envelope_version"] = 3
+    with pytest.raises(SiteConfigError, match=r"broker\.envelope_version"):
+        load_site_config(write(tmp_path, yaml.safe_dump(data)))
+
+
 def test_duplicate_camera_ids_are_a_problem(tmp_path: Path) -> None:
     data = yaml.safe_load(GOOD)
     data["cameras"][1]["id"] = "cam-1"

@@ -8,15 +8,16 @@ import sqlite3
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
+from msgspec.structs import astuple
 
 from edge.config import BrokerConfig
 from edge.metrics import EdgeMetrics
 from edge.publisher import Publisher, PublishError
 from edge.spool import Spool
-from enforcement.records import decode_envelope, decode_evidence
+from enforcement.records import decode_envelope, decode_evidence, encode_envelope
 from tests.edge.helpers import consume, passage, with_evidence
 
 
@@ -99,6 +100,36 @@ def test_envelope_limits(tmp_path: Path) -> None:
     assert counts == [3, 3, 1]
 
 
+def test_a_site_on_envelope_version_2_sends_rows_within_the_byte_bound(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "s.db", 10_000_000)
+    sent = [passage(camera=f"cam-{i % 2}") for i in range(12)]
+    for p in sent:
+        spool.append(p)
+    producer = FakeProducer()
+    config = broker_config(envelope_version=2, max_envelope_bytes=2048)
+    publisher = Publisher(spool, config, "test-site", None, lambda *_, **__: producer)
+    while publisher.publish_once():
+        pass
+    assert spool.depth() == 0
+    values = [value for _, _, value in producer.sent]
+    assert len(values) > 2  # the byte bound split the backlog
+    assert all(value.startswith(b"[2,") for value in values)  # rows, not objects
+    assert all(len(value) <= config.max_envelope_bytes for value in values)
+    got = [p for value in values for p in decode_envelope(value).passages]
+    by_id = {p.passage_id: p for p in sent}
+    assert sorted(str(p.passage_id) for p in got) == sorted(str(p) for p in by_id)
+    assert all(astuple(p) == astuple(by_id[p.passage_id]) for p in got)
+    for value in values:  # a row envelope is never longer than its version-1 twin
+        envelope = decode_envelope(value)
+        twin = encode_envelope(
+            envelope.passages,
+            site_id=envelope.site_id,
+            camera_id=envelope.camera_id,
+            sent_at=envelope.sent_at,
+        )
+        assert len(value) < len(twin)
+
+
 def test_failed_send_keeps_passages_spooled(tmp_path: Path) -> None:
     spool = Spool(tmp_path / "s.db", 10_000_000)
     spool.append(passage())
@@ -115,12 +146,17 @@ def test_failed_send_keeps_passages_spooled(tmp_path: Path) -> None:
 
 
 @pytest.mark.broker
-def test_publish_and_consume_back(tmp_path: Path, broker: str) -> None:
+@pytest.mark.parametrize("version", [1, 2])
+def test_publish_and_consume_back(tmp_path: Path, broker: str, version: Literal[1, 2]) -> None:
     spool = Spool(tmp_path / "s.db", 10_000_000)
     sent = [passage(camera=f"cam-{i % 2}") for i in range(6)]
+    spooled = {}
     for p in sent:
-        spool.append(*with_evidence(p))
-    publisher = Publisher(spool, BrokerConfig(bootstrap=broker, linger_s=0.05), "test-site")
+        with_ref, images = with_evidence(p)
+        spool.append(with_ref, images)
+        spooled[p.passage_id] = with_ref
+    config = BrokerConfig(bootstrap=broker, linger_s=0.05, envelope_version=version)
+    publisher = Publisher(spool, config, "test-site")
     publisher.start()
     publisher.notify()
     deadline = time.monotonic() + 20
@@ -129,8 +165,10 @@ def test_publish_and_consume_back(tmp_path: Path, broker: str) -> None:
     publisher.stop()
     assert spool.depth() == 0
     records = consume(broker, "passages", until=2)
+    assert all(value.startswith(b"[" if version == 2 else b"{") for _, value in records)
     got = [p for _, value in records for p in decode_envelope(value).passages]
     assert sorted(str(p.passage_id) for p in got) == sorted(str(p.passage_id) for p in sent)
+    assert all(astuple(p) == astuple(spooled[p.passage_id]) for p in got)
     assert {key for key, _ in records} == {b"test-site/cam-0", b"test-site/cam-1"}
     evidence = consume(broker, "evidence", until=6)
     assert {key.decode() for key, _ in evidence} == {str(p.passage_id) for p in sent}

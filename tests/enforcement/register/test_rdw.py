@@ -18,8 +18,7 @@ import pytest
 from enforcement.law import decide
 from enforcement.model import LOCAL_TZ, Fuel, Vehicle, parse_emission_class
 from enforcement.platecheck import vehicle_summary
-from enforcement.register import rdw
-from enforcement.register.rdw import canonical_field, read_vehicles
+from enforcement.register.rdw import canonical_field, read_vehicles, sources
 from enforcement.register.report import LoadReport
 from enforcement.zones import default_catalog
 from stream.metrics import emission_label, fuel_group
@@ -573,7 +572,7 @@ def test_json_objects_cut_by_the_read_buffer(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     files = dataset(tmp_path, "json")
-    monkeypatch.setattr(rdw, "_READ_SIZE", 7)  # every object straddles many reads
+    monkeypatch.setattr(sources, "_READ_SIZE", 7)  # every object straddles many reads
     got, report = load(files)
     assert got == EXPECTED and report.skipped == 0
     minified = tmp_path / "min.json"
