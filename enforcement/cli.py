@@ -173,6 +173,18 @@ def register_load_exemptions(
     _print_report(f"exemptions loaded: {count:,}", report, time.perf_counter() - started)
 
 
+@register_app.command("migrate")
+def register_migrate() -> None:
+    """Convert a register stored by an earlier release (layout 1) to this release's layout,
+    in place: vehicles, and exemptions including grants added at a desk. Stream workers
+    refuse layout 1 until this has run; running it again changes nothing."""
+    moved = _register(load_settings()).migrate()
+    if not moved:
+        print("the register is already in the current layout: nothing to migrate")
+    for kind, count in moved.items():
+        print(f"{kind} migrated: {count:,}")
+
+
 @register_app.command("stats")
 def register_stats() -> None:
     """Print the register's size and memory as JSON."""

@@ -9,6 +9,10 @@ import sys
 from pathlib import Path
 
 import pytest
+import redis
+
+from enforcement.model import Fuel, Vehicle
+from enforcement.register.redis.codec import encode_vehicle
 
 pytestmark = pytest.mark.redis
 
@@ -74,3 +78,24 @@ def test_user_errors_are_one_line(tmp_path: Path, redis_url: str) -> None:
         "decide", "AB12CD", "--zone", "Utrecht", env={"ZES_REDIS_URL": "redis://127.0.0.1:1/0"}
     )
     assert unreachable.returncode == 2 and "unavailable" in unreachable.stderr
+
+
+def test_a_register_of_an_earlier_release_is_refused_then_migrated(
+    redis_url: str, redis_prefix: str
+) -> None:
+    client = redis.Redis.from_url(redis_url)
+    van = Vehicle("VBB12B", "Bedrijfsauto", 2800, fuels=(Fuel("Diesel", "4"),))
+    client.mset(
+        {f"{redis_prefix}:veh:cur": "3", f"{redis_prefix}:veh:3:VBB12B": encode_vehicle(van)}
+    )
+    client.close()
+    env = {"ZES_REDIS_URL": redis_url, "ZES_REGISTER_PREFIX": redis_prefix}
+    refused = zes("decide", "VBB12B", "--zone", "Utrecht", env=env)
+    assert refused.returncode == 2 and "zes register migrate" in refused.stderr, refused.stderr
+    assert refused.stderr.count("\n") == 1 and "VBB12B" not in refused.stderr
+    migrated = zes("register", "migrate", env=env)
+    assert migrated.returncode == 0 and "vehicles migrated: 1" in migrated.stdout
+    again = zes("register", "migrate", env=env)
+    assert "nothing to migrate" in again.stdout
+    decided = zes("decide", "VBB12B", "--zone", "Utrecht", "--at", "2026-06-01T10:00", env=env)
+    assert decided.returncode == 0, decided.stderr

@@ -124,7 +124,7 @@ def test_layout_1_is_refused_until_migrated_then_carried_over_whole(
     redis_client.set(f"{redis_prefix}:exm:2:VBB12B", encode_exemptions([DESK_GRANT]))
     reader = RedisRegister(redis_client, redis_prefix, secret=SECRET)
     # Never "not in the register" (which would read as an unknown vehicle): refused, by name.
-    with pytest.raises(RegisterLayoutError, match="layout 1.*zes register migrate"):
+    with pytest.raises(RegisterLayoutError, match=r"layout 1.*zes register migrate"):
         reader.lookup(["VBB12B"], AT)
     with pytest.raises(RegisterLayoutError, match="exemptions register"):
         reader.exemptions(["VBB12B"], AT)
