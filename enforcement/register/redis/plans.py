@@ -48,9 +48,10 @@ import re
 import struct
 import time
 import zlib
-from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from itertools import compress
 from typing import Any, Final, TypeAlias, TypeVar, cast
 
 import hiredis
@@ -262,9 +263,77 @@ class _VehicleGeneration:
     tables: VehicleTables | None
     """None for generation "0", the empty register."""
     bucket_keys: tuple[str, ...]
+    cache: dict[str, tuple[bytes, Vehicle]] = field(default_factory=dict)
+    """Plate -> (bucket bytes, decoded vehicle). Building a frozen 16-field
+    dataclass costs more than fetching it (~4 µs here), and the same vans pass every day.
+    Equal bucket bytes mean an equal record. One cache per generation: the tables the
+    records index, and the bucket keys, belong to it; a view of an older generation
+    decoding late writes to that generation's cache only."""
+    cache_size: int = 0
 
 
 _EMPTY_VEHICLES: Final = _VehicleGeneration("0", None, ())
+
+
+class _LazyVehicles(Mapping[str, Vehicle]):
+    """A lookup's vehicles, decoded on first access: a lookup only fetches the buckets, and
+    the stream decodes the vehicles of the passages it decides. Holds its generation's
+    tables, so a reload after the lookup cannot change what it decodes."""
+
+    __slots__ = ("_decoded", "_generation", "_raws")
+
+    def __init__(self, raws: dict[str, bytes | None], generation: _VehicleGeneration) -> None:
+        self._raws = raws
+        self._generation = generation
+        self._decoded: dict[str, Vehicle | None] = {}
+
+    def get(self, plate: str, default: Any = None) -> Any:  # the hot path: no KeyError
+        found = self._decoded.get(plate, _UNSEEN)
+        if found is _UNSEEN:
+            found = self._decoded[plate] = self._decode(plate)
+        return default if found is None else found
+
+    def _decode(self, plate: str) -> Vehicle | None:
+        raw = self._raws.get(plate)
+        if raw is None:
+            return None
+        generation = self._generation
+        cache = generation.cache
+        hit = cache.get(plate)
+        if hit is not None and hit[0] == raw:
+            return hit[1]
+        encoded = plate.encode()
+        record = bucket_record(raw, encoded)
+        if record is None:
+            return None
+        vehicle = cast(VehicleTables, generation.tables).unpack(plate, record)
+        if len(cache) < generation.cache_size:
+            # A full cache keeps what it has: with more distinct plates than entries,
+            # clearing it would empty it again and again (measured: slower than no
+            # cache at 1M vehicles); an LRU would cost on every hit.
+            cache[plate] = (raw, vehicle)
+        return vehicle
+
+    def __getitem__(self, plate: str) -> Vehicle:
+        vehicle = self.get(plate)
+        if vehicle is None:
+            raise KeyError(plate)
+        return cast(Vehicle, vehicle)
+
+    def __contains__(self, plate: object) -> bool:
+        return isinstance(plate, str) and self.get(plate) is not None
+
+    def __iter__(self) -> Iterator[str]:
+        return (plate for plate, raw in self._raws.items() if raw and self.get(plate) is not None)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+    def __repr__(self) -> str:
+        return f"_LazyVehicles({dict(self)!r})"
+
+
+_UNSEEN: Final = object()
 
 
 class _BucketBuilder:
@@ -345,11 +414,6 @@ class _Core:
         # share one register between threads.
         self._gens: dict[str, str | None] = {self.veh.name: None, self.exm.name: None}
         self._vehicles = _EMPTY_VEHICLES
-        # Plate -> (bucket key, bucket bytes, decoded vehicle). Building a frozen 15-field
-        # dataclass costs more than fetching it, and the same vans pass every day. Equal
-        # bucket bytes mean an equal record; the cache is emptied when the generation (and
-        # with it the tables the records index) changes.
-        self._vehicle_cache: dict[str, tuple[str, bytes, Vehicle]] = {}
         self._vehicle_cache_size = vehicle_cache_size
 
     # -- helpers ----------------------------------------------------------------------------
@@ -404,7 +468,7 @@ class _Core:
                 if gen == "0":
                     empty.append(self.exm)
                 data = self.exm.data(cast(str, gen))
-                commands.append(("MGET", *[data + plate for plate in plates]))
+                commands.append(("MGET", *map(data.__add__, plates)))
             # While a kind reads as empty, ask whether a layout-1 register is there instead.
             commands.extend(("EXISTS", kind.legacy_cur) for kind in empty)
             # The pointers come last: read after the data, they prove the data was current.
@@ -426,9 +490,9 @@ class _Core:
                 if there:
                     raise _legacy_error(kind)
             found = iter(results)
-            vehicle_map: dict[str, Vehicle] = {}
+            vehicle_map: Mapping[str, Vehicle] = {}
             if vehicles and held.tables is not None:
-                vehicle_map = self._decode_vehicles(plates, next(found), held.tables)
+                vehicle_map = _LazyVehicles(dict(zip(plates, next(found), strict=True)), held)
             exemption_map = (
                 self._decode_exemptions(plates, next(found), at_ts) if exemptions else {}
             )
@@ -437,7 +501,6 @@ class _Core:
 
     def _hold_vehicles(self, gen: str) -> _Plan[None]:
         """Read generation `gen`'s tables (once per generation and reader)."""
-        self._vehicle_cache.clear()
         if gen == "0":
             self._vehicles = _EMPTY_VEHICLES
             return
@@ -455,53 +518,26 @@ class _Core:
         except VehicleLayoutError as exc:
             raise RegisterLayoutError(f"{exc}; reload it (zes register load)") from exc
         keys = tuple(f"{data}{bucket}" for bucket in range(tables.buckets))
-        self._vehicles = _VehicleGeneration(gen, tables, keys)
+        self._vehicles = _VehicleGeneration(gen, tables, keys, cache_size=self._vehicle_cache_size)
 
-    def _bucket_keys(self, plates: list[str], held: _VehicleGeneration) -> list[str]:
-        cache = self._vehicle_cache
+    @staticmethod
+    def _bucket_keys(plates: list[str], held: _VehicleGeneration) -> list[str]:
+        # Measured per plate: this comprehension 0.31 µs, the same as chained maps 0.47 µs, a
+        # loop that first asks the vehicle cache 2 µs.
         keys = held.bucket_keys
         buckets = len(keys)
-        out: list[str] = []
-        for plate in plates:
-            hit = cache.get(plate)
-            out.append(hit[0] if hit is not None else keys[zlib.crc32(plate.encode()) % buckets])
-        return out
-
-    def _decode_vehicles(
-        self, plates: list[str], raws: list[bytes | None], tables: VehicleTables
-    ) -> dict[str, Vehicle]:
-        cache = self._vehicle_cache
-        limit = self._vehicle_cache_size
-        keys = self._vehicles.bucket_keys
-        buckets = len(keys)
-        out: dict[str, Vehicle] = {}
-        for plate, raw in zip(plates, raws, strict=True):
-            if raw is None:
-                continue
-            hit = cache.get(plate)
-            if hit is not None and hit[1] == raw:
-                out[plate] = hit[2]
-                continue
-            encoded = plate.encode()
-            record = bucket_record(raw, encoded)
-            if record is None:
-                continue
-            vehicle = out[plate] = tables.unpack(plate, record)
-            if len(cache) < limit:
-                # A full cache keeps what it has: with more distinct plates than entries,
-                # clearing it would empty it again and again (measured: slower than no
-                # cache at 1M vehicles); an LRU would cost on every hit.
-                cache[plate] = (keys[zlib.crc32(encoded) % buckets], raw, vehicle)
-        return out
+        crc32 = zlib.crc32
+        return [keys[crc32(plate.encode()) % buckets] for plate in plates]
 
     @staticmethod
     def _decode_exemptions(
         plates: list[str], raws: list[bytes | None], at: float | None
     ) -> dict[str, tuple[Exemption, ...]]:
         out: dict[str, tuple[Exemption, ...]] = {}
-        for plate, raw in zip(plates, raws, strict=True):
-            if raw is None:
-                continue
+        if len(raws) != len(plates):
+            raise ValueError("one exemption reply per plate")
+        # Few plates hold exemptions: skip the others in C (compress), not in this loop.
+        for plate, raw in zip(compress(plates, raws), filter(None, raws), strict=True):
             relevant = tuple(
                 _exemption_from(plate, rec)
                 for rec in _exemptions_decoder.decode(raw)

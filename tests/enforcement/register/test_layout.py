@@ -170,3 +170,20 @@ def test_the_stream_reader_refuses_layout_1_too(
             await client.aclose()
 
     asyncio.run(run())
+
+
+def test_a_lookup_decodes_its_own_generation_even_after_a_reload(
+    redis_client: redis.Redis, redis_prefix: str
+) -> None:
+    register = RedisRegister(redis_client, redis_prefix, secret=SECRET)
+    register.replace_vehicles([VAN, EV])
+    before = register.lookup(["VBB12B", "VBB13B", "XX99XX"], AT).vehicles
+    changed = Vehicle("VBB12B", "Personenauto", 1200)
+    register.replace_vehicles([changed])  # new tables, new buckets, the old ones dropped
+    # Decoded only now, from the bytes and tables read at lookup time.
+    assert before.get("VBB12B") == VAN and "VBB13B" in before and "XX99XX" not in before
+    assert dict(before) == {"VBB12B": VAN, "VBB13B": EV}
+    after = register.lookup(["VBB12B", "VBB13B"], AT).vehicles
+    assert dict(after) == {"VBB12B": changed}
+    # The same reader's cache never hands the old generation's vehicle to the new one.
+    assert register.lookup(["VBB12B"], AT).vehicles["VBB12B"] == changed
