@@ -22,15 +22,21 @@ from enforcement.register.protocol import (
     RegisterView,
 )
 from enforcement.register.redis.plans import (
+    _KEYLESS,
     _Batch,
+    _cluster_reply,
+    _cluster_target,
     _Command,
     _io_error,
+    _is_cluster,
     _make_core,
+    _ok,
     _pack,
     _Plan,
     _Read,
     _Watch,
 )
+from enforcement.register.redis.urls import AsyncClient
 
 _T = TypeVar("_T")
 
@@ -41,7 +47,7 @@ class AsyncRedisRegister:
 
     def __init__(
         self,
-        client: redis.asyncio.Redis,
+        client: AsyncClient,
         prefix: str = "zes",
         *,
         secret: bytes | None = None,
@@ -50,6 +56,7 @@ class AsyncRedisRegister:
         stale_load_after: timedelta = timedelta(hours=1),
     ) -> None:
         self._client = client
+        self._cluster = _is_cluster(client)
         self._core = _make_core(
             client, prefix, secret, vehicle_cache_size, case_margin, stale_load_after
         )
@@ -61,7 +68,11 @@ class AsyncRedisRegister:
             while True:
                 try:
                     result: Any
-                    if isinstance(op, _Batch):
+                    if self._cluster and isinstance(op, _Batch | _Read):
+                        result = await self._cluster_batch(op.commands)
+                        if isinstance(op, _Read) and not op.errors_in_place:
+                            _ok(result)
+                    elif isinstance(op, _Batch):
                         pipe: Any = self._client.pipeline(transaction=False)
                         for command in op.commands:
                             pipe.execute_command(*command)
@@ -98,8 +109,33 @@ class AsyncRedisRegister:
                 await watching.reset()
             plan.close()
 
+    async def _cluster_batch(self, commands: Sequence[_Command]) -> list[Any]:
+        """A `_Batch` on a Cluster: keyed commands in one Cluster pipeline (one round trip
+        per node), keyless ones apart. Errors in place."""
+        client: Any = self._client
+        results: list[Any] = [None] * len(commands)
+        keyed = [i for i, c in enumerate(commands) if c[0] not in _KEYLESS]
+        if keyed:
+            pipe = client.pipeline(transaction=False)
+            for i in keyed:
+                pipe.execute_command(*commands[i])
+            for i, reply in zip(keyed, await pipe.execute(raise_on_error=False), strict=True):
+                results[i] = reply
+        for i, command in enumerate(commands):
+            if command[0] in _KEYLESS:
+                target = _cluster_target(client, command)
+                try:
+                    if target is None:
+                        reply = await client.execute_command(*command)
+                    else:
+                        reply = await client.execute_command(*command, target_nodes=target)
+                    results[i] = _cluster_reply(command, reply)
+                except redis.exceptions.ResponseError as error:
+                    results[i] = error
+        return results
+
     async def _read(self, commands: Sequence[_Command], errors_in_place: bool = False) -> list[Any]:
-        pool: Any = self._client.connection_pool
+        pool: Any = cast(Any, self._client).connection_pool  # one node only (see _run)
         conn: Any = await pool.get_connection()
         packed = _pack(commands)
 

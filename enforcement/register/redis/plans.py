@@ -57,6 +57,8 @@ from typing import Any, Final, TypeAlias, TypeVar, cast
 import hiredis
 import redis
 import redis.asyncio
+import redis.asyncio.cluster
+import redis.cluster
 import redis.exceptions
 from redis.exceptions import NoScriptError
 
@@ -94,6 +96,7 @@ from enforcement.register.redis.codec import (
     encode_bucket,
 )
 from enforcement.register.redis.scripts import _DAY_PERMIT, _FLIP, _ROLLING_CASE, _Script
+from enforcement.register.redis.urls import AsyncClient, SyncClient
 
 _log = logging.getLogger(__name__)
 _T = TypeVar("_T")
@@ -106,6 +109,10 @@ _OUTAGE: Final = (
     redis.exceptions.ConnectionError,
     redis.exceptions.TimeoutError,
     redis.exceptions.ReadOnlyError,
+    # A Cluster without a primary for a slot (failover, resharding) answers these.
+    redis.exceptions.ClusterDownError,
+    redis.exceptions.TryAgainError,
+    redis.exceptions.SlotNotCoveredError,
     OSError,
 )
 
@@ -765,14 +772,16 @@ class _Core:
             grouped.setdefault(exemption.plate, []).append(_exemption_rec(exemption))
         plates = list(grouped)
         changed = 0
+        # Apart from the transaction: the layout-1 key is in another Cluster slot.
+        current, legacy = yield from self.batch(
+            ("GET", self.exm.cur), ("EXISTS", self.exm.legacy_cur)
+        )
+        if current is None and legacy:
+            raise _legacy_error(self.exm)
         for start in range(0, len(plates), _ADD_CHUNK):
             part = plates[start : start + _ADD_CHUNK]
             while True:
-                raw_gen, legacy = yield _Watch(
-                    [self.exm.cur], [("GET", self.exm.cur), ("EXISTS", self.exm.legacy_cur)]
-                )
-                if raw_gen is None and legacy:
-                    raise _legacy_error(self.exm)
+                (raw_gen,) = yield _Watch([self.exm.cur], [("GET", self.exm.cur)])
                 data = self.exm.data(_text(raw_gen) or "0")
                 keys = [data + plate for plate in part]
                 (raws,) = yield _Watch(keys, [("MGET", *keys)])
@@ -897,6 +906,41 @@ class _Core:
         }
 
 
+# -- Redis Cluster ---------------------------------------------------------------------------
+# Every keyed command of a plan names keys of one slot (the hash tags above), so a Cluster
+# pipeline routes it whole. The few keyless commands are sent apart, to the node they need.
+
+#: Keyless commands a plan sends; all others carry their keys.
+_KEYLESS: Final = frozenset({"SCAN", "INFO", "SCRIPT"})
+
+
+def _cluster_target(client: Any, command: _Command) -> Any:
+    """The node(s) a keyless command goes to: a SCAN's MATCH pattern carries its hash tag
+    (so the one node of that slot); INFO every primary; SCRIPT LOAD the client's default
+    (every primary)."""
+    name = command[0]
+    if name == "SCAN":
+        return client.get_node_from_key(command[command.index("MATCH") + 1])
+    if name == "INFO":
+        return client.get_primaries()
+    return None
+
+
+def _cluster_reply(command: _Command, reply: Any) -> Any:
+    """A keyless command's Cluster reply in the shape of a single node's."""
+    name = command[0]
+    if name == "SCAN":
+        cursors, keys = reply  # ({node: cursor}, keys)
+        return [next(iter(cursors.values())), keys]
+    if name == "INFO":
+        return {"used_memory": sum(int(info["used_memory"]) for info in reply.values())}
+    return reply
+
+
+def _is_cluster(client: object) -> bool:
+    return isinstance(client, redis.cluster.RedisCluster | redis.asyncio.cluster.RedisCluster)
+
+
 def _legacy_error(kind: _Kind) -> RegisterLayoutError:
     return RegisterLayoutError(
         f"the {kind.name} register in Redis is in layout 1 (one key per plate); this "
@@ -930,7 +974,7 @@ def _io_error(what: str, exc: Exception) -> Exception:
 
 
 def _make_core(
-    client: redis.Redis | redis.asyncio.Redis,
+    client: SyncClient | AsyncClient,
     prefix: str,
     secret: bytes | None,
     vehicle_cache_size: int,
@@ -938,7 +982,12 @@ def _make_core(
     stale_load_after: timedelta,
 ) -> _Core:
     """Check the client and build the shared core (both adapters' constructors)."""
-    if client.get_connection_kwargs().get("decode_responses"):
+    decoding = (
+        client.get_encoder().decode_responses
+        if _is_cluster(client)
+        else client.get_connection_kwargs().get("decode_responses")
+    )
+    if decoding:
         raise ValueError("the register stores msgpack bytes: use decode_responses=False")
     return _Core(
         prefix,

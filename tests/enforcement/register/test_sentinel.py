@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 import redis
@@ -144,7 +145,7 @@ def test_the_register_works_through_sentinel_and_follows_a_failover(servers: Ser
             return view.vehicles.get("VBB12B")
         finally:
             await aclient.aclose()
-            for sentinel in aclient.connection_pool.sentinel_manager.sentinels:  # type: ignore[attr-defined]
+            for sentinel in cast(Any, aclient).connection_pool.sentinel_manager.sentinels:
                 await sentinel.aclose()
 
     assert asyncio.run(lookup()) == VAN
@@ -162,7 +163,7 @@ def test_the_register_works_through_sentinel_and_follows_a_failover(servers: Ser
     assert asyncio.run(lookup()) == VAN
     replica.close()
     client.close()
-    for sentinel in client.connection_pool.sentinel_manager.sentinels:  # type: ignore[attr-defined]
+    for sentinel in cast(Any, client).connection_pool.sentinel_manager.sentinels:
         sentinel.close()
 
 
