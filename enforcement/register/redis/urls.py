@@ -49,20 +49,25 @@ def parse_sentinel_url(url: str) -> SentinelUrl:
     parts = urlsplit(url)
     if parts.scheme != SENTINEL_SCHEME:
         raise ValueError(f"not a {SENTINEL_SCHEME}:// URL")
-    where = parts.netloc.rpartition("@")[2]
-    sentinels: list[tuple[str, int]] = []
-    for item in filter(None, where.split(",")):
-        host, _, port = item.rpartition(":")
-        if not host or not port.isdigit():
-            raise ValueError(f"a Sentinel address must be host:port, not {item!r}")
-        sentinels.append((host, int(port)))
-    if not sentinels:
-        raise ValueError("a redis+sentinel:// URL names at least one Sentinel host:port")
+    sentinels = _addresses(parts.netloc, SENTINEL_SCHEME, "Sentinel")
     path = [p for p in parts.path.split("/") if p]
     if not path or len(path) > 2 or (len(path) == 2 and not path[1].isdigit()):
         raise ValueError("the path of a redis+sentinel:// URL is /service_name[/db]")
     password = unquote(parts.password) if parts.password else None
-    return SentinelUrl(tuple(sentinels), path[0], int(path[1]) if len(path) == 2 else 0, password)
+    return SentinelUrl(sentinels, path[0], int(path[1]) if len(path) == 2 else 0, password)
+
+
+def _addresses(netloc: str, scheme: str, what: str) -> tuple[tuple[str, int], ...]:
+    """The `host:port,host:port...` after any `user:password@` of a URL's netloc."""
+    addresses: list[tuple[str, int]] = []
+    for item in filter(None, netloc.rpartition("@")[2].split(",")):
+        host, _, port = item.rpartition(":")
+        if not host or not port.isdigit():
+            raise ValueError(f"a {what} address must be host:port, not {item!r}")
+        addresses.append((host, int(port)))
+    if not addresses:
+        raise ValueError(f"a {scheme}:// URL names at least one {what} host:port")
+    return tuple(addresses)
 
 
 def parse_cluster_url(url: str) -> tuple[tuple[tuple[str, int], ...], str | None]:
@@ -71,17 +76,10 @@ def parse_cluster_url(url: str) -> tuple[tuple[tuple[str, int], ...], str | None
     parts = urlsplit(url)
     if parts.scheme != CLUSTER_SCHEME:
         raise ValueError(f"not a {CLUSTER_SCHEME}:// URL")
-    nodes: list[tuple[str, int]] = []
-    for item in filter(None, parts.netloc.rpartition("@")[2].split(",")):
-        host, _, port = item.rpartition(":")
-        if not host or not port.isdigit():
-            raise ValueError(f"a Cluster node address must be host:port, not {item!r}")
-        nodes.append((host, int(port)))
-    if not nodes:
-        raise ValueError("a redis+cluster:// URL names at least one node host:port")
+    nodes = _addresses(parts.netloc, CLUSTER_SCHEME, "Cluster node")
     if parts.path.strip("/"):
         raise ValueError("a redis+cluster:// URL has no path (a Cluster has database 0 only)")
-    return tuple(nodes), unquote(parts.password) if parts.password else None
+    return nodes, unquote(parts.password) if parts.password else None
 
 
 def client_from_url(url: str, **kwargs: Any) -> SyncClient:

@@ -46,7 +46,7 @@ def test_cluster_urls_are_parsed_and_bad_ones_refused() -> None:
         "pw",
     )
     for bad, why in (
-        ("redis+cluster://", "at least one node"),
+        ("redis+cluster://", "at least one Cluster node"),
         ("redis+cluster://h", "host:port"),
         ("redis+cluster://h:1/3", "no path"),
     ):
