@@ -366,6 +366,7 @@ class _PackedVehicle(msgspec.Struct, array_like=True, frozen=True, gc=False):
 
 
 _PACKED_DEFAULTS: Final = _defaults(_PackedVehicle)
+_COMMON_TAIL: Final = ((), False, False, False)
 
 
 class _VehicleMeta(msgspec.Struct, array_like=True, frozen=True, gc=False):
@@ -405,6 +406,7 @@ class VehicleTables:
     def __init__(self) -> None:
         self._strings: dict[str, int] = {}
         self._fuel_sets: dict[tuple[_FuelRec, ...], int] = {(): 0}
+        self._fuel_ids: dict[int, tuple[tuple[Fuel, ...], int]] = {}
         self._code_sets: dict[tuple[str, ...], int] = {(): 0}
         self.strings: list[str] = []
         self.fuel_sets: list[tuple[Fuel, ...]] = [()]
@@ -428,11 +430,18 @@ class VehicleTables:
         return found
 
     def _fuel_set(self, fuels: tuple[Fuel, ...]) -> int:
+        # The RDW loader shares one tuple between vehicles with the same fuel rows: by
+        # identity first (the tuple is kept alive here, so its id stays its own).
+        known = self._fuel_ids.get(id(fuels))
+        if known is not None and known[0] is fuels:
+            return known[1]
         recs = tuple(_FuelRec(f.name, f.emission_class, f.hybrid_class) for f in fuels)
         found = self._fuel_sets.get(recs)
         if found is None:
             found = self._fuel_sets[recs] = len(self.fuel_sets)
             self.fuel_sets.append(fuels)
+        if len(self._fuel_ids) < 100_000:
+            self._fuel_ids[id(fuels)] = (fuels, found)
         return found
 
     def pack(self, vehicle: Vehicle) -> bytes:
@@ -455,6 +464,10 @@ class VehicleTables:
             vehicle.removal,
             vehicle.exported,
         )
+        # Most vehicles end in the defaults (no particularities, no flags): cut those four
+        # in one comparison, the rest value by value.
+        if row[-4:] == _COMMON_TAIL:
+            return _encoder.encode(_trim(row[:-4], _PACKED_DEFAULTS))
         return _encoder.encode(_trim(row, _PACKED_DEFAULTS))
 
     def meta(self, buckets: int) -> bytes:
