@@ -30,6 +30,7 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, cast
 
 import hiredis
 import redis
@@ -88,9 +89,8 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
             result["load_file_rows_read"] = report.rows_read
             result["load_file_rows_per_s"] = round(report.rows_read / load_s)
 
-            result["redis_bytes_per_million_vehicles"] = round(
-                (memory_after - memory_before) / loaded * 1_000_000
-            )
+            layout_2_per_million = (memory_after - memory_before) / loaded * 1_000_000
+            result["redis_bytes_per_million_vehicles"] = round(layout_2_per_million)
 
             # The plates and vehicles, for the baselines and the lookups.
             vehicles = list(files.read(LoadReport(), work_dir=work))
@@ -106,12 +106,13 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
             assert isinstance(cur, bytes), "the load did not publish a generation"
             data = f"{{{prefix}:veh}}:{cur.decode()}:"
             bucket_keys = list(client.scan_iter(match=f"{data}*", count=5000))
-            stored = [
+            stored: list[tuple[bytes, bytes]] = [
                 (key, value)
                 for i in range(0, len(bucket_keys), 5000)
                 for key, value in zip(
                     bucket_keys[i : i + 5000], client.mget(bucket_keys[i : i + 5000]), strict=True
                 )
+                if isinstance(value, bytes)
             ]
             ceiling_prefix = f"{{{prefix}:ceiling}}"
             started = time.perf_counter()
@@ -132,10 +133,7 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
             layout_1 = (_used_memory(client) - before) / len(sample) * 1_000_000
             _drop(client, f"{prefix}:layout1:*")
             result["layout_1_bytes_per_million_vehicles"] = round(layout_1)
-            result["memory_ratio_to_layout_1"] = round(
-                result["redis_bytes_per_million_vehicles"] / layout_1,
-                3,  # type: ignore[operator]
-            )
+            result["memory_ratio_to_layout_1"] = round(layout_2_per_million / layout_1, 3)
 
             rng = random.Random(11)
             now = datetime.now(UTC)
@@ -166,7 +164,7 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
             register.lookup(plates[:1])  # learn the generations
             cur = client.get(f"{{{prefix}:veh}}:cur")
             exm_cur = client.get(f"{{{prefix}:exm}}:cur") or b"0"
-            assert isinstance(cur, bytes)
+            assert isinstance(cur, bytes) and isinstance(exm_cur, bytes)
             data = f"{{{prefix}:veh}}:{cur.decode()}:"
             meta = client.get(data + "meta")
             assert meta is not None
@@ -174,7 +172,7 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
             exm = f"{{{prefix}:exm}}:{exm_cur.decode()}:"
             pointers = (("GET", f"{{{prefix}:veh}}:cur"), ("GET", f"{{{prefix}:exm}}:cur"))
             # The keys are computed beforehand: the ceiling is Redis and the wire only.
-            commands = {
+            commands: dict[int, list[tuple[str, ...]]] = {
                 id(batch): [
                     ("MGET", *[f"{data}{bucket_of(p.encode(), count)}" for p in batch]),
                     ("MGET", *[exm + p for p in batch]),
@@ -182,10 +180,12 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
                 ]
                 for batch in batches
             }
-            conn = client.connection_pool.get_connection()
+            conn: Any = client.connection_pool.get_connection()
 
             def raw_mget(batch: list[str]) -> None:
-                conn.send_packed_command([hiredis.pack_command(c) for c in commands[id(batch)]])
+                # hiredis accepts any tuple of str, bytes, int and float (its stub says a 1-tuple).
+                packed = [hiredis.pack_command(cast(Any, c)) for c in commands[id(batch)]]
+                conn.send_packed_command(packed)
                 for _ in range(4):
                     conn.read_response()
 
