@@ -266,9 +266,10 @@ class _Kind:
 class _VehicleGeneration:
     """What a reader holds about the current vehicle generation."""
 
-    gen: str
+    gen: str | None
+    """The generation these tables are of; None: the pointer is not read yet."""
     tables: VehicleTables | None
-    """None for generation "0", the empty register."""
+    """None for generation "0", the empty register (and before the first read)."""
     bucket_keys: tuple[str, ...]
     cache: dict[str, tuple[bytes, Vehicle]] = field(default_factory=dict)
     """Plate -> (bucket bytes, decoded vehicle). Building a frozen 16-field
@@ -279,6 +280,7 @@ class _VehicleGeneration:
     cache_size: int = 0
 
 
+_UNREAD_VEHICLES: Final = _VehicleGeneration(None, None, ())
 _EMPTY_VEHICLES: Final = _VehicleGeneration("0", None, ())
 
 
@@ -417,10 +419,11 @@ class _Core:
         self._secret = secret
         self._case_margin_ms = int(case_margin.total_seconds() * 1000)
         self._stale_ms = int(stale_load_after.total_seconds() * 1000)
-        # Cached generation pointers (None: not read yet). Plain attribute writes: safe to
+        # Cached generation pointers (None: not read yet). The vehicle one is the generation
+        # whose tables are held, so the two cannot disagree. Plain attribute writes: safe to
         # share one register between threads.
-        self._gens: dict[str, str | None] = {self.veh.name: None, self.exm.name: None}
-        self._vehicles = _EMPTY_VEHICLES
+        self._vehicles = _UNREAD_VEHICLES
+        self._exemption_gen: str | None = None
         self._vehicle_cache_size = vehicle_cache_size
 
     # -- helpers ----------------------------------------------------------------------------
@@ -458,11 +461,8 @@ class _Core:
             return RegisterView({}, {})
         kinds = [k for k, wanted in ((self.veh, vehicles), (self.exm, exemptions)) if wanted]
         for _attempt in range(_MAX_GENERATION_RETRIES):
-            used = {k.name: self._gens[k.name] for k in kinds}
             held = self._vehicles
-            if vehicles and used[self.veh.name] not in (None, held.gen):
-                self._gens[self.veh.name] = None  # tables of another generation: re-read
-                continue
+            used = {self.veh.name: held.gen, self.exm.name: self._exemption_gen}
             commands: list[_Command] = []
             empty: list[_Kind] = []
             if vehicles and used[self.veh.name] is not None:
@@ -489,7 +489,8 @@ class _Core:
                 if now != used[kind.name]:
                     if kind is self.veh:
                         yield from self._hold_vehicles(now)
-                    self._gens[kind.name] = now
+                    else:
+                        self._exemption_gen = now
                     fresh = False
             if not fresh:
                 continue
@@ -665,8 +666,10 @@ class _Core:
             # Old generation stays current; remove what we wrote (or a later load will).
             yield from self._abandon(kind, gen)
             raise
-        # A vehicle reader must read the new generation's tables first.
-        self._gens[kind.name] = gen if kind is self.exm else None
+        if kind is self.exm:
+            self._exemption_gen = gen
+        else:
+            self._vehicles = _UNREAD_VEHICLES  # the new generation's tables are read first
         yield from self._drop_quietly(kind, _text(flipped[1]) or "0")
         yield from self._drop_legacy_quietly(kind)
         yield from self._reap_quietly(kind)
