@@ -37,7 +37,7 @@ import redis
 
 from enforcement.law import decide_plates
 from enforcement.model import LOCAL_TZ, Exemption
-from enforcement.register.redis.codec import bucket_of
+from enforcement.register.redis.codec import VehicleTables, bucket_of
 from enforcement.register.redis_store import RedisRegister, encode_vehicle
 from enforcement.register.report import LoadReport
 from enforcement.register.synth import write_synthetic_rdw
@@ -167,8 +167,8 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
             assert isinstance(cur, bytes) and isinstance(exm_cur, bytes)
             data = f"{{{prefix}:veh}}:{cur.decode()}:"
             meta = client.get(data + "meta")
-            assert meta is not None
-            count = register._core._vehicles.tables.buckets  # type: ignore[union-attr]
+            assert isinstance(meta, bytes), "the generation has no meta"
+            count = VehicleTables.from_meta(meta).buckets
             exm = f"{{{prefix}:exm}}:{exm_cur.decode()}:"
             pointers = (("GET", f"{{{prefix}:veh}}:cur"), ("GET", f"{{{prefix}:exm}}:cur"))
             # The keys are computed beforehand: the ceiling is Redis and the wire only.

@@ -91,6 +91,7 @@ from enforcement.register.redis.codec import (
     _merge,
     _relevant,
     bucket_count,
+    bucket_keys,
     bucket_record,
     decode_vehicle,
     encode_bucket,
@@ -362,7 +363,7 @@ class _BucketBuilder:
         if not plate or len(plate) > 255 or 0 in plate:
             raise ValueError("a register plate is 1-255 ASCII characters without NUL")
         record = self.tables.pack(vehicle)
-        crc = zlib.crc32(plate)
+        crc = zlib.crc32(plate)  # kept: `crc % buckets` is `bucket_of` once the count is known
         self._pre[crc % PRE_BUCKETS] += b"".join(
             (_FRAME.pack(crc, len(plate), len(record)), plate, record)
         )
@@ -467,7 +468,7 @@ class _Core:
             empty: list[_Kind] = []
             if vehicles and used[self.veh.name] is not None:
                 if held.tables is not None:
-                    commands.append(("MGET", *self._bucket_keys(plates, held)))
+                    commands.append(("MGET", *bucket_keys(plates, held.bucket_keys)))
                 else:
                     empty.append(self.veh)
             if exemptions and used[self.exm.name] is not None:
@@ -527,15 +528,6 @@ class _Core:
             raise RegisterLayoutError(f"{exc}; reload it (zes register load)") from exc
         keys = tuple(f"{data}{bucket}" for bucket in range(tables.buckets))
         self._vehicles = _VehicleGeneration(gen, tables, keys, cache_size=self._vehicle_cache_size)
-
-    @staticmethod
-    def _bucket_keys(plates: list[str], held: _VehicleGeneration) -> list[str]:
-        # Measured per plate: this comprehension 0.31 µs, the same as chained maps 0.47 µs, a
-        # loop that first asks the vehicle cache 2 µs.
-        keys = held.bucket_keys
-        buckets = len(keys)
-        crc32 = zlib.crc32
-        return [keys[crc32(plate.encode()) % buckets] for plate in plates]
 
     @staticmethod
     def _decode_exemptions(

@@ -117,7 +117,8 @@ class RedisRegister:
 
     def _cluster_batch(self, commands: Sequence[_Command]) -> list[Any]:
         """A `_Batch` on a Cluster: keyed commands in one Cluster pipeline (one round trip
-        per node), keyless ones apart. Errors in place."""
+        per node), then the keyless ones apart (no plan orders a keyless command before a
+        keyed one it depends on). Errors in place."""
         client: Any = self._client
         results: list[Any] = [None] * len(commands)
         keyed = [i for i, c in enumerate(commands) if c[0] not in _KEYLESS]
