@@ -217,6 +217,14 @@ class VehicleFacts(_Record, frozen=True, kw_only=True):
     first_admission: date | None = None
     first_nl_registration: date | None = None
     fuels: tuple[FuelFacts, ...] = ()
+    make: str | None = None
+    """`merk` as the RDW writes it, e.g. `MERCEDES-BENZ` (shown beside the photo, issue 21)."""
+    commercial_name: str | None = None
+    """`handelsbenaming`, e.g. `SPRINTER`."""
+    colour: str | None = None
+    """`eerste_kleur` in the RDW's Dutch upper case, e.g. `WIT`; None when not registered."""
+    second_colour: str | None = None
+    """`tweede_kleur`; None when `Niet geregistreerd` or absent."""
 
 
 class ExemptionFacts(_Record, frozen=True, kw_only=True):
