@@ -195,7 +195,7 @@ class Evidence(_Record, frozen=True, kw_only=True):
     time_sync: TimeSync | None = None
     """The edge clock's synchronisation state when the frame was captured."""
     signature: Hmac | None = None
-    """HMAC-SHA256 (hex) under the site's key over the seal message (enforcement.evidence_seal)."""
+    """HMAC-SHA256 (hex) under the site's key (enforcement.evidence_signing)."""
 
 
 class FuelFacts(_Record, frozen=True, kw_only=True):
