@@ -268,12 +268,15 @@ class _Evaluation:
         if vehicle.max_mass_kg is not None:
             self.classify(vehicle)  # also for ZE vehicles: the flow statistics count classes
 
-        if ze_class_conflict(vehicle.fuels):
-            # A4: class Z beside a combustion fuel row; the register contradicts itself.
+        zero_emission = vehicle.zero_emission
+        # A4: class Z beside a combustion fuel row; the register contradicts itself. One fuel
+        # row with both is read as class Z (zero_emission), so only those and vehicles of
+        # several rows need the look (most vehicles have one diesel or petrol row).
+        if (zero_emission or len(vehicle.fuels) > 1) and ze_class_conflict(vehicle.fuels):
             self.hit("R5", "ze_class_conflict", fuels=_fuel_names(vehicle))
             self.hit("R33", "register_conflict_review")
             return self.done(Outcome.UNDETERMINED)
-        if vehicle.zero_emission:
+        if zero_emission:
             missing = (
                 "toegestane maximum massa"
                 if vehicle.max_mass_kg is None

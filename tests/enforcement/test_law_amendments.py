@@ -402,3 +402,16 @@ def test_R10_explanations_say_the_cutoff_rests_on_the_published_policy() -> None
     moved = run(at("2026-06-01"), vehicle(euro="6", det=date(2025, 8, 1)), where=later)
     lines = explain(moved, later, "en").lines()
     assert any("on or after 1 July 2025" in line and "published policy" in line for line in lines)
+
+
+def test_section_4_zone_dates_as_amended() -> None:
+    """§11's §4 row: Zaanstad 2030, Hoorn no date, Dordrecht's disagreement kept (the later)."""
+    assert zone("Zaanstad").start == date(2030, 1, 1)
+    assert zone("Hoorn").start is None
+    assert zone("Dordrecht").start == date(2026, 7, 1)
+    hoorn = run(at("2027-06-01"), OLD_VAN, where=zone("Hoorn"))
+    assert hoorn.outcome is Outcome.OUT_OF_SCOPE and "no_zone" in keys(hoorn)
+    assert run(at("2029-12-31"), OLD_VAN, where=zone("Zaanstad")).outcome is (Outcome.OUT_OF_SCOPE)
+    assert run(at("2030-01-01", "00:00"), OLD_VAN, where=zone("Zaanstad")).outcome is (
+        Outcome.VIOLATION
+    )
