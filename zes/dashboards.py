@@ -497,6 +497,21 @@ ENFORCEMENT = DashboardSpec(
                 ),
             ),
         ),
+        PanelSpec(
+            "Evidence stored",
+            "Images in the case database: held (no case shows them; the hourly purge removes "
+            "them after the hold, so this falls every hour) and those of cases.",
+            "bytes",
+            (
+                _q(
+                    "max by (state) (zes_evidence_stored_bytes)",
+                    "{{state}}",
+                    "intake",
+                ),
+            ),
+            width=24,
+            stacked=True,
+        ),
     ),
 )
 

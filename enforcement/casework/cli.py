@@ -27,6 +27,7 @@ from enforcement.casework.accounts import (
 )
 from enforcement.casework.db import make_engine, migrate, session_factory
 from enforcement.casework.evidence import EvidenceVault
+from enforcement.casework.evidence_metrics import EvidenceStoreCollector
 from enforcement.casework.export import export
 from enforcement.casework.intake import CaseIntake, IntakeCounts
 from enforcement.casework.metrics import IntakeMetrics
@@ -135,6 +136,7 @@ def intake_command(
         seal_keys=cases.evidence_seal_keys(),
     )
     metrics = IntakeMetrics()
+    metrics.registry.register(EvidenceStoreCollector(session_factory(engine)))
     if cases.intake_metrics_port:
         start_http_server(cases.intake_metrics_port, cases.metrics_host, registry=metrics.registry)
     consumer = IntakeConsumer(intake, cases, metrics)

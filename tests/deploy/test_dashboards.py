@@ -19,6 +19,7 @@ from prometheus_client.metrics import MetricWrapperBase
 
 from edge.metrics import EdgeMetrics
 from enforcement.casework.db import make_engine, migrate, session_factory
+from enforcement.casework.evidence_metrics import EvidenceStoreCollector
 from enforcement.casework.metrics import IntakeMetrics
 from enforcement.web.metrics import ReviewMetrics
 from stream.metrics import StreamMetrics
@@ -158,7 +159,10 @@ def enforcement_registries(tmp_path: Path) -> list[CollectorRegistry]:
     url = f"sqlite:///{tmp_path / 'cases.db'}"
     migrate(url)
     review = ReviewMetrics(session_factory(make_engine(url)), lambda: datetime.now(UTC))
-    return [IntakeMetrics().registry, review.registry]
+    intake = IntakeMetrics()
+    # Registered beside the intake's own metrics by `zes enforce intake`.
+    intake.registry.register(EvidenceStoreCollector(session_factory(make_engine(url))))
+    return [intake.registry, review.registry]
 
 
 def test_every_queried_metric_is_exported(tmp_path: Path) -> None:
