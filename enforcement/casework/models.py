@@ -102,6 +102,8 @@ class Role(StrEnum):
     ADMIN = "admin"
     POLICY = "policy"
     """Policy staff: the flow statistics only, never a case, plate or image."""
+    PERMITS = "permits"
+    """The exemption desk's officers: applications of their municipalities, never a case."""
 
 
 class Case(Base):
@@ -458,3 +460,67 @@ class RetiredCases(Base):
     reason: Mapped[str] = mapped_column(String(64), primary_key=True)
     cases: Mapped[int] = mapped_column(Integer)
     sightings: Mapped[int] = mapped_column(Integer)
+
+
+class ApplicationStatus(StrEnum):
+    REVIEW = "review"
+    """In the desk's queue: an officer decides."""
+    APPROVING = "approving"
+    """One officer granted; a second, different one must agree (four-eyes)."""
+    GRANTED = "granted"
+    REFUSED = "refused"
+
+
+class ExemptionApplication(Base):
+    """An application at a municipality's exemption desk (enforcement.exemptions.desk).
+
+    It holds no more personal data than the decision needs: the plate, the type, the period,
+    the trips stated where the type asks them, and the applicant's reason; no name, address
+    or document. Purged `ZES_DESK_RETENTION_DAYS` after its decision (or after a grant's last
+    day); `ExemptionTally` keeps its counts."""
+
+    __tablename__ = "exemption_applications"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    reference: Mapped[str] = mapped_column(String(32), unique=True)
+    """The applicant's reference: random, so the status page cannot be guessed."""
+    municipality: Mapped[str] = mapped_column(String(64), index=True)
+    type_key: Mapped[str] = mapped_column(String(48))
+    plate: Mapped[str] = mapped_column(String(16), index=True)
+    first_day: Mapped[date] = mapped_column(Date)
+    last_day: Mapped[date] = mapped_column(Date)
+    trips_per_year: Mapped[int | None] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    submitted_at: Mapped[datetime]
+    policy_code: Mapped[str] = mapped_column(String(32))
+    """What the policy said when it arrived (`enforcement.exemptions.decision`)."""
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    code: Mapped[str | None] = mapped_column(String(32))
+    """The decision's reason code (the policy's or the officer's)."""
+    officer_note: Mapped[str] = mapped_column(Text, default="")
+    first_officer_id: Mapped[int | None] = mapped_column(Integer)
+    """Four-eyes: the officer who granted first."""
+    decided_at: Mapped[datetime | None]
+    decided_by: Mapped[str | None] = mapped_column(String(64))
+    """`policy` or the officer's user name."""
+    fee_cents: Mapped[int | None] = mapped_column(Integer)
+    exemption_reference: Mapped[str | None] = mapped_column(String(64))
+    """The reference the grant carries in the register (its source: the desk)."""
+    purge_after: Mapped[date | None] = mapped_column(Date, index=True)
+
+
+class ExemptionTally(Base):
+    """Applications, grants and refusals per municipality, type and month: what remains of
+    an application after retention, and what the policy view shows."""
+
+    __tablename__ = "exemption_tallies"
+
+    municipality: Mapped[str] = mapped_column(String(64), primary_key=True)
+    type_key: Mapped[str] = mapped_column(String(48), primary_key=True)
+    month: Mapped[date] = mapped_column(Date, primary_key=True)
+    """The first day of the local month the application arrived in."""
+    received: Mapped[int] = mapped_column(Integer, default=0)
+    granted: Mapped[int] = mapped_column(Integer, default=0)
+    refused: Mapped[int] = mapped_column(Integer, default=0)
+    automatic: Mapped[int] = mapped_column(Integer, default=0)
+    """Of the decisions, those the policy took itself."""
