@@ -25,6 +25,8 @@ PURE_CORE = (
     "enforcement.messages",
     "enforcement.records",
     "enforcement.explain",
+    "enforcement.exemptions.policy",
+    "enforcement.exemptions.decision",
 )
 ADAPTERS = (
     "enforcement.register",

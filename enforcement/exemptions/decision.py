@@ -91,11 +91,16 @@ SENTENCES: dict[str, dict[str, str]] = {
         "trips_missing": "Voor {type} is het aantal ritten per jaar nodig.",
         "year_limit": "Dit voertuig heeft in {year} al {used} keer {type} gekregen in deze "
         "gemeente (ten hoogste {max}).",
-        "policy_grant": "Alle voorwaarden van het beleid zijn vervuld; de ontheffing is "
-        "verleend.",
+        "policy_grant": "Alle voorwaarden van het beleid zijn vervuld; de ontheffing is verleend.",
         "officer_review": "Een medewerker van de gemeente beoordeelt de aanvraag.",
         "undetermined": "De registergegevens laten geen automatisch besluit toe; een "
         "medewerker beoordeelt de aanvraag.",
+        "officer_grant": "Een medewerker van de gemeente heeft de ontheffing verleend.",
+        "officer_evidence_missing": "De gevraagde bewijsstukken ontbreken of zijn onvoldoende.",
+        "officer_conditions_not_met": "De aanvraag voldoet niet aan de voorwaarden van het beleid.",
+        "officer_alternative_available": "Er is een redelijk alternatief (bijvoorbeeld een "
+        "emissieloos voertuig, huur of een hub).",
+        "officer_other": "De aanvraag is geweigerd; de toelichting staat hieronder.",
     },
     "en": {
         "type_unknown": "This municipality does not grant exemptions of the type {type}.",
@@ -122,6 +127,12 @@ SENTENCES: dict[str, dict[str, str]] = {
         "officer_review": "An officer of the municipality will assess the application.",
         "undetermined": "The register facts allow no automatic decision; an officer will "
         "assess the application.",
+        "officer_grant": "An officer of the municipality granted the exemption.",
+        "officer_evidence_missing": "The documents asked for are missing or insufficient.",
+        "officer_conditions_not_met": "The application does not meet the policy's conditions.",
+        "officer_alternative_available": "A reasonable alternative exists (for instance a "
+        "zero-emission vehicle, rental or a hub).",
+        "officer_other": "The application was refused; the explanation is below.",
     },
 }
 
@@ -166,11 +177,14 @@ def _law_without_exemption(
         for day in {application.first_day, application.last_day}:
             decision = decide(_noon(day), zone, vehicle, ())
             vehicle_class = vehicle_class or decision.vehicle_class
-            if decision.outcome is Outcome.ALLOWED and decision.allowed_until is not None:
+            if (
+                decision.outcome is Outcome.ALLOWED
+                and decision.allowed_until is not None
+                and decision.allowed_until < application.last_day
+            ):
                 # Allowed today, but not through the period: the exemption is needed.
-                if decision.allowed_until < application.last_day:
-                    outcomes.add(Outcome.VIOLATION)
-                    continue
+                outcomes.add(Outcome.VIOLATION)
+                continue
             outcomes.add(decision.outcome)
     if not outcomes:
         return "not_in_scope", vehicle_class

@@ -168,9 +168,7 @@ class Restriction(_Model):
         "framework's)."
     )  # fmt: skip
     four_eyes: bool | None = Field(None, description="Turn four-eyes on (never off).")
-    automatic_grant: bool | None = Field(
-        None, description="Turn automatic grants off (never on)."
-    )
+    automatic_grant: bool | None = Field(None, description="Turn automatic grants off (never on).")
     extra_evidence: tuple[Text, ...] = Field(
         (), description="Documents asked for on top of the framework's."
     )
@@ -191,17 +189,6 @@ class MunicipalityFile(_Model):
     local_types: dict[TypeKey, ExemptionType] = Field(
         default_factory=dict, description="Its own local ontheffingen (R31 only)."
     )
-
-    @model_validator(mode="after")
-    def _local_are_r31(self) -> MunicipalityFile:
-        problems = [
-            f"local_types.{key}: a local type is R31 (a key outside §10's national list)"
-            for key, kind in self.local_types.items()
-            if kind.rule != "R31" or key in ONTHEFFING_RULES
-        ]
-        if problems:
-            raise ValueError("; ".join(problems))
-        return self
 
 
 @dataclass(frozen=True, slots=True)
@@ -329,9 +316,7 @@ def resolve(
     a local type that shadows a framework type, a municipality without a zone)."""
     problems: list[str] = []
     if municipalities is not None and local.municipality not in municipalities:
-        problems.append(
-            f"municipality: {local.municipality!r} has no zone in the zone file"
-        )
+        problems.append(f"municipality: {local.municipality!r} has no zone in the zone file")
     adopted = framework.types.keys() if local.adopts is None else local.adopts
     for key in adopted:
         if key not in framework.types:
@@ -343,15 +328,19 @@ def resolve(
             problems.append(f"restrictions.{key}: the municipality does not adopt it")
         else:
             problems.extend(_looser(framework.types[key], key, change))
-    for key in local.local_types:
+    for key, kind in local.local_types.items():
         if key in framework.types:
             problems.append(f"local_types.{key}: the framework already has this type")
+        elif kind.rule != "R31" or key in ONTHEFFING_RULES:
+            problems.append(
+                f"local_types.{key}: a local type is R31, with a key outside §10's national list"
+            )
     if problems:
         raise PolicyError(source, problems)
     types: dict[str, ExemptionType] = {}
     for key in adopted:
         base = framework.types[key]
-        change = local.restrictions.get(key)
-        types[key] = _restricted(base, change) if change else base
+        restriction = local.restrictions.get(key)
+        types[key] = _restricted(base, restriction) if restriction else base
     types.update(local.local_types)
     return MunicipalPolicy(local.municipality, framework.region, types)
