@@ -96,7 +96,7 @@ def test_a_restriction_may_not_loosen_the_framework(tmp_path: Path) -> None:
                     "fee": {"amount_eur": "1.00"},
                 },
             },
-        },  # fmt: skip
+        },
         nowhere={"municipality": "Atlantis"},
     )
     with pytest.raises(PolicyError) as caught:
