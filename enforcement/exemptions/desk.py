@@ -31,8 +31,10 @@ from enforcement.casework.models import (
     User,
 )
 from enforcement.exemptions.decision import Application, Assessment, Verdict, assess, fee_cents
+from enforcement.exemptions.files import load_policies
 from enforcement.exemptions.grants import SOURCE_NOTE, ExemptionWriter, write_grants
 from enforcement.exemptions.policy import MunicipalPolicy
+from enforcement.exemptions.settings import DeskSettings
 from enforcement.model import LOCAL_TZ, Exemption, ExemptionStatus, Vehicle, Zone, fold_name
 from enforcement.platecheck import PlateInputError, normalise_input
 from enforcement.register.protocol import Register, RegisterUnavailable
@@ -354,12 +356,9 @@ def decide(
     return row
 
 
-def granted(session: Session, desk: Desk, municipality: str) -> list[Exemption]:
+def granted(session: Session, policy: MunicipalPolicy) -> list[Exemption]:
     """The municipality's granted exemptions (still held: not yet purged), as the register
     holds them, in a stable order (the export's)."""
-    policy = desk.policy_of(municipality)
-    if policy is None:
-        raise DeskError("no_policy")
     rows = session.scalars(
         select(ExemptionApplication)
         .where(
@@ -426,3 +425,17 @@ def tallies(
 
 def display_plate(row: ExemptionApplication) -> str:
     return plates.format_plate(row.plate)
+
+
+def desk_from(
+    zones: Sequence[Zone],
+    desk_settings: DeskSettings,
+    register: Register,
+    writer: ExemptionWriter,
+) -> Desk:
+    """The desk of the policy folder the settings name; raises `PolicyError` (every problem)
+    for a folder with problems, so a desk never runs on a half-read policy."""
+    policies = load_policies(
+        desk_settings.policy_dir, municipalities=frozenset(z.municipality for z in zones)
+    )
+    return Desk(policies, tuple(zones), register, writer, desk_settings.retention_days)
