@@ -171,18 +171,20 @@ def _tally(session: Session, row: ExemptionApplication, **counts: int) -> None:
 
 
 def grant_of(row: ExemptionApplication, policy: MunicipalPolicy) -> Exemption:
-    """The register record of a granted application: dates inclusive (a day permit written
-    with dates covers R22's whole window, D 00:00 to D+1 06:00), scope the municipality, and
-    its source in the reference and the note."""
+    """The register record of a granted application: scope the municipality, its source in
+    the reference and the note. A day permit is written with its whole R22 window (D 00:00
+    to D+1 06:00) rather than as a date: the register's lookup at an instant (the plate
+    check, the case re-check) selects records by their stored window, so a date-only permit
+    would be missed in its tail."""
+    reference = f"desk/{policy.slug}/{row.id}"
+    if policy.types[row.type_key].rule == "R22":
+        return Exemption.day_permit(
+            row.plate, policy.municipality, row.first_day, reference=reference, note=SOURCE_NOTE
+        )
     return Exemption.for_dates(
-        row.plate,
-        row.type_key,
-        policy.municipality,
-        row.first_day,
-        row.last_day,
-        reference=f"desk/{policy.slug}/{row.id}",
-        note=SOURCE_NOTE,
-    )
+        row.plate, row.type_key, policy.municipality, row.first_day, row.last_day,
+        reference=reference, note=SOURCE_NOTE,
+    )  # fmt: skip
 
 
 def _detail(session: Session, row: ExemptionApplication, **more: object) -> dict[str, object]:

@@ -134,7 +134,7 @@ def test_a_key_must_match_its_rule() -> None:
 
 
 def test_the_ze_reduction_rounds_in_the_holders_favour() -> None:
-    fee = Fee(amount_eur="75.05", ze_reduction_percent=50)  # type: ignore[arg-type]
+    fee = Fee(amount_eur="75.05", ze_reduction_percent=50)
     assert fee.cents_for(False) == 7505
     assert fee.cents_for(True) == 3752
 
