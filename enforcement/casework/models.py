@@ -497,6 +497,8 @@ class ExemptionApplication(Base):
     status: Mapped[str] = mapped_column(String(16), index=True)
     code: Mapped[str | None] = mapped_column(String(32))
     """The decision's reason code (the policy's or the officer's)."""
+    code_args: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    """The facts its sentence names (`enforcement.exemptions.decision.sentence`)."""
     officer_note: Mapped[str] = mapped_column(Text, default="")
     first_officer_id: Mapped[int | None] = mapped_column(Integer)
     """Four-eyes: the officer who granted first."""

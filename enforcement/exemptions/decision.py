@@ -150,8 +150,8 @@ def sentence(code: str, args: Mapping[str, object], lang: str) -> str:
     for key, value in args.items():
         if isinstance(value, dict):
             values[key] = str(value.get(lang) or value.get("nl") or "")
-        elif isinstance(value, VehicleClass):
-            values[key] = _VEHICLE_WORDS[value][lang != "nl"]
+        elif key == "vehicle" and value in set(VehicleClass):
+            values[key] = _VEHICLE_WORDS[VehicleClass(str(value))][lang != "nl"]
         else:
             values[key] = format_value(value, lang)
     return SENTENCES[lang][code].format(**values)

@@ -12,6 +12,7 @@ their counts (`ExemptionTally`), which the policy view shows.
 
 from __future__ import annotations
 
+import enum
 import logging
 import secrets
 from collections.abc import Mapping, Sequence
@@ -81,6 +82,8 @@ class Desk:
     register: Register
     writer: ExemptionWriter
     retention_days: int
+    applications_per_minute: int = 5
+    """Public form posts per client address a minute (status look-ups get six times it)."""
 
     def policy(self, slug: str) -> MunicipalPolicy | None:
         return self.policies.get(slug)
@@ -141,6 +144,11 @@ def new_reference(policy: MunicipalPolicy) -> str:
     token = "".join(secrets.choice(_ALPHABET) for _ in range(12))
     prefix = "".join(ch for ch in policy.slug.upper() if ch.isalpha())[:3] or "ZES"
     return f"{prefix}-{token[:4]}-{token[4:8]}-{token[8:]}"
+
+
+def stored_args(args: Mapping[str, object]) -> dict[str, object]:
+    """A sentence's facts as JSON keeps them (a vehicle class as its value)."""
+    return {k: v.value if isinstance(v, enum.Enum) else v for k, v in args.items()}
 
 
 def _month(at: datetime) -> date:
@@ -235,10 +243,11 @@ def _grant(
 
 def _refuse(
     session: Session, desk: Desk, row: ExemptionApplication, *, actor: str, code: str,
-    now: datetime,
+    now: datetime, args: Mapping[str, object] | None = None,
 ) -> None:  # fmt: skip
     row.status = ApplicationStatus.REFUSED
     row.code = code
+    row.code_args = stored_args(args or {})
     row.decided_at = now
     row.decided_by = actor
     row.purge_after = _retained_until(row, desk.retention_days, now.astimezone(LOCAL_TZ).date())
@@ -289,6 +298,7 @@ def submit(
         submitted_at=now,
         policy_code=verdict.code,
         status=ApplicationStatus.REVIEW,
+        code_args={},
         officer_note="",
     )
     session.add(row)
@@ -300,7 +310,7 @@ def submit(
         at=now,
     )  # fmt: skip
     if verdict.verdict is Verdict.REFUSED:
-        _refuse(session, desk, row, actor=POLICY, code=verdict.code, now=now)
+        _refuse(session, desk, row, actor=POLICY, code=verdict.code, now=now, args=verdict.args)
     elif verdict.verdict is Verdict.GRANTED:
         try:
             _grant(
@@ -440,4 +450,7 @@ def desk_from(
     policies = load_policies(
         desk_settings.policy_dir, municipalities=frozenset(z.municipality for z in zones)
     )
-    return Desk(policies, tuple(zones), register, writer, desk_settings.retention_days)
+    return Desk(
+        policies, tuple(zones), register, writer, desk_settings.retention_days,
+        desk_settings.applications_per_minute,
+    )  # fmt: skip

@@ -36,6 +36,7 @@ def upgrade() -> None:
         sa.Column("policy_code", sa.String(length=32), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("code", sa.String(length=32), nullable=True),
+        sa.Column("code_args", sa.JSON(), nullable=False),
         sa.Column("officer_note", sa.Text(), nullable=False),
         sa.Column("first_officer_id", sa.Integer(), nullable=True),
         sa.Column(
