@@ -6,6 +6,7 @@ DESK_UI: dict[str, dict[str, str]] = {
     "nl": {
         "role_permits": "ontheffingen",
         "nav_permits": "Ontheffingen",
+        "pc_apply_at_desk": "Aanvragen bij het ontheffingsloket van {municipality}",
         "desk_index_title": "Ontheffingsloket zero-emissiezones",
         "desk_index_intro": "Kies de gemeente waar u een ontheffing wilt aanvragen.",
         "desk_title": "Ontheffing aanvragen: {municipality}",
@@ -118,6 +119,7 @@ DESK_UI: dict[str, dict[str, str]] = {
     "en": {
         "role_permits": "exemptions",
         "nav_permits": "Exemptions",
+        "pc_apply_at_desk": "Apply at the exemption desk of {municipality}",
         "desk_index_title": "Zero-emission zone exemption desk",
         "desk_index_intro": "Choose the municipality where you want to apply for an exemption.",
         "desk_title": "Apply for an exemption: {municipality}",

@@ -9,6 +9,7 @@ another municipality's application answers 404, as a case does.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Decimal
@@ -27,16 +28,18 @@ from enforcement.exemptions import desk as service
 from enforcement.exemptions.decision import Application, sentence
 from enforcement.exemptions.desk import REFUSE_CODES, Desk, DeskError, desk_from
 from enforcement.exemptions.grants import ExemptionWriter
-from enforcement.exemptions.policy import ExemptionType, MunicipalPolicy
+from enforcement.exemptions.policy import ExemptionType, MunicipalPolicy, PolicyError
 from enforcement.exemptions.settings import load_desk_settings
 from enforcement.model import LOCAL_TZ, Zone
 from enforcement.platecheck import answer_zone
 from enforcement.register.protocol import RegisterUnavailable
+from enforcement.settings import ConfigError
 from enforcement.web.core.security import PolicyReader, client_address, require_role, scope_of_user
 from enforcement.web.core.state import context_of
 from enforcement.web.core.templating import flash, lang_of, render
 
 router = APIRouter()
+log = logging.getLogger("zes.desk")
 
 PermitsOfficer = Annotated[User, Depends(require_role(Role.PERMITS, Role.ADMIN))]
 Reference = Annotated[str, Path(max_length=32, pattern=r"^[A-Z]{1,3}-[A-Z0-9-]{6,24}$")]
@@ -60,6 +63,23 @@ def desk_of(request: Request) -> Desk:
         )
         state.desk = found
     return found
+
+
+def desk_links(request: Request) -> dict[str, tuple[str, str]]:
+    """Zone id → (desk slug, municipality) for the zones whose municipality has a desk: the
+    plate check's "ontheffingen you could apply for" lead there. None when the desk's policy
+    cannot be read (the plate check still answers; `zes exemptions check-policy` says why)."""
+    try:
+        found = desk_of(request)
+    except (PolicyError, ConfigError, RuntimeError):
+        log.exception("exemption desk unavailable: no links from the plate check")
+        return {}
+    links: dict[str, tuple[str, str]] = {}
+    for zone in found.zones:
+        policy = found.policy_of(zone.municipality)
+        if policy is not None:
+            links[zone.id] = (policy.slug, policy.municipality)
+    return links
 
 
 def _allowed(request: Request, kind: str, per_minute: int) -> bool:

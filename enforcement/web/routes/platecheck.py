@@ -24,7 +24,7 @@ from enforcement.register.protocol import RegisterUnavailable
 from enforcement.web.core.security import client_address
 from enforcement.web.core.state import WebContext, context_of
 from enforcement.web.core.templating import lang_of, render
-from enforcement.web.routes import flows
+from enforcement.web.routes import desk, flows
 from enforcement.web.texts import ui_text
 
 router = APIRouter()
@@ -87,6 +87,7 @@ def page(
     ctx = context_of(request)
     values: dict[str, Any] = {
         "zones": _zones(ctx), "plate_text": plate, "zone": zone, "day": day, "answer": None,
+        "desks": desk.desk_links(request),
     }  # fmt: skip
     if not plate:
         return render(request, "platecheck.html", **values)

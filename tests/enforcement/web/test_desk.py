@@ -163,3 +163,14 @@ def test_the_counts_on_stromen(desk_web: Web) -> None:
     assert 'data-municipality="Haarlem"' in page.text
     assert 'data-municipality="Amsterdam"' not in page.text  # tenancy
     assert "Verleend van besloten: 100%" in page.text
+
+
+def test_the_plate_check_leads_to_the_desk(desk_web: Web) -> None:
+    client = desk_web.client()
+    page = client.get("/platecheck", params={"plate": "VNB12X", "zone": "amsterdam"})
+    assert page.status_code == 200
+    assert 'href="/desk/amsterdam"' in page.text
+    assert "Aanvragen bij het ontheffingsloket van Amsterdam" in page.text
+    # A zone whose municipality has no desk gets no link.
+    utrecht = client.get("/platecheck", params={"plate": "VNB12X", "zone": "utrecht"})
+    assert "could-apply" in utrecht.text and "/desk/" not in utrecht.text
