@@ -55,12 +55,17 @@ def desk_of(request: Request) -> Desk:
         register = ctx.rechecker.register
         if not hasattr(register, "add_exemptions"):
             raise RuntimeError("the exemption desk needs a register it can write grants to")
-        found = desk_from(
-            list(ctx.rechecker.zones),
-            load_desk_settings(),
-            register,
-            cast(ExemptionWriter, register),
-        )
+        try:
+            found = desk_from(
+                list(ctx.rechecker.zones),
+                load_desk_settings(),
+                register,
+                cast(ExemptionWriter, register),
+            )
+        except (PolicyError, ConfigError):
+            # Never a desk on a half-read policy: the pages say unavailable, the log why.
+            log.exception("exemption desk unavailable")
+            raise HTTPException(status_code=503) from None
         state.desk = found
     return found
 
@@ -71,8 +76,7 @@ def desk_links(request: Request) -> dict[str, tuple[str, str]]:
     cannot be read (the plate check still answers; `zes exemptions check-policy` says why)."""
     try:
         found = desk_of(request)
-    except (PolicyError, ConfigError, RuntimeError):
-        log.exception("exemption desk unavailable: no links from the plate check")
+    except (HTTPException, RuntimeError):
         return {}
     links: dict[str, tuple[str, str]] = {}
     for zone in found.zones:

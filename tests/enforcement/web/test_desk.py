@@ -174,3 +174,15 @@ def test_the_plate_check_leads_to_the_desk(desk_web: Web) -> None:
     # A zone whose municipality has no desk gets no link.
     utrecht = client.get("/platecheck", params={"plate": "VNB12X", "zone": "utrecht"})
     assert "could-apply" in utrecht.text and "/desk/" not in utrecht.text
+
+
+def test_a_broken_policy_closes_the_desk_not_the_app(
+    web: Web, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = policy_dir(tmp_path)
+    (folder / "framework.yaml").write_text("region: x\n", encoding="utf-8")
+    monkeypatch.setenv("ZES_DESK_POLICY_DIR", str(folder))
+    client = web.client()
+    assert client.get("/desk/amsterdam").status_code == 503
+    page = client.get("/platecheck", params={"plate": "VNB12X", "zone": "amsterdam"})
+    assert page.status_code == 200 and "/desk/" not in page.text
