@@ -171,7 +171,9 @@ def serve_command(dev: DevOption = False) -> None:
 @user_app.command("add")
 def user_add(
     name: Annotated[str, typer.Argument(help="User name.")],
-    role: Annotated[str, typer.Option(help="reviewer, supervisor or admin.")] = "reviewer",
+    role: Annotated[
+        str, typer.Option(help="reviewer, supervisor, admin, policy or permits (exemption desk).")
+    ] = "reviewer",
     municipality: Annotated[
         list[str] | None,
         typer.Option(
