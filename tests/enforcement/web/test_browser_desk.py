@@ -100,3 +100,12 @@ def test_two_officers_grant_from_the_queue(live_web: Web, new_context: Any, tmp_
     expect(applicant.locator("#status-word")).to_have_text("verleend")
     expect(applicant.locator("#fee")).to_have_text("Verschuldigde leges: € 75,00")
     _shot(applicant, tmp_path, "desk-status-granted-by-officers")
+
+    # Policy staff see the counts on Stromen: one application, granted by officers.
+    add_officer(live_web, "pia", "policy", "Amsterdam")
+    pia = new_context().new_page()
+    _login(pia, "pia")
+    pia.click("#exemption-counts")
+    counts = pia.locator('section[data-municipality="Amsterdam"] tr.total td')
+    expect(counts).to_have_text(["Totaal", "", "1", "1", "0", "0"])
+    _shot(pia, tmp_path, "flows-exemptions")

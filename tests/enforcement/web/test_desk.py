@@ -158,6 +158,7 @@ def test_the_counts_on_stromen(desk_web: Web) -> None:
     submit(public, "haarlem")  # granted
     add_officer(desk_web, "pia", "policy", "Haarlem")
     pia = logged_in(desk_web, "pia")
+    assert 'href="/flows/exemptions"' in pia.get("/flows").text
     page = pia.get("/flows/exemptions")
     assert page.status_code == 200
     assert 'data-municipality="Haarlem"' in page.text
