@@ -13,7 +13,9 @@ two files people write:
   its own local types (R31 only: a municipality cannot invent a national scheme).
 
 Both are validated like the site file: `extra="forbid"`, a description on every field, and
-every problem reported at once (`PolicyError.problems`). `resolve` joins the two into the
+every problem reported at once (`PolicyError.problems`): every field problem of every file,
+and, for each file whose fields are sound, every problem of its pairing with the framework
+(`resolve`). `resolve` joins the two into the
 `MunicipalPolicy` the desk decides with. Pure: no I/O (`enforcement.exemptions.files` reads).
 """
 
