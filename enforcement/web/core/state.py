@@ -20,12 +20,8 @@ from enforcement.zones import ZoneCatalog
 
 if TYPE_CHECKING:
     from enforcement.casework.accounts import TotpSealer
-    from enforcement.web.core.security import (
-        IPNetwork,
-        LoginPolicy,
-        SessionStore,
-        SharedCounters,
-    )
+    from enforcement.casework.logins import SessionStore, SharedCounters
+    from enforcement.web.core.security import IPNetwork, LoginPolicy
     from enforcement.web.metrics import ReviewMetrics
 
 
@@ -51,5 +47,7 @@ class WebContext:
 
 
 def context_of(request: Request) -> WebContext:
+    """The app's context; routes get it as `deps.Context`, this is for the app's own
+    plumbing (templating, health check, middleware)."""
     ctx: WebContext = request.app.state.zes
     return ctx
