@@ -19,7 +19,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.staticfiles import StaticFiles
 
-from enforcement.casework.accounts import TotpSealer
+from enforcement.casework.accounts import TotpCipher
 from enforcement.casework.db import make_engine, migrate, session_factory
 from enforcement.casework.evidence import EvidenceVault
 from enforcement.casework.logins import SessionStore, SharedCounters
@@ -83,7 +83,7 @@ def create_app(
         ),
         logins=SessionStore(sessions),
         trusted_proxies=parse_networks(cases.trusted_proxies),
-        totp=TotpSealer(cases.evidence_cipher_key()),
+        totp=TotpCipher(cases.evidence_cipher_key()),
         zones=checker.zones,
     )
     app = FastAPI(

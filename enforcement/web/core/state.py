@@ -19,7 +19,7 @@ from enforcement.settings import Settings
 from enforcement.zones import ZoneCatalog
 
 if TYPE_CHECKING:
-    from enforcement.casework.accounts import TotpSealer
+    from enforcement.casework.accounts import TotpCipher
     from enforcement.casework.logins import SessionStore, SharedCounters
     from enforcement.web.core.security import IPNetwork, LoginPolicy
     from enforcement.web.metrics import ReviewMetrics
@@ -41,7 +41,7 @@ class WebContext:
     logins: SessionStore
     trusted_proxies: tuple[IPNetwork, ...]
     """Peers whose `X-Forwarded-For` names the client (`CaseSettings.trusted_proxies`)."""
-    totp: TotpSealer
+    totp: TotpCipher
     zones: ZoneCatalog
     """The zone catalogue: which municipality a case belongs to (tenancy)."""
 

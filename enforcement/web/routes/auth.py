@@ -223,7 +223,7 @@ def _enrol_page(
 ) -> Response:
     """A new key, shown this once; only its encrypted form stays, in the signed cookie."""
     secret = new_totp_secret()
-    request.session[ENROL_KEY] = ctx.totp.seal(secret, f"enrol:{user.id}")
+    request.session[ENROL_KEY] = ctx.totp.encrypt(secret, f"enrol:{user.id}")
     qr = segno.make(totp_uri(secret, user.username), error="m")
     svg = Markup(qr.svg_inline(scale=5, border=4, dark="#000", light="#fff", title="TOTP"))
     spaced = " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))
@@ -253,12 +253,12 @@ async def enrol(
     code: Annotated[str, Form(max_length=16)] = "",
 ) -> Response:
     user, pending = await run_in_threadpool(_enrolling, request, ctx, db, session)
-    sealed = request.session.pop(ENROL_KEY, None)
+    encrypted = request.session.pop(ENROL_KEY, None)
     if user is None:
         return RedirectResponse("/login", status_code=303)
     if not pending:
         request.state.user = user
-    secret = ctx.totp.open(sealed, f"enrol:{user.id}") if isinstance(sealed, str) else None
+    secret = ctx.totp.decrypt(encrypted, f"enrol:{user.id}") if isinstance(encrypted, str) else None
     if await run_in_threadpool(policy.code_blocked, user.username):
         return _enrol_page(request, ctx, user, status_code=429, errors=("code_rate_limited",))
 
