@@ -34,9 +34,9 @@ from enforcement.model import LOCAL_TZ, Zone
 from enforcement.platecheck import answer_zone
 from enforcement.register.protocol import RegisterUnavailable
 from enforcement.settings import ConfigError
-from enforcement.web.core.security import PolicyReader, client_address, require_role, scope_of_user
-from enforcement.web.core.state import context_of
+from enforcement.web.core.state import WebContext, context_of
 from enforcement.web.core.templating import flash, lang_of, render
+from enforcement.web.deps import ClientAddress, Context, Db, PolicyReader, Scope, require_role
 
 router = APIRouter()
 log = logging.getLogger("zes.desk")
@@ -86,9 +86,15 @@ def desk_links(request: Request) -> dict[str, tuple[str, str]]:
     return links
 
 
-def _allowed(request: Request, kind: str, per_minute: int) -> bool:
-    ctx = context_of(request)
-    return ctx.counters.allow(f"{kind}:{client_address(request)}", per_minute, 60.0)
+def desk_dependency(request: Request) -> Desk:
+    return desk_of(request)
+
+
+DeskOf = Annotated[Desk, Depends(desk_dependency)]
+
+
+def _allowed(ctx: WebContext, address: str, kind: str, per_minute: int) -> bool:
+    return ctx.counters.allow(f"{kind}:{address}", per_minute, 60.0)
 
 
 def _euro(cents: int | Decimal) -> str:
@@ -121,8 +127,7 @@ def type_lines(kind: ExemptionType, lang: str) -> list[str]:
 
 # -- public: the form and the status page ----------------------------------------------------
 @router.get("/desk", include_in_schema=False)
-def index(request: Request) -> Response:
-    desk = desk_of(request)
+def index(request: Request, desk: DeskOf) -> Response:
     policies = sorted(desk.policies.values(), key=lambda p: p.municipality)
     return render(request, "desk_index.html", policies=policies)
 
@@ -180,6 +185,9 @@ def _trips(text: str) -> int | None:
 @router.post("/desk/{slug}", include_in_schema=False)
 def apply(
     request: Request,
+    ctx: Context,
+    desk: DeskOf,
+    address: ClientAddress,
     slug: Annotated[str, Path(max_length=64)],
     plate: Annotated[str, Form(max_length=64)] = "",
     kind: Annotated[str, Form(alias="type", max_length=64)] = "",
@@ -189,12 +197,10 @@ def apply(
     reason: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
     policy = _policy_or_404(request, slug)
-    desk = desk_of(request)
     form = {"plate": plate, "type": kind, "first_day": first_day, "last_day": last_day,
             "trips": trips, "reason": reason}  # fmt: skip
-    if not _allowed(request, "desk", desk.applications_per_minute):
+    if not _allowed(ctx, address, "desk", desk.applications_per_minute):
         return _form_page(request, policy, form, status_code=429, errors=("desk_error_rate",))
-    ctx = context_of(request)
     try:
         with ctx.sessions.begin() as session:
             row = service.submit(
@@ -226,18 +232,16 @@ def _why(row: ExemptionApplication, lang: str) -> str | None:
 
 
 @router.get("/desk/status/{reference}", include_in_schema=False)
-def status_page(request: Request, reference: Reference) -> Response:
-    desk = desk_of(request)
-    if not _allowed(request, "desk-status", desk.applications_per_minute * 6):
+def status_page(
+    request: Request, ctx: Context, db: Db, desk: DeskOf, address: ClientAddress,
+    reference: Reference,
+) -> Response:  # fmt: skip
+    if not _allowed(ctx, address, "desk-status", desk.applications_per_minute * 6):
         return render(request, "error.html", status_code=429, errors=("desk_error_rate",))
     lang = lang_of(request)
-    with context_of(request).sessions() as session:
-        row = session.scalar(
-            select(ExemptionApplication).where(ExemptionApplication.reference == reference)
-        )
-        if row is None:
-            raise HTTPException(status_code=404)
-        session.expunge(row)
+    row = db.scalar(select(ExemptionApplication).where(ExemptionApplication.reference == reference))
+    if row is None:
+        raise HTTPException(status_code=404)
     policy = desk.policy_of(row.municipality)
     kind = policy.types.get(row.type_key) if policy else None
     view = StatusView(
@@ -278,20 +282,18 @@ def _type_name(desk: Desk, row: ExemptionApplication, lang: str) -> str:
 
 
 @router.get("/permits", include_in_schema=False)
-def permits_queue(request: Request, user: PermitsOfficer) -> Response:
-    desk, lang = desk_of(request), lang_of(request)
-    scope = scope_of_user(request, user)
-    with context_of(request).sessions() as session:
-        rows = list(
-            session.scalars(
-                select(ExemptionApplication)
-                .where(ExemptionApplication.status.in_(OPEN), _in_scope(scope))
-                .order_by(ExemptionApplication.submitted_at, ExemptionApplication.id)
-                .limit(500)
-            )
+def permits_queue(
+    request: Request, db: Db, desk: DeskOf, user: PermitsOfficer, scope: Scope
+) -> Response:
+    lang = lang_of(request)
+    rows = list(
+        db.scalars(
+            select(ExemptionApplication)
+            .where(ExemptionApplication.status.in_(OPEN), _in_scope(scope))
+            .order_by(ExemptionApplication.submitted_at, ExemptionApplication.id)
+            .limit(500)
         )
-        for row in rows:
-            session.expunge(row)
+    )
     # Open applications: the policy's code on arrival is a review code (no facts to fill in).
     items = [
         (row, _type_name(desk, row, lang), sentence(row.policy_code, {}, lang)) for row in rows
@@ -318,18 +320,17 @@ def _law(
 
 
 @router.get("/permits/{application_id}", include_in_schema=False)
-def permits_application(request: Request, application_id: int, user: PermitsOfficer) -> Response:
-    desk, lang, ctx = desk_of(request), lang_of(request), context_of(request)
-    scope = scope_of_user(request, user)
-    with ctx.sessions.begin() as session:
-        row = _application_or_404(session, application_id, scope)
-        audit.append(
-            session, user.username, "desk_view",
-            detail={"application": row.id, "municipality": row.municipality},
-            at=ctx.clock(),
-        )  # fmt: skip
-        session.flush()
-        session.expunge(row)
+def permits_application(
+    request: Request, ctx: Context, db: Db, desk: DeskOf, application_id: int,
+    user: PermitsOfficer, scope: Scope,
+) -> Response:  # fmt: skip
+    lang = lang_of(request)
+    row = _application_or_404(db, application_id, scope)
+    audit.append(
+        db, user.username, "desk_view",
+        detail={"application": row.id, "municipality": row.municipality}, at=ctx.clock(),
+    )  # fmt: skip
+    db.commit()
     policy = desk.policy_of(row.municipality)
     kind = policy.types.get(row.type_key) if policy else None
     facts = desk.facts(row.plate)
@@ -360,25 +361,27 @@ def permits_application(request: Request, application_id: int, user: PermitsOffi
 @router.post("/permits/{application_id}", include_in_schema=False)
 def permits_decide(
     request: Request,
+    ctx: Context,
+    db: Db,
+    desk: DeskOf,
     application_id: int,
     user: PermitsOfficer,
+    scope: Scope,
     action: Annotated[str, Form(max_length=16)] = "",
     code: Annotated[str, Form(max_length=64)] = "",
     note: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
-    desk, ctx = desk_of(request), context_of(request)
-    scope = scope_of_user(request, user)
+    row = _application_or_404(db, application_id, scope, lock=True)
     try:
-        with ctx.sessions.begin() as session:
-            row = _application_or_404(session, application_id, scope, lock=True)
-            service.decide(
-                session, desk, row, user, action=action, code=code, note=note, now=ctx.clock()
-            )
-            status = row.status
+        service.decide(db, desk, row, user, action=action, code=code, note=note, now=ctx.clock())
+        status = row.status
+        db.commit()
     except DeskError as problem:
+        db.rollback()
         flash(request, f"desk_error_{problem.key}", "error")
         return RedirectResponse(f"/permits/{application_id}", status_code=303)
     except RegisterUnavailable:
+        db.rollback()
         flash(request, "desk_error_register", "error")
         return RedirectResponse(f"/permits/{application_id}", status_code=303)
     done = {
@@ -392,11 +395,11 @@ def permits_decide(
 
 # -- Stromen: the policy view ------------------------------------------------------------------
 @router.get("/flows/exemptions", include_in_schema=False)
-def exemption_counts(request: Request, user: PolicyReader) -> Response:
-    desk, lang = desk_of(request), lang_of(request)
-    scope = scope_of_user(request, user)
-    with context_of(request).sessions() as session:
-        rows = service.tallies(session, None if scope.everything else scope.municipalities)
+def exemption_counts(
+    request: Request, db: Db, desk: DeskOf, user: PolicyReader, scope: Scope
+) -> Response:
+    lang = lang_of(request)
+    rows = service.tallies(db, None if scope.everything else scope.municipalities)
     names: dict[tuple[str, str], str] = {}
     for policy in desk.policies.values():
         for key, kind in policy.types.items():
