@@ -80,11 +80,16 @@ def _mount_roles() -> None:
 
     app.add_typer(stream_app, name="stream")
     from enforcement.casework.cli import enforce_app
+    from enforcement.web.cli import serve_command
 
+    enforce_app.command("serve")(serve_command)  # casework speaks no HTTP: web's, mounted here
     app.add_typer(enforce_app, name="enforce")
     from enforcement.flows.cli import flows_app
 
     app.add_typer(flows_app, name="flows")
+    from enforcement.exemptions.cli import exemptions_app
+
+    app.add_typer(exemptions_app, name="exemptions")
     if importlib.util.find_spec("edge.cli") is not None:
         edge_cli = importlib.import_module("edge.cli")
         app.add_typer(edge_cli.edge_app, name="edge")

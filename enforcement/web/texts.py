@@ -7,6 +7,7 @@ explains a decision); these are the interface texts of `enforcement.web` only.
 from __future__ import annotations
 
 from enforcement.messages import format_value, language
+from enforcement.web.desk_texts import DESK_UI
 
 # Apart from register values (vehicle
 # kinds, fuel names) and the law's own sentences. Templates reach it through `t(key)`.
@@ -635,6 +636,9 @@ UI: dict[str, dict[str, str]] = {
         "act_correct": "corrected",
     },
 }
+# The exemption desk's texts live beside its routes' (enforcement.web.desk_texts).
+for _lang, _texts in DESK_UI.items():
+    UI[_lang].update(_texts)
 
 
 def category(key: str, lang: str = "nl") -> str:
