@@ -203,7 +203,8 @@ def user_add(
     role: Annotated[
         str,
         typer.Option(
-            help=f"One of {ROLES_TEXT}: policy staff see the flow statistics (Stromen) only; permits officers the exemption desk."
+            help=f"One of {ROLES_TEXT}: policy staff see the flow statistics (Stromen) only;"
+            " permits officers the exemption desk."
         ),
     ] = "reviewer",
     municipality: Annotated[
