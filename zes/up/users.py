@@ -30,6 +30,7 @@ DEMO_ACCOUNTS: tuple[tuple[str, Role], ...] = (
     ("reviewer2", Role.REVIEWER),
     ("supervisor", Role.SUPERVISOR),
     ("policy", Role.POLICY),
+    ("permits", Role.PERMITS),
     ("admin", Role.ADMIN),
 )
 ACTOR = "zes-up"
