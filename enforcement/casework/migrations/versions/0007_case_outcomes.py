@@ -39,9 +39,7 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_case_outcomes")),
-        sa.UniqueConstraint(
-            "case_id", "status", "decided_on", name="uq_case_outcomes_event"
-        ),
+        sa.UniqueConstraint("case_id", "status", "decided_on", name="uq_case_outcomes_event"),
     )
     with op.batch_alter_table("case_outcomes", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_case_outcomes_case_id"), ["case_id"], unique=False)
