@@ -373,3 +373,72 @@ def outcome_import(
         f"{file.name}: {result.rows} rows, {result.recorded} outcomes recorded, "
         f"{result.already} recorded before"
     )
+
+
+@enforce_app.command("dossier")
+def dossier_command(
+    case: Annotated[
+        str | None, typer.Argument(help="The case: its number or its case key.")
+    ] = None,
+    batch: Annotated[
+        int | None, typer.Option("--batch", help="Every case of this export batch number.")
+    ] = None,
+    municipality: Annotated[
+        str | None, typer.Option(help="With --batch: the batch's municipality.")
+    ] = None,
+    kind: Annotated[str | None, typer.Option(help="With --batch: fine or warning.")] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            help="The PDF (one case) or a folder (--batch); default WORK_DIR/dossiers.",
+        ),
+    ] = None,
+    lang: Annotated[str, typer.Option(help="nl (default) or en.")] = "nl",
+    actor: ActorOption = None,
+) -> None:
+    """The objection dossier of one case, or of every case of an export batch, as PDF
+    (mode 0600): case, sanction, images with their SHA-256, rules, officers, export,
+    outcomes, audit entries and the chain's anchor. Producing one is audited."""
+    from enforcement.casework.dossier import (
+        DossierError,
+        batch_cases,
+        build,
+        find_case,
+        write_private,
+    )
+
+    who = _actor(actor)
+    if (case is None) == (batch is None):
+        raise ConfigError("give a CASE or --batch N (not both)")
+    settings, cases, url = _settings()
+    vault = EvidenceVault(cases.evidence_cipher_key())
+    folder = settings.work_dir / "dossiers"
+    now = datetime.now(UTC)
+    try:
+        with _transaction(url) as session:
+            if case is not None:
+                found = find_case(session, case)
+                if found is None:
+                    raise ConfigError(f"no case {case}")
+                dossier = build(session, found, vault, actor=who, now=now, lang=lang)
+                path = out or folder / f"dossier-{found.id}.pdf"
+                write_private(path, dossier.pdf)
+                print(f"dossier of case {found.id}: {path} ({len(dossier.pdf)} bytes)")
+                return
+            assert batch is not None
+            export_batch, members = batch_cases(
+                session, batch, municipality=municipality, kind=kind
+            )
+            target = out or folder / export_batch.file_name.removesuffix(".csv")
+            intact = audit.verify(session).ok  # once for the batch, not per case
+            if not intact:
+                raise ConfigError("the audit chain is broken: run zes enforce audit verify")
+            for member in members:
+                dossier = build(
+                    session, member, vault, actor=who, now=now, lang=lang, verify_chain=False
+                )
+                write_private(target / f"dossier-{member.id}.pdf", dossier.pdf)
+            print(f"{len(members)} dossiers of {export_batch.file_name} → {target}")
+    except DossierError as exc:
+        raise ConfigError(str(exc)) from None

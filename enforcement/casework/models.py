@@ -231,6 +231,9 @@ class EvidenceItem(Base):
     pending: Mapped[bool] = mapped_column(Boolean, default=False)
     seal: Mapped[str | None] = mapped_column(String(16))
     """The seal check at intake: valid, invalid, unsigned, no_key or unchecked."""
+    time_sync: Mapped[str | None] = mapped_column(String(16))
+    """The edge clock's state at capture (synchronized, unsynchronized, unknown); None from
+    an edge that did not say (or an image stored before migration 0007)."""
 
     __table_args__ = (UniqueConstraint("passage_id", "kind", name="uq_evidence_items_passage"),)
 

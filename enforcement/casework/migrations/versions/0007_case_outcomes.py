@@ -1,4 +1,4 @@
-"""case outcomes after the export
+"""case outcomes after the export; the capture clock state of evidence
 
 Revision ID: 0007
 Revises: 0005
@@ -50,8 +50,13 @@ def upgrade() -> None:
             )
         )
 
+    with op.batch_alter_table("evidence_items", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("time_sync", sa.String(length=16), nullable=True))
+
 
 def downgrade() -> None:
+    with op.batch_alter_table("evidence_items", schema=None) as batch_op:
+        batch_op.drop_column("time_sync")
     with op.batch_alter_table("cases", schema=None) as batch_op:
         batch_op.drop_column("outcome_at")
     with op.batch_alter_table("case_outcomes", schema=None) as batch_op:
