@@ -91,7 +91,6 @@ def test_a_dossier_holds_the_case_its_officers_the_anchor_and_both_images(
         dossier = build(session, case, case_db.vault, actor="sam", now=later)
     pdf = tmp_path / "dossier.pdf"
     pdf.write_bytes(dossier.pdf)
-    shutil.copy(pdf, "/tmp/e-dossier.pdf")
 
     text = subprocess.run(
         [poppler("pdftotext"), "-layout", str(pdf), "-"], capture_output=True, check=True,
