@@ -311,6 +311,12 @@ class AuditEntry(Base):
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
 
+    __table_args__ = (
+        # A dossier finds its batch's `export` entry (the manifest's anchor) by action and
+        # instant: without it, a scan of the whole chain per dossier.
+        Index("ix_audit_log_action_at", "action", "at"),
+    )
+
 
 class AuditHead(Base):
     """One row: the chain's last sequence number and hash. Appenders update it first, which

@@ -52,9 +52,13 @@ def upgrade() -> None:
 
     with op.batch_alter_table("evidence_items", schema=None) as batch_op:
         batch_op.add_column(sa.Column("time_sync", sa.String(length=16), nullable=True))
+    # Plain CREATE INDEX: audit_log is append-only (a trigger refuses UPDATE and DELETE), so
+    # SQLite's batch mode, which copies the table, must not touch it.
+    op.create_index("ix_audit_log_action_at", "audit_log", ["action", "at"], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index("ix_audit_log_action_at", table_name="audit_log")
     with op.batch_alter_table("evidence_items", schema=None) as batch_op:
         batch_op.drop_column("time_sync")
     with op.batch_alter_table("cases", schema=None) as batch_op:
