@@ -6,8 +6,8 @@ import datetime as dt
 
 from sqlalchemy import func, select
 
-from enforcement.casework.models import FlowDay, FlowHour
 from enforcement.flows import store
+from enforcement.flows.models import FlowDay, FlowHour
 from enforcement.flows.query import FlowScope, exact_tables
 from tests.enforcement.casework.conftest import CaseDB
 from tests.enforcement.flows.helpers import HOUR, batch, key
