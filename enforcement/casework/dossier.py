@@ -226,6 +226,7 @@ def _latin_subsets(paths: tuple[tuple[str, Path], ...]) -> dict[str, Path]:
         subsetter.subset(font)
         out[style] = folder / path.name
         subset.save_font(font, str(out[style]), options)
+        font.close()
     return out
 
 

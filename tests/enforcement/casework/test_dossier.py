@@ -149,7 +149,7 @@ def test_an_image_that_no_longer_matches_its_hash_is_named_not_shown(
     with case_db.sessions.begin() as session:
         blob = session.get(EvidenceBlob, crop)
         assert blob is not None
-        blob.sealed = blob.sealed[:-1] + bytes([blob.sealed[-1] ^ 1])
+        blob.ciphertext = blob.ciphertext[:-1] + bytes([blob.ciphertext[-1] ^ 1])
         case = session.scalars(select(Case)).one()
         dossier = build(session, case, case_db.vault, actor="sam", now=NOW)
     pdf = tmp_path / "d.pdf"
