@@ -54,10 +54,10 @@ _PLAIN = ("confirm", "approve")
 """Steps whose audit detail is a flag, not a note."""
 VEHICLE_LABELS = {
     "nl": {
-        "kind": "Voertuigsoort", "max_mass_kg": "Toegestane maximummassa (kg)",
+        "kind": "Voertuigsoort", "max_mass_kg": "Maximummassa (kg)",
         "eu_category": "Europese categorie", "body": "Carrosserie", "fuels": "Brandstof / emissie",
         "first_admission": "Datum eerste toelating",
-        "first_nl_registration": "Datum eerste tenaamstelling NL", "make": "Merk",
+        "first_nl_registration": "Eerste tenaamstelling NL", "make": "Merk",
         "commercial_name": "Handelsbenaming", "colour": "Kleur", "second_colour": "Tweede kleur",
     },
     "en": {
