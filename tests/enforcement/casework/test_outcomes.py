@@ -170,3 +170,21 @@ def test_stats_and_the_misread_gauge_per_camera(
     later = CollectorRegistry()
     later.register(MisreadShareCollector(case_db.sessions, clock=lambda: datetime.now(UTC)))
     assert later.get_sample_value("zes_camera_misread_share", {"camera": "site-1/cam-1"}) is None
+
+
+def test_append_many_makes_the_chain_that_append_would(case_db: CaseDB) -> None:
+    with case_db.sessions.begin() as session:
+        audit.append(session, "x", "first", at=CLOCK)
+        n = audit.append_many(
+            session, "imp", "outcome", [(None, {"a": 1}), (None, {"b": date(2026, 3, 2)})],
+            at=CLOCK,
+        )  # fmt: skip
+        assert n == 2 and audit.append_many(session, "imp", "outcome", [], at=CLOCK) == 0
+        with pytest.raises(ValueError, match="failed logins"):
+            audit.append_many(session, "-", audit.FAILED_LOGIN, [(None, {})], at=CLOCK)
+        audit.append(session, "x", "last", at=CLOCK)
+    with case_db.sessions() as session:
+        report = audit.verify(session)
+        assert report.ok and report.entries == 4
+        details = session.scalars(select(AuditEntry.detail).order_by(AuditEntry.seq)).all()
+        assert details[1:3] == [{"a": 1}, {"b": "2026-03-02"}]
