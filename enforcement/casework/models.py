@@ -80,11 +80,32 @@ class CaseStatus(StrEnum):
     """Closed without a reviewer's verdict, e.g. an exemption granted after the passage."""
     EXPORTED = "exported"
     """In an export batch; never exported again."""
+    # What the fine authority, the public prosecutor or the judge reported back after the
+    # export (enforcement.casework.outcomes); each is a `CaseOutcome` row as well.
+    OBJECTION = "objection"
+    """The owner objected (beroep at the public prosecutor or the cantonal judge): open; such
+    a case is never purged."""
+    ANNULLED = "annulled"
+    """The sanction was annulled (objection granted, or withdrawn by the prosecutor)."""
+    UPHELD = "upheld"
+    """The objection was dismissed: the sanction stands."""
+    PAID = "paid"
+    """The fine authority reported the sanction paid."""
+    WITHDRAWN = "withdrawn"
+    """The municipality withdrew the sanction itself."""
 
 
 #: Statuses where a reviewer still has work to do.
 ACTIVE_STATUSES = (CaseStatus.OPEN, CaseStatus.CONFIRMED, CaseStatus.ESCALATED)
 ACTIVE_SQL = "status IN ('open', 'confirmed', 'escalated')"
+#: Statuses after the export: what came back (an outcome may follow another one).
+OUTCOME_STATUSES = (
+    CaseStatus.OBJECTION,
+    CaseStatus.ANNULLED,
+    CaseStatus.UPHELD,
+    CaseStatus.PAID,
+    CaseStatus.WITHDRAWN,
+)
 
 
 class RejectReason(StrEnum):
@@ -148,6 +169,8 @@ class Case(Base):
     """Set when an image of the case failed its seal check (`invalid`, `unsigned`, `no_key`,
     see enforcement.evidence_seal): the reviewer must not rely on it. None: all verified or
     no keys configured."""
+    outcome_at: Mapped[datetime | None]
+    """When the newest outcome came back (recorded), for retention; None before any."""
 
     __table_args__ = (
         # The queue pages: by status (and zone), oldest first. The default queue (every
@@ -211,6 +234,9 @@ class EvidenceItem(Base):
     pending: Mapped[bool] = mapped_column(Boolean, default=False)
     seal: Mapped[str | None] = mapped_column(String(16))
     """The seal check at intake: valid, invalid, unsigned, no_key or unchecked."""
+    time_sync: Mapped[str | None] = mapped_column(String(16))
+    """The edge clock's state at capture (synchronized, unsynchronized, unknown); None from
+    an edge that did not say (or an image stored before migration 0007)."""
 
     __table_args__ = (UniqueConstraint("passage_id", "kind", name="uq_evidence_items_passage"),)
 
@@ -287,6 +313,12 @@ class AuditEntry(Base):
     detail: Mapped[dict[str, Any]] = mapped_column(JSON)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+
+    __table_args__ = (
+        # A dossier finds its batch's `export` entry (the manifest's anchor) by action and
+        # instant: without it, a scan of the whole chain per dossier.
+        Index("ix_audit_log_action_at", "action", "at"),
+    )
 
 
 class AuditHead(Base):
@@ -419,3 +451,28 @@ class ExemptionTally(Base):
     refused: Mapped[int] = mapped_column(Integer, default=0)
     automatic: Mapped[int] = mapped_column(Integer, default=0)
     """Of the decisions, those the policy took itself."""
+
+
+class CaseOutcome(Base):
+    """One thing that happened to an exported case at the fine authority, the public
+    prosecutor or the judge (paid, objection, annulled, upheld, withdrawn): imported from
+    their file or entered by a supervisor. A case, status and date is one event, so an import
+    run twice adds nothing."""
+
+    __tablename__ = "case_outcomes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    status: Mapped[str] = mapped_column(String(16))
+    reason_code: Mapped[str] = mapped_column(String(32), default="")
+    """The authority's reason code (e.g. `misread`, `exemption`, `late_permit`); may be empty."""
+    decided_on: Mapped[date] = mapped_column(Date)
+    """The date the authority gives for the outcome."""
+    recorded_at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(String(80))
+    """`hand`, or the imported file's name and line (`outcomes-2026-03.csv:14`)."""
+
+    __table_args__ = (
+        UniqueConstraint("case_id", "status", "decided_on", name="uq_case_outcomes_event"),
+    )
