@@ -14,6 +14,8 @@ from datetime import MAXYEAR, UTC, date, datetime, time, timedelta
 from typing import Final, NamedTuple
 from zoneinfo import ZoneInfo
 
+import msgspec
+
 from enforcement.messages import render
 from enforcement.params import LawParams
 
@@ -174,9 +176,15 @@ def vehicle_facts(fuels: tuple[Fuel, ...]) -> VehicleFacts:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class Vehicle:
-    """Exactly the RDW register facts the ZE rules use (see §6 of the rules spec)."""
+class Vehicle(msgspec.Struct, frozen=True, gc=False):
+    """Exactly the RDW register facts the ZE rules use (see §6 of the rules spec).
+
+    A frozen msgspec Struct rather than a dataclass: the register builds one per looked-up
+    plate, and a Struct is built in C (measured on the stream's hot path: a 16-field frozen
+    dataclass ~4.5 µs, this Struct well under 1 µs; `benchmarks.stream`). Copy with
+    `msgspec.structs.replace`. `gc=False`: it holds only strings, numbers, dates and tuples
+    of them, never a cycle.
+    """
 
     plate: str
     """Normalised plate: uppercase, no separators (`kenteken`)."""

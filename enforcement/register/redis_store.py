@@ -4,7 +4,6 @@ package (one module per concern). New code imports from there."""
 from enforcement.plates import plate_hash
 from enforcement.register.redis.async_store import AsyncRedisRegister
 from enforcement.register.redis.codec import (
-    _VEHICLE_FIELDS,
     _ExemptionRec,
     _FuelRec,
     _VehicleRec,
@@ -17,7 +16,6 @@ from enforcement.register.redis.plans import RegisterReloadError
 from enforcement.register.redis.sync_store import RedisRegister, register_from
 
 __all__ = [
-    "_VEHICLE_FIELDS",
     "AsyncRedisRegister",
     "RedisRegister",
     "RegisterReloadError",

@@ -13,6 +13,7 @@ from dataclasses import asdict
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+import msgspec
 import pytest
 import redis
 
@@ -45,7 +46,7 @@ def test_same_answer_as_the_cameras_on_the_dev_cases(
         if item.facts.priority_incident:
             continue  # an incident log is not something a plate owner can enter
         plate = f"PC{i:04d}"
-        vehicle = dataclasses.replace(item.vehicle, plate=plate) if item.vehicle else None
+        vehicle = msgspec.structs.replace(item.vehicle, plate=plate) if item.vehicle else None
         exemptions = tuple(dataclasses.replace(e, plate=plate) for e in item.exemptions)
         cases.append((plate, dataclasses.replace(item, vehicle=vehicle, exemptions=exemptions)))
     assert len(cases) >= 40
@@ -106,7 +107,7 @@ def test_not_allowed_lists_ontheffingen_and_unknown_and_foreign_plates(
     redis_client: redis.Redis, redis_prefix: str
 ) -> None:
     register = _register(redis_client, redis_prefix)
-    old = dataclasses.replace(
+    old = msgspec.structs.replace(
         VAN, plate="VX999B", first_admission=date(2008, 1, 1), fuels=(Fuel("Diesel", "4"),)
     )
     register.replace_vehicles([VAN, old])
@@ -134,7 +135,7 @@ def test_any_common_spelling() -> None:
     assert normalise_input(" vx-123-b ") == normalise_input("VX 123 B") == "VX123B"
 
 
-OLD_VAN = dataclasses.replace(
+OLD_VAN = msgspec.structs.replace(
     VAN, plate="VX777B", first_admission=date(2008, 1, 1), fuels=(Fuel("Diesel", "4"),)
 )
 AT = datetime(2026, 6, 1, 10, 0, tzinfo=UTC)

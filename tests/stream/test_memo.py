@@ -12,6 +12,7 @@ import dataclasses
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
+import msgspec
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -115,7 +116,7 @@ def variant(
     answered from what the memo learnt of the original."""
     if vehicle is not None and (name in VEHICLE_FIELDS or (name is None and draw(st.booleans()))):
         name = name or draw(st.sampled_from(sorted(VEHICLE_FIELDS)))
-        return dataclasses.replace(vehicle, **{name: draw(VEHICLE_FIELDS[name])}), facts
+        return msgspec.structs.replace(vehicle, **{name: draw(VEHICLE_FIELDS[name])}), facts
     name = draw(st.sampled_from(sorted(FACT_FIELDS)))
     return vehicle, dataclasses.replace(facts, **{name: draw(FACT_FIELDS[name])})
 
@@ -177,7 +178,7 @@ def test_a_hit_answers_for_another_vehicle_of_the_same_kind() -> None:
         first_admission=date(2008, 2, 1),
         fuels=(Fuel("Diesel", "4"),),
     )
-    other = dataclasses.replace(diesel, plate="VBB12C", max_mass_kg=3100, length_cm=600)
+    other = msgspec.structs.replace(diesel, plate="VBB12C", max_mass_kg=3100, length_cm=600)
     first = memo.decide(at, zone, diesel, PassageFacts(plate=diesel.plate))
     later = at + timedelta(hours=2)
     second = memo.decide(later, zone, other, PassageFacts(plate=other.plate))
@@ -201,7 +202,7 @@ def test_the_mass_band_follows_the_zones_own_van_maximum() -> None:
         "VBB12B", "Bedrijfsauto", 2900, first_admission=date(2008, 2, 1),
         fuels=(Fuel("Diesel", "4"),),
     )  # fmt: skip
-    heavy = dataclasses.replace(light, plate="VBB12C", max_mass_kg=3200)
+    heavy = msgspec.structs.replace(light, plate="VBB12C", max_mass_kg=3200)
     for vehicle in (light, heavy, light):
         facts = PassageFacts(plate=vehicle.plate)
         got = memo.decide(at, zone, vehicle, facts)
@@ -222,7 +223,7 @@ def test_a_decision_naming_an_exemption_is_never_shared() -> None:
         "VBB12B", "Bedrijfsauto", 18000, first_admission=date(2019, 2, 1),
         fuels=(Fuel("Diesel", "5"),), fairground=True,
     )  # fmt: skip
-    twin = dataclasses.replace(kermis, plate="VBB12C")
+    twin = msgspec.structs.replace(kermis, plate="VBB12C")
     assert memo.decide(at, zone, kermis, PassageFacts()).exemption is not None
     decision = memo.decide(at, zone, twin, PassageFacts())
     assert decision.exemption is not None and decision.exemption.plate == "VBB12C"

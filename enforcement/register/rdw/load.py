@@ -29,12 +29,13 @@ from __future__ import annotations
 import gc
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import fields
 from datetime import date
 from itertools import repeat
 from operator import attrgetter
 from pathlib import Path
 from typing import Any, Final, NamedTuple
+
+import msgspec
 
 from enforcement.model import Vehicle
 from enforcement.register.rdw.join import _Extras, _Join, _plate_codes, _spill_all
@@ -56,7 +57,7 @@ __all__ = ["read_vehicles"]
 
 # --- the loader -------------------------------------------------------------------------------
 #: Vehicle's fields in constructor order, with the default used when the files lack one.
-_VEHICLE_FIELDS: Final = tuple((f.name, f.default) for f in fields(Vehicle))
+_VEHICLE_FIELDS: Final = tuple((f.name, f.default) for f in msgspec.structs.fields(Vehicle))
 
 
 def read_vehicles(
