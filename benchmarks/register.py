@@ -38,8 +38,8 @@ import redis
 
 from enforcement.law import decide_plates
 from enforcement.model import LOCAL_TZ, Exemption
-from enforcement.register.redis.codec import VehicleTables, bucket_of
-from enforcement.register.redis_store import RedisRegister, encode_vehicle
+from enforcement.register.redis import RedisRegister
+from enforcement.register.redis.codec import VehicleTables, bucket_of, encode_vehicle
 from enforcement.register.report import LoadReport
 from enforcement.register.synth import write_synthetic_rdw
 from enforcement.zones import default_catalog

@@ -48,7 +48,7 @@ from enforcement.records import (
     decode_envelope,
     encode_envelope,
 )
-from enforcement.register.redis_store import AsyncRedisRegister, RedisRegister
+from enforcement.register.redis import AsyncRedisRegister, RedisRegister
 from enforcement.register.report import LoadReport
 from enforcement.register.synth import write_synthetic_rdw
 from enforcement.zones import default_catalog

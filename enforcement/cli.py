@@ -20,7 +20,7 @@ from enforcement.model import LOCAL_TZ, Decision, LocalTimeError, Outcome, local
 from enforcement.register.exemption_files import read_exemptions
 from enforcement.register.protocol import RegisterUnavailable
 from enforcement.register.rdw import read_vehicles
-from enforcement.register.redis_store import RedisRegister, register_from
+from enforcement.register.redis import RedisRegister, register_from
 from enforcement.register.report import LoadReport
 from enforcement.register.synth import write_synthetic_rdw
 from enforcement.scenarios import run_scenarios

@@ -25,7 +25,7 @@ from enforcement.platecheck import (
     normalise_input,
     public_exemptions,
 )
-from enforcement.register.redis_store import RedisRegister
+from enforcement.register.redis import RedisRegister
 from enforcement.scenarios import Scenario, read_scenarios
 from enforcement.zones import DEFAULT_ZONES, default_catalog
 

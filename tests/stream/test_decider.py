@@ -18,7 +18,7 @@ from enforcement.records import (
     encode_envelope,
 )
 from enforcement.register.protocol import CaseClaim, ClaimRequest, RegisterUnavailable
-from enforcement.register.redis_store import AsyncRedisRegister, RedisRegister
+from enforcement.register.redis import AsyncRedisRegister, RedisRegister
 from enforcement.zones import default_catalog
 from stream.decider import BatchResult, PassageDecider, RawRecord
 from stream.memo import QuietDecisions

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 import pytest
 import redis
 
-from enforcement.register.redis_store import RedisRegister
+from enforcement.register.redis import RedisRegister
 from enforcement.register.synth import synthetic_plates
 from tests.stream.harness import SECRET, RedisGate, StreamHarness, now, passage
 from tests.stream.test_worker import diesel_van

@@ -16,7 +16,7 @@ import pytest
 import redis
 
 from enforcement.model import LOCAL_TZ, Exemption, Fuel, Vehicle
-from enforcement.register.redis_store import RedisRegister
+from enforcement.register.redis import RedisRegister
 from enforcement.register.synth import synthetic_plates
 from enforcement.scenarios import Scenario, read_scenarios
 from enforcement.zones import default_catalog

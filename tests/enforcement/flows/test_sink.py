@@ -20,7 +20,7 @@ from enforcement.flows.settings import FlowSettings
 from enforcement.flows.sink import FlowSink, SinkMetrics
 from enforcement.model import Fuel, Vehicle
 from enforcement.records import decode_dead_letter
-from enforcement.register.redis_store import RedisRegister
+from enforcement.register.redis import RedisRegister
 from enforcement.register.synth import synthetic_plates
 from tests.enforcement.casework.conftest import CaseDB
 from tests.enforcement.flows.helpers import batch, key
