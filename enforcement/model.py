@@ -427,6 +427,19 @@ class Decision:
         return tuple(hit.sentence_in(lang) for hit in self.rules)
 
 
+def case_key(plate: str, scope: str, day: date) -> str:
+    """The key of one sanction case (R35): `{plate}:{scope}:{day}`, e.g.
+    `VBB12B:utrecht:2026-06-03`. Every passage of one sanction carries the same key; the
+    stream's case claims, the violation records and the case database all use it.
+
+    `plate`: the normalised plate (`plates.normalise`); `scope`: what the case is about,
+    the zone's id for a ZE-zone case, the access-window area's id for a window case;
+    `day`: the local day the sanction interval started (the passage's day for 24-hour
+    intervals, the first violation's day for rolling ones). Pure: a case can be re-keyed
+    (a corrected plate) without the register."""
+    return f"{plate}:{scope}:{day.isoformat()}"
+
+
 def unique_rule_ids(hits: tuple[RuleHit, ...]) -> tuple[str, ...]:
     """Rule ids in the order they first shaped a decision, each once."""
     return tuple(dict.fromkeys(hit.rule_id for hit in hits))

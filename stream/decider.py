@@ -314,20 +314,32 @@ class PassageDecider:
                 zone = work.zone
                 requests.append(
                     ClaimRequest(
-                        passage.plate, zone.id, passage.seen_at, zone.sanction_interval_hours, pid
+                        passage.plate,
+                        scope=zone.id,
+                        at=passage.seen_at,
+                        interval_hours=zone.sanction_interval_hours,
+                        opener=pid,
                     )
                 )
                 askers.append((work, False))
             if work.window_review:
                 assert work.area is not None
-                # One window case per plate, area and day (24 h interval keyed by the area).
-                requests.append(ClaimRequest(passage.plate, work.area.id, passage.seen_at, 24, pid))
+                # One window case per plate, area and day: the area is the case's scope.
+                requests.append(
+                    ClaimRequest(
+                        passage.plate,
+                        scope=work.area.id,
+                        at=passage.seen_at,
+                        interval_hours=24,
+                        opener=pid,
+                    )
+                )
                 askers.append((work, True))
         if not requests:
             return
         claims = await self.register.claim_cases(requests)
         for (work, window), request, claim in zip(askers, requests, claims, strict=True):
-            if not claim.case_key.startswith(f"{request.plate}:{request.zone_id}:"):
+            if (claim.plate, claim.scope) != (request.plate, request.scope):
                 raise RuntimeError("the register answered a case claim out of order")
             if window:
                 work.window_claim = claim

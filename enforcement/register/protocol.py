@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import NamedTuple, Protocol
 
-from enforcement.model import Exemption, Vehicle
+from enforcement.model import Exemption, Vehicle, case_key
 
 __all__ = [
     "AsyncRegister",
@@ -45,11 +45,19 @@ class RegisterView:
 class CaseClaim:
     """The answer to "does this violating passage open a new case?" (R35)."""
 
-    case_key: str
-    """`{plate}:{zone_id}:{local date}`: the same key for every passage of one sanction."""
+    plate: str
+    scope: str
+    """The claim's scope: the zone's id, or the access-window area's id (`ClaimRequest`)."""
+    day: date
+    """The local day the case's sanction interval started."""
     first: bool
     """True when this call opened the case (a new sanction); False for a later sighting
     within the same sanction interval."""
+
+    @property
+    def case_key(self) -> str:
+        """`model.case_key` of the case: the same for every passage of one sanction."""
+        return case_key(self.plate, self.scope, self.day)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,8 +77,9 @@ class ClaimRequest(NamedTuple):
     """One case claim of a batch (`claim_cases`): a tuple, so a plain 5-tuple still works."""
 
     plate: str
-    zone_id: str
-    """The zone's id, or an access-window area's id for a window case."""
+    scope: str
+    """What the case is about: the zone's id for a ZE-zone case, the access-window area's
+    id for a window case (`model.case_key`)."""
     at: datetime
     """The violating passage's instant."""
     interval_hours: int

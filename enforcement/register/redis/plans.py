@@ -1,11 +1,15 @@
-"""The vehicle and exemption registers in Redis, for the stream's batched join.
+"""The vehicle and exemption registers in Redis, for the stream's batched join: the key
+layout and every algorithm, with no I/O of its own.
 
-One key layout and one codec serve a synchronous (`RedisRegister`) and an asyncio
-(`AsyncRedisRegister`) adapter. The logic is written once, sans I/O: every operation is a
-*plan*, a generator that yields Redis work (`Batch`: one pipelined round trip; `Read`: the
-same for the hot lookup path, pre-packed; `Watch` / `Commit`: an optimistic
-WATCH/MULTI/EXEC transaction) and receives the replies. Each adapter only runs plans against
-its client, so the two cannot drift apart.
+Every operation is a *plan*, a generator that yields Redis work (`Batch`: one pipelined
+round trip; `Read`: the same for the hot lookup path, pre-packed; `Watch` / `Commit`: an
+optimistic WATCH/MULTI/EXEC transaction) and receives the replies. The stores only run plans
+against their client: `sync_store.RedisRegister` (every operation: loaders, tools, the review
+app) and `async_store.AsyncRedisRegister` (the stream's read and claim path), so they cannot
+drift apart. `RegisterPlans` is the one entry point; `routing` holds what the stores need of
+their client. One module of some 900 lines on purpose: the key layout below is shared by
+every plan (reads, reloads with their generations, grants, claims), and each is read against
+it; split by operation, the layout would be spelled in several files.
 
 Key layout 2 (`P` = prefix, `G` = a generation number, `H` = `plate_hash(plate)`):
 
@@ -797,10 +801,10 @@ class RegisterPlans:
     # -- cases and day permits --------------------------------------------------------------
 
     def claim_case(
-        self, plate: str, zone_id: str, at: datetime, interval_hours: int, opener: str = ""
+        self, plate: str, scope: str, at: datetime, interval_hours: int, opener: str = ""
     ) -> Plan[CaseClaim]:
         (claim,) = yield from self.claim_cases(
-            [ClaimRequest(plate, zone_id, at, interval_hours, opener)]
+            [ClaimRequest(plate, scope, at, interval_hours, opener)]
         )
         return claim
 
@@ -812,13 +816,13 @@ class RegisterPlans:
         """
         now_ms = _now_ms()
         commands: list[Command] = []
-        shapes: list[tuple[str, str, str, int]] = []  # plate, zone, day, commands used
-        for plate, zone_id, at, interval_hours, opener in requests:
+        shapes: list[tuple[str, str, date, int]] = []  # plate, scope, day, commands used
+        for plate, scope, at, interval_hours, opener in requests:
             if interval_hours < 1:
                 raise ValueError("interval_hours must be >= 1")
             at_ms = int(_timestamp(at) * 1000)  # also rejects a naive instant
             day = at.astimezone(LOCAL_TZ).date()
-            base = f"{self.prefix}:case:{zone_id}:{self._hash(plate)}"
+            base = f"{self.prefix}:case:{scope}:{self._hash(plate)}"
             if interval_hours == 24:
                 # R35: one sanction per local calendar day (23 or 25 hours around DST).
                 end_ms = int(end_of_day(day).timestamp() * 1000)
@@ -826,13 +830,13 @@ class RegisterPlans:
                 key = f"{base}:{day.isoformat()}"
                 commands.append(("SET", key, opener or "1", "NX", "PXAT", expire_ms))
                 commands.append(("GET", key))
-                shapes.append((plate, zone_id, day.isoformat(), 2))
+                shapes.append((plate, scope, day, 2))
             else:
                 span_ms = interval_hours * 3_600_000
                 expire_ms = max(at_ms + span_ms, now_ms) + self._case_margin_ms
                 tail = (1, f"{base}:{interval_hours}h", at_ms, span_ms, day.isoformat())
                 commands.append(("EVALSHA", _ROLLING_CASE.sha, *tail, expire_ms, opener))
-                shapes.append((plate, zone_id, day.isoformat(), 1))
+                shapes.append((plate, scope, day, 1))
         replies = list((yield Read(commands, errors_in_place=True))) if commands else []
         if any(isinstance(r, NoScriptError) for r in replies):
             # The server lost its script cache (restart, failover): load it, then redo.
@@ -840,7 +844,7 @@ class RegisterPlans:
             replies = list((yield Read(commands, errors_in_place=True)))
         claims: list[CaseClaim] = []
         position = 0
-        for (plate, zone_id, day_text, used), request in zip(shapes, requests, strict=True):
+        for (plate, scope, day, used), request in zip(shapes, requests, strict=True):
             reply = replies[position : position + used]
             position += used
             for item in reply:
@@ -850,10 +854,12 @@ class RegisterPlans:
             if used == 2:
                 opened, stored = reply
                 first = bool(opened) or (bool(opener) and _text(stored) == opener)
-                claims.append(CaseClaim(f"{plate}:{zone_id}:{day_text}", first))
+                claims.append(CaseClaim(plate, scope, day, first))
             else:
                 first_flag, case_day = reply[0]
-                claims.append(CaseClaim(f"{plate}:{zone_id}:{_text(case_day)}", bool(first_flag)))
+                # A rolling case is keyed by the day its interval started, kept in Redis.
+                started = date.fromisoformat(cast(str, _text(case_day)))
+                claims.append(CaseClaim(plate, scope, started, bool(first_flag)))
         return claims
 
     def _permit_key(self, plate: str, municipality: str, year: int) -> str:

@@ -180,10 +180,10 @@ class RedisRegister:
         return dict(view.exemptions)
 
     def claim_case(
-        self, plate: str, zone_id: str, at: datetime, interval_hours: int, opener: str = ""
+        self, plate: str, scope: str, at: datetime, interval_hours: int, opener: str = ""
     ) -> CaseClaim:
         """Open the sanction case of this violation, or join the one already open (R35)."""
-        plan = self._plans.claim_case(plate, zone_id, at, interval_hours, opener)
+        plan = self._plans.claim_case(plate, scope, at, interval_hours, opener)
         return self._run(plan, "claim case")
 
     def claim_cases(self, requests: Sequence[ClaimRequest]) -> list[CaseClaim]:

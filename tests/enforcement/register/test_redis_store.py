@@ -497,14 +497,14 @@ def _local(year: int, month: int, day: int, hour: int, minute: int = 0, sec: int
 def test_claim_case_24h_is_the_local_calendar_day(register: RedisRegister) -> None:
     claim = register.claim_case
     assert claim("VXL12B", "utrecht", _local(2026, 6, 3, 9), 24) == CaseClaim(
-        "VXL12B:utrecht:2026-06-03", True
+        "VXL12B", "utrecht", date(2026, 6, 3), True
     )
     assert claim("VXL12B", "utrecht", _local(2026, 6, 3, 18), 24) == CaseClaim(
-        "VXL12B:utrecht:2026-06-03", False
+        "VXL12B", "utrecht", date(2026, 6, 3), False
     )
     assert not claim("VXL12B", "utrecht", _local(2026, 6, 3, 23, 59, 59), 24).first
     assert claim("VXL12B", "utrecht", _local(2026, 6, 4, 0, 0), 24) == CaseClaim(
-        "VXL12B:utrecht:2026-06-04", True
+        "VXL12B", "utrecht", date(2026, 6, 4), True
     )
     # Other zones and other plates are separate cases.
     assert claim("VXL12B", "den-haag", _local(2026, 6, 3, 18), 24).first
@@ -514,9 +514,9 @@ def test_claim_case_24h_is_the_local_calendar_day(register: RedisRegister) -> No
 def test_claim_case_24h_across_dst(register: RedisRegister) -> None:
     # 25 October 2026 has 25 hours: 00:30 CEST and 23:30 CET are 24 h apart, one day.
     first = register.claim_case("VXL12B", "z", datetime(2026, 10, 24, 22, 30, tzinfo=UTC), 24)
-    assert first == CaseClaim("VXL12B:z:2026-10-25", True)
+    assert first == CaseClaim("VXL12B", "z", date(2026, 10, 25), True)
     assert register.claim_case("VXL12B", "z", _local(2026, 10, 25, 23, 30), 24) == CaseClaim(
-        "VXL12B:z:2026-10-25", False
+        "VXL12B", "z", date(2026, 10, 25), False
     )
     # 29 March 2026 has 23 hours: 01:59 CET and 03:00 CEST are one minute apart, one day.
     assert register.claim_case("VXL12B", "z", _local(2026, 3, 29, 1, 59), 24).first
@@ -526,16 +526,18 @@ def test_claim_case_24h_across_dst(register: RedisRegister) -> None:
 
 def test_claim_case_48h_holds_from_the_first_violation(register: RedisRegister) -> None:
     start = _local(2026, 6, 3, 23, 50)
-    key = "VXL12B:utrecht:2026-06-03"
-    assert register.claim_case("VXL12B", "utrecht", start, 48) == CaseClaim(key, True)
+    key = ("VXL12B", "utrecht", date(2026, 6, 3))
+    opened = register.claim_case("VXL12B", "utrecht", start, 48)
+    assert opened == CaseClaim(*key, True)
+    assert opened.case_key == "VXL12B:utrecht:2026-06-03"
     # Across local midnight: still the same case (a 24 h zone would open a new one).
     later = start + timedelta(minutes=20)
-    assert register.claim_case("VXL12B", "utrecht", later, 48) == CaseClaim(key, False)
+    assert register.claim_case("VXL12B", "utrecht", later, 48) == CaseClaim(*key, False)
     almost = start + timedelta(hours=47, minutes=59)
-    assert register.claim_case("VXL12B", "utrecht", almost, 48) == CaseClaim(key, False)
+    assert register.claim_case("VXL12B", "utrecht", almost, 48) == CaseClaim(*key, False)
     after = start + timedelta(hours=48)
     assert register.claim_case("VXL12B", "utrecht", after, 48) == CaseClaim(
-        "VXL12B:utrecht:2026-06-05", True
+        "VXL12B", "utrecht", date(2026, 6, 5), True
     )
     assert not register.claim_case("VXL12B", "utrecht", after + timedelta(hours=1), 48).first
 
@@ -545,10 +547,10 @@ def test_claim_case_48h_counts_real_hours_across_dst(register: RedisRegister) ->
     assert register.claim_case("VXL12B", "z", start, 48).first
     # 12:59 CEST on the 30th is 47 h 59 min later in real time.
     assert register.claim_case("VXL12B", "z", _local(2026, 3, 30, 12, 59), 48) == CaseClaim(
-        "VXL12B:z:2026-03-28", False
+        "VXL12B", "z", date(2026, 3, 28), False
     )
     assert register.claim_case("VXL12B", "z", _local(2026, 3, 30, 13, 0), 48) == CaseClaim(
-        "VXL12B:z:2026-03-30", True
+        "VXL12B", "z", date(2026, 3, 30), True
     )
 
 
