@@ -36,12 +36,12 @@ from typing import Any, cast
 import hiredis
 import redis
 
+from enforcement.demo.fleet import write_synthetic_rdw
 from enforcement.law import decide_plates
 from enforcement.model import LOCAL_TZ, Exemption
 from enforcement.register.redis import RedisRegister
 from enforcement.register.redis.codec import VehicleTables, bucket_of, encode_vehicle
 from enforcement.register.report import LoadReport
-from enforcement.register.synth import write_synthetic_rdw
 from enforcement.zones import default_catalog
 
 

@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from enforcement import plates
+from enforcement.demo.fleet import write_synthetic_rdw
 from enforcement.explain import explain
 from enforcement.law import PassageFacts, decide, decide_plates
 from enforcement.model import LOCAL_TZ, Decision, LocalTimeError, Outcome, localize
@@ -22,7 +23,6 @@ from enforcement.register.protocol import RegisterUnavailable
 from enforcement.register.rdw import read_vehicles
 from enforcement.register.redis import RedisRegister, register_from
 from enforcement.register.report import LoadReport
-from enforcement.register.synth import write_synthetic_rdw
 from enforcement.scenarios import run_scenarios
 from enforcement.settings import ConfigError, Settings, load_law, load_settings
 

@@ -135,9 +135,10 @@ class PassageDecider:
     """Decides batches of passage envelopes against an async register.
 
     A batch goes through five stages, each over the batch's `PassageWork` items: decode
-    (envelopes to passages, the unusable to dead letters), decide (one register lookup, the
-    law, day permits, access windows), claim (the review cases, one round trip), emit (the
-    records to send) and count (metrics, only once everything before succeeded)."""
+    (envelopes to passages, the unusable to dead letters), apply the law (one register
+    lookup, the law, day permits, access windows), claim (the review cases, one round
+    trip), emit (the records to send) and count (metrics, only once everything before
+    succeeded)."""
 
     def __init__(
         self,
@@ -183,7 +184,7 @@ class PassageDecider:
         an outage, so a retried batch is counted once."""
         batch = self.decode(records)
         if batch.entries:
-            await self.decide(batch)
+            await self.apply_law(batch)
             await self.claim(batch.entries)
         now = self.clock()
         result = BatchResult()
@@ -235,9 +236,10 @@ class PassageDecider:
                 (batch.leaving if passage.direction == "leaving" else batch.entries).append(work)
         return batch
 
-    # -- decide ------------------------------------------------------------------------------
-    async def decide(self, batch: _Batch) -> None:
-        """One register lookup for the batch's Dutch plates, then the law for every entry."""
+    # -- apply the law -----------------------------------------------------------------------
+    async def apply_law(self, batch: _Batch) -> None:
+        """One register lookup for the batch's Dutch plates, then the law (`law.decide`,
+        through the memo where it may) for every entry, day permits and access windows."""
         entries = batch.entries
         plates = list({w.passage.plate for w in entries if w.passage.country in _DUTCH})
         loop = asyncio.get_running_loop()
@@ -265,7 +267,7 @@ class PassageDecider:
             )
             if not plate_exemptions and area is None:
                 # Most traffic: decided once per kind of vehicle (stream.memo).
-                decision = memo.decide(passage.seen_at, zone, vehicle, facts)
+                decision = memo.quiet_decision(passage.seen_at, zone, vehicle, facts)
             else:
                 decision = decide(
                     passage.seen_at, zone, vehicle, plate_exemptions, facts=facts, explain=False

@@ -15,9 +15,9 @@ import msgspec
 import pytest
 import redis
 
+from enforcement.demo.fleet import synthetic_plates
 from enforcement.model import LOCAL_TZ, Exemption, Fuel, Vehicle
 from enforcement.register.redis import RedisRegister
-from enforcement.register.synth import synthetic_plates
 from enforcement.scenarios import Scenario, read_scenarios
 from enforcement.zones import default_catalog
 from tests.stream.harness import SECRET, StreamHarness, now, passage

@@ -73,9 +73,9 @@ def start_redis(work: Path, env: dict[str, str]) -> tuple[str, Child]:
 # -- the register ----------------------------------------------------------------------------
 def load_register(settings: Settings, work: Path, count: int, seed: int) -> list[str]:
     """Write synthetic RDW files and load them; return the plates (for the traffic)."""
+    from enforcement.demo.fleet import write_synthetic_rdw
     from enforcement.register.redis import register_from
     from enforcement.register.report import LoadReport
-    from enforcement.register.synth import write_synthetic_rdw
 
     files = write_synthetic_rdw(work / "rdw", count, seed=seed)
     plates: list[str] = []
