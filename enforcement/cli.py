@@ -15,6 +15,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from enforcement import plates
 from enforcement.demo.fleet import write_synthetic_rdw
+from enforcement.description import describe_vehicle
 from enforcement.explain import explain
 from enforcement.law import PassageFacts, decide, decide_plates
 from enforcement.model import LOCAL_TZ, Decision, LocalTimeError, Outcome, localize
@@ -232,16 +233,20 @@ def decide_command(
     if not normalised:
         raise ConfigError(f"{plate!r} contains no plate characters")
     view = _register(settings).lookup([normalised])
+    vehicle = view.vehicles.get(normalised)
     decision = decide(
         moment,
         found,
-        view.vehicles.get(normalised),
+        vehicle,
         view.exemptions.get(normalised, ()),
         facts=PassageFacts(plate=normalised),
     )
     print(plates.format_plate(normalised))
     for line in explain(decision, found, lang).lines():
         print(line)
+    if vehicle is not None:
+        # What the photo should show: make, model, colour, body (issue 21).
+        print(describe_vehicle(vehicle, lang))
 
 
 # -- zes demo: the main job until `zes up` exists ---------------------------------------------

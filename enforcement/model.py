@@ -218,6 +218,17 @@ class Vehicle(msgspec.Struct, frozen=True, gc=False):
     """A removal truck (verhuisauto) of a removal company (R23)."""
     exported: bool = False
     """`export_indicator = Ja`: the plate is no longer current in the Netherlands."""
+    make: str | None = None
+    """`merk` as registered, e.g. `MERCEDES-BENZ`. The description (make, commercial name,
+    colours, with `body` and `eu_category`) is for the officer who compares the photo with
+    the register (issue 21); the law never reads it, and the public plate check and the open
+    data never show it."""
+    commercial_name: str | None = None
+    """`handelsbenaming`, e.g. `SPRINTER`."""
+    colour: str | None = None
+    """`eerste_kleur` as RDW writes it (Dutch, upper case), e.g. `WIT`."""
+    second_colour: str | None = None
+    """`tweede_kleur`; None when RDW says "Niet geregistreerd"."""
 
     @property
     def facts(self) -> VehicleFacts:

@@ -442,6 +442,8 @@ _BRANDS: Final = {
     "Bromfiets": (("VESPA", "PRIMAVERA"), ("NIU", "NQI"), ("PIAGGIO", "ZIP")),
 }  # fmt: skip
 _COLOURS: Final = ("ZWART", "GRIJS", "WIT", "BLAUW", "ROOD", "GROEN", "BRUIN", "GEEL")
+#: Goods vehicles are mostly white (RDW's own counts: about half of the vans); one draw.
+_GOODS_COLOURS: Final = ("WIT",) * 5 + ("GRIJS", "ZWART", "BLAUW", "ROOD", "GEEL")
 
 
 class _Maker:
@@ -493,7 +495,7 @@ class _Maker:
             "handelsbenaming": model,
             "vervaldatum_apk": _ymd(_TODAY + rng.randrange(1, 730)),
             "datum_tenaamstelling": _ymd(registered),
-            "eerste_kleur": rng.choice(_COLOURS),
+            "eerste_kleur": rng.choice(_GOODS_COLOURS if kind == "Bedrijfsauto" else _COLOURS),
             "datum_eerste_toelating": _ymd(day),
             "datum_eerste_tenaamstelling_in_nederland": _ymd(first_nl),
             "export_indicator": "Ja" if rng.random() < 0.015 else "Nee",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from dataclasses import asdict
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -206,3 +207,22 @@ def test_a_registered_exemption_says_until_when_and_nothing_else(
     assert zone.could_apply == ()
     english = check_plate("VX777B", utrecht, register, at=AT, lang="en").zones[0]
     assert english.sentence.startswith("Van, emission class 4, first admitted 2008: an exemption")
+
+
+@pytest.mark.redis
+def test_the_public_answer_never_describes_the_vehicle(
+    redis_client: redis.Redis, redis_prefix: str
+) -> None:
+    """The register's description (make, model, colour) is for officers only (issue 21): with
+    a plate, it would tell anyone what a stranger's car looks like."""
+    register = _register(redis_client, redis_prefix)
+    described = msgspec.structs.replace(
+        VAN, make="MERCEDES-BENZ", commercial_name="SPRINTER", colour="ROOD", second_colour="GEEL"
+    )
+    register.replace_vehicles([described])
+    assert register.lookup(["VX123B"], at=AT).vehicles["VX123B"].colour == "ROOD"
+    utrecht = [z for z in DEFAULT_ZONES if z.id == "utrecht"]
+    for lang in ("nl", "en"):
+        text = _public_text(check_plate("VX123B", utrecht, register, at=AT, lang=lang))
+        for word in ("mercedes", "sprinter", "rood", "rode", "red", "geel", "yellow"):
+            assert not re.search(rf"\b{word}\b", text), (word, text)

@@ -30,8 +30,10 @@ pytestmark = pytest.mark.redis
 SECRET = b"decider-test-secret-0123456789"
 NOW = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
 DIESEL = Vehicle(
-    "VBB12B", "Bedrijfsauto", 2800, first_admission=date(2008, 2, 1), fuels=(Fuel("Diesel", "4"),)
-)
+    "VBB12B", "Bedrijfsauto", 2800, first_admission=date(2008, 2, 1),
+    fuels=(Fuel("Diesel", "4"),), eu_category="N1", body="gesloten opbouw",
+    make="IVECO", commercial_name="DAILY", colour="WIT", second_colour="BLAUW",
+)  # fmt: skip
 ELECTRIC = Vehicle(
     "VBB12D", "Bedrijfsauto", 2800, first_admission=date(2020, 2, 1), fuels=(Fuel("Elektriciteit"),)
 )
@@ -98,6 +100,24 @@ def test_a_batch_yields_only_review_records_and_counts_the_rest(
     assert total(metrics, "zes_flow_entries_total", zone="utrecht", vehicle_class="van",
                  fuel_group="zero_emission", emission_class="unknown") == 1  # fmt: skip
     assert all(b"VBB12D" not in o.value for o in result.outputs)  # no trace of the allowed van
+
+
+def test_a_violation_record_freezes_the_registered_description(
+    loaded: str, redis_client: redis.Redis, redis_url: str
+) -> None:
+    """What the register described at decision time travels with the case (issue 21): the
+    officer compares the photo with it, whatever the register says by the review."""
+    result = run([envelope(passage("VBB12B", "utrecht", NOW))], loaded, redis_url, StreamMetrics())
+    RedisRegister(redis_client, loaded, secret=SECRET).replace_vehicles(
+        [msgspec.structs.replace(DIESEL, colour="ROOD", second_colour=None)]
+    )
+    (record,) = [decode_violation(o.value) for o in result.outputs if o.topic == "violations"]
+    assert record.vehicle is not None
+    described = (
+        record.vehicle.make, record.vehicle.commercial_name, record.vehicle.colour,
+        record.vehicle.second_colour, record.vehicle.body, record.vehicle.eu_category,
+    )  # fmt: skip
+    assert described == ("IVECO", "DAILY", "WIT", "BLAUW", "gesloten opbouw", "N1")
 
 
 def test_bad_records_become_dead_letters_with_coordinates(loaded: str, redis_url: str) -> None:

@@ -76,6 +76,10 @@ FULL = Vehicle(
     fairground=True,
     removal=True,
     exported=True,
+    make="DAF",
+    commercial_name="XF 480",
+    colour="WIT",
+    second_colour="BLAUW",
 )
 
 BARE = Vehicle(plate="ZZ001Z", kind=None)
