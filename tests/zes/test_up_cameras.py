@@ -162,7 +162,8 @@ def test_a_truck_is_taller_than_a_van_and_a_van_than_a_car() -> None:
 
 
 def near_mask(image: np.ndarray, colour: tuple[int, int, int], tolerance: int = 30) -> np.ndarray:
-    return np.all(np.abs(image.astype(int) - np.array(colour)) <= tolerance, axis=-1)
+    mask: np.ndarray = np.all(np.abs(image.astype(int) - np.array(colour)) <= tolerance, axis=-1)
+    return mask
 
 
 def test_the_demo_cameras_draw_each_plate_as_the_register_describes_it() -> None:
