@@ -99,6 +99,7 @@ class StreamWorker:
             flows_topic=self.settings.flows_topic or None,
             worker_id=self.settings.worker_id,
             memo=QuietDecisions(self.settings.memo_kinds),
+            lookalike_guard=self.settings.lookalike_guard,
         )
         self.app = self._create_app()
         self._metrics_started = False
