@@ -74,13 +74,15 @@ def _degrade(image: Image, condition: str, rng: random.Random) -> Image:
     _, scale, sigma, bright, noise = CONDITIONS[condition]
     h, w = image.shape[:2]
     s = rng.uniform(*scale)
-    small = cv2.resize(image, (max(8, int(w * s)), max(4, int(h * s))), cv2.INTER_AREA)
+    size = (max(8, int(w * s)), max(4, int(h * s)))
+    small: Any = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
     blur = rng.uniform(*sigma)
     if blur > 0.05:
         small = cv2.GaussianBlur(small, (0, 0), blur)
     out = small.astype(np.float32) * rng.uniform(*bright)
     out += np.random.default_rng(rng.randrange(2**32)).normal(0, noise, out.shape)
-    return np.clip(out, 0, 255).astype(np.uint8)
+    seen: Image = np.clip(out, 0, 255).astype(np.uint8)
+    return seen
 
 
 def _passages(
