@@ -1,4 +1,8 @@
-"""The register's stored values: vehicles and exemptions as compact msgpack arrays."""
+"""The register's stored values: vehicles and exemptions as compact msgpack arrays.
+
+One module (some 600 lines): every stored format (layout 1's records, layout 2 and 3's
+buckets and tables, exemption lists) is read and written here, so a format change is
+reviewed in one place against the formats already deployed."""
 
 from __future__ import annotations
 
