@@ -36,7 +36,7 @@ from enforcement.flows import store
 from enforcement.flows.records import FlowBatch
 from enforcement.model import Fuel, Vehicle
 from enforcement.records import Passage, encode_envelope
-from enforcement.register.redis_store import AsyncRedisRegister, RedisRegister
+from enforcement.register.redis import AsyncRedisRegister, RedisRegister
 from enforcement.zones import default_catalog
 from stream.decider import PassageDecider, RawRecord
 from stream.flows import FlowTally

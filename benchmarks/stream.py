@@ -40,6 +40,7 @@ from aiokafka import AIOKafkaConsumer
 from kafka import KafkaAdminClient, KafkaProducer
 from kafka.admin import NewTopic
 
+from enforcement.demo.fleet import write_synthetic_rdw
 from enforcement.law import decide_plates
 from enforcement.model import Outcome
 from enforcement.records import (
@@ -48,9 +49,8 @@ from enforcement.records import (
     decode_envelope,
     encode_envelope,
 )
-from enforcement.register.redis_store import AsyncRedisRegister, RedisRegister
+from enforcement.register.redis import AsyncRedisRegister, RedisRegister
 from enforcement.register.report import LoadReport
-from enforcement.register.synth import write_synthetic_rdw
 from enforcement.zones import default_catalog
 from stream.app import tune_gc
 from stream.decider import PassageDecider, RawRecord

@@ -14,15 +14,16 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from enforcement import plates
+from enforcement.demo.fleet import write_synthetic_rdw
+from enforcement.description import describe_vehicle
 from enforcement.explain import explain
 from enforcement.law import PassageFacts, decide, decide_plates
 from enforcement.model import LOCAL_TZ, Decision, LocalTimeError, Outcome, localize
 from enforcement.register.exemption_files import read_exemptions
 from enforcement.register.protocol import RegisterUnavailable
 from enforcement.register.rdw import read_vehicles
-from enforcement.register.redis_store import RedisRegister, register_from
+from enforcement.register.redis import RedisRegister, register_from
 from enforcement.register.report import LoadReport
-from enforcement.register.synth import write_synthetic_rdw
 from enforcement.scenarios import run_scenarios
 from enforcement.settings import ConfigError, Settings, load_law, load_settings
 
@@ -232,16 +233,20 @@ def decide_command(
     if not normalised:
         raise ConfigError(f"{plate!r} contains no plate characters")
     view = _register(settings).lookup([normalised])
+    vehicle = view.vehicles.get(normalised)
     decision = decide(
         moment,
         found,
-        view.vehicles.get(normalised),
+        vehicle,
         view.exemptions.get(normalised, ()),
         facts=PassageFacts(plate=normalised),
     )
     print(plates.format_plate(normalised))
     for line in explain(decision, found, lang).lines():
         print(line)
+    if vehicle is not None:
+        # What the photo should show: make, model, colour, body (issue 21).
+        print(describe_vehicle(vehicle, lang))
 
 
 # -- zes demo: the main job until `zes up` exists ---------------------------------------------

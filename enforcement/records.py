@@ -537,6 +537,11 @@ def vehicle_facts(vehicle: Vehicle) -> VehicleFacts:
         first_nl_registration=vehicle.first_nl_registration,
         fuels=tuple(FuelFacts(name=f.name, emission_class=f.emission_class,
                               hybrid_class=f.hybrid_class) for f in vehicle.fuels),
+        # Frozen at decision time: the register may change before an officer reviews.
+        make=vehicle.make,
+        commercial_name=vehicle.commercial_name,
+        colour=vehicle.colour,
+        second_colour=vehicle.second_colour,
     )  # fmt: skip
 
 

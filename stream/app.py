@@ -27,8 +27,8 @@ from faust.sensors import Monitor
 from prometheus_client import start_http_server
 
 from enforcement.register.protocol import RegisterUnavailable
+from enforcement.register.redis import AsyncRedisRegister
 from enforcement.register.redis.urls import async_client_from_url
-from enforcement.register.redis_store import AsyncRedisRegister
 from enforcement.settings import Settings, load_areas, load_law, load_settings, require_keys
 from stream.decider import BatchResult, PassageDecider, RawRecord
 from stream.memo import QuietDecisions
@@ -99,6 +99,7 @@ class StreamWorker:
             flows_topic=self.settings.flows_topic or None,
             worker_id=self.settings.worker_id,
             memo=QuietDecisions(self.settings.memo_kinds),
+            lookalike_guard=self.settings.lookalike_guard,
         )
         self.app = self._create_app()
         self._metrics_started = False

@@ -25,6 +25,7 @@ from enforcement.areas import AreaCatalog
 from enforcement.flows.records import encode_flow_batch
 from enforcement.law import PassageFacts, decide
 from enforcement.model import Decision, Exemption, Outcome, Vehicle, Zone
+from enforcement.plates import lookalike_candidates
 from enforcement.records import (
     DeadLetter,
     Passage,
@@ -94,6 +95,9 @@ class PassageWork:
     window: WindowDecision | None = None
     ze_claim: CaseClaim | None = None
     window_claim: CaseClaim | None = None
+    lookalike_doubt: bool = False
+    """A violation made undetermined: a register plate is one look-alike away from the read
+    on a character read below the confidence floor (`PassageDecider.doubt_lookalikes`)."""
     _kind: tuple[str, str, str] | None = None
 
     def kind(self) -> tuple[str, str, str]:
@@ -134,10 +138,12 @@ class _Batch:
 class PassageDecider:
     """Decides batches of passage envelopes against an async register.
 
-    A batch goes through five stages, each over the batch's `PassageWork` items: decode
-    (envelopes to passages, the unusable to dead letters), decide (one register lookup, the
-    law, day permits, access windows), claim (the review cases, one round trip), emit (the
-    records to send) and count (metrics, only once everything before succeeded)."""
+    A batch goes through six stages, each over the batch's `PassageWork` items: decode
+    (envelopes to passages, the unusable to dead letters), apply the law (one register
+    lookup, the law, day permits, access windows), doubt look-alikes (a second lookup, only
+    when a violation's read has doubtful look-alike characters), claim (the review cases,
+    one round trip), emit (the records to send) and count (metrics, only once everything
+    before succeeded)."""
 
     def __init__(
         self,
@@ -152,8 +158,11 @@ class PassageDecider:
         memo: QuietDecisions | None = None,
         flows_topic: str | None = None,
         worker_id: str = "worker",
+        lookalike_guard: bool = True,
     ) -> None:
         self.register = register
+        self.lookalike_guard = lookalike_guard
+        """Doubt violations whose read is one doubtful look-alike from a register plate."""
         self.flows_topic = flows_topic
         """Where each batch's flow cells go (`enforcement.flows`); None: metrics only."""
         self.worker_id = worker_id
@@ -183,7 +192,9 @@ class PassageDecider:
         an outage, so a retried batch is counted once."""
         batch = self.decode(records)
         if batch.entries:
-            await self.decide(batch)
+            await self.apply_law(batch)
+            if self.lookalike_guard:
+                await self.doubt_lookalikes(batch.entries)
             await self.claim(batch.entries)
         now = self.clock()
         result = BatchResult()
@@ -235,9 +246,10 @@ class PassageDecider:
                 (batch.leaving if passage.direction == "leaving" else batch.entries).append(work)
         return batch
 
-    # -- decide ------------------------------------------------------------------------------
-    async def decide(self, batch: _Batch) -> None:
-        """One register lookup for the batch's Dutch plates, then the law for every entry."""
+    # -- apply the law -----------------------------------------------------------------------
+    async def apply_law(self, batch: _Batch) -> None:
+        """One register lookup for the batch's Dutch plates, then the law (`law.decide`,
+        through the memo where it may) for every entry, day permits and access windows."""
         entries = batch.entries
         plates = list({w.passage.plate for w in entries if w.passage.country in _DUTCH})
         loop = asyncio.get_running_loop()
@@ -265,7 +277,7 @@ class PassageDecider:
             )
             if not plate_exemptions and area is None:
                 # Most traffic: decided once per kind of vehicle (stream.memo).
-                decision = memo.decide(passage.seen_at, zone, vehicle, facts)
+                decision = memo.quiet_decision(passage.seen_at, zone, vehicle, facts)
             else:
                 decision = decide(
                     passage.seen_at, zone, vehicle, plate_exemptions, facts=facts, explain=False
@@ -301,6 +313,47 @@ class PassageDecider:
             passage.seen_at, zone, vehicle, exemptions, facts=facts, day_permits_used=maximum
         )
 
+    # -- doubt look-alikes -------------------------------------------------------------------
+    async def doubt_lookalikes(self, entries: Sequence[PassageWork]) -> None:
+        """A violation whose read has a register neighbour one look-alike substitution away
+        (`plates.lookalike_candidates`), on a character read below the zone's confidence
+        floor, is a doubtful read (R33): 85DHFR read as 86DHFR at 0.67 on the 6 must not fine
+        the owner of 86DHFR when 85DHFR is registered too. Decided again with that
+        character's confidence as the read's, so the law itself says `undetermined` (R33,
+        low confidence) and a person checks the photo. One register lookup for the whole
+        batch, and none when no violation has a doubtful look-alike character."""
+        doubtful: list[tuple[PassageWork, dict[str, float]]] = []
+        for work in entries:
+            ze = work.decision is not None and work.decision.outcome is Outcome.VIOLATION
+            window = work.window is not None and work.window.outcome is Outcome.VIOLATION
+            if ze or window:
+                floor = work.zone.params.min_read_confidence
+                neighbours = lookalike_neighbours(work.passage, floor)
+                if neighbours:
+                    doubtful.append((work, neighbours))
+        if not doubtful:
+            return
+        wanted = sorted({plate for _, neighbours in doubtful for plate in neighbours})
+        registered = (await self.register.lookup(wanted)).vehicles
+        for work, neighbours in doubtful:
+            found = [c for plate, c in neighbours.items() if registered.get(plate) is not None]
+            if not found:
+                continue
+            work.lookalike_doubt = True
+            passage = work.passage
+            if work.decision is not None and work.decision.outcome is Outcome.VIOLATION:
+                facts = PassageFacts(
+                    plate=passage.plate,
+                    country=passage.country,
+                    read_confidence=min(min(found), passage.confidence),
+                    direction_unknown=passage.direction == "unknown",
+                )
+                work.decision = decide(
+                    passage.seen_at, work.zone, work.vehicle, work.exemptions, facts=facts
+                )
+            if work.window is not None and work.window.outcome is Outcome.VIOLATION:
+                work.window = dataclasses.replace(work.window, outcome=Outcome.UNDETERMINED)
+
     # -- claim -------------------------------------------------------------------------------
     async def claim(self, entries: Sequence[PassageWork]) -> None:
         """Claim the batch's review cases in one round trip; each claim lands on the passage
@@ -314,20 +367,32 @@ class PassageDecider:
                 zone = work.zone
                 requests.append(
                     ClaimRequest(
-                        passage.plate, zone.id, passage.seen_at, zone.sanction_interval_hours, pid
+                        passage.plate,
+                        scope=zone.id,
+                        at=passage.seen_at,
+                        interval_hours=zone.sanction_interval_hours,
+                        opener=pid,
                     )
                 )
                 askers.append((work, False))
             if work.window_review:
                 assert work.area is not None
-                # One window case per plate, area and day (24 h interval keyed by the area).
-                requests.append(ClaimRequest(passage.plate, work.area.id, passage.seen_at, 24, pid))
+                # One window case per plate, area and day: the area is the case's scope.
+                requests.append(
+                    ClaimRequest(
+                        passage.plate,
+                        scope=work.area.id,
+                        at=passage.seen_at,
+                        interval_hours=24,
+                        opener=pid,
+                    )
+                )
                 askers.append((work, True))
         if not requests:
             return
         claims = await self.register.claim_cases(requests)
         for (work, window), request, claim in zip(askers, requests, claims, strict=True):
-            if not claim.case_key.startswith(f"{request.plate}:{request.zone_id}:"):
+            if (claim.plate, claim.scope) != (request.plate, request.scope):
                 raise RuntimeError("the register answered a case claim out of order")
             if window:
                 work.window_claim = claim
@@ -449,6 +514,9 @@ class PassageDecider:
             metrics.flow_entries.labels(*labels4).inc(n)
         for labels4, n in areas.items():
             metrics.flow_area_entries.labels(*labels4).inc(n)
+        doubts = Counter(work.zone.id for work in batch.entries if work.lookalike_doubt)
+        for zone_id, n in doubts.items():
+            metrics.lookalike_doubts.labels(zone_id).inc(n)
 
 
 _DUTCH: Final = frozenset({None, "NL"})
@@ -461,6 +529,23 @@ def _window_state(wd: WindowDecision) -> str:
     if wd.outcome is Outcome.ALLOWED:
         return "privilege" if wd.privilege else "exempt" if wd.exemption else "in"
     return _WINDOW_STATES.get(wd.outcome, "undetermined")
+
+
+def lookalike_neighbours(passage: Passage, floor: float) -> dict[str, float]:
+    """Valid plates one look-alike substitution from the read, each with the confidence of
+    the character that differs; only characters read below `floor` may differ. Empty when
+    the read has no per-character confidences that match its characters."""
+    plate, confidences = passage.plate, passage.char_confidences
+    if len(confidences) != len(plate):
+        return {}
+    changeable = frozenset(i for i, c in enumerate(confidences) if c < floor)
+    if not changeable:
+        return {}
+    found: dict[str, float] = {}
+    for candidate in lookalike_candidates(plate, max_changes=1, changeable=changeable):
+        at = next(i for i, (a, b) in enumerate(zip(plate, candidate, strict=True)) if a != b)
+        found[candidate] = confidences[at]
+    return found
 
 
 def _window_decision(

@@ -174,9 +174,11 @@ class QuietDecisions:
         """Answers (and "decide in full" marks) kept."""
         return self._size
 
-    def decide(
+    def quiet_decision(
         self, at: datetime, zone: Zone, vehicle: Vehicle | None, facts: PassageFacts
     ) -> Decision:
+        """The quiet decision (`explain=False`) of a passage without exemptions: the memo's
+        answer for the vehicle's kind, or `decide`'s, learnt for the next of its kind."""
         if at.utcoffset() is None or not self.max_kinds:
             return decide(at, zone, vehicle, facts=facts, explain=False)  # naive: raises (R39)
         local = at.astimezone(LOCAL_TZ)

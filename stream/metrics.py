@@ -91,6 +91,13 @@ class StreamMetrics:
             ["area", "window", "vehicle_class", "hour"],
             registry=r,
         )
+        self.lookalike_doubts = Counter(
+            "zes_stream_lookalike_doubts_total",
+            "Violations decided undetermined (R33) because a register plate is one look-alike "
+            "substitution from the read, on a character read below the confidence floor.",
+            ["zone"],
+            registry=r,
+        )
         self.register_up.set(1)
 
 

@@ -60,6 +60,12 @@ class StreamSettings(BaseSettings):
         description="Kinds of vehicle whose decisions a worker keeps (stream.memo); 0: "
         "decide every passage in full.",
     )
+    lookalike_guard: bool = Field(
+        True,
+        description="Decide a violation undetermined (R33) when a register plate is one "
+        "look-alike substitution from the read on a character read below the zone's "
+        "confidence floor (a second register lookup, only for such batches).",
+    )
     gc_gen0_threshold: int = Field(
         50_000,
         ge=0,

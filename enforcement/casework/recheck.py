@@ -13,7 +13,7 @@ from datetime import datetime
 from enforcement.law import PassageFacts, decide
 from enforcement.model import Decision, Outcome, Vehicle
 from enforcement.register.protocol import Register, RegisterUnavailable
-from enforcement.register.redis_store import register_from
+from enforcement.register.redis import register_from
 from enforcement.settings import Settings, load_law
 from enforcement.zones import ZoneCatalog
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import NamedTuple, Protocol
 
-from enforcement.model import Exemption, Vehicle
+from enforcement.model import Exemption, Vehicle, case_key
 
 __all__ = [
     "AsyncRegister",
@@ -45,11 +45,19 @@ class RegisterView:
 class CaseClaim:
     """The answer to "does this violating passage open a new case?" (R35)."""
 
-    case_key: str
-    """`{plate}:{zone_id}:{local date}`: the same key for every passage of one sanction."""
+    plate: str
+    scope: str
+    """The claim's scope: the zone's id, or the access-window area's id (`ClaimRequest`)."""
+    day: date
+    """The local day the case's sanction interval started."""
     first: bool
     """True when this call opened the case (a new sanction); False for a later sighting
     within the same sanction interval."""
+
+    @property
+    def case_key(self) -> str:
+        """`model.case_key` of the case: the same for every passage of one sanction."""
+        return case_key(self.plate, self.scope, self.day)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,8 +77,9 @@ class ClaimRequest(NamedTuple):
     """One case claim of a batch (`claim_cases`): a tuple, so a plain 5-tuple still works."""
 
     plate: str
-    zone_id: str
-    """The zone's id, or an access-window area's id for a window case."""
+    scope: str
+    """What the case is about: the zone's id for a ZE-zone case, the access-window area's
+    id for a window case (`model.case_key`)."""
     at: datetime
     """The violating passage's instant."""
     interval_hours: int
@@ -89,58 +98,51 @@ class RegisterUnavailable(Exception):  # noqa: N818 (the name the stream codes a
 
 
 class Register(Protocol):
-    """The synchronous register (loaders, tools, tests)."""
+    """The register, synchronous (the review app, the plate check, tools, tests). Each call
+    is one round trip and raises `RegisterUnavailable` rather than answer during an outage."""
 
     def lookup(self, plates: Sequence[str], at: datetime | None = None) -> RegisterView:
         """Vehicles and exemptions (those relevant at `at`; all when None) for a batch, in one
         round trip."""
         ...
 
-    def vehicles(self, plates: Sequence[str]) -> dict[str, Vehicle]: ...
+    def vehicles(self, plates: Sequence[str]) -> dict[str, Vehicle]:
+        """`lookup`'s vehicles only."""
+        ...
 
     def exemptions(
         self, plates: Sequence[str], at: datetime | None = None
-    ) -> dict[str, tuple[Exemption, ...]]: ...
-
-    def claim_case(
-        self, plate: str, zone_id: str, at: datetime, interval_hours: int, opener: str = ""
-    ) -> CaseClaim:
-        """Open or join the sanction case (R35). `opener` (the passage id) makes the claim
-        idempotent: the passage that opened a case gets `first=True` again on a re-send."""
+    ) -> dict[str, tuple[Exemption, ...]]:
+        """`lookup`'s exemptions only."""
         ...
 
     def claim_cases(self, requests: Sequence[ClaimRequest]) -> list[CaseClaim]:
-        """`claim_case` for a whole batch in one round trip, in request order."""
+        """Open or join the sanction case (R35) of each violation of a batch, in request
+        order. A request's `opener` (the passage id) makes its claim idempotent: the passage
+        that opened a case gets `first=True` again on a re-send."""
         ...
 
     def use_day_permit(
         self, plate: str, municipality: str, day: date, max_per_year: int
-    ) -> DayPermitUse: ...
+    ) -> DayPermitUse:
+        """Count local day `day` as a day-permit day of this plate in this municipality
+        (R22), atomically across workers."""
+        ...
 
-    def day_permits_used(self, plate: str, municipality: str, year: int) -> int: ...
+    def day_permits_used(self, plate: str, municipality: str, year: int) -> int:
+        """Distinct day-permit days of this plate in this municipality-year."""
+        ...
 
 
 class AsyncRegister(Protocol):
-    """The same register for asyncio code (the Faust stream)."""
+    """What the stream asks of the register, for asyncio code: `Register.lookup`,
+    `Register.claim_cases` and `Register.use_day_permit`, awaited (documented there once).
+    Loads, grants and statistics are the synchronous register's work."""
 
     async def lookup(self, plates: Sequence[str], at: datetime | None = None) -> RegisterView: ...
 
-    async def vehicles(self, plates: Sequence[str]) -> dict[str, Vehicle]: ...
-
-    async def exemptions(
-        self, plates: Sequence[str], at: datetime | None = None
-    ) -> dict[str, tuple[Exemption, ...]]: ...
-
-    async def claim_case(
-        self, plate: str, zone_id: str, at: datetime, interval_hours: int, opener: str = ""
-    ) -> CaseClaim: ...
-
-    async def claim_cases(self, requests: Sequence[ClaimRequest]) -> list[CaseClaim]:
-        """`claim_case` for a whole batch in one round trip, in request order."""
-        ...
+    async def claim_cases(self, requests: Sequence[ClaimRequest]) -> list[CaseClaim]: ...
 
     async def use_day_permit(
         self, plate: str, municipality: str, day: date, max_per_year: int
     ) -> DayPermitUse: ...
-
-    async def day_permits_used(self, plate: str, municipality: str, year: int) -> int: ...

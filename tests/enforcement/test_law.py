@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 from datetime import date, datetime, timedelta
 
+import msgspec
 import pytest
 
 from enforcement.law import PassageFacts, decide
@@ -55,7 +56,7 @@ def van(
 def truck(
     euro: str | None = "6", det: date = date(2021, 3, 1), tractor: bool = False, **kw: object
 ) -> Vehicle:
-    return dataclasses.replace(
+    return msgspec.structs.replace(
         van(euro, det, mass=18000, **kw),  # type: ignore[arg-type]
         eu_category="N3",
         body="opleggertrekker" if tractor else "gesloten opbouw",
@@ -139,11 +140,11 @@ def test_r33_special_registration_plate() -> None:
 @pytest.mark.parametrize(
     "vehicle",
     [
-        dataclasses.replace(van(), kind=None),
-        dataclasses.replace(van(), max_mass_kg=None),
-        dataclasses.replace(van(), first_admission=None),
-        dataclasses.replace(van(), fuels=()),
-        dataclasses.replace(van(), exported=True),
+        msgspec.structs.replace(van(), kind=None),
+        msgspec.structs.replace(van(), max_mass_kg=None),
+        msgspec.structs.replace(van(), first_admission=None),
+        msgspec.structs.replace(van(), fuels=()),
+        msgspec.structs.replace(van(), exported=True),
     ],
     ids=["no-kind", "no-mass", "no-det", "no-fuel-rows", "exported"],
 )
@@ -160,7 +161,7 @@ def test_missing_emission_class_alone_is_r7_not_r33() -> None:
 # -- R2, R3, R4 ------------------------------------------------------------------------------
 @pytest.mark.parametrize("kind", ["Personenauto", "Bus", "Motorfiets", "Aanhangwagen"])
 def test_r3_other_kinds_are_out_of_scope(kind: str) -> None:
-    decision = run(at("2026-03-01"), dataclasses.replace(van(euro="1"), kind=kind))
+    decision = run(at("2026-03-01"), msgspec.structs.replace(van(euro="1"), kind=kind))
     assert decision.outcome is Outcome.OUT_OF_SCOPE
     assert "R3" in decision.rule_ids
     # Spec §11 ("—" row): a trailer plate is R3 (the towing vehicle counts), not R33.
@@ -178,7 +179,7 @@ def test_r3_other_kinds_are_out_of_scope(kind: str) -> None:
     ],
 )
 def test_r4_classification(mass: int, tractor: bool, expected: VehicleClass) -> None:
-    vehicle = dataclasses.replace(
+    vehicle = msgspec.structs.replace(
         van(), max_mass_kg=mass, body="opleggertrekker" if tractor else None
     )
     decision = run(at("2026-03-01"), vehicle)
@@ -187,7 +188,7 @@ def test_r4_classification(mass: int, tractor: bool, expected: VehicleClass) -> 
 
 
 def test_r4_tractor_by_body_type_code_bc() -> None:
-    vehicle = dataclasses.replace(truck(), body=None, body_type_codes=("BC",))
+    vehicle = msgspec.structs.replace(truck(), body=None, body_type_codes=("BC",))
     assert run(at("2026-03-01"), vehicle).vehicle_class is VehicleClass.TRACTOR
 
 
@@ -210,7 +211,7 @@ def test_r5_emission_class_z() -> None:
 
 
 def test_r6_plug_in_hybrid_is_judged_by_class() -> None:
-    hybrid = dataclasses.replace(
+    hybrid = msgspec.structs.replace(
         van(),
         fuels=(Fuel("Diesel", "6", "OVC-HEV"), Fuel("Elektriciteit", None, "OVC-HEV")),
     )
@@ -503,7 +504,7 @@ def test_r27_may_run_past_2030_but_r29_is_capped() -> None:
     new_truck = truck(det=date(2026, 2, 1))
     r27 = permit("geen-ZE-alternatief", "Utrecht", "2026-02-01", "2036-01-31")
     assert run(at("2031-03-03"), new_truck, r27).outcome is Outcome.ALLOWED
-    phev = dataclasses.replace(
+    phev = msgspec.structs.replace(
         truck(det=date(2025, 6, 1)),
         fuels=(Fuel("Diesel", "6", "OVC-HEV"), Fuel("Elektriciteit", None, "OVC-HEV")),
     )

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from dataclasses import asdict
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+import msgspec
 import pytest
 import redis
 
@@ -24,7 +26,7 @@ from enforcement.platecheck import (
     normalise_input,
     public_exemptions,
 )
-from enforcement.register.redis_store import RedisRegister
+from enforcement.register.redis import RedisRegister
 from enforcement.scenarios import Scenario, read_scenarios
 from enforcement.zones import DEFAULT_ZONES, default_catalog
 
@@ -45,7 +47,7 @@ def test_same_answer_as_the_cameras_on_the_dev_cases(
         if item.facts.priority_incident:
             continue  # an incident log is not something a plate owner can enter
         plate = f"PC{i:04d}"
-        vehicle = dataclasses.replace(item.vehicle, plate=plate) if item.vehicle else None
+        vehicle = msgspec.structs.replace(item.vehicle, plate=plate) if item.vehicle else None
         exemptions = tuple(dataclasses.replace(e, plate=plate) for e in item.exemptions)
         cases.append((plate, dataclasses.replace(item, vehicle=vehicle, exemptions=exemptions)))
     assert len(cases) >= 40
@@ -106,7 +108,7 @@ def test_not_allowed_lists_ontheffingen_and_unknown_and_foreign_plates(
     redis_client: redis.Redis, redis_prefix: str
 ) -> None:
     register = _register(redis_client, redis_prefix)
-    old = dataclasses.replace(
+    old = msgspec.structs.replace(
         VAN, plate="VX999B", first_admission=date(2008, 1, 1), fuels=(Fuel("Diesel", "4"),)
     )
     register.replace_vehicles([VAN, old])
@@ -134,7 +136,7 @@ def test_any_common_spelling() -> None:
     assert normalise_input(" vx-123-b ") == normalise_input("VX 123 B") == "VX123B"
 
 
-OLD_VAN = dataclasses.replace(
+OLD_VAN = msgspec.structs.replace(
     VAN, plate="VX777B", first_admission=date(2008, 1, 1), fuels=(Fuel("Diesel", "4"),)
 )
 AT = datetime(2026, 6, 1, 10, 0, tzinfo=UTC)
@@ -205,3 +207,22 @@ def test_a_registered_exemption_says_until_when_and_nothing_else(
     assert zone.could_apply == ()
     english = check_plate("VX777B", utrecht, register, at=AT, lang="en").zones[0]
     assert english.sentence.startswith("Van, emission class 4, first admitted 2008: an exemption")
+
+
+@pytest.mark.redis
+def test_the_public_answer_never_describes_the_vehicle(
+    redis_client: redis.Redis, redis_prefix: str
+) -> None:
+    """The register's description (make, model, colour) is for officers only (issue 21): with
+    a plate, it would tell anyone what a stranger's car looks like."""
+    register = _register(redis_client, redis_prefix)
+    described = msgspec.structs.replace(
+        VAN, make="MERCEDES-BENZ", commercial_name="SPRINTER", colour="ROOD", second_colour="GEEL"
+    )
+    register.replace_vehicles([described])
+    assert register.lookup(["VX123B"], at=AT).vehicles["VX123B"].colour == "ROOD"
+    utrecht = [z for z in DEFAULT_ZONES if z.id == "utrecht"]
+    for lang in ("nl", "en"):
+        text = _public_text(check_plate("VX123B", utrecht, register, at=AT, lang=lang))
+        for word in ("mercedes", "sprinter", "rood", "rode", "red", "geel", "yellow"):
+            assert not re.search(rf"\b{word}\b", text), (word, text)

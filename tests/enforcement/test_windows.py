@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from datetime import UTC, date, datetime, time, timedelta
 
+import msgspec
 import pytest
 
 from enforcement.model import LOCAL_TZ, Exemption, Fuel, Outcome, Vehicle
@@ -32,7 +33,7 @@ AREA = AccessArea(
 )
 
 DIESEL = Vehicle("VBB12B", "Bedrijfsauto", 3000, fuels=(Fuel("Diesel", "6"),), length_cm=600)
-ELECTRIC = dataclasses.replace(DIESEL, fuels=(Fuel("Elektriciteit"),))
+ELECTRIC = msgspec.structs.replace(DIESEL, fuels=(Fuel("Elektriciteit"),))
 
 
 def local(text: str) -> datetime:
@@ -106,12 +107,14 @@ def test_length_limit_and_missing_length() -> None:
     )
     when = local("2026-03-03T08:00")
     assert outcome(when, DIESEL, short_only) == "allowed"
-    assert outcome(when, dataclasses.replace(DIESEL, length_cm=1200), short_only) == "violation"
-    assert outcome(when, dataclasses.replace(DIESEL, length_cm=None), short_only) == "undetermined"
+    assert outcome(when, msgspec.structs.replace(DIESEL, length_cm=1200), short_only) == "violation"
+    assert (
+        outcome(when, msgspec.structs.replace(DIESEL, length_cm=None), short_only) == "undetermined"
+    )
 
 
 def test_scope_unknown_vehicle_and_area_exemption() -> None:
-    car = dataclasses.replace(DIESEL, kind="Personenauto")
+    car = msgspec.structs.replace(DIESEL, kind="Personenauto")
     assert outcome(local("2026-03-03T15:00"), car) == "out_of_scope"
     assert decide_window(local("2026-03-03T15:00"), AREA, None).outcome is Outcome.UNDETERMINED
     market = Exemption.for_dates("VBB12B", "markt", "Centrum", date(2026, 1, 1), date(2026, 12, 31))

@@ -24,7 +24,7 @@ from enforcement.casework.models import Case
 from enforcement.casework.settings import CaseSettings
 from enforcement.model import LOCAL_TZ, Fuel, Vehicle
 from enforcement.records import Violation, decode_violation, encode_envelope
-from enforcement.register.redis_store import AsyncRedisRegister, RedisRegister
+from enforcement.register.redis import AsyncRedisRegister, RedisRegister
 from enforcement.zones import default_catalog
 from stream.decider import PassageDecider, RawRecord
 from stream.metrics import StreamMetrics

@@ -18,7 +18,7 @@ from enforcement.records import (
     encode_envelope,
 )
 from enforcement.register.protocol import CaseClaim, ClaimRequest, RegisterUnavailable
-from enforcement.register.redis_store import AsyncRedisRegister, RedisRegister
+from enforcement.register.redis import AsyncRedisRegister, RedisRegister
 from enforcement.zones import default_catalog
 from stream.decider import BatchResult, PassageDecider, RawRecord
 from stream.memo import QuietDecisions
@@ -30,8 +30,10 @@ pytestmark = pytest.mark.redis
 SECRET = b"decider-test-secret-0123456789"
 NOW = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
 DIESEL = Vehicle(
-    "VBB12B", "Bedrijfsauto", 2800, first_admission=date(2008, 2, 1), fuels=(Fuel("Diesel", "4"),)
-)
+    "VBB12B", "Bedrijfsauto", 2800, first_admission=date(2008, 2, 1),
+    fuels=(Fuel("Diesel", "4"),), eu_category="N1", body="gesloten opbouw",
+    make="IVECO", commercial_name="DAILY", colour="WIT", second_colour="BLAUW",
+)  # fmt: skip
 ELECTRIC = Vehicle(
     "VBB12D", "Bedrijfsauto", 2800, first_admission=date(2020, 2, 1), fuels=(Fuel("Elektriciteit"),)
 )
@@ -98,6 +100,24 @@ def test_a_batch_yields_only_review_records_and_counts_the_rest(
     assert total(metrics, "zes_flow_entries_total", zone="utrecht", vehicle_class="van",
                  fuel_group="zero_emission", emission_class="unknown") == 1  # fmt: skip
     assert all(b"VBB12D" not in o.value for o in result.outputs)  # no trace of the allowed van
+
+
+def test_a_violation_record_freezes_the_registered_description(
+    loaded: str, redis_client: redis.Redis, redis_url: str
+) -> None:
+    """What the register described at decision time travels with the case (issue 21): the
+    officer compares the photo with it, whatever the register says by the review."""
+    result = run([envelope(passage("VBB12B", "utrecht", NOW))], loaded, redis_url, StreamMetrics())
+    RedisRegister(redis_client, loaded, secret=SECRET).replace_vehicles(
+        [msgspec.structs.replace(DIESEL, colour="ROOD", second_colour=None)]
+    )
+    (record,) = [decode_violation(o.value) for o in result.outputs if o.topic == "violations"]
+    assert record.vehicle is not None
+    described = (
+        record.vehicle.make, record.vehicle.commercial_name, record.vehicle.colour,
+        record.vehicle.second_colour, record.vehicle.body, record.vehicle.eu_category,
+    )  # fmt: skip
+    assert described == ("IVECO", "DAILY", "WIT", "BLAUW", "gesloten opbouw", "N1")
 
 
 def test_bad_records_become_dead_letters_with_coordinates(loaded: str, redis_url: str) -> None:
@@ -241,3 +261,111 @@ def test_the_memo_decides_repeat_kinds_and_the_full_path_the_rest(
 
     memo = asyncio.run(go())
     assert (memo.hits, memo.misses) == (4, 1)
+
+
+# -- the look-alike guard (issue 21 item 3) ---------------------------------------------------
+#: One look-alike from DIESEL's plate (VBB12B, position 2: B <-> 8), an electric van.
+NEIGHBOUR = msgspec.structs.replace(ELECTRIC, plate="VB812B", make="NISSAN", colour="ROOD")
+DOUBT_ON_B = (0.99, 0.99, 0.62, 0.99, 0.98, 0.99)
+"""The third character (the B that could be an 8) read below the 0.90 floor."""
+
+
+class _Counting:
+    """The stream's register, counting its lookups (round trips per batch)."""
+
+    def __init__(self, inner: AsyncRedisRegister) -> None:
+        self.inner = inner
+        self.lookups = 0
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.inner, name)
+
+    async def lookup(self, plates: list[str], at: datetime | None = None) -> object:
+        self.lookups += 1
+        return await self.inner.lookup(plates, at)
+
+
+def run_counting(
+    records: list[RawRecord], prefix: str, url: str, metrics: StreamMetrics
+) -> tuple[BatchResult, int]:
+    async def go() -> tuple[BatchResult, int]:
+        client = redis.asyncio.Redis.from_url(url, socket_connect_timeout=1)
+        register = _Counting(AsyncRedisRegister(client, prefix, secret=SECRET))
+        decider = PassageDecider(
+            register, default_catalog(), metrics,  # type: ignore[arg-type]
+            violations_topic="violations", dead_letter_topic="dead", clock=lambda: NOW,
+        )  # fmt: skip
+        try:
+            return await decider.process(records), register.lookups
+        finally:
+            await client.aclose()
+
+    return asyncio.run(go())
+
+
+@pytest.fixture
+def with_neighbour(redis_client: redis.Redis, redis_prefix: str) -> str:
+    register = RedisRegister(redis_client, redis_prefix, secret=SECRET)
+    register.replace_vehicles([DIESEL, ELECTRIC, NEIGHBOUR])
+    return redis_prefix
+
+
+def test_a_doubtful_lookalike_of_a_registered_plate_is_undetermined(
+    with_neighbour: str, redis_url: str
+) -> None:
+    """VBB12B (a diesel van, a violation) read with its B at 0.62, and VB812B registered:
+    the read may be the compliant van's, so a person decides (R33, low confidence)."""
+    metrics = StreamMetrics()
+    doubtful = passage("VBB12B", "utrecht", NOW, char_confidences=DOUBT_ON_B)
+    result, lookups = run_counting([envelope(doubtful)], with_neighbour, redis_url, metrics)
+    (record,) = [decode_violation(o.value) for o in result.outputs if o.topic == "violations"]
+    assert record.decision == "undetermined"
+    assert [(r.rule_id, r.key) for r in record.rules if r.rule_id == "R33"] == [
+        ("R33", "low_confidence")
+    ]
+    assert any("0.62" in r.en for r in record.rules if r.key == "low_confidence")
+    assert total(metrics, "zes_stream_lookalike_doubts_total", zone="utrecht") == 1
+    assert lookups == 2  # the batch's lookup, and one for the neighbours
+
+
+@pytest.mark.parametrize(
+    ("confidences", "registered"),
+    [
+        ((0.99, 0.99, 0.97, 0.99, 0.98, 0.99), True),  # the B read confidently
+        (DOUBT_ON_B, False),  # no register plate one look-alike away
+        ((0.99, 0.62, 0.99, 0.99, 0.98, 0.99), True),  # doubt on a B whose 8 is not a plate
+    ],
+)
+def test_a_confident_read_or_no_registered_neighbour_stays_a_violation(
+    redis_client: redis.Redis,
+    redis_prefix: str,
+    redis_url: str,
+    confidences: tuple[float, ...],
+    registered: bool,
+) -> None:
+    fleet = [DIESEL, ELECTRIC, NEIGHBOUR] if registered else [DIESEL, ELECTRIC]
+    RedisRegister(redis_client, redis_prefix, secret=SECRET).replace_vehicles(fleet)
+    metrics = StreamMetrics()
+    read = passage("VBB12B", "utrecht", NOW, char_confidences=confidences)
+    result, _ = run_counting([envelope(read)], redis_prefix, redis_url, metrics)
+    (record,) = [decode_violation(o.value) for o in result.outputs if o.topic == "violations"]
+    assert record.decision == "violation"
+    assert total(metrics, "zes_stream_lookalike_doubts_total", zone="utrecht") == 0
+
+
+def test_one_extra_lookup_per_batch_at_most_and_none_without_doubt(
+    with_neighbour: str, redis_url: str
+) -> None:
+    many = [passage("VBB12B", "utrecht", NOW, char_confidences=DOUBT_ON_B) for _ in range(5)] + [
+        passage("VBB12B", "den-haag", NOW, char_confidences=DOUBT_ON_B)
+    ]
+    result, lookups = run_counting([envelope(*many)], with_neighbour, redis_url, StreamMetrics())
+    assert lookups == 2
+    assert all(
+        decode_violation(o.value).decision == "undetermined"
+        for o in result.outputs
+        if o.topic == "violations"
+    )
+    sure = passage("VBB12B", "utrecht", NOW, char_confidences=(0.99,) * 6)
+    _, lookups = run_counting([envelope(sure)], with_neighbour, redis_url, StreamMetrics())
+    assert lookups == 1

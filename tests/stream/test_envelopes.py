@@ -23,7 +23,7 @@ from enforcement.records import (
     decode_violation,
     encode_envelope,
 )
-from enforcement.register.redis_store import AsyncRedisRegister, RedisRegister
+from enforcement.register.redis import AsyncRedisRegister, RedisRegister
 from enforcement.zones import default_catalog
 from stream.decider import Output, PassageDecider, RawRecord
 from stream.metrics import StreamMetrics

@@ -12,7 +12,7 @@ import redis.asyncio
 from enforcement.flows.records import FlowRecordError, decode_flow_batch, encode_flow_batch
 from enforcement.model import Fuel, Vehicle
 from enforcement.records import encode_envelope
-from enforcement.register.redis_store import AsyncRedisRegister, RedisRegister
+from enforcement.register.redis import AsyncRedisRegister, RedisRegister
 from enforcement.zones import default_catalog
 from stream.decider import BatchResult, PassageDecider, RawRecord
 from stream.flows import FlowTally, hour_of

@@ -12,6 +12,7 @@ import dataclasses
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
+import msgspec
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -115,7 +116,7 @@ def variant(
     answered from what the memo learnt of the original."""
     if vehicle is not None and (name in VEHICLE_FIELDS or (name is None and draw(st.booleans()))):
         name = name or draw(st.sampled_from(sorted(VEHICLE_FIELDS)))
-        return dataclasses.replace(vehicle, **{name: draw(VEHICLE_FIELDS[name])}), facts
+        return msgspec.structs.replace(vehicle, **{name: draw(VEHICLE_FIELDS[name])}), facts
     name = draw(st.sampled_from(sorted(FACT_FIELDS)))
     return vehicle, dataclasses.replace(facts, **{name: draw(FACT_FIELDS[name])})
 
@@ -155,7 +156,7 @@ def test_the_memo_answers_as_decide_over_100k_passages(data: st.DataObject) -> N
         for at in times:
             for v, f in passages:
                 expected = decide(at, zone, v, facts=f, explain=False)
-                assert MEMO.decide(at, zone, v, f) == expected
+                assert MEMO.quiet_decision(at, zone, v, f) == expected
 
 
 def test_the_property_run_exercised_hits() -> None:
@@ -177,10 +178,10 @@ def test_a_hit_answers_for_another_vehicle_of_the_same_kind() -> None:
         first_admission=date(2008, 2, 1),
         fuels=(Fuel("Diesel", "4"),),
     )
-    other = dataclasses.replace(diesel, plate="VBB12C", max_mass_kg=3100, length_cm=600)
-    first = memo.decide(at, zone, diesel, PassageFacts(plate=diesel.plate))
+    other = msgspec.structs.replace(diesel, plate="VBB12C", max_mass_kg=3100, length_cm=600)
+    first = memo.quiet_decision(at, zone, diesel, PassageFacts(plate=diesel.plate))
     later = at + timedelta(hours=2)
-    second = memo.decide(later, zone, other, PassageFacts(plate=other.plate))
+    second = memo.quiet_decision(later, zone, other, PassageFacts(plate=other.plate))
     assert (memo.hits, memo.misses) == (1, 1)
     assert second == decide(
         later, zone, other, facts=PassageFacts(plate=other.plate), explain=False
@@ -201,10 +202,10 @@ def test_the_mass_band_follows_the_zones_own_van_maximum() -> None:
         "VBB12B", "Bedrijfsauto", 2900, first_admission=date(2008, 2, 1),
         fuels=(Fuel("Diesel", "4"),),
     )  # fmt: skip
-    heavy = dataclasses.replace(light, plate="VBB12C", max_mass_kg=3200)
+    heavy = msgspec.structs.replace(light, plate="VBB12C", max_mass_kg=3200)
     for vehicle in (light, heavy, light):
         facts = PassageFacts(plate=vehicle.plate)
-        got = memo.decide(at, zone, vehicle, facts)
+        got = memo.quiet_decision(at, zone, vehicle, facts)
         assert got == decide(at, zone, vehicle, facts=facts, explain=False)
     assert (
         decide(at, zone, light, explain=False).vehicle_class
@@ -222,9 +223,9 @@ def test_a_decision_naming_an_exemption_is_never_shared() -> None:
         "VBB12B", "Bedrijfsauto", 18000, first_admission=date(2019, 2, 1),
         fuels=(Fuel("Diesel", "5"),), fairground=True,
     )  # fmt: skip
-    twin = dataclasses.replace(kermis, plate="VBB12C")
-    assert memo.decide(at, zone, kermis, PassageFacts()).exemption is not None
-    decision = memo.decide(at, zone, twin, PassageFacts())
+    twin = msgspec.structs.replace(kermis, plate="VBB12C")
+    assert memo.quiet_decision(at, zone, kermis, PassageFacts()).exemption is not None
+    decision = memo.quiet_decision(at, zone, twin, PassageFacts())
     assert decision.exemption is not None and decision.exemption.plate == "VBB12C"
     assert (memo.hits, memo.misses, memo.full) == (0, 1, 1)
 
@@ -239,7 +240,7 @@ def test_a_passenger_car_is_one_kind_whatever_its_other_facts() -> None:
             f"{n:02d}ABC1", "Personenauto", 1200 + n, first_admission=date(2000 + n, 1, 1),
             fuels=(Fuel("Benzine", str(n % 7)),),
         )  # fmt: skip
-        memo.decide(at, zone, car, PassageFacts(plate=car.plate))
+        memo.quiet_decision(at, zone, car, PassageFacts(plate=car.plate))
     assert (memo.hits, memo.misses, len(memo)) == (19, 1, 1)
 
 
@@ -248,5 +249,5 @@ def test_the_memo_is_bounded() -> None:
     memo = QuietDecisions(max_kinds=3)
     start = datetime(2026, 3, 10, 9, tzinfo=UTC)
     for days in range(10):
-        memo.decide(start + timedelta(days=days), zone, None, PassageFacts())
+        memo.quiet_decision(start + timedelta(days=days), zone, None, PassageFacts())
     assert len(memo) <= 3

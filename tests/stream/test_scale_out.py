@@ -12,8 +12,8 @@ from urllib.parse import urlsplit
 import pytest
 import redis
 
-from enforcement.register.redis_store import RedisRegister
-from enforcement.register.synth import synthetic_plates
+from enforcement.demo.fleet import synthetic_plates
+from enforcement.register.redis import RedisRegister
 from tests.stream.harness import SECRET, RedisGate, StreamHarness, now, passage
 from tests.stream.test_worker import diesel_van
 

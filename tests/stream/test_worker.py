@@ -11,12 +11,13 @@ from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import msgspec
 import pytest
 import redis
 
+from enforcement.demo.fleet import synthetic_plates
 from enforcement.model import LOCAL_TZ, Exemption, Fuel, Vehicle
-from enforcement.register.redis_store import RedisRegister
-from enforcement.register.synth import synthetic_plates
+from enforcement.register.redis import RedisRegister
 from enforcement.scenarios import Scenario, read_scenarios
 from enforcement.zones import default_catalog
 from tests.stream.harness import SECRET, StreamHarness, now, passage
@@ -79,7 +80,7 @@ def test_dev_cases_through_the_worker(
     day_permit_allowed = 0
     for case, plate in zip(cases, plates, strict=True):
         if case.vehicle is not None:
-            vehicles.append(dataclasses.replace(case.vehicle, plate=plate))
+            vehicles.append(msgspec.structs.replace(case.vehicle, plate=plate))
         exemptions.extend(dataclasses.replace(e, plate=plate) for e in case.exemptions)
         p = passage(plate, ZONES.resolve(case.zone).id, case.at, country=case.facts.country)
         passages.append(p)

@@ -40,9 +40,8 @@ def test_synth_load_exemptions_and_decide(
 
     vehicles = tmp_path / "Open_Data_RDW__Gekentekende_voertuigen.csv"
     with vehicles.open(encoding="utf-8") as handle:
-        van = next(
-            r["Kenteken"] for r in csv.DictReader(handle) if r["Voertuigsoort"] == "Bedrijfsauto"
-        )
+        row = next(r for r in csv.DictReader(handle) if r["Voertuigsoort"] == "Bedrijfsauto")
+    van = row["Kenteken"]
     permits = tmp_path / "exemptions.csv"
     permits.write_text(
         "kenteken,type,scope,valid_from,valid_until\n"
@@ -57,9 +56,14 @@ def test_synth_load_exemptions_and_decide(
     lines = decided.stdout.splitlines()
     assert lines[1].startswith("Utrecht: toegestaan"), decided.stdout
     assert any("hardheidsclausule" in line for line in lines)
+    # The registered description, loaded from the RDW file, for the photo check (issue 21).
+    assert lines[-1].startswith("Geregistreerd: "), decided.stdout
+    assert f"{row['Merk']} {row['Handelsbenaming']}" in lines[-1]
+    assert lines[-1].endswith(f", {row['Inrichting']}, {row['Europese voertuigcategorie']}")
     english = zes("decide", van, "--zone", "Utrecht", "--at", "2027-06-01T10:00", "--lang", "en",
                   env=env)  # fmt: skip
     assert "Utrecht:" in english.stdout and "toegestaan" not in english.stdout
+    assert english.stdout.splitlines()[-1].startswith("Registered: ")
 
 
 def test_user_errors_are_one_line(tmp_path: Path, redis_url: str) -> None:

@@ -13,6 +13,7 @@ import pytest
 
 from edge.passage_evidence import PLATE_CROP_PAD, passage_images
 from edge.recognition import Box, Image, OnnxPlateReader, crop
+from enforcement.model import Vehicle
 from enforcement.records import (
     decode_envelope,
     decode_evidence,
@@ -20,7 +21,17 @@ from enforcement.records import (
     encode_evidence,
 )
 from zes.up.cameras import SimulatedCameras
-from zes.up.vehicle_images import EU_BLUE, HEIGHT, PLATE_YELLOW, WIDTH, render_passage
+from zes.up.fixtures import DemoFleet
+from zes.up.vehicle_images import (
+    EU_BLUE,
+    HEIGHT,
+    PLATE_YELLOW,
+    REGISTERED_COLOURS,
+    WIDTH,
+    VehicleLook,
+    look_of,
+    render_passage,
+)
 
 AT = datetime(2026, 12, 1, 9, 30, 15, tzinfo=UTC)
 PLATES = ("V221FX", "12ABC3", "GBB123", "99XKN4", "TNR12X", "52BLF8", "XL123G", "4TFD22")
@@ -108,3 +119,60 @@ def test_same_plate_same_picture_other_plate_other_crop() -> None:
     other = passage_images(*render("12ABC3", seed=1))
     assert one == again  # deterministic for a seed: a reviewer sees what was sent
     assert one[0][1] != other[0][1]
+
+
+# -- the register's description drawn (issue 21) ---------------------------------------------
+def test_a_vehicle_looks_as_its_kind_and_registered_colour() -> None:
+    van = Vehicle("VBB12B", "Bedrijfsauto", 2800, eu_category="N1", colour="WIT")
+    truck = Vehicle("BX12CD", "Bedrijfsauto", 18000, eu_category="N3", colour="ROOD")
+    assert look_of(van) == VehicleLook("WIT", "van")
+    assert look_of(truck) == VehicleLook("ROOD", "truck")
+    assert look_of(Vehicle("AB12CD", "Personenauto")) == VehicleLook(None, "car")
+    assert look_of(Vehicle("MZ12CD", "Motorfiets", colour="ZWART")).shape == "two_wheeler"
+    assert look_of(Vehicle("WT12CD", "Oplegger")).shape == "trailer"
+    assert look_of(Vehicle("BS12CD", "Bus")).shape == "bus"
+
+
+def _rendered(look: VehicleLook) -> Image:
+    image, _ = render_passage(
+        "V221FX", site_id="up-sim", camera_id="sim-1", at=AT, rng=random.Random(1), look=look
+    )
+    return image
+
+
+@pytest.mark.parametrize("shape", ["car", "van", "truck", "bus", "two_wheeler", "trailer"])
+def test_each_shape_is_drawn_in_the_registered_colour(shape: str) -> None:
+    red = _rendered(VehicleLook("ROOD", shape))  # type: ignore[arg-type]
+    white = _rendered(VehicleLook("WIT", shape))  # type: ignore[arg-type]
+    share = 0.03 if shape == "two_wheeler" else 0.12
+    assert near(red, REGISTERED_COLOURS["ROOD"], 30) > share
+    assert near(white, REGISTERED_COLOURS["ROOD"], 30) < 0.005
+    assert near(white, REGISTERED_COLOURS["WIT"], 12) > share
+
+
+def test_a_truck_is_taller_than_a_van_and_a_van_than_a_car() -> None:
+    """Where the body starts, in the vehicle's column: the kinds are told apart at a glance."""
+
+    def top(shape: str) -> int:
+        image = _rendered(VehicleLook("ROOD", shape))  # type: ignore[arg-type]
+        rows = near_mask(image, REGISTERED_COLOURS["ROOD"])[:, 250:].any(axis=1)  # not the stamp
+        return int(np.argmax(rows))
+
+    assert top("truck") < top("van") < top("car")
+
+
+def near_mask(image: np.ndarray, colour: tuple[int, int, int], tolerance: int = 30) -> np.ndarray:
+    mask: np.ndarray = np.all(np.abs(image.astype(int) - np.array(colour)) <= tolerance, axis=-1)
+    return mask
+
+
+def test_the_demo_cameras_draw_each_plate_as_the_register_describes_it() -> None:
+    fleet = DemoFleet()
+    fleet.append("V221FX")
+    fleet.looks["V221FX"] = VehicleLook("ROOD", "van")
+    cameras = SimulatedCameras("127.0.0.1:9", "utrecht", fleet, 20.0, seed=5)
+    _, evidence = next(
+        (p, e) for p, e in (cameras.passage(AT) for _ in range(50)) if p.plate == "V221FX"
+    )
+    overview = jpeg_image(next(e.data for e in evidence if e.kind == "overview"))
+    assert near(overview, REGISTERED_COLOURS["ROOD"], 40) > 0.12

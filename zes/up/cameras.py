@@ -2,7 +2,8 @@
 evidence, published once a second exactly as an edge site publishes them.
 
 Each passage gets an overview frame (a synthetic vehicle front with the plate on a Dutch
-yellow plate, site, camera and time stamped) and the plate crop of it, as `Evidence` records
+yellow plate, site, camera and time stamped; a register vehicle in its registered colour and
+a shape for its kind) and the plate crop of it, as `Evidence` records
 on the evidence topic (key: passage id) sent before the envelopes that reference them, so the
 review app shows both images on every demo case.
 """
@@ -13,11 +14,14 @@ import random
 import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from enforcement.records import Evidence, Passage, encode_envelope, encode_evidence
+
+if TYPE_CHECKING:
+    from zes.up.vehicle_images import VehicleLook
 
 SITE_ID = "up-sim"
 ENVELOPE_PASSAGES = 50
@@ -33,6 +37,8 @@ class SimulatedCameras(threading.Thread):
         self.bootstrap, self.zone_id = bootstrap, zone_id
         self.passages_topic, self.evidence_topic = passages_topic, evidence_topic
         self.plates, self.rate = list(plates), rate
+        # A demo fleet knows how each of its vehicles looks (zes.up.fixtures.DemoFleet).
+        self.looks: Mapping[str, VehicleLook] = getattr(plates, "looks", {})
         self.rng = random.Random(seed)
         self.stopping = threading.Event()
         self.sent = 0
@@ -50,7 +56,14 @@ class SimulatedCameras(threading.Thread):
         plate = rng.choice(self.plates) if known else f"ZZ{rng.randrange(9999):04d}"
         camera_id = f"sim-{rng.randrange(2) + 1}"
         passage_id = uuid.uuid4()
-        frame, box = render_passage(plate, site_id=SITE_ID, camera_id=camera_id, at=now, rng=rng)
+        frame, box = render_passage(
+            plate,
+            site_id=SITE_ID,
+            camera_id=camera_id,
+            at=now,
+            rng=rng,
+            look=self.looks.get(plate),
+        )
         refs, evidence = evidence_records(passage_id, now, passage_images(frame, box))
         passage = Passage(
             passage_id=passage_id,

@@ -10,7 +10,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import redis
 import yaml
@@ -18,6 +18,10 @@ import yaml
 from enforcement.settings import Settings
 from zes.embedded import free_port
 from zes.up.supervisor import Child, UpError, zes_argv
+
+if TYPE_CHECKING:
+    from enforcement.model import Vehicle
+    from zes.up.vehicle_images import VehicleLook
 
 #: The documented default metrics ports; `zes up` takes a free one where a default is taken.
 DEFAULT_PORTS = {
@@ -71,22 +75,34 @@ def start_redis(work: Path, env: dict[str, str]) -> tuple[str, Child]:
 
 
 # -- the register ----------------------------------------------------------------------------
-def load_register(settings: Settings, work: Path, count: int, seed: int) -> list[str]:
-    """Write synthetic RDW files and load them; return the plates (for the traffic)."""
-    from enforcement.register.redis_store import register_from
+class DemoFleet(list[str]):
+    """The demo register's plates (for the traffic), with how each vehicle looks (its
+    registered colour and a shape for its kind) so the simulated cameras draw it as the
+    register describes it (issue 21)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.looks: dict[str, VehicleLook] = {}
+
+
+def load_register(settings: Settings, work: Path, count: int, seed: int) -> DemoFleet:
+    """Write synthetic RDW files and load them; return the plates and their looks."""
+    from enforcement.demo.fleet import write_synthetic_rdw
+    from enforcement.register.redis import register_from
     from enforcement.register.report import LoadReport
-    from enforcement.register.synth import write_synthetic_rdw
+    from zes.up.vehicle_images import look_of
 
     files = write_synthetic_rdw(work / "rdw", count, seed=seed)
-    plates: list[str] = []
+    fleet = DemoFleet()
 
-    def remember(vehicles: Iterator[Any]) -> Iterator[Any]:
+    def remember(vehicles: Iterator[Vehicle]) -> Iterator[Vehicle]:
         for vehicle in vehicles:
-            plates.append(vehicle.plate)
+            fleet.append(vehicle.plate)
+            fleet.looks[vehicle.plate] = look_of(vehicle)
             yield vehicle
 
     register_from(settings).replace_vehicles(remember(files.read(LoadReport())))
-    return plates
+    return fleet
 
 
 # -- the edge agent's video and site file ----------------------------------------------------

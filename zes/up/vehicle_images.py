@@ -2,6 +2,10 @@
 text on a Dutch-style yellow plate, and the site, camera and time stamped in the top-left
 corner, as roadside cameras stamp their frames.
 
+A register vehicle is drawn in its registered colour (`eerste_kleur`) with a shape for its
+kind (car, van, truck, bus, two-wheeler, trailer), so the officer's check "is the vehicle in
+the photo the one the register describes?" (issue 21) is real in the demo.
+
 Drawn with OpenCV in the size of the drive-by videos (640 × 360): flat colours keep the
 JPEGs small (about 15 kB the overview, 3 kB the crop), so 20 passages a second stay cheap to
 draw, publish and store. Demo only: nothing here is ever read as a real sighting.
@@ -11,12 +15,15 @@ from __future__ import annotations
 
 import functools
 import random
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Final, Literal
 
 import cv2
 import numpy as np
 
 from edge.recognition import Box, Image
+from enforcement.model import Vehicle
 from enforcement.plates import format_plate
 
 WIDTH, HEIGHT = 640, 360
@@ -31,6 +38,61 @@ BODY_COLOURS = (
     (200, 200, 200), (40, 40, 40), (160, 60, 30), (30, 30, 150), (230, 230, 230),
     (90, 110, 120), (40, 90, 40), (140, 140, 150),
 )  # fmt: skip
+#: RDW `eerste_kleur` -> BGR. Yellow is a mustard, never the plate's own yellow.
+REGISTERED_COLOURS: Final = {
+    "WIT": (235, 235, 235),
+    "ZWART": (35, 35, 35),
+    "GRIJS": (140, 140, 145),
+    "BLAUW": (160, 70, 30),
+    "ROOD": (40, 40, 185),
+    "GROEN": (50, 110, 40),
+    "GEEL": (20, 150, 200),
+    "BRUIN": (40, 70, 110),
+    "ORANJE": (20, 110, 230),
+    "BEIGE": (150, 185, 205),
+    "PAARS": (120, 40, 100),
+    "ROSE": (185, 150, 230),
+    "CREME": (200, 230, 240),
+}
+Shape = Literal["car", "van", "truck", "bus", "two_wheeler", "trailer"]
+
+
+@dataclass(frozen=True, slots=True)
+class VehicleLook:
+    """How a simulated camera draws a register vehicle: its registered colour and a shape
+    for its kind."""
+
+    colour: str | None
+    """RDW `eerste_kleur` (`WIT`); None or unknown: a colour drawn at random."""
+    shape: Shape = "car"
+
+
+def look_of(vehicle: Vehicle) -> VehicleLook:
+    """The look of a register vehicle: colour as registered, shape by kind, category and
+    mass (N1 or <= 3,500 kg a van, heavier goods vehicles a truck)."""
+    kind = vehicle.kind or ""
+    shape: Shape = "car"
+    if kind == "Bedrijfsauto":
+        heavy = vehicle.eu_category in ("N2", "N3") or (vehicle.max_mass_kg or 0) > 3500
+        shape = "truck" if heavy else "van"
+    elif kind == "Bus":
+        shape = "bus"
+    elif kind in ("Motorfiets", "Bromfiets"):
+        shape = "two_wheeler"
+    elif kind in ("Aanhangwagen", "Oplegger"):
+        shape = "trailer"
+    return VehicleLook(vehicle.colour, shape)
+
+
+#: Per shape: half width, top of the body, bottom, windscreen (top, bottom) below the top.
+_SHAPES: Final[dict[str, tuple[int, int, int, tuple[int, int] | None]]] = {
+    "car": (150, 95, 330, (10, 64)),
+    "van": (155, 45, 330, (12, 95)),
+    "truck": (185, 15, 335, (20, 100)),
+    "bus": (180, 10, 335, (15, 135)),
+    "two_wheeler": (55, 150, 330, None),
+    "trailer": (175, 40, 330, None),
+}
 PLATE_SIZE = (170, 37)
 """Width and height in pixels: the 520 × 110 mm plate, about 4.7 : 1."""
 FONT = cv2.FONT_HERSHEY_DUPLEX
@@ -74,9 +136,45 @@ def draw_plate(image: Image, plate: str, x: int, y: int) -> Box:
     return Box(x, y, x + w, y + h)
 
 
-def _vehicle_front(image: Image, cx: int, rng: random.Random) -> tuple[int, int]:
-    """A car seen from the front, centred at `cx`; returns where the plate's top-left goes."""
-    body = rng.choice(BODY_COLOURS)
+def _body_colour(look: VehicleLook | None, rng: random.Random) -> tuple[int, int, int]:
+    registered = REGISTERED_COLOURS.get((look.colour or "").upper()) if look else None
+    return registered if registered is not None else rng.choice(BODY_COLOURS)
+
+
+def _vehicle_front(
+    image: Image, cx: int, rng: random.Random, look: VehicleLook | None = None
+) -> tuple[int, int]:
+    """A vehicle seen from the front, centred at `cx`; returns where the plate's top-left
+    goes. Without a look: a car in a colour drawn at random (an unknown plate)."""
+    body = _body_colour(look, rng)
+    shape = look.shape if look else "car"
+    if shape == "car":
+        _car_front(image, cx, body)
+        return cx - PLATE_SIZE[0] // 2, 330 - 41
+    half, top, bottom, glass = _SHAPES[shape]
+    darker = tuple(int(c * 0.6) for c in body)
+    wheel = 25 if shape == "two_wheeler" else 40
+    for wx in {cx - half + 10, cx + half - 10 - wheel}:  # wheels under the body
+        cv2.rectangle(image, (wx, bottom - 20), (wx + wheel, bottom + 15), BLACK, cv2.FILLED)
+    cv2.rectangle(image, (cx - half, top), (cx + half, bottom), body, cv2.FILLED)
+    if glass is not None:  # a flat windscreen high up: vans, trucks and buses
+        cv2.rectangle(
+            image, (cx - half + 14, top + glass[0]), (cx + half - 14, top + glass[1]),
+            (90, 70, 60), cv2.FILLED,
+        )  # fmt: skip
+    if shape == "truck":  # the big grille of a cab-over truck
+        cv2.rectangle(image, (cx - 110, top + 150), (cx + 110, top + 230), darker, cv2.FILLED)
+    if shape == "two_wheeler":  # one headlight
+        cv2.circle(image, (cx, top + 40), 22, (225, 240, 250), cv2.FILLED)
+    elif shape != "trailer":
+        for lx in (cx - half + 12, cx + half - 72):  # headlights
+            y = bottom - 95
+            cv2.rectangle(image, (lx, y), (lx + 60, y + 27), (225, 240, 250), cv2.FILLED)
+    cv2.rectangle(image, (cx - half, bottom - 45), (cx + half, bottom), darker, cv2.FILLED)
+    return cx - PLATE_SIZE[0] // 2, bottom - 41
+
+
+def _car_front(image: Image, cx: int, body: tuple[int, int, int]) -> None:
     darker = tuple(int(c * 0.6) for c in body)
     half, top, bottom = 150, 95, 330
     for wx in (cx - half + 10, cx + half - 50):  # wheels under the body
@@ -92,7 +190,6 @@ def _vehicle_front(image: Image, cx: int, rng: random.Random) -> tuple[int, int]
         cv2.rectangle(image, (lx, top + 95), (lx + 60, top + 122), (225, 240, 250), cv2.FILLED)
     cv2.rectangle(image, (cx - 70, top + 98), (cx + 70, top + 130), darker, cv2.FILLED)
     cv2.rectangle(image, (cx - half, bottom - 45), (cx + half, bottom), darker, cv2.FILLED)
-    return cx - PLATE_SIZE[0] // 2, bottom - 41
 
 
 def _stamp(image: Image, site_id: str, camera_id: str, at: datetime) -> None:
@@ -104,12 +201,19 @@ def _stamp(image: Image, site_id: str, camera_id: str, at: datetime) -> None:
 
 
 def render_passage(
-    plate: str, *, site_id: str, camera_id: str, at: datetime, rng: random.Random
+    plate: str,
+    *,
+    site_id: str,
+    camera_id: str,
+    at: datetime,
+    rng: random.Random,
+    look: VehicleLook | None = None,
 ) -> tuple[Image, Box]:
-    """The overview frame of one passage and the plate's box in it."""
+    """The overview frame of one passage and the plate's box in it; `look`: the register
+    vehicle's colour and shape (None: an unknown plate, a car in a random colour)."""
     image = _road().copy()
     cx = WIDTH // 2 + rng.randrange(-60, 61)
-    x, y = _vehicle_front(image, cx, rng)
+    x, y = _vehicle_front(image, cx, rng, look)
     box = draw_plate(image, plate, x, y)
     _stamp(image, site_id, camera_id, at)
     return image, box

@@ -29,12 +29,13 @@ from __future__ import annotations
 import gc
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import fields
 from datetime import date
 from itertools import repeat
 from operator import attrgetter
 from pathlib import Path
 from typing import Any, Final, NamedTuple
+
+import msgspec
 
 from enforcement.model import Vehicle
 from enforcement.register.rdw.join import _Extras, _Join, _plate_codes, _spill_all
@@ -56,7 +57,7 @@ __all__ = ["read_vehicles"]
 
 # --- the loader -------------------------------------------------------------------------------
 #: Vehicle's fields in constructor order, with the default used when the files lack one.
-_VEHICLE_FIELDS: Final = tuple((f.name, f.default) for f in fields(Vehicle))
+_VEHICLE_FIELDS: Final = tuple((f.name, f.default) for f in msgspec.structs.fields(Vehicle))
 
 
 def read_vehicles(
@@ -133,7 +134,21 @@ class _Columns(NamedTuple):
     dets: Sequence[date | None]
     nls: Sequence[date | None]
     exported: Sequence[bool]
+    makes: Sequence[str | None]
+    names: Sequence[str | None]
+    colours: Sequence[str | None]
+    second_colours: Sequence[str | None]
     lines: Sequence[int]
+
+
+#: What RDW writes in a colour column for "no colour registered".
+_NO_COLOUR: Final = frozenset({"niet geregistreerd", "n.v.t.", "nvt", "onbekend"})
+
+
+def _colour(raw: str | None) -> str | None:
+    """An RDW colour as written (`WIT`, `GRIJS`), None for empty or "Niet geregistreerd"."""
+    text = _text(raw)
+    return None if text is None or text.lower() in _NO_COLOUR else text
 
 
 def _dates(raw: Sequence[Any], raw_dt: Sequence[Any], name: str) -> list[date | None]:
@@ -161,9 +176,10 @@ def _optional_ints(column: Sequence[Any]) -> list[int | None]:
 def _vehicle_columns(rows: list[tuple[Any, ...]], lines: Sequence[int]) -> _Columns:
     """The common case: a chunk of plain rows, parsed column by column."""
     try:
-        (plates, kinds, masses, categories, bodies, lengths, det, det_dt, nl, nl_dt, exports) = zip(
-            *rows, strict=True
-        )
+        (
+            plates, kinds, masses, categories, bodies, lengths, det, det_dt, nl, nl_dt, exports,
+            makes, names, colours, second_colours,
+        ) = zip(*rows, strict=True)  # fmt: skip
         dets = _dates(det, det_dt, "datum_eerste_toelating")
         nls = _dates(nl, nl_dt, "datum_eerste_tenaamstelling_in_nederland")
         mass_ints = _optional_ints(masses)
@@ -180,6 +196,10 @@ def _vehicle_columns(rows: list[tuple[Any, ...]], lines: Sequence[int]) -> _Colu
         dets,
         nls,
         [e == "Ja" for e in exports],
+        list(map(_text, makes)),
+        list(map(_text, names)),
+        list(map(_colour, colours)),
+        list(map(_colour, second_colours)),
         lines,
     )
 
@@ -191,7 +211,10 @@ def _vehicle_columns_by_row(
     report, name = source.report, source.name
     good: list[tuple[Any, ...]] = []
     for values, line in zip(rows, lines, strict=True):
-        raw_plate, kind, mass, category, body, length, det, det_dt, nl, nl_dt, export = values
+        (
+            raw_plate, kind, mass, category, body, length, det, det_dt, nl, nl_dt, export,
+            make, commercial_name, colour, second_colour,
+        ) = values  # fmt: skip
         try:
             good.append(
                 (
@@ -204,13 +227,17 @@ def _vehicle_columns_by_row(
                     _date(det, det_dt, "datum_eerste_toelating"),
                     _date(nl, nl_dt, "datum_eerste_tenaamstelling_in_nederland"),
                     export == "Ja",
+                    _text(make),
+                    _text(commercial_name),
+                    _colour(colour),
+                    _colour(second_colour),
                     line,
                 )
             )
         except _RowError as exc:
             report.skip(name, line, str(exc))
     if not good:
-        return _Columns((), (), (), (), (), (), (), (), (), ())
+        return _Columns(*([()] * len(_Columns._fields)))
     return _Columns(*zip(*good, strict=True))
 
 
@@ -226,7 +253,8 @@ def _take(column: Sequence[Any], keep: list[int]) -> list[Any]:
 
 def _build(columns: _Columns, join: _Join, name: str) -> list[Vehicle]:
     """Attach the secondary data to a chunk of vehicles and build the `Vehicle`s."""
-    plates, kinds, masses, categories, bodies, lengths, dets, nls, exported, lines = columns
+    plates, kinds, masses, categories, bodies, lengths, dets, nls, exported = columns[:9]
+    makes, names, colours, second_colours, lines = columns[9:]
     report = join.report
     codes = _plate_codes(plates)
     join.mark_seen(codes, lines)
@@ -251,10 +279,16 @@ def _build(columns: _Columns, join: _Join, name: str) -> list[Vehicle]:
                     keep.append(i)
             if not keep:
                 return []
-            plates, kinds, masses, categories, bodies, lengths, dets, nls, exported = (
+            (
+                plates, kinds, masses, categories, bodies, lengths, dets, nls, exported,
+                makes, names, colours, second_colours,
+            ) = (
                 _take(c, keep)
-                for c in (plates, kinds, masses, categories, bodies, lengths, dets, nls, exported)
-            )
+                for c in (
+                    plates, kinds, masses, categories, bodies, lengths, dets, nls, exported,
+                    makes, names, colours, second_colours,
+                )
+            )  # fmt: skip
             extras = _take(extras, keep)
         side = tuple(zip(*map(_EXTRAS_FIELDS, extras), strict=True))
     else:
@@ -275,6 +309,10 @@ def _build(columns: _Columns, join: _Join, name: str) -> list[Vehicle]:
         "first_nl_registration": nls,
         "fuels": fuels,
         "exported": exported,
+        "make": makes,
+        "commercial_name": names,
+        "colour": colours,
+        "second_colour": second_colours,
     }
     # Positional arguments through map(): a third faster than keywords, and still right if
     # base.py adds or reorders fields (a field we do not load gets its default).

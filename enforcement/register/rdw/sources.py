@@ -58,7 +58,15 @@ VEHICLE_FIELDS: Final = (
     "datum_eerste_tenaamstelling_in_nederland",
     "datum_eerste_tenaamstelling_in_nederland_dt",
     "export_indicator",
+    # The vehicle's description, for the officer who compares photo and register (issue 21);
+    # never read by the law. Absent from older extracts: then None.
+    "merk",
+    "handelsbenaming",
+    "eerste_kleur",
+    "tweede_kleur",
 )
+#: Fields whose absence is not worth a note: the description, which older extracts lack.
+_QUIET: Final = frozenset({"merk", "handelsbenaming", "eerste_kleur", "tweede_kleur"})
 #: Fields read from 8ys7-d773.
 FUEL_FIELDS: Final = (
     "kenteken",
@@ -227,7 +235,7 @@ class _Source:
         if "kenteken" not in positions:
             raise ValueError(f"{self.name}: no Kenteken column in the header")
         for field in self.fields:
-            if field not in positions and not field.endswith("_dt"):
+            if field not in positions and not field.endswith("_dt") and field not in _QUIET:
                 self.report.note(
                     f"{self.name}: column {field} absent", self.name, 1, f"no column {field}"
                 )

@@ -1,12 +1,16 @@
-"""The register's stored values: vehicles and exemptions as compact msgpack arrays."""
+"""The register's stored values: vehicles and exemptions as compact msgpack arrays.
+
+One module (some 600 lines): every stored format (layout 1's records, layout 2 and 3's
+buckets and tables, exemption lists) is read and written here, so a format change is
+reviewed in one place against the formats already deployed."""
 
 from __future__ import annotations
 
 import struct
 import zlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime
-from typing import Any, Final
+from typing import Any, Final, TypeAlias
 
 import msgspec
 
@@ -53,6 +57,10 @@ class _VehicleRec(msgspec.Struct, array_like=True, frozen=True, gc=False):
     fairground: bool = False
     removal: bool = False
     exported: bool = False
+    make: str | None = None
+    commercial_name: str | None = None
+    colour: str | None = None
+    second_colour: str | None = None
 
 
 class _ExemptionRec(msgspec.Struct, array_like=True, frozen=True, gc=False):
@@ -149,34 +157,16 @@ def encode_vehicle(vehicle: Vehicle) -> bytes:
         vehicle.fairground,
         vehicle.removal,
         vehicle.exported,
+        vehicle.make,
+        vehicle.commercial_name,
+        vehicle.colour,
+        vehicle.second_colour,
     )
     return _encoder.encode(_trim(row, _VEHICLE_DEFAULTS))
 
 
-#: Vehicle's fields in the order `_vehicle_values` yields them (by name, not by position in
-#: the dataclass, so reordering Vehicle cannot mix values up).
-_VEHICLE_FIELDS: Final = (
-    "plate",
-    "kind",
-    "max_mass_kg",
-    "eu_category",
-    "body",
-    "body_type_codes",
-    "body_codes",
-    "particularity_codes",
-    "axles",
-    "length_cm",
-    "first_admission",
-    "first_nl_registration",
-    "fuels",
-    "fairground",
-    "removal",
-    "exported",
-)
-
-
-def _vehicle_values(plate: str, rec: _VehicleRec) -> tuple[Any, ...]:
-    return (
+def _vehicle_from(plate: str, rec: _VehicleRec) -> Vehicle:
+    return Vehicle(
         plate,
         rec.kind,
         rec.max_mass_kg,
@@ -193,37 +183,11 @@ def _vehicle_values(plate: str, rec: _VehicleRec) -> tuple[Any, ...]:
         rec.fairground,
         rec.removal,
         rec.exported,
+        rec.make,
+        rec.commercial_name,
+        rec.colour,
+        rec.second_colour,
     )
-
-
-def _slot_setters() -> tuple[Callable[[Vehicle, Any], None], ...] | None:
-    """Setters for Vehicle's slots, or None when `__init__` must run (validation added).
-
-    A frozen dataclass's `__init__` sets each field through `object.__setattr__`; calling
-    the slot descriptors directly does the same in ~half the time, which is most of the
-    cost of a cold lookup (decoding is ~0.5 µs, building the Vehicle ~2.5 µs).
-    """
-    if hasattr(Vehicle, "__post_init__") or not hasattr(Vehicle, "__slots__"):
-        return None
-    return tuple(getattr(Vehicle, name).__set__ for name in _VEHICLE_FIELDS)
-
-
-_SETTERS: Final = _slot_setters()
-_new_object: Final = object.__new__
-
-
-def _vehicle_from(plate: str, rec: _VehicleRec) -> Vehicle:
-    return _vehicle_of(_vehicle_values(plate, rec))
-
-
-def _vehicle_of(values: tuple[Any, ...]) -> Vehicle:
-    """A Vehicle from its values in `_VEHICLE_FIELDS` order."""
-    if _SETTERS is None:
-        return Vehicle(**dict(zip(_VEHICLE_FIELDS, values, strict=True)))
-    vehicle: Vehicle = _new_object(Vehicle)
-    for setter, value in zip(_SETTERS, values, strict=True):
-        setter(vehicle, value)
-    return vehicle
 
 
 def decode_vehicle(plate: str, raw: bytes) -> Vehicle:
@@ -329,10 +293,17 @@ def _merge(current: list[_ExemptionRec], incoming: Iterable[_ExemptionRec]) -> i
 # strings, fuel rows and code sets: 15 bytes a typical van, 37 MB of Redis per million
 # vehicles all told (benchmarks.register, 1M synthetic RDW vehicles).
 # A lookup still reads one key per plate (MGET), and decodes only the plate's own record.
+# Layout 3 is layout 2 (the same keys, buckets and tables) with the vehicle's description
+# (make, commercial name, colours) as one index into a table of description sets, placed
+# before the rarely-set fields so a described van stays a short array: +1 to 3 bytes a
+# vehicle, where a trailing field would cost ~8 (benchmarks.register, issue 21).
 # --------------------------------------------------------------------------------------------
 
-#: The stored layout this code reads and writes (the generation's `meta` says which).
-VEHICLE_LAYOUT: Final = 2
+#: The stored layout this code writes (the generation's `meta` says which).
+VEHICLE_LAYOUT: Final = 3
+#: The layouts this code reads: a layout-2 generation reads as undescribed vehicles until
+#: the next load writes layout 3.
+READABLE_LAYOUTS: Final = frozenset({2, 3})
 #: Vehicles per bucket on average. Fewer: more key overhead; more: each lookup moves more
 #: bytes (measured on 1M vehicles: 8 per bucket 388k MGET keys/s, 16 486k/s, 24 454k/s;
 #: 16 and 24 both ~41 bytes of Redis a vehicle).
@@ -347,7 +318,30 @@ _SEP: Final = b"\x00"
 
 
 class _PackedVehicle(msgspec.Struct, array_like=True, frozen=True, gc=False):
-    """A vehicle as table indexes (`VehicleTables`); positions as `_VehicleRec`."""
+    """A vehicle as table indexes (`VehicleTables`), layout 3."""
+
+    kind: int | None
+    max_mass_kg: int | None = None
+    eu_category: int | None = None
+    body: int | None = None
+    axles: int | None = None
+    length_cm: int | None = None
+    first_admission: int | None = None
+    first_nl_registration: int | None = None
+    fuels: int = 0
+    body_type_codes: int = 0
+    body_codes: int = 0
+    description: int = 0
+    """Index into the generation's description sets: (make, commercial name, colour,
+    second colour); 0 none."""
+    particularity_codes: tuple[int, ...] = ()
+    fairground: bool = False
+    removal: bool = False
+    exported: bool = False
+
+
+class _PackedVehicle2(msgspec.Struct, array_like=True, frozen=True, gc=False):
+    """A layout-2 record: layout 3 without the description (read only)."""
 
     kind: int | None
     max_mass_kg: int | None = None
@@ -364,6 +358,8 @@ class _PackedVehicle(msgspec.Struct, array_like=True, frozen=True, gc=False):
     fairground: bool = False
     removal: bool = False
     exported: bool = False
+    description: int = 0
+    """Never stored in layout 2: always the default, "no description"."""
 
 
 _PACKED_DEFAULTS: Final = _defaults(_PackedVehicle)
@@ -378,10 +374,22 @@ class _VehicleMeta(msgspec.Struct, array_like=True, frozen=True, gc=False):
     strings: list[str]
     fuel_sets: list[tuple[_FuelRec, ...]]
     code_sets: list[tuple[str, ...]]
+    descriptions: list[_Description] = []
 
+
+_Description: TypeAlias = tuple[str | None, str | None, str | None, str | None]
+#: Index 0 of the description sets: nothing registered (and every record written before
+#: descriptions were stored).
+_NO_DESCRIPTION: Final[_Description] = (None, None, None, None)
 
 _meta_decoder: Final = msgspec.msgpack.Decoder(_VehicleMeta)
-_packed_decoder: Final = msgspec.msgpack.Decoder(_PackedVehicle)
+_PackedDecoder: TypeAlias = (
+    "msgspec.msgpack.Decoder[_PackedVehicle] | msgspec.msgpack.Decoder[_PackedVehicle2]"
+)
+_packed_decoders: Final[dict[int, _PackedDecoder]] = {
+    3: msgspec.msgpack.Decoder(_PackedVehicle),
+    2: msgspec.msgpack.Decoder(_PackedVehicle2),
+}
 
 
 class VehicleLayoutError(ValueError):
@@ -419,10 +427,13 @@ class VehicleTables:
         self._fuel_sets: dict[tuple[_FuelRec, ...], int] = {(): 0}
         self._fuel_ids: dict[int, tuple[tuple[Fuel, ...], int]] = {}
         self._code_sets: dict[tuple[str, ...], int] = {(): 0}
+        self._descriptions: dict[_Description, int] = {_NO_DESCRIPTION: 0}
+        self.descriptions: list[_Description] = [_NO_DESCRIPTION]
         self.strings: list[str] = []
         self.fuel_sets: list[tuple[Fuel, ...]] = [()]
         self.code_sets: list[tuple[str, ...]] = [()]
         self.buckets = 0
+        self._decoder: _PackedDecoder = _packed_decoders[VEHICLE_LAYOUT]
 
     def _string(self, value: str | None) -> int | None:
         if value is None:
@@ -438,6 +449,14 @@ class VehicleTables:
         if found is None:
             found = self._code_sets[values] = len(self.code_sets)
             self.code_sets.append(values)
+        return found
+
+    def _description(self, vehicle: Vehicle) -> int:
+        key = (vehicle.make, vehicle.commercial_name, vehicle.colour, vehicle.second_colour)
+        found = self._descriptions.get(key)
+        if found is None:
+            found = self._descriptions[key] = len(self.descriptions)
+            self.descriptions.append(key)
         return found
 
     def _fuel_set(self, fuels: tuple[Fuel, ...]) -> int:
@@ -470,6 +489,7 @@ class VehicleTables:
             self._fuel_set(tuple(vehicle.fuels)),
             self._code_set(tuple(vehicle.body_type_codes)),
             self._code_set(tuple(vehicle.body_codes)),
+            self._description(vehicle),
             tuple(vehicle.particularity_codes),
             vehicle.fairground,
             vehicle.removal,
@@ -490,36 +510,47 @@ class VehicleTables:
             for fuels in self.fuel_sets
         ]
         return _encoder.encode(
-            _VehicleMeta(VEHICLE_LAYOUT, buckets, self.strings, fuel_sets, self.code_sets)
+            _VehicleMeta(
+                VEHICLE_LAYOUT,
+                buckets,
+                self.strings,
+                fuel_sets,
+                self.code_sets,
+                self.descriptions if len(self.descriptions) > 1 else [],
+            )
         )
 
     @classmethod
     def from_meta(cls, raw: bytes) -> VehicleTables:
-        """A generation's tables; a layout other than VEHICLE_LAYOUT is refused."""
+        """A generation's tables; a layout not in READABLE_LAYOUTS is refused."""
         # The layout is read before the rest, so another layout's tables never decode here.
         try:
             head = msgspec.msgpack.decode(raw)
             layout = head[0] if isinstance(head, list) and head else None
         except msgspec.DecodeError as exc:
             raise VehicleLayoutError("the vehicle generation's meta is not readable") from exc
-        if layout != VEHICLE_LAYOUT:
+        if layout not in READABLE_LAYOUTS:
             raise VehicleLayoutError(
                 f"the vehicle register is stored in layout {layout}; this release reads "
-                f"layout {VEHICLE_LAYOUT}"
+                f"layouts {', '.join(map(str, sorted(READABLE_LAYOUTS)))}"
             )
         meta = _meta_decoder.decode(raw)
         tables = cls()
         tables.strings = meta.strings
         tables.fuel_sets = [_fuels(recs) for recs in meta.fuel_sets]
         tables.code_sets = meta.code_sets
+        tables.descriptions = [_NO_DESCRIPTION, *meta.descriptions[1:]]
         tables.buckets = meta.buckets
+        tables._decoder = _packed_decoders[meta.layout]
         return tables
 
     def unpack(self, plate: str, raw: bytes) -> Vehicle:
         """The inverse of `pack`."""
-        rec = _packed_decoder.decode(raw)
+        rec = self._decoder.decode(raw)
         strings = self.strings
-        values = (
+        make, name, colour, second_colour = self.descriptions[rec.description]
+        # Positional, in Vehicle's field order (a Struct is built in C: ~0.3 µs).
+        return Vehicle(
             plate,
             None if rec.kind is None else strings[rec.kind],
             rec.max_mass_kg,
@@ -536,8 +567,11 @@ class VehicleTables:
             rec.fairground,
             rec.removal,
             rec.exported,
+            make,
+            name,
+            colour,
+            second_colour,
         )
-        return _vehicle_of(values)
 
 
 def encode_bucket(entries: Sequence[tuple[bytes, bytes]]) -> bytes:

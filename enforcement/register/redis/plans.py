@@ -1,11 +1,15 @@
-"""The vehicle and exemption registers in Redis, for the stream's batched join.
+"""The vehicle and exemption registers in Redis, for the stream's batched join: the key
+layout and every algorithm, with no I/O of its own.
 
-One key layout and one codec serve a synchronous (`RedisRegister`) and an asyncio
-(`AsyncRedisRegister`) adapter. The logic is written once, sans I/O: every operation is a
-*plan*, a generator that yields Redis work (`_Batch`: one pipelined round trip; `_Read`: the
-same for the hot lookup path, pre-packed; `_Watch` / `_Commit`: an optimistic
-WATCH/MULTI/EXEC transaction) and receives the replies. Each adapter only runs plans against
-its client, so the two cannot drift apart.
+Every operation is a *plan*, a generator that yields Redis work (`Batch`: one pipelined
+round trip; `Read`: the same for the hot lookup path, pre-packed; `Watch` / `Commit`: an
+optimistic WATCH/MULTI/EXEC transaction) and receives the replies. The stores only run plans
+against their client: `sync_store.RedisRegister` (every operation: loaders, tools, the review
+app) and `async_store.AsyncRedisRegister` (the stream's read and claim path), so they cannot
+drift apart. `RegisterPlans` is the one entry point; `routing` holds what the stores need of
+their client. One module of some 900 lines on purpose: the key layout below is shared by
+every plan (reads, reloads with their generations, grants, claims), and each is read against
+it; split by operation, the layout would be spelled in several files.
 
 Key layout 2 (`P` = prefix, `G` = a generation number, `H` = `plate_hash(plate)`):
 
@@ -54,11 +58,6 @@ from datetime import date, datetime, timedelta
 from itertools import compress
 from typing import Any, Final, TypeAlias, TypeVar, cast
 
-import hiredis
-import redis
-import redis.asyncio
-import redis.asyncio.cluster
-import redis.cluster
 import redis.exceptions
 from redis.exceptions import NoScriptError
 
@@ -97,7 +96,6 @@ from enforcement.register.redis.codec import (
     encode_bucket,
 )
 from enforcement.register.redis.scripts import _DAY_PERMIT, _FLIP, _ROLLING_CASE, _Script
-from enforcement.register.redis.urls import AsyncClient, SyncClient
 
 _log = logging.getLogger(__name__)
 _T = TypeVar("_T")
@@ -169,53 +167,53 @@ def _text(raw: object) -> str | None:
 # Plans: the logic, written once. A plan yields these and gets the replies sent back.
 # --------------------------------------------------------------------------------------------
 
-_Arg: TypeAlias = str | bytes | int | float
-_Command: TypeAlias = tuple[_Arg, ...]
+Arg: TypeAlias = str | bytes | int | float
+Command: TypeAlias = tuple[Arg, ...]
 
 
 @dataclass(frozen=True, slots=True)
-class _Batch:
+class Batch:
     """Run commands in one pipeline (one round trip). Reply: one result per command, with
     a command's error as an exception object in its place."""
 
-    commands: Sequence[_Command]
+    commands: Sequence[Command]
 
 
 @dataclass(frozen=True, slots=True)
-class _Read:
+class Read:
     """Plain reads (GET/MGET) in one round trip, on the hot lookup path. Reply: the raw
     replies; an error reply is raised, or with `errors_in_place` put in its reply's place
-    (as `_Batch` does). Sent pre-packed by hiredis on a pooled connection: redis-py's
+    (as `Batch` does). Sent pre-packed by hiredis on a pooled connection: redis-py's
     pipeline spends about as long re-checking each of the ~2000 arguments of a batch in
     Python as the whole round trip takes (and, for a batch's case claims, a fifth of the
     stream's time per passage)."""
 
-    commands: Sequence[_Command]
+    commands: Sequence[Command]
     errors_in_place: bool = False
 
 
 @dataclass(frozen=True, slots=True)
-class _Watch:
+class Watch:
     """WATCH `keys` on a held connection, then run `reads` there. Reply: the read results."""
 
     keys: Sequence[str]
-    reads: Sequence[_Command]
+    reads: Sequence[Command]
 
 
 @dataclass(frozen=True, slots=True)
-class _Commit:
+class Commit:
     """MULTI, `commands`, EXEC on the watching connection. Reply: the results, or None when
     a watched key changed (nothing was written)."""
 
-    commands: Sequence[_Command]
+    commands: Sequence[Command]
 
 
-_Op: TypeAlias = _Batch | _Read | _Watch | _Commit
-_Plan: TypeAlias = Generator[_Op, Any, _T]
+Op: TypeAlias = Batch | Read | Watch | Commit
+Plan: TypeAlias = Generator[Op, Any, _T]
 
 
-def _ok(results: list[Any]) -> list[Any]:
-    """The replies of a `_Batch`, raising the first error reply (an outage as
+def ok(results: list[Any]) -> list[Any]:
+    """The replies of a `Batch`, raising the first error reply (an outage as
     `RegisterUnavailable`)."""
     for result in results:
         if isinstance(result, Exception):
@@ -273,8 +271,9 @@ class _VehicleGeneration:
     """None for generation "0", the empty register (and before the first read)."""
     bucket_keys: tuple[str, ...]
     cache: dict[str, tuple[bytes, Vehicle]] = field(default_factory=dict)
-    """Plate -> (bucket bytes, decoded vehicle). Building a frozen 16-field
-    dataclass costs more than fetching it (~4 µs here), and the same vans pass every day.
+    """Plate -> (bucket bytes, decoded vehicle). Decoding a plate's record (finding it in
+    its bucket, unpacking, building the Vehicle: ~1.5 µs) costs more than a cache hit, and
+    the same vans pass every day.
     Equal bucket bytes mean an equal record. One cache per generation: the tables the
     records index, and the bucket keys, belong to it; a view of an older generation
     decoding late writes to that generation's cache only."""
@@ -396,7 +395,7 @@ class _BucketBuilder:
 _FRAME: Final = struct.Struct("<IBH")
 
 
-class _Core:
+class RegisterPlans:
     """Key layout, codec use and every algorithm; no I/O of its own."""
 
     def __init__(
@@ -430,14 +429,14 @@ class _Core:
     # -- helpers ----------------------------------------------------------------------------
 
     @staticmethod
-    def batch(*commands: _Command) -> _Plan[list[Any]]:
-        return _ok((yield _Batch(commands)))
+    def batch(*commands: Command) -> Plan[list[Any]]:
+        return ok((yield Batch(commands)))
 
-    def eval(self, script: _Script, keys: Sequence[str], args: Sequence[_Arg]) -> _Plan[Any]:
+    def eval(self, script: _Script, keys: Sequence[str], args: Sequence[Arg]) -> Plan[Any]:
         """EVALSHA, falling back to EVAL when the server lost its script cache (restart,
         failover): one round trip in the normal case."""
         tail = (len(keys), *keys, *args)
-        (result,) = yield _Batch([("EVALSHA", script.sha, *tail)])
+        (result,) = yield Batch([("EVALSHA", script.sha, *tail)])
         if isinstance(result, NoScriptError):
             (result,) = yield from self.batch(("EVAL", script.text, *tail))
         elif isinstance(result, Exception):
@@ -453,7 +452,7 @@ class _Core:
 
     def read(
         self, plates: Sequence[str], at: datetime | None, *, vehicles: bool, exemptions: bool
-    ) -> _Plan[RegisterView]:
+    ) -> Plan[RegisterView]:
         """MGET vehicle buckets and/or exemptions plus the generation pointers, one round
         trip (two once per vehicle generation, to read its tables)."""
         at_ts = _timestamp(at) if at is not None else None
@@ -464,7 +463,7 @@ class _Core:
         for _attempt in range(_MAX_GENERATION_RETRIES):
             held = self._vehicles
             used = {self.veh.name: held.gen, self.exm.name: self._exemption_gen}
-            commands: list[_Command] = []
+            commands: list[Command] = []
             empty: list[_Kind] = []
             if vehicles and used[self.veh.name] is not None:
                 if held.tables is not None:
@@ -481,7 +480,7 @@ class _Core:
             commands.extend(("EXISTS", kind.legacy_cur) for kind in empty)
             # The pointers come last: read after the data, they prove the data was current.
             commands.extend(("GET", kind.cur) for kind in kinds)
-            results = yield _Read(commands)
+            results = yield Read(commands)
             pointers = results[-len(kinds) :]
             legacy = results[-len(kinds) - len(empty) : -len(kinds)]
             fresh = True
@@ -508,13 +507,13 @@ class _Core:
             return RegisterView(vehicle_map, exemption_map)
         raise RegisterUnavailable("the register generation kept changing during a lookup")
 
-    def _hold_vehicles(self, gen: str) -> _Plan[None]:
+    def _hold_vehicles(self, gen: str) -> Plan[None]:
         """Read generation `gen`'s tables (once per generation and reader)."""
         if gen == "0":
             self._vehicles = _EMPTY_VEHICLES
             return
         data = self.veh.data(gen)
-        (raw,) = yield _Read([("GET", data + "meta")])
+        (raw,) = yield Read([("GET", data + "meta")])
         if raw is None:
             # A current generation always has a meta (written before the flip): this one
             # was written by something else.
@@ -554,7 +553,7 @@ class _Core:
         vehicles: Iterable[Vehicle],
         chunk: int,
         progress: Callable[[int], None] | None,
-    ) -> _Plan[int]:
+    ) -> Plan[int]:
         """Pack every vehicle (no I/O yet), then write the buckets as a new generation."""
         builder = _BucketBuilder()
         for vehicle in vehicles:
@@ -565,7 +564,7 @@ class _Core:
 
     def _write_vehicles(
         self, builder: _BucketBuilder, chunk: int, progress: Callable[[int], None] | None
-    ) -> _Plan[int]:
+    ) -> Plan[int]:
         written: Callable[[int], None] | None = None
         if progress is not None:
             written = lambda _rows: progress(builder.unique)  # noqa: E731
@@ -575,7 +574,7 @@ class _Core:
         )
         return builder.unique
 
-    def migrate(self) -> _Plan[dict[str, int]]:
+    def migrate(self) -> Plan[dict[str, int]]:
         """Convert a layout-1 register in place: vehicles re-packed into buckets,
         exemptions (grants added at a desk included) copied; then the layout-1 keys go.
         Returns the vehicles and exemption plates carried over per kind (absent: that
@@ -594,7 +593,7 @@ class _Core:
             moved[self.exm.name] = yield from self.replace(self.exm, rows, 5000, None)
         return moved
 
-    def _legacy_rows(self, kind: _Kind, gen: str) -> _Plan[list[tuple[str, bytes]]]:
+    def _legacy_rows(self, kind: _Kind, gen: str) -> Plan[list[tuple[str, bytes]]]:
         """(plate, stored value) of every key of a layout-1 generation."""
         data = f"{kind.legacy}:{gen}:"
         pattern = _glob_escape(data) + "*"
@@ -620,7 +619,7 @@ class _Core:
         chunk: int,
         progress: Callable[[int], None] | None,
         size: Callable[[], int] | None = None,
-    ) -> _Plan[int]:
+    ) -> Plan[int]:
         """Write a new generation in MSET chunks, flip `cur` to it, drop the old one.
 
         `rows` are (key suffix, value): a plate for exemptions, a bucket for vehicles;
@@ -635,7 +634,7 @@ class _Core:
         written = 0
         try:
             data = kind.data(gen)
-            pairs: list[_Arg] = []
+            pairs: list[Arg] = []
             for plate, value in rows:
                 pairs.append(data + plate)
                 pairs.append(value)
@@ -667,7 +666,7 @@ class _Core:
         yield from self._reap_quietly(kind)
         return count
 
-    def _write_chunk(self, kind: _Kind, gen: str, pairs: list[_Arg]) -> _Plan[int]:
+    def _write_chunk(self, kind: _Kind, gen: str, pairs: list[Arg]) -> Plan[int]:
         results = yield from self.batch(
             ("MSET", *pairs),
             # Heartbeat (XX: never re-register a generation that was reaped) and proof that
@@ -679,14 +678,14 @@ class _Core:
             raise RegisterReloadError(f"the new {kind.name} generation was reaped mid-load")
         return len(pairs) // 2
 
-    def drop(self, kind: _Kind, gen: str) -> _Plan[int]:
+    def drop(self, kind: _Kind, gen: str) -> Plan[int]:
         """UNLINK every key of a generation (SCAN, each batch's UNLINK riding along with
         the next SCAN), then forget the generation."""
         removed = yield from self._unlink_matching(_glob_escape(kind.data(gen)) + "*")
         yield from self.batch(("ZREM", kind.gens, gen))
         return removed
 
-    def _drop_legacy_quietly(self, kind: _Kind) -> _Plan[None]:
+    def _drop_legacy_quietly(self, kind: _Kind) -> Plan[None]:
         """Remove a layout-1 register of this kind, now that layout 2 is current."""
         try:
             (there,) = yield from self.batch(("EXISTS", kind.legacy_cur))
@@ -696,12 +695,12 @@ class _Core:
         except Exception as exc:
             _log.warning("could not remove the layout-1 %s register (%s)", kind.name, exc)
 
-    def _unlink_matching(self, pattern: str) -> _Plan[int]:
+    def _unlink_matching(self, pattern: str) -> Plan[int]:
         cursor = 0
         pending: list[bytes] = []
         removed = 0
         while True:
-            commands: list[_Command] = []
+            commands: list[Command] = []
             if pending:
                 commands.append(("UNLINK", *pending))
                 removed += len(pending)
@@ -715,7 +714,7 @@ class _Core:
             removed += len(pending)
         return removed
 
-    def _abandon(self, kind: _Kind, gen: str) -> _Plan[None]:
+    def _abandon(self, kind: _Kind, gen: str) -> Plan[None]:
         """Drop a failed load's generation, unless the failure was a lost *reply* to a flip
         that did happen: then `gen` is current and must stay."""
         try:
@@ -726,7 +725,7 @@ class _Core:
         if _text(current) != gen:
             yield from self._drop_quietly(kind, gen)
 
-    def _drop_quietly(self, kind: _Kind, gen: str) -> _Plan[None]:
+    def _drop_quietly(self, kind: _Kind, gen: str) -> Plan[None]:
         try:
             yield from self.drop(kind, gen)
         except Exception as exc:
@@ -735,7 +734,7 @@ class _Core:
                 "could not remove %s generation %s (%s); a later load will", kind.name, gen, exc
             )
 
-    def _reap_quietly(self, kind: _Kind) -> _Plan[None]:
+    def _reap_quietly(self, kind: _Kind) -> Plan[None]:
         """Remove generations left behind by crashed or failed loads."""
         try:
             (stale,) = yield from self.batch(
@@ -751,7 +750,7 @@ class _Core:
         exemptions: Iterable[Exemption],
         chunk: int,
         progress: Callable[[int], None] | None,
-    ) -> _Plan[int]:
+    ) -> Plan[int]:
         # One key holds all of a plate's exemptions, so group before writing anything.
         grouped: dict[str, list[_ExemptionRec]] = {}
         for exemption in exemptions:
@@ -759,7 +758,7 @@ class _Core:
         rows = ((plate, _encode_recs(recs)) for plate, recs in grouped.items())
         return (yield from self.replace(self.exm, rows, chunk, progress))
 
-    def add_exemptions(self, exemptions: Iterable[Exemption]) -> _Plan[int]:
+    def add_exemptions(self, exemptions: Iterable[Exemption]) -> Plan[int]:
         """Merge grants into the current exemption generation (optimistic transaction:
         a concurrent grant or a reload flip makes the round start over)."""
         grouped: dict[str, list[_ExemptionRec]] = {}
@@ -776,11 +775,11 @@ class _Core:
         for start in range(0, len(plates), _ADD_CHUNK):
             part = plates[start : start + _ADD_CHUNK]
             while True:
-                (raw_gen,) = yield _Watch([self.exm.cur], [("GET", self.exm.cur)])
+                (raw_gen,) = yield Watch([self.exm.cur], [("GET", self.exm.cur)])
                 data = self.exm.data(_text(raw_gen) or "0")
                 keys = [data + plate for plate in part]
-                (raws,) = yield _Watch(keys, [("MGET", *keys)])
-                writes: list[_Arg] = []
+                (raws,) = yield Watch(keys, [("MGET", *keys)])
+                writes: list[Arg] = []
                 new_plates = part_changed = 0
                 for plate, key, raw in zip(part, keys, raws, strict=True):
                     current = [] if raw is None else _exemptions_decoder.decode(raw)
@@ -789,12 +788,12 @@ class _Core:
                         part_changed += n
                         new_plates += raw is None
                         writes.extend((key, _encode_recs(current)))
-                commands: list[_Command] = []
+                commands: list[Command] = []
                 if writes:
                     commands.append(("MSET", *writes))
                 if new_plates:
                     commands.append(("INCRBY", self.exm.size, new_plates))
-                if (yield _Commit(commands)) is not None:
+                if (yield Commit(commands)) is not None:
                     changed += part_changed
                     break
         return changed
@@ -802,28 +801,28 @@ class _Core:
     # -- cases and day permits --------------------------------------------------------------
 
     def claim_case(
-        self, plate: str, zone_id: str, at: datetime, interval_hours: int, opener: str = ""
-    ) -> _Plan[CaseClaim]:
+        self, plate: str, scope: str, at: datetime, interval_hours: int, opener: str = ""
+    ) -> Plan[CaseClaim]:
         (claim,) = yield from self.claim_cases(
-            [ClaimRequest(plate, zone_id, at, interval_hours, opener)]
+            [ClaimRequest(plate, scope, at, interval_hours, opener)]
         )
         return claim
 
-    def claim_cases(self, requests: Sequence[ClaimRequest]) -> _Plan[list[CaseClaim]]:
+    def claim_cases(self, requests: Sequence[ClaimRequest]) -> Plan[list[CaseClaim]]:
         """Claim many cases in one round trip (the stream claims a whole batch at once).
 
         24 h: SET NX then GET; the stored opener tells a re-decision of the opening passage
         (after a crash) that it is still the first. Other intervals: a rolling window in Lua.
         """
         now_ms = _now_ms()
-        commands: list[_Command] = []
-        shapes: list[tuple[str, str, str, int]] = []  # plate, zone, day, commands used
-        for plate, zone_id, at, interval_hours, opener in requests:
+        commands: list[Command] = []
+        shapes: list[tuple[str, str, date, int]] = []  # plate, scope, day, commands used
+        for plate, scope, at, interval_hours, opener in requests:
             if interval_hours < 1:
                 raise ValueError("interval_hours must be >= 1")
             at_ms = int(_timestamp(at) * 1000)  # also rejects a naive instant
             day = at.astimezone(LOCAL_TZ).date()
-            base = f"{self.prefix}:case:{zone_id}:{self._hash(plate)}"
+            base = f"{self.prefix}:case:{scope}:{self._hash(plate)}"
             if interval_hours == 24:
                 # R35: one sanction per local calendar day (23 or 25 hours around DST).
                 end_ms = int(end_of_day(day).timestamp() * 1000)
@@ -831,21 +830,21 @@ class _Core:
                 key = f"{base}:{day.isoformat()}"
                 commands.append(("SET", key, opener or "1", "NX", "PXAT", expire_ms))
                 commands.append(("GET", key))
-                shapes.append((plate, zone_id, day.isoformat(), 2))
+                shapes.append((plate, scope, day, 2))
             else:
                 span_ms = interval_hours * 3_600_000
                 expire_ms = max(at_ms + span_ms, now_ms) + self._case_margin_ms
                 tail = (1, f"{base}:{interval_hours}h", at_ms, span_ms, day.isoformat())
                 commands.append(("EVALSHA", _ROLLING_CASE.sha, *tail, expire_ms, opener))
-                shapes.append((plate, zone_id, day.isoformat(), 1))
-        replies = list((yield _Read(commands, errors_in_place=True))) if commands else []
+                shapes.append((plate, scope, day, 1))
+        replies = list((yield Read(commands, errors_in_place=True))) if commands else []
         if any(isinstance(r, NoScriptError) for r in replies):
             # The server lost its script cache (restart, failover): load it, then redo.
             yield from self.batch(("SCRIPT", "LOAD", _ROLLING_CASE.text))
-            replies = list((yield _Read(commands, errors_in_place=True)))
+            replies = list((yield Read(commands, errors_in_place=True)))
         claims: list[CaseClaim] = []
         position = 0
-        for (plate, zone_id, day_text, used), request in zip(shapes, requests, strict=True):
+        for (plate, scope, day, used), request in zip(shapes, requests, strict=True):
             reply = replies[position : position + used]
             position += used
             for item in reply:
@@ -855,10 +854,12 @@ class _Core:
             if used == 2:
                 opened, stored = reply
                 first = bool(opened) or (bool(opener) and _text(stored) == opener)
-                claims.append(CaseClaim(f"{plate}:{zone_id}:{day_text}", first))
+                claims.append(CaseClaim(plate, scope, day, first))
             else:
                 first_flag, case_day = reply[0]
-                claims.append(CaseClaim(f"{plate}:{zone_id}:{_text(case_day)}", bool(first_flag)))
+                # A rolling case is keyed by the day its interval started, kept in Redis.
+                started = date.fromisoformat(cast(str, _text(case_day)))
+                claims.append(CaseClaim(plate, scope, started, bool(first_flag)))
         return claims
 
     def _permit_key(self, plate: str, municipality: str, year: int) -> str:
@@ -869,7 +870,7 @@ class _Core:
 
     def use_day_permit(
         self, plate: str, municipality: str, day: date, max_per_year: int
-    ) -> _Plan[DayPermitUse]:
+    ) -> Plan[DayPermitUse]:
         if max_per_year < 0:
             raise ValueError("max_per_year must be >= 0")
         key = self._permit_key(plate, municipality, day.year)
@@ -880,11 +881,11 @@ class _Core:
         )
         return DayPermitUse(int(count), bool(consumed), bool(refused))
 
-    def day_permits_used(self, plate: str, municipality: str, year: int) -> _Plan[int]:
+    def day_permits_used(self, plate: str, municipality: str, year: int) -> Plan[int]:
         (count,) = yield from self.batch(("SCARD", self._permit_key(plate, municipality, year)))
         return int(count)
 
-    def stats(self) -> _Plan[dict[str, int]]:
+    def stats(self) -> Plan[dict[str, int]]:
         veh_gen, veh_size, exm_gen, exm_size, memory = yield from self.batch(
             ("GET", self.veh.cur),
             ("GET", self.veh.size),
@@ -901,41 +902,6 @@ class _Core:
         }
 
 
-# -- Redis Cluster ---------------------------------------------------------------------------
-# Every keyed command of a plan names keys of one slot (the hash tags above), so a Cluster
-# pipeline routes it whole. The few keyless commands are sent apart, to the node they need.
-
-#: Keyless commands a plan sends; all others carry their keys.
-_KEYLESS: Final = frozenset({"SCAN", "INFO", "SCRIPT"})
-
-
-def _cluster_target(client: Any, command: _Command) -> Any:
-    """The node(s) a keyless command goes to: a SCAN's MATCH pattern carries its hash tag
-    (so the one node of that slot); INFO every primary; SCRIPT LOAD the client's default
-    (every primary)."""
-    name = command[0]
-    if name == "SCAN":
-        return client.get_node_from_key(command[command.index("MATCH") + 1])
-    if name == "INFO":
-        return client.get_primaries()
-    return None
-
-
-def _cluster_reply(command: _Command, reply: Any) -> Any:
-    """A keyless command's Cluster reply in the shape of a single node's."""
-    name = command[0]
-    if name == "SCAN":
-        cursors, keys = reply  # ({node: cursor}, keys)
-        return [next(iter(cursors.values())), keys]
-    if name == "INFO":
-        return {"used_memory": sum(int(info["used_memory"]) for info in reply.values())}
-    return reply
-
-
-def _is_cluster(client: object) -> bool:
-    return isinstance(client, redis.cluster.RedisCluster | redis.asyncio.cluster.RedisCluster)
-
-
 def _legacy_error(kind: _Kind) -> RegisterLayoutError:
     return RegisterLayoutError(
         f"the {kind.name} register in Redis is in layout 1 (one key per plate); this "
@@ -943,17 +909,12 @@ def _legacy_error(kind: _Kind) -> RegisterLayoutError:
     )
 
 
-def _pack(commands: Sequence[_Command]) -> list[bytes]:
-    # hiredis accepts any tuple of str, bytes, int and float (its stub says a 1-tuple).
-    return [hiredis.pack_command(cast(Any, command)) for command in commands]
-
-
 def _unavailable(what: str, exc: BaseException) -> RegisterUnavailable:
     # Redis connection errors name host and port, never keys: safe to pass on.
     return RegisterUnavailable(f"Redis register unavailable ({what}): {type(exc).__name__}: {exc}")
 
 
-def _io_error(what: str, exc: Exception) -> Exception:
+def io_error(what: str, exc: Exception) -> Exception:
     """What a failed Redis call raises inside the plan: outages become
     `RegisterUnavailable` (chained to the cause), anything else stays as it is."""
     if isinstance(exc, _OUTAGE):
@@ -961,33 +922,3 @@ def _io_error(what: str, exc: Exception) -> Exception:
         unavailable.__cause__ = exc
         return unavailable
     return exc
-
-
-# --------------------------------------------------------------------------------------------
-# The adapters: run plans, nothing else.
-# --------------------------------------------------------------------------------------------
-
-
-def _make_core(
-    client: SyncClient | AsyncClient,
-    prefix: str,
-    secret: bytes | None,
-    vehicle_cache_size: int,
-    case_margin: timedelta,
-    stale_load_after: timedelta,
-) -> _Core:
-    """Check the client and build the shared core (both adapters' constructors)."""
-    decoding = (
-        client.get_encoder().decode_responses
-        if _is_cluster(client)
-        else client.get_connection_kwargs().get("decode_responses")
-    )
-    if decoding:
-        raise ValueError("the register stores msgpack bytes: use decode_responses=False")
-    return _Core(
-        prefix,
-        secret,
-        vehicle_cache_size=vehicle_cache_size,
-        case_margin=case_margin,
-        stale_load_after=stale_load_after,
-    )

@@ -1,4 +1,5 @@
-"""The register on a synchronous `redis.Redis` client (loaders, tools, tests)."""
+"""The register on a synchronous `redis.Redis` client: every operation of the plans
+(loaders, tools, the review app, tests). It only runs plans (`plans`) against its client."""
 
 from __future__ import annotations
 
@@ -21,20 +22,14 @@ from enforcement.register.protocol import (
     DayPermitUse,
     RegisterView,
 )
-from enforcement.register.redis.plans import (
-    _KEYLESS,
-    _Batch,
-    _cluster_reply,
-    _cluster_target,
-    _Command,
-    _io_error,
-    _is_cluster,
-    _make_core,
-    _ok,
-    _pack,
-    _Plan,
-    _Read,
-    _Watch,
+from enforcement.register.redis.plans import Batch, Command, Plan, Read, Watch, io_error, ok
+from enforcement.register.redis.routing import (
+    KEYLESS,
+    cluster_reply,
+    cluster_target,
+    is_cluster,
+    pack,
+    plans_for,
 )
 from enforcement.register.redis.urls import SyncClient, client_from_url
 from enforcement.settings import Settings
@@ -65,30 +60,30 @@ class RedisRegister:
         stale_load_after: timedelta = timedelta(hours=1),
     ) -> None:
         self._client = client
-        self._cluster = _is_cluster(client)
-        self._core = _make_core(
+        self._cluster = is_cluster(client)
+        self._plans = plans_for(
             client, prefix, secret, vehicle_cache_size, case_margin, stale_load_after
         )
 
-    def _run(self, plan: _Plan[_T], what: str) -> _T:
+    def _run(self, plan: Plan[_T], what: str) -> _T:
         watching: Any = None
         try:
             op = next(plan)
             while True:
                 try:
                     result: Any
-                    if self._cluster and isinstance(op, _Batch | _Read):
+                    if self._cluster and isinstance(op, Batch | Read):
                         result = self._cluster_batch(op.commands)
-                        if isinstance(op, _Read) and not op.errors_in_place:
-                            _ok(result)
-                    elif isinstance(op, _Batch):
+                        if isinstance(op, Read) and not op.errors_in_place:
+                            ok(result)
+                    elif isinstance(op, Batch):
                         pipe: Any = self._client.pipeline(transaction=False)
                         for command in op.commands:
                             pipe.execute_command(*command)
                         result = pipe.execute(raise_on_error=False)
-                    elif isinstance(op, _Read):
+                    elif isinstance(op, Read):
                         result = self._read(op.commands, op.errors_in_place)
-                    elif isinstance(op, _Watch):
+                    elif isinstance(op, Watch):
                         if watching is None:
                             watching = self._client.pipeline(transaction=True)
                         watching.watch(*op.keys)
@@ -105,7 +100,7 @@ class RedisRegister:
                         finally:
                             tx.reset()
                 except Exception as exc:
-                    op = plan.throw(_io_error(what, exc))  # the plan may clean up, or re-raise
+                    op = plan.throw(io_error(what, exc))  # the plan may clean up, or re-raise
                 else:
                     op = plan.send(result)
         except StopIteration as stop:
@@ -115,13 +110,13 @@ class RedisRegister:
                 watching.reset()
             plan.close()
 
-    def _cluster_batch(self, commands: Sequence[_Command]) -> list[Any]:
-        """A `_Batch` on a Cluster: keyed commands in one Cluster pipeline (one round trip
+    def _cluster_batch(self, commands: Sequence[Command]) -> list[Any]:
+        """A `Batch` on a Cluster: keyed commands in one Cluster pipeline (one round trip
         per node), then the keyless ones apart (no plan orders a keyless command before a
         keyed one it depends on). Errors in place."""
         client: Any = self._client
         results: list[Any] = [None] * len(commands)
-        keyed = [i for i, c in enumerate(commands) if c[0] not in _KEYLESS]
+        keyed = [i for i, c in enumerate(commands) if c[0] not in KEYLESS]
         if keyed:
             pipe = client.pipeline(transaction=False)
             for i in keyed:
@@ -129,24 +124,24 @@ class RedisRegister:
             for i, reply in zip(keyed, pipe.execute(raise_on_error=False), strict=True):
                 results[i] = reply
         for i, command in enumerate(commands):
-            if command[0] in _KEYLESS:
-                target = _cluster_target(client, command)
+            if command[0] in KEYLESS:
+                target = cluster_target(client, command)
                 try:
                     if target is None:
                         reply = client.execute_command(*command)
                     else:
                         reply = client.execute_command(*command, target_nodes=target)
-                    results[i] = _cluster_reply(command, reply)
+                    results[i] = cluster_reply(command, reply)
                 except redis.exceptions.ResponseError as error:
                     results[i] = error
         return results
 
-    def _read(self, commands: Sequence[_Command], errors_in_place: bool = False) -> list[Any]:
+    def _read(self, commands: Sequence[Command], errors_in_place: bool = False) -> list[Any]:
         """Send pre-packed commands on a pooled connection, under the client's retry
         policy; a connection left with unread replies is closed, never reused."""
         pool: Any = cast(Any, self._client).connection_pool  # one node only (see _run)
         conn: Any = pool.get_connection()
-        packed = _pack(commands)
+        packed = pack(commands)
 
         def reply() -> Any:
             try:
@@ -172,38 +167,38 @@ class RedisRegister:
 
     def lookup(self, plates: Sequence[str], at: datetime | None = None) -> RegisterView:
         """Vehicles, and the exemptions relevant at `at`, for a batch: one round trip."""
-        return self._run(self._core.read(plates, at, vehicles=True, exemptions=True), "lookup")
+        return self._run(self._plans.read(plates, at, vehicles=True, exemptions=True), "lookup")
 
     def vehicles(self, plates: Sequence[str]) -> dict[str, Vehicle]:
-        view = self._run(self._core.read(plates, None, vehicles=True, exemptions=False), "lookup")
+        view = self._run(self._plans.read(plates, None, vehicles=True, exemptions=False), "lookup")
         return dict(view.vehicles)
 
     def exemptions(
         self, plates: Sequence[str], at: datetime | None = None
     ) -> dict[str, tuple[Exemption, ...]]:
-        view = self._run(self._core.read(plates, at, vehicles=False, exemptions=True), "lookup")
+        view = self._run(self._plans.read(plates, at, vehicles=False, exemptions=True), "lookup")
         return dict(view.exemptions)
 
     def claim_case(
-        self, plate: str, zone_id: str, at: datetime, interval_hours: int, opener: str = ""
+        self, plate: str, scope: str, at: datetime, interval_hours: int, opener: str = ""
     ) -> CaseClaim:
         """Open the sanction case of this violation, or join the one already open (R35)."""
-        plan = self._core.claim_case(plate, zone_id, at, interval_hours, opener)
+        plan = self._plans.claim_case(plate, scope, at, interval_hours, opener)
         return self._run(plan, "claim case")
 
     def claim_cases(self, requests: Sequence[ClaimRequest]) -> list[CaseClaim]:
         """`claim_case` for many violations in one round trip."""
-        return self._run(self._core.claim_cases(requests), "claim cases")
+        return self._run(self._plans.claim_cases(requests), "claim cases")
 
     def use_day_permit(
         self, plate: str, municipality: str, day: date, max_per_year: int
     ) -> DayPermitUse:
         """Count local day `day` as a day permit day of this plate in this municipality."""
-        plan = self._core.use_day_permit(plate, municipality, day, max_per_year)
+        plan = self._plans.use_day_permit(plate, municipality, day, max_per_year)
         return self._run(plan, "day permit")
 
     def day_permits_used(self, plate: str, municipality: str, year: int) -> int:
-        return self._run(self._core.day_permits_used(plate, municipality, year), "day permit")
+        return self._run(self._plans.day_permits_used(plate, municipality, year), "day permit")
 
     def replace_vehicles(
         self,
@@ -217,7 +212,7 @@ class RedisRegister:
         A repeated plate keeps its last row and counts once. `progress` gets the running
         count of vehicles packed (every `chunk`), then of vehicles written.
         """
-        return self._run(self._core.replace_vehicles(vehicles, chunk, progress), "reload")
+        return self._run(self._plans.replace_vehicles(vehicles, chunk, progress), "reload")
 
     def replace_exemptions(
         self,
@@ -232,21 +227,21 @@ class RedisRegister:
         last record of an issuer reference wins). Grants added with `add_exemptions` while
         this runs are not carried over: the source this reads must already contain them.
         """
-        return self._run(self._core.replace_exemptions(exemptions, chunk, progress), "reload")
+        return self._run(self._plans.replace_exemptions(exemptions, chunk, progress), "reload")
 
     def add_exemptions(self, exemptions: Iterable[Exemption]) -> int:
         """Add grants to the current exemption generation; returns records added or changed
         (idempotent; the same issuer reference replaces, e.g. a revocation)."""
-        return self._run(self._core.add_exemptions(exemptions), "add exemptions")
+        return self._run(self._plans.add_exemptions(exemptions), "add exemptions")
 
     def migrate(self) -> dict[str, int]:
         """Convert a layout-1 register in place (`zes register migrate`): vehicles and
         exemptions, grants added at a desk included. Returns vehicles and exemption plates
         carried over per kind; a kind already in layout 2 is left alone."""
-        return self._run(self._core.migrate(), "migrate")
+        return self._run(self._plans.migrate(), "migrate")
 
     def stats(self) -> dict[str, int]:
-        return self._run(self._core.stats(), "stats")
+        return self._run(self._plans.stats(), "stats")
 
 
 def register_from(settings: Settings, *, socket_timeout_s: float | None = None) -> RedisRegister:

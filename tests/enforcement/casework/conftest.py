@@ -28,7 +28,7 @@ from enforcement.records import (
     VehicleFacts,
     Violation,
 )
-from enforcement.register.redis_store import RedisRegister
+from enforcement.register.redis import RedisRegister
 from enforcement.zones import DEFAULT_ZONES, ZoneCatalog
 
 KEY = bytes.fromhex("5f0e3c9a8b7d61f24c3ea9d05b18e7c26a94f1d3b0c87e5a2d691f4b3ce0a875")

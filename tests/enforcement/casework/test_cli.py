@@ -20,7 +20,7 @@ from enforcement.casework.evidence import EvidenceVault
 from enforcement.casework.intake import CaseIntake
 from enforcement.casework.models import User
 from enforcement.casework.review import QueueFilter
-from enforcement.register.redis_store import RedisRegister
+from enforcement.register.redis import RedisRegister
 from tests.enforcement.casework.conftest import AUDIT_KEY, KEY, SEEN, _van, violation
 
 pytestmark = pytest.mark.redis

@@ -21,7 +21,7 @@ from enforcement.casework.purge import purge
 from enforcement.casework.recheck import Rechecker
 from enforcement.casework.review import QueueFilter, ReviewError
 from enforcement.model import Exemption
-from enforcement.register.redis_store import RedisRegister
+from enforcement.register.redis import RedisRegister
 from enforcement.zones import DEFAULT_ZONES, ZoneCatalog
 from tests.enforcement.casework.conftest import (
     SEEN,

@@ -14,14 +14,14 @@ import redis
 from kafka import KafkaConsumer, KafkaProducer
 from kafka.admin import KafkaAdminClient, NewTopic
 
+from enforcement.demo.fleet import synthetic_plates
 from enforcement.flows import store
 from enforcement.flows.records import encode_flow_batch
 from enforcement.flows.settings import FlowSettings
 from enforcement.flows.sink import FlowSink, SinkMetrics
 from enforcement.model import Fuel, Vehicle
 from enforcement.records import decode_dead_letter
-from enforcement.register.redis_store import RedisRegister
-from enforcement.register.synth import synthetic_plates
+from enforcement.register.redis import RedisRegister
 from tests.enforcement.casework.conftest import CaseDB
 from tests.enforcement.flows.helpers import batch, key
 from tests.stream.harness import SECRET, StreamHarness, passage

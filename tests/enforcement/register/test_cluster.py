@@ -19,12 +19,12 @@ import redis.cluster
 
 from enforcement.model import Exemption, Fuel, Vehicle
 from enforcement.register.protocol import ClaimRequest
+from enforcement.register.redis import AsyncRedisRegister, RedisRegister
 from enforcement.register.redis.urls import (
     async_client_from_url,
     client_from_url,
     parse_cluster_url,
 )
-from enforcement.register.redis_store import AsyncRedisRegister, RedisRegister
 from tests.conftest import missing
 from zes.embedded import free_port, wait_for_port
 
@@ -178,7 +178,8 @@ def test_the_register_runs_on_a_cluster(cluster: Cluster) -> None:
                 [ClaimRequest(p, "amsterdam", AT, 24, "q") for p in PLATES[:300]]
             )
             assert all(c.first for c in claimed)
-            assert await reader.add_exemptions([permit]) == 0  # already there: idempotent
+            use = await reader.use_day_permit(PLATES[2], "Utrecht", date(2026, 3, 10), 12)
+            assert use.consumed  # EVALSHA on the plate's own slot
         finally:
             await aclient.aclose()
 

@@ -15,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from enforcement.model import LOCAL_TZ, Exemption, Fuel, Vehicle
+from enforcement.register.redis import AsyncRedisRegister, RedisRegister
 from enforcement.register.redis.codec import (
     VehicleLayoutError,
     VehicleTables,
@@ -25,7 +26,6 @@ from enforcement.register.redis.codec import (
     encode_vehicle,
 )
 from enforcement.register.redis.plans import RegisterLayoutError
-from enforcement.register.redis_store import AsyncRedisRegister, RedisRegister
 
 SECRET = b"layout-test-secret-0123456789"
 AT = datetime(2026, 6, 3, 10, 0, tzinfo=LOCAL_TZ)
@@ -56,6 +56,10 @@ _vehicles = st.builds(
     fairground=st.booleans(),
     removal=st.booleans(),
     exported=st.booleans(),
+    make=_maybe_text,
+    commercial_name=_maybe_text,
+    colour=_maybe_text,
+    second_colour=_maybe_text,
 )
 
 
@@ -96,9 +100,56 @@ def test_a_typical_van_packs_into_a_fraction_of_layout_1() -> None:
     assert len(tables.pack(van)) <= 20 < len(encode_vehicle(van))
 
 
+def test_a_described_van_costs_a_few_bytes_more_and_reads_back_whole() -> None:
+    van = Vehicle(
+        "VBB12B",
+        "Bedrijfsauto",
+        2800,
+        eu_category="N1",
+        body="gesloten opbouw",
+        axles=2,
+        length_cm=541,
+        first_admission=date(2018, 2, 1),
+        first_nl_registration=date(2018, 2, 1),
+        fuels=(Fuel("Diesel", "6"),),
+        body_type_codes=("BB",),
+        body_codes=("04",),
+    )
+    described = msgspec.structs.replace(
+        van, make="MERCEDES-BENZ", commercial_name="SPRINTER", colour="WIT"
+    )
+    tables = VehicleTables()
+    plain, full = tables.pack(van), tables.pack(described)
+    # The description is one index before the rarely-set fields, not four strings.
+    assert len(full) - len(plain) <= 3
+    reader = VehicleTables.from_meta(tables.meta(1))
+    assert reader.unpack("VBB12B", full) == described
+    assert reader.unpack("VBB12B", plain) == van
+
+
+def test_a_layout_2_generation_reads_as_undescribed_vehicles() -> None:
+    """A generation loaded by the release before descriptions (layout 2: no description
+    table, the rarely-set fields right after the code sets) reads until the next load."""
+    strings = ["Bedrijfsauto", "N1"]
+    meta = msgspec.msgpack.encode([2, 256, strings, [[]], [[]]])
+    # kind, mass, category, body, axles, length, DET, NL, fuels, types, codes, then in
+    # layout 2 the particularity codes and the fairground flag.
+    record = msgspec.msgpack.encode([0, 2800, 1, None, 2, 541, None, None, 0, 0, 0, [145], True])
+    assert VehicleTables.from_meta(meta).unpack("VBB12B", record) == Vehicle(
+        "VBB12B",
+        "Bedrijfsauto",
+        2800,
+        eu_category="N1",
+        axles=2,
+        length_cm=541,
+        particularity_codes=(145,),
+        fairground=True,
+    )
+
+
 def test_a_meta_of_another_layout_is_refused_by_name() -> None:
-    future = msgspec.msgpack.encode([3, 256, ["something else"]])
-    with pytest.raises(VehicleLayoutError, match="layout 3; this release reads layout 2"):
+    future = msgspec.msgpack.encode([4, 256, ["something else"]])
+    with pytest.raises(VehicleLayoutError, match="layout 4; this release reads layouts 2, 3"):
         VehicleTables.from_meta(future)
     with pytest.raises(VehicleLayoutError, match="not readable"):
         VehicleTables.from_meta(b"\xc1")
@@ -164,7 +215,7 @@ def test_the_stream_reader_refuses_layout_1_too(
             reader = AsyncRedisRegister(client, redis_prefix, secret=SECRET)
             with pytest.raises(RegisterLayoutError, match="zes register migrate"):
                 await reader.lookup(["VBB12B"], AT)
-            assert await reader.migrate() == {"vehicles": 1}
+            assert RedisRegister(redis_client, redis_prefix).migrate() == {"vehicles": 1}
             assert (await reader.lookup(["VBB12B"], AT)).vehicles == {"VBB12B": VAN}
         finally:
             await client.aclose()

@@ -30,6 +30,8 @@ VEHICLE_COLUMNS = [
     ("merk", "Merk"),
     ("handelsbenaming", "Handelsbenaming"),
     ("inrichting", "Inrichting"),
+    ("eerste_kleur", "Eerste kleur"),
+    ("tweede_kleur", "Tweede kleur"),
     ("toegestane_maximum_massa_voertuig", "Toegestane maximum massa voertuig"),
     ("datum_eerste_toelating", "Datum eerste toelating"),
     ("datum_eerste_tenaamstelling_in_nederland", "Datum eerste tenaamstelling in Nederland"),
@@ -78,6 +80,8 @@ VEHICLES = [
         "merk": "VOLKSWAGEN",
         "handelsbenaming": "GOLF",
         "inrichting": "hatchback",
+        "eerste_kleur": "GRIJS",
+        "tweede_kleur": "Niet geregistreerd",
         "toegestane_maximum_massa_voertuig": "1796",
         "datum_eerste_toelating": "20140602",
         "datum_eerste_tenaamstelling_in_nederland": "20140602",
@@ -91,6 +95,8 @@ VEHICLES = [
         "merk": "VOLVO",
         "handelsbenaming": "FM",
         "inrichting": "betonmixer",
+        "eerste_kleur": "WIT",
+        "tweede_kleur": "ORANJE",
         "toegestane_maximum_massa_voertuig": "32000",
         "datum_eerste_toelating": "20190301",
         "datum_eerste_tenaamstelling_in_nederland": "20220615",
@@ -103,6 +109,7 @@ VEHICLES = [
         "merk": "FORD",
         "handelsbenaming": "TRANSIT CUSTOM",
         "inrichting": "gesloten opbouw",
+        "eerste_kleur": "WIT",
         "toegestane_maximum_massa_voertuig": "3400",
         "datum_eerste_toelating": "20230110",
         "datum_eerste_tenaamstelling_in_nederland": "20230110",
@@ -172,6 +179,9 @@ EXPECTED = {
         first_nl_registration=date(2014, 6, 2),
         fuels=(Fuel("Benzine", "6"),),
         length_cm=426,
+        make="VOLKSWAGEN",
+        commercial_name="GOLF",
+        colour="GRIJS",
     ),
     "BB100B": Vehicle(
         plate="BB100B",
@@ -185,6 +195,10 @@ EXPECTED = {
         first_admission=date(2019, 3, 1),
         first_nl_registration=date(2022, 6, 15),
         fuels=(Fuel("Diesel", "6"),),
+        make="VOLVO",
+        commercial_name="FM",
+        colour="WIT",
+        second_colour="ORANJE",
     ),
     "VNF12K": Vehicle(
         plate="VNF12K",
@@ -196,6 +210,9 @@ EXPECTED = {
         first_nl_registration=date(2023, 1, 10),
         fuels=(Fuel("Diesel", "6", "OVC-HEV"), Fuel("Elektriciteit", "6", "OVC-HEV")),
         exported=True,
+        make="FORD",
+        commercial_name="TRANSIT CUSTOM",
+        colour="WIT",
     ),
     "L369JR": Vehicle(
         plate="L369JR",
@@ -208,6 +225,8 @@ EXPECTED = {
         first_admission=date(2011, 9, 15),
         first_nl_registration=date(2011, 9, 15),
         fuels=(Fuel("Benzine", "5"),),
+        make="MERCEDES-BENZ",
+        commercial_name="VITO",
     ),
 }
 
@@ -493,7 +512,8 @@ def test_unknown_emission_class_is_counted_not_guessed(tmp_path: Path) -> None:
 
 # --- bad rows -----------------------------------------------------------------------------
 def test_malformed_csv_rows_are_skipped_with_line_and_reason(tmp_path: Path) -> None:
-    header = ",".join(display for _, display in VEHICLE_COLUMNS)
+    # An extract without the colour columns (older layouts): read, the colours None.
+    header = ",".join(display for api, display in VEHICLE_COLUMNS if "kleur" not in api)
     lines = [
         header,
         'XF100F,Personenauto,VW,GOLF,hatchback,"1,796",20140602,20140602,Nee,M1,426',

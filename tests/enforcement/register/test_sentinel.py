@@ -20,12 +20,12 @@ import redis.asyncio
 
 from enforcement.model import Fuel, Vehicle
 from enforcement.register.protocol import CaseClaim, ClaimRequest, RegisterUnavailable
+from enforcement.register.redis import AsyncRedisRegister, RedisRegister
 from enforcement.register.redis.urls import (
     async_client_from_url,
     client_from_url,
     parse_sentinel_url,
 )
-from enforcement.register.redis_store import AsyncRedisRegister, RedisRegister
 from tests.conftest import missing
 from zes.embedded import free_port, wait_for_port
 

@@ -31,7 +31,7 @@ from enforcement.casework.recheck import Rechecker
 from enforcement.casework.settings import CaseSettings
 from enforcement.model import Fuel, Vehicle
 from enforcement.records import AlternativeRead, EvidenceRef, ExemptionFacts
-from enforcement.register.redis_store import RedisRegister
+from enforcement.register.redis import RedisRegister
 from enforcement.settings import Settings, load_law
 from enforcement.web import create_app
 from tests.conftest import missing

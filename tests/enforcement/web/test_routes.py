@@ -18,7 +18,7 @@ from enforcement.casework.export import export
 from enforcement.casework.models import AuditEntry, Case, EvidenceBlob, EvidenceItem, User
 from enforcement.model import Exemption
 from enforcement.records import ExemptionFacts
-from enforcement.register.redis_store import RedisRegister
+from enforcement.register.redis import RedisRegister
 from enforcement.settings import Settings
 from enforcement.web.core.security import CONTENT_SECURITY_POLICY
 from tests.enforcement.casework.conftest import SEEN, CaseDB

@@ -10,12 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from enforcement.model import Vehicle
-from enforcement.plates import check, sidecode
-from enforcement.register import synth
-from enforcement.register.rdw import read_vehicles
-from enforcement.register.report import LoadReport
-from enforcement.register.synth import (
+from enforcement.demo import fleet as synth
+from enforcement.demo.fleet import (
     KIND_SHARES,
     SYNTH_TODAY,
     VEHICLE_COLUMNS,
@@ -23,6 +19,10 @@ from enforcement.register.synth import (
     synthetic_plates,
     write_synthetic_rdw,
 )
+from enforcement.model import Vehicle
+from enforcement.plates import check, sidecode
+from enforcement.register.rdw import read_vehicles
+from enforcement.register.report import LoadReport
 
 COUNT = 4000
 
