@@ -28,6 +28,8 @@ PURE_CORE = (
     "enforcement.plate_formats",
     "enforcement.keys",
     "enforcement.evidence_seal",
+    "enforcement.evidence_signing",
+    "enforcement.description",
     "enforcement.exemptions.policy",
     "enforcement.exemptions.decision",
 )

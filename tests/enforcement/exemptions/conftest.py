@@ -15,7 +15,7 @@ from enforcement.exemptions.desk import Desk, desk_from
 from enforcement.exemptions.files import EXAMPLE_DIR
 from enforcement.exemptions.settings import DeskSettings
 from enforcement.model import Fuel, Vehicle
-from enforcement.register.redis_store import RedisRegister
+from enforcement.register.redis import RedisRegister
 from enforcement.settings import Settings, load_law
 from tests.enforcement.casework.conftest import (  # noqa: F401  (fixtures used by name)
     case_db,

@@ -16,7 +16,7 @@ from enforcement.casework.db import make_engine, migrate, session_factory
 from enforcement.exemptions import desk as service
 from enforcement.exemptions.desk import desk_from
 from enforcement.exemptions.settings import DeskSettings
-from enforcement.register.redis_store import RedisRegister
+from enforcement.register.redis import RedisRegister
 from enforcement.settings import Settings, load_law
 from tests.enforcement.casework.conftest import AUDIT_KEY
 from tests.enforcement.exemptions.conftest import EURO5, NOW, TODAY, policy_dir

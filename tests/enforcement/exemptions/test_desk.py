@@ -27,7 +27,7 @@ from enforcement.exemptions.grants import SOURCE_NOTE
 from enforcement.model import LOCAL_TZ, ExemptionStatus
 from enforcement.platecheck import check_plate
 from enforcement.register.exemption_files import read_exemptions
-from enforcement.register.redis_store import RedisRegister
+from enforcement.register.redis import RedisRegister
 from enforcement.register.report import LoadReport
 from enforcement.settings import Settings, load_law
 from enforcement.zones import ZoneCatalog

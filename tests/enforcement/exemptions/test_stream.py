@@ -14,7 +14,7 @@ from enforcement.exemptions import desk as service
 from enforcement.exemptions.desk import desk_from
 from enforcement.exemptions.settings import DeskSettings
 from enforcement.model import LOCAL_TZ
-from enforcement.register.redis_store import RedisRegister
+from enforcement.register.redis import RedisRegister
 from enforcement.settings import Settings, load_law
 from tests.enforcement.casework.conftest import CaseDB
 from tests.enforcement.exemptions.conftest import policy_dir, van
