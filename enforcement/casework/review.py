@@ -4,7 +4,10 @@ Every action checks the case's state (a stale form cannot act twice), writes its
 entry in the same transaction and returns the case. Four-eyes: a confirmation needs a
 second, different reviewer's approval before export (per zone, `CaseSettings.four_eyes_for`).
 Never fine on doubt: a case whose register re-check cannot run is not closed or exported
-by it, and an undetermined case cannot be confirmed before the vehicle is identified.
+by it, an undetermined case cannot be confirmed before the vehicle is identified, and no
+case is confirmed unless the officer attests that the vehicle in the photo matches the one
+the register describes (misreads and cloned plates). Notes typed with an action are stored
+encrypted with the case (`casework.notes`), never in the audit log.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement, Select, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from enforcement.casework import audit
+from enforcement.casework import audit, notes
 from enforcement.casework.models import (
     ACTIVE_STATUSES,
     Case,
@@ -26,6 +29,7 @@ from enforcement.casework.models import (
     Sighting,
     User,
 )
+from enforcement.casework.notes import NoteCipher
 from enforcement.casework.recheck import Recheck, Rechecker
 from enforcement.plates import normalise
 
@@ -208,11 +212,23 @@ def _done(
     audit.append(session, actor, action, case_id=case.id, detail=dict(detail), at=now)
 
 
-def confirm(session: Session, case: Case, user: User, now: datetime, *, four_eyes: bool) -> Case:
+def confirm(
+    session: Session,
+    case: Case,
+    user: User,
+    now: datetime,
+    *,
+    four_eyes: bool,
+    attested: bool,
+) -> Case:
+    """Confirm the violation. `attested`: the officer ticked that the vehicle in the photo
+    matches the registered description (make, colour, body); without it nothing happens."""
     _holding(case, user, now)
     _expect(case, CaseStatus.OPEN, CaseStatus.ESCALATED)
     if case.needs_identification:
         raise ReviewError("identify_first")
+    if not attested:
+        raise ReviewError("attestation_required")
     if case.correction and case.correction.get("closes"):
         # A confirmation says violation: an escalated closing correction no longer closes.
         case.correction = {**case.correction, "closes": False}
@@ -220,7 +236,7 @@ def confirm(session: Session, case: Case, user: User, now: datetime, *, four_eye
     case.status = (CaseStatus.CONFIRMED if four_eyes else CaseStatus.APPROVED).value
     if not four_eyes:
         case.approved_by = user.id
-    _done(session, case, user.username, "confirm", now, four_eyes=four_eyes)
+    _done(session, case, user.username, "confirm", now, four_eyes=four_eyes, attested=True)
     return case
 
 
@@ -240,9 +256,26 @@ def approve(session: Session, case: Case, user: User, now: datetime) -> Case:
     return case
 
 
+def _note(
+    session: Session, cipher: NoteCipher | None, case: Case, user: User, kind: str, text: str,
+    now: datetime,
+) -> bool:  # fmt: skip
+    if text.strip() and cipher is None:
+        raise ValueError("a note is only stored encrypted: pass the NoteCipher")
+    return cipher is not None and notes.write(session, cipher, case, user.username, kind, text, now)
+
+
 def reject(
-    session: Session, case: Case, user: User, now: datetime, reason: str, text: str = ""
+    session: Session,
+    case: Case,
+    user: User,
+    now: datetime,
+    reason: str,
+    text: str = "",
+    *,
+    cipher: NoteCipher | None = None,
 ) -> Case:
+    """Reject the case; `text` (required for `other`) becomes an encrypted note."""
     _holding(case, user, now)
     _expect(case, CaseStatus.OPEN, CaseStatus.CONFIRMED, CaseStatus.ESCALATED)
     try:
@@ -254,17 +287,28 @@ def reject(
         raise ReviewError("reason_text_required")
     case.status = CaseStatus.REJECTED.value
     case.reject_reason = code.value
-    case.reject_text = text or None
     case.closed_at = now
+    _note(session, cipher, case, user, "reject", text, now)
     _done(session, case, user.username, "reject", now, reason=code.value)
     return case
 
 
-def escalate(session: Session, case: Case, user: User, now: datetime, note: str = "") -> Case:
+def escalate(
+    session: Session,
+    case: Case,
+    user: User,
+    now: datetime,
+    note: str = "",
+    *,
+    cipher: NoteCipher | None = None,
+) -> Case:
+    """Send the case to a supervisor; `note` becomes an encrypted note on the case (the
+    audit entry says only whether there was one)."""
     _holding(case, user, now)
     _expect(case, CaseStatus.OPEN, CaseStatus.CONFIRMED)
     case.status = CaseStatus.ESCALATED.value
-    _done(session, case, user.username, "escalate", now, note=note.strip()[:2000])
+    noted = _note(session, cipher, case, user, "escalate", note, now)
+    _done(session, case, user.username, "escalate", now, noted=noted)
     return case
 
 
@@ -361,10 +405,17 @@ def recheck_exemptions(
 
 
 def other_sightings(session: Session, case: Case, limit: int = 20) -> list[tuple[Case, int]]:
-    """Other cases of the same plate in the same zone (with their sighting counts)."""
+    """Other cases of the plate the case is about now (`plate_for`: after a correction, the
+    corrected one) in the same zone, by their read or corrected plate, with their sighting
+    counts."""
+    plate = plate_for(case)
     rows = session.scalars(
         select(Case)
-        .where(Case.plate == case.plate, Case.zone_id == case.zone_id, Case.id != case.id)
+        .where(
+            or_(Case.plate == plate, Case.corrected_plate == plate),
+            Case.zone_id == case.zone_id,
+            Case.id != case.id,
+        )
         .order_by(Case.first_seen_at.desc())
         .limit(limit)
     ).all()

@@ -162,7 +162,7 @@ def test_every_form_post_needs_the_session_csrf_token(web: Web) -> None:
         web.client().post("/login", data={"username": "anna", "password": PASSWORD}).status_code
         == 403
     )
-    ok = _post(client, f"/cases/{case_id}/confirm")
+    ok = _post(client, f"/cases/{case_id}/confirm", attest="yes")
     assert ok.status_code == 303
     assert _case(web, case_id).status == "confirmed"
 
@@ -442,7 +442,7 @@ def test_four_eyes_the_confirmer_cannot_approve_and_another_reviewer_can(web: We
     case_id = _claim_next(anna, web)
     page = anna.get(f"/cases/{case_id}").text
     assert 'id="form-confirm"' in page and 'id="form-approve"' not in page
-    assert _post(anna, f"/cases/{case_id}/confirm").status_code == 303
+    assert _post(anna, f"/cases/{case_id}/confirm", attest="yes").status_code == 303
     assert _case(web, case_id).status == "confirmed"
     own = anna.get(f"/cases/{case_id}").text
     assert 'id="form-approve"' not in own and 'id="form-claim"' not in own
@@ -502,7 +502,7 @@ def test_four_eyes_can_be_off_for_a_zone(
     anna = logged_in(web, "anna")
     case_id = _claim_next(anna, web)
     assert "tweede boa" not in anna.get(f"/cases/{case_id}").text
-    _post(anna, f"/cases/{case_id}/confirm")
+    _post(anna, f"/cases/{case_id}/confirm", attest="yes")
     case = _case(web, case_id)
     assert (case.status, case.approved_by) == ("approved", web.users["anna"])
 
@@ -542,7 +542,7 @@ def test_acting_without_a_claim_is_refused(web: Web) -> None:
     anna, bram = logged_in(web, "anna"), logged_in(web, "bram")
     case_id = _claim_next(anna, web)
     assert 'id="form-confirm"' not in bram.get(f"/cases/{case_id}").text
-    refused = _post(bram, f"/cases/{case_id}/confirm")
+    refused = _post(bram, f"/cases/{case_id}/confirm", attest="yes")
     assert refused.status_code == 409
     assert "Neem de zaak eerst in behandeling" in refused.text
     assert _post(bram, f"/cases/{case_id}/claim").status_code == 409
@@ -558,7 +558,7 @@ def test_escalations_go_to_supervisors(web: Web) -> None:
     assert 'id="form-claim"' not in anna.get(f"/cases/{case_id}").text
     assert _post(anna, "/queue/next").headers["location"] == "/queue"
     assert _claim_next(sara, web) == case_id
-    _post(sara, f"/cases/{case_id}/confirm")
+    _post(sara, f"/cases/{case_id}/confirm", attest="yes")
     assert _case(web, case_id).status == "confirmed"
 
 
@@ -588,7 +588,7 @@ def test_correcting_the_plate_reruns_the_decision(web: Web) -> None:
     second = _claim_next(anna, web)
     undetermined = anna.get(f"/cases/{second}").text
     assert 'id="notice-identify"' in undetermined and 'id="form-confirm"' not in undetermined
-    assert _post(anna, f"/cases/{second}/confirm").status_code == 409
+    assert _post(anna, f"/cases/{second}/confirm", attest="yes").status_code == 409
     _post(anna, f"/cases/{second}/correct", plate="VNB12X")  # identified: the diesel van
     case = _case(web, second)
     assert (case.status, case.needs_identification, case.corrected_plate) == (
@@ -653,7 +653,7 @@ def test_the_audit_chain_holds_after_a_review_session(web: Web) -> None:
     anna = logged_in(web, "anna")
     case_id = _claim_next(anna, web)
     anna.get(f"/cases/{case_id}")
-    _post(anna, f"/cases/{case_id}/confirm")
+    _post(anna, f"/cases/{case_id}/confirm", attest="yes")
     with web.db.sessions() as session:
         report = audit.verify(session)
     assert report.ok and report.entries >= 5
