@@ -16,13 +16,15 @@ from enforcement.casework import audit, review
 from enforcement.casework.accounts import disable_user
 from enforcement.casework.export import export
 from enforcement.casework.models import AuditEntry, Case, EvidenceBlob, EvidenceItem, User
-from enforcement.model import Exemption
+from enforcement.model import Exemption, Fuel, Vehicle
 from enforcement.records import ExemptionFacts
 from enforcement.register.redis_store import RedisRegister
 from enforcement.settings import Settings
 from enforcement.web.core.security import CONTENT_SECURITY_POLICY
 from tests.enforcement.casework.conftest import SEEN, CaseDB
 from tests.enforcement.web.conftest import (
+    DIESEL_VAN,
+    ELECTRIC_VAN,
     NOW,
     PASSWORD,
     Web,
@@ -686,3 +688,79 @@ def test_ui_catalogue_covers_every_template_key() -> None:
         | {f"vclass_{c.value}" for c in VehicleClass}
     )
     assert built <= set(UI["en"]), built - set(UI["en"])
+
+
+# -- issue 21: the vehicle described, the attestation, look-alikes, notes --------------------
+def test_a_confirmation_needs_the_attestation_tick_and_it_is_audited(web: Web) -> None:
+    web.add_case()
+    anna = logged_in(web, "anna")
+    case_id = _claim_next(anna, web)
+    page = anna.get(f"/cases/{case_id}").text
+    assert 'name="attest"' in page and "komt overeen met de registerbeschrijving" in page
+    refused = _post(anna, f"/cases/{case_id}/confirm")
+    assert refused.status_code == 400
+    assert "Vink eerst aan" in refused.text
+    assert _case(web, case_id).status == "open"
+    assert ("anna", "confirm") not in _actions(web, case_id)
+    assert _post(anna, f"/cases/{case_id}/confirm", attest="yes").status_code == 303
+    assert _case(web, case_id).status == "confirmed"
+    with web.db.sessions() as session:
+        entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "confirm")).one()
+        assert entry.detail["attested"] is True
+
+
+def test_the_case_page_describes_the_registered_vehicle_and_its_look_alikes(web: Web) -> None:
+    # A battery-electric van one look-alike (B/8) away from the read diesel van.
+    look_alike = Vehicle(
+        plate="VN812X", kind="Bedrijfsauto", max_mass_kg=3000, eu_category="N1",
+        first_admission=date(2022, 5, 1), first_nl_registration=date(2022, 5, 1),
+        fuels=(Fuel("Elektriciteit", None),),
+    )  # fmt: skip
+    web.register.replace_vehicles([DIESEL_VAN, ELECTRIC_VAN, look_alike])
+    web.add_case("VNB12X")
+    anna = logged_in(web, "anna")
+    case_id = _claim_next(anna, web)
+    page = anna.get(f"/cases/{case_id}").text
+    assert "Geregistreerd: wit MERCEDES-BENZ SPRINTER, gesloten opbouw, N1" in page
+    assert re.search(r'class="lookalike allowed"><span class="plate">VN-812-X</span>', page)
+    assert "mocht de zone in" in page
+    assert 'id="decision-headline"' in page and "niet toegestaan" in page
+    anna.post("/lang", data={"lang": "en", "next": "/queue", "csrf_token": csrf_of(page)})
+    english = anna.get(f"/cases/{case_id}").text
+    assert "Registered: white MERCEDES-BENZ SPRINTER, closed body, N1" in english
+    assert "could enter" in english
+
+
+def test_notes_are_on_the_case_page_never_in_the_audit_log(web: Web) -> None:
+    web.add_case()
+    anna, sara = logged_in(web, "anna"), logged_in(web, "sara")
+    case_id = _claim_next(anna, web)
+    note = "Chauffeur belde: Piet Jansen 06-98765432"
+    _post(anna, f"/cases/{case_id}/escalate", note=note)
+    page = sara.get(f"/cases/{case_id}").text
+    assert "Piet Jansen 06-98765432" in page and "escalatie" in page
+    assert _post(sara, f"/cases/{case_id}/note", text="  ").status_code == 400
+    assert _post(sara, f"/cases/{case_id}/note", text="Kenteken nagevraagd").status_code == 303
+    assert "Kenteken nagevraagd" in sara.get(f"/cases/{case_id}").text
+    audit_page = sara.get("/audit").text
+    assert "06-98765432" not in audit_page and "Kenteken nagevraagd" not in audit_page
+    with web.db.sessions() as session:
+        details = [e.detail for e in session.scalars(select(AuditEntry))]
+        assert "06-98765432" not in str(details)
+        assert [d["kind"] for d in details if "digest" in d and "kind" in d] == [
+            "escalate",
+            "note",
+        ]
+
+
+def test_a_vehicle_mismatch_is_counted_per_camera_for_supervisors(web: Web) -> None:
+    web.add_case()
+    anna, sara = logged_in(web, "anna"), logged_in(web, "sara")
+    case_id = _claim_next(anna, web)
+    done = _post(anna, f"/cases/{case_id}/reject", reason="vehicle_mismatch")
+    assert done.status_code == 303
+    assert _case(web, case_id).reject_reason == "vehicle_mismatch"
+    page = sara.get("/supervisor?days=7").text
+    section = page[page.index('id="mismatch"') :]
+    assert re.search(r"<td>site-1 / cam-1</td><td class=\"num\">1</td>", section)
+    assert "vermoedelijk verkeerd gelezen of gekloond" in page
