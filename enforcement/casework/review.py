@@ -31,7 +31,11 @@ from enforcement.casework.models import (
 )
 from enforcement.casework.notes import NoteCipher
 from enforcement.casework.recheck import Recheck, Rechecker
-from enforcement.plates import normalise
+from enforcement.model import LOCAL_TZ
+from enforcement.plates import correction_within_reach, normalise
+
+#: Who may correct a plate beyond the read's reach (`plates.correction_within_reach`).
+FAR_CORRECTORS = frozenset({Role.SUPERVISOR.value, Role.ADMIN.value})
 
 
 class ReviewError(Exception):
@@ -330,12 +334,21 @@ def correct_plate(
     so no one closes a case alone by typing another plate. One that is still a violation
     makes the case an identified one for the same key; a register outage changes nothing.
     The audit entry records the plate before and after as keyed digests (the case holds
-    the text until retention removes it; the audit log is kept for ever)."""
+    the text until retention removes it; the audit log is kept for ever).
+
+    A reviewer's correction must be within the read's reach (look-alike characters, or
+    one edit: `plates.correction_within_reach`); anything further is a supervisor's. A
+    correction onto a plate that has an open case in this zone and interval joins that
+    case (one sanction per vehicle, zone and interval, as the intake promises)."""
     _holding(case, user, now)
     _expect(case, CaseStatus.OPEN, CaseStatus.ESCALATED)
     corrected = normalise(plate)
     if not corrected or len(corrected) > 8:
         raise ReviewError("bad_plate")
+    reads = {case.plate, str(case.record.get("plate_raw") or "")} - {""}
+    within = any(correction_within_reach(read, corrected) for read in reads)
+    if not within and user.role not in FAR_CORRECTORS:
+        raise ReviewError("correction_too_far")
     result = rechecker.check(corrected, case.zone_id, case.first_seen_at)
     if result.decision is None:
         raise ReviewError("register_unavailable")
@@ -353,14 +366,60 @@ def correct_plate(
         _close_as_misread(case, now)
     elif result.decision.outcome.value == "violation":
         case.needs_identification = False
+    target = None if closes else open_case_of(session, case, corrected)
     _done(
         session, case, user.username, "correct", now,
-        keep_claim=case.status == CaseStatus.OPEN,  # the same reviewer goes on with it
+        keep_claim=case.status == CaseStatus.OPEN and target is None,
         outcome=result.decision.outcome.value, rule_ids=list(result.decision.rule_ids),
         plate_before=audit.digest(session, before), plate_after=audit.digest(session, corrected),
-        closes=closes, four_eyes=four_eyes and closes,
+        closes=closes, four_eyes=four_eyes and closes, within_reach=within,
     )  # fmt: skip
+    if target is not None:
+        _merge(session, case, target, user, now)
     return result
+
+
+def _interval_day(case: Case) -> object:
+    """The local day a case's sanction interval starts on (R35: at least a calendar day)."""
+    return case.first_seen_at.astimezone(LOCAL_TZ).date()
+
+
+def open_case_of(session: Session, case: Case, plate: str) -> Case | None:
+    """Another case still in the officers' hands of `plate` (read or corrected) in the zone
+    and sanction interval of `case`: the one a correction onto `plate` joins."""
+    candidates = session.scalars(
+        select(Case)
+        .where(
+            or_(Case.plate == plate, Case.corrected_plate == plate),
+            Case.zone_id == case.zone_id,
+            Case.id != case.id,
+            Case.status.in_([s.value for s in ACTIVE_STATUSES]),
+        )
+        .order_by(Case.first_seen_at, Case.id)
+        .with_for_update()
+    ).all()
+    return next((c for c in candidates if _interval_day(c) == _interval_day(case)), None)
+
+
+def _merge(session: Session, case: Case, target: Case, user: User, now: datetime) -> None:
+    """`case`'s sightings join `target`, and `case` closes as merged into it: one vehicle,
+    zone and interval is one sanction."""
+    session.execute(
+        update(Sighting)
+        .where(Sighting.case_id == case.id)
+        .values(case_id=target.id)
+        .execution_options(synchronize_session=False)
+    )
+    target.sightings_count += case.sightings_count
+    target.first_seen_at = min(target.first_seen_at, case.first_seen_at)
+    target.last_seen_at = max(target.last_seen_at, case.last_seen_at)
+    target.updated_at = now
+    case.status = CaseStatus.CLOSED.value
+    case.close_reason = "merged"
+    case.closed_at = now
+    case.correction = {**(case.correction or {}), "merged_into": target.id}
+    _done(session, case, user.username, "merge", now, into=target.id)
+    _done(session, target, user.username, "merge", now, keep_claim=True, merged=case.id)
 
 
 def _close_as_misread(case: Case, now: datetime) -> None:

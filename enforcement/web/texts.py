@@ -217,6 +217,12 @@ UI: dict[str, dict[str, str]] = {
         "case_reject_reason": "Reden van afwijzing",
         "case_close_reason": "Reden van sluiting",
         "close_covered_later": "later verleende ontheffing dekt de passage",
+        "close_merged": "samengevoegd met de open zaak van het gecorrigeerde kenteken",
+        "error_correction_too_far": "Dit kenteken ligt te ver van wat de camera las (meer dan "
+        "verwisselbare tekens of één teken anders): escaleer de zaak, een teamleider "
+        "corrigeert.",
+        "done_correct_merged": "Kenteken gecorrigeerd: zaak {id} is samengevoegd met de open "
+        "zaak van dat kenteken.",
         "evidence_title": "Bewijs",
         "image_overview": "Overzichtsfoto",
         "image_plate_crop": "Kentekenuitsnede",
@@ -560,6 +566,12 @@ UI: dict[str, dict[str, str]] = {
         "case_reject_reason": "Reject reason",
         "case_close_reason": "Close reason",
         "close_covered_later": "an exemption granted later covers the passage",
+        "close_merged": "merged into the open case of the corrected plate",
+        "error_correction_too_far": "This plate is too far from what the camera read (more than "
+        "look-alike characters or one character different): escalate the case, a supervisor "
+        "corrects it.",
+        "done_correct_merged": "Plate corrected: case {id} was merged into the open case of "
+        "that plate.",
         "evidence_title": "Evidence",
         "image_overview": "Overview image",
         "image_plate_crop": "Plate crop",

@@ -52,7 +52,14 @@ EVIDENCE_KINDS = ("overview", "plate_crop")
 IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/webp"})
 #: Review errors that are the reviewer's input, not the case's state.
 INPUT_ERRORS = frozenset(
-    {"bad_reason", "reason_text_required", "bad_plate", "attestation_required", "empty_note"}
+    {
+        "bad_reason",
+        "reason_text_required",
+        "bad_plate",
+        "attestation_required",
+        "empty_note",
+        "correction_too_far",
+    }
 )
 
 
@@ -398,6 +405,8 @@ def correct(
         result = review.correct_plate(
             db, case, user, now, plate, ctx.rechecker, four_eyes=four_eyes
         )
+        if case.close_reason == "merged":  # onto the open case of that plate and interval
+            return Done("done_correct_merged", "correct")
         if result.covered and review.closing_correction(case):
             # The corrected plate may enter: a second reviewer approves the closing.
             return Done("done_correct_approval", "correct")

@@ -566,7 +566,7 @@ def test_escalations_go_to_supervisors(web: Web) -> None:
 
 def test_correcting_the_plate_reruns_the_decision(web: Web) -> None:
     web.add_case("VNB12Z")  # misread of the electric van VNB12Y
-    web.add_case("ZZ999Z", decision="undetermined", sanction="none")
+    web.add_case("VN812X", decision="undetermined", sanction="none")  # B read as 8
     anna = logged_in(web, "anna")
     first = _claim_next(anna, web)
     bad = _post(anna, f"/cases/{first}/correct", plate="!!!")
