@@ -11,7 +11,14 @@ from sqlalchemy import select
 
 from enforcement.casework import review
 from enforcement.casework.accounts import add_user
-from enforcement.casework.models import AuditEntry, Case, CaseStatus, Sighting, User
+from enforcement.casework.models import (
+    ACTIVE_STATUSES,
+    AuditEntry,
+    Case,
+    CaseStatus,
+    Sighting,
+    User,
+)
 from enforcement.casework.recheck import Rechecker
 from enforcement.casework.review import QueueFilter, ReviewError
 from enforcement.plates import correction_within_reach
@@ -95,6 +102,6 @@ def test_a_correction_onto_an_open_case_joins_it(case_db: CaseDB, rechecker: Rec
         assert merged is not None
         assert [c.id for c, _ in review.other_sightings(session, merged)] == [kept.id]
         active = session.scalars(
-            select(Case).where(Case.status.in_([s.value for s in review.ACTIVE_STATUSES]))
+            select(Case).where(Case.status.in_([s.value for s in ACTIVE_STATUSES]))
         ).all()
         assert [c.id for c in active] == [kept.id]
