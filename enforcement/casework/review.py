@@ -385,15 +385,18 @@ def _interval_day(case: Case) -> object:
 
 
 def open_case_of(session: Session, case: Case, plate: str) -> Case | None:
-    """Another case still in the officers' hands of `plate` (read or corrected) in the zone
-    and sanction interval of `case`: the one a correction onto `plate` joins."""
+    """Another case of `plate` (read or corrected) in the zone and sanction interval of
+    `case`, still in the officers' hands or approved and not yet exported: the one a
+    correction onto `plate` joins. (An exported one cannot take more sightings; the export
+    refuses the second sanction instead.)"""
     candidates = session.scalars(
         select(Case)
         .where(
             or_(Case.plate == plate, Case.corrected_plate == plate),
             Case.zone_id == case.zone_id,
             Case.id != case.id,
-            Case.status.in_([s.value for s in ACTIVE_STATUSES]),
+            Case.status.in_([*(s.value for s in ACTIVE_STATUSES), CaseStatus.APPROVED.value]),
+            Case.export_batch_id.is_(None),
         )
         .order_by(Case.first_seen_at, Case.id)
         .with_for_update()

@@ -5,12 +5,14 @@ of the same vehicle, zone and interval they join it."""
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
 from enforcement.casework import review
 from enforcement.casework.accounts import add_user
+from enforcement.casework.export import export
 from enforcement.casework.models import (
     ACTIVE_STATUSES,
     AuditEntry,
@@ -105,3 +107,39 @@ def test_a_correction_onto_an_open_case_joins_it(case_db: CaseDB, rechecker: Rec
             select(Case).where(Case.status.in_([s.value for s in ACTIVE_STATUSES]))
         ).all()
         assert [c.id for c in active] == [kept.id]
+
+
+def test_export_refuses_a_second_sanction_for_one_vehicle_zone_and_interval(
+    case_db: CaseDB, rechecker: Rechecker, tmp_path: Path
+) -> None:
+    """The case of VNB12X is exported; a misread of the same van the same day, corrected
+    after that export, has no case left to join: the export refuses it."""
+    case_db.intake().apply(
+        [violation("VNB12X"), violation("VN812X", seen_at=SEEN + timedelta(hours=3))]
+    )
+    anna = _user(case_db, "anna", "reviewer")
+    with case_db.sessions() as session:
+        ids = {c.plate: c.id for c in session.scalars(select(Case))}
+    with case_db.sessions.begin() as session:
+        first = session.get(Case, ids["VNB12X"])
+        assert first is not None and review.claim(session, first, anna, NOW, 15)
+        review.confirm(session, first, anna, NOW, four_eyes=False, attested=True)
+    out = tmp_path / "exports"
+    done = export(case_db.sessions, out, rechecker, actor="export", clock=lambda: NOW)
+    assert [b.cases for b in done.batches] == [1]
+    with case_db.sessions.begin() as session:
+        second = session.get(Case, ids["VN812X"])
+        assert second is not None and review.claim(session, second, anna, NOW, 15)
+        review.correct_plate(session, second, anna, NOW, "VNB12X", rechecker)
+        assert second.status == CaseStatus.OPEN  # nothing to join: the first is exported
+        review.confirm(session, second, anna, NOW, four_eyes=False, attested=True)
+    again = export(case_db.sessions, out, rechecker, actor="export", clock=lambda: NOW)
+    assert (again.batches, again.duplicates) == ([], 1)
+    with case_db.sessions() as session:
+        second = session.get(Case, ids["VN812X"])
+        assert second is not None
+        assert (second.status, second.export_batch_id) == ("approved", None)
+        refused = session.scalars(
+            select(AuditEntry).where(AuditEntry.action == "export_refused_duplicate")
+        ).one()
+        assert refused.case_id == second.id
