@@ -325,6 +325,8 @@ def correct_plate(
     rechecker: Rechecker,
     *,
     four_eyes: bool = True,
+    note: str = "",
+    cipher: NoteCipher | None = None,
 ) -> Recheck:
     """Record a corrected plate and re-run the decision for it; both reads stay recorded.
 
@@ -366,6 +368,7 @@ def correct_plate(
         _close_as_misread(case, now)
     elif result.decision.outcome.value == "violation":
         case.needs_identification = False
+    _note(session, cipher, case, user, "correct", note, now)
     target = None if closes else open_case_of(session, case, corrected)
     _done(
         session, case, user.username, "correct", now,

@@ -399,11 +399,20 @@ def correct(
     user: CurrentUser,
     scope: Scope,
     plate: Annotated[str, Form(max_length=64)] = "",
+    note: Annotated[str, Form(max_length=4000)] = "",
 ) -> Response:
     def run(ctx: WebContext, db: Session, case: Case, now: datetime) -> Done:
         four_eyes = ctx.cases.four_eyes_for(case.zone_id)
         result = review.correct_plate(
-            db, case, user, now, plate, ctx.rechecker, four_eyes=four_eyes
+            db,
+            case,
+            user,
+            now,
+            plate,
+            ctx.rechecker,
+            four_eyes=four_eyes,
+            note=note,
+            cipher=ctx.notes,
         )
         if case.close_reason == "merged":  # onto the open case of that plate and interval
             return Done("done_correct_merged", "correct")

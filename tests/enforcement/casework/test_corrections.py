@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from enforcement.casework import review
+from enforcement.casework import notes, review
 from enforcement.casework.accounts import add_user
 from enforcement.casework.export import export
 from enforcement.casework.models import (
@@ -21,10 +21,11 @@ from enforcement.casework.models import (
     Sighting,
     User,
 )
+from enforcement.casework.notes import NoteCipher
 from enforcement.casework.recheck import Rechecker
 from enforcement.casework.review import QueueFilter, ReviewError
 from enforcement.plates import correction_within_reach
-from tests.enforcement.casework.conftest import SEEN, CaseDB, violation
+from tests.enforcement.casework.conftest import KEY, SEEN, CaseDB, violation
 
 pytestmark = pytest.mark.redis
 
@@ -70,8 +71,13 @@ def test_a_correction_far_from_the_read_needs_a_supervisor(
     with case_db.sessions.begin() as session:
         case = review.next_case(session, sara, QueueFilter(), NOW, 15)
         assert case is not None and case.status == CaseStatus.ESCALATED
-        review.correct_plate(session, case, sara, NOW, "VNB99Z", rechecker)
+        cipher = NoteCipher(KEY)
+        review.correct_plate(
+            session, case, sara, NOW, "VNB99Z", rechecker, note="zie de uitsnede", cipher=cipher
+        )
         assert case.corrected_plate == "VNB99Z"
+        [written] = notes.notes_of(session, cipher, case)
+        assert (written.kind, written.text) == ("correct", "zie de uitsnede")
     with case_db.sessions() as session:
         entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "correct")).one()
         assert (entry.actor, entry.detail["within_reach"]) == ("sara", False)
