@@ -37,6 +37,7 @@ __all__ = [
     "PlateCheck",
     "check",
     "correct",
+    "correction_within_reach",
     "fold_lookalikes",
     "format_plate",
     "is_dutch_format",
@@ -332,6 +333,30 @@ def fold_lookalikes(plate: str) -> str:
     """normalise(plate) with every look-alike group written as its first member ("O"->"0",
     "B"->"8", ...): two reads that fold equal may be the same plate read differently."""
     return normalise(plate).translate(_FOLD_TABLE)
+
+
+def _one_edit_apart(a: str, b: str) -> bool:
+    """Whether one substitution, insertion or deletion turns `a` into `b` (or none does)."""
+    if a == b:
+        return True
+    if abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) == len(b):
+        return sum(1 for x, y in zip(a, b, strict=True) if x != y) == 1
+    short, long = (a, b) if len(a) < len(b) else (b, a)
+    return any(long[:i] + long[i + 1 :] == short for i in range(len(long)))
+
+
+def correction_within_reach(read: str, corrected: str) -> bool:
+    """Whether an officer's `corrected` plate can be what the camera saw as `read`: equal
+    after folding look-alikes (O/0/D/Q, 8/B, … at any number of places: one smudged
+    plate), or one edit away (one character wrong, missing or extra). Anything further is
+    another vehicle until a supervisor says otherwise (issue 21: ZZ-02-38 "corrected" into
+    N-36-ZRV became a second fine for one vehicle)."""
+    a, b = normalise(read), normalise(corrected)
+    if not a or not b:
+        return False
+    return fold_lookalikes(a) == fold_lookalikes(b) or _one_edit_apart(a, b)
 
 
 # Per sidecode and position: the characters allowed there, to prune the search.

@@ -581,6 +581,11 @@ def _rule_facts(hits: Sequence[RuleHit]) -> tuple[RuleFacts, ...]:
     )
 
 
+def rule_facts(hits: Sequence[RuleHit]) -> tuple[RuleFacts, ...]:
+    """Rule hits frozen as a violation record holds them (also the review app's re-check)."""
+    return _rule_facts(hits)
+
+
 def violation_record(
     passage: Passage,
     decision: Decision,

@@ -91,6 +91,10 @@ class ExportResult:
     """Approved cases closed because a late exemption now covers them."""
     held: int = 0
     """Cases left for a later run because the register could not be asked."""
+    duplicates: int = 0
+    """Approved cases refused: their vehicle, zone and interval already has a sanction in
+    this run or an earlier batch (one sanction per vehicle, zone and interval). They stay
+    approved and unexported for an officer to merge or reject."""
 
 
 Group = tuple[str, str]
@@ -146,7 +150,16 @@ def _ready(
         .with_for_update()
     ).all()
     groups: dict[Group, list[int]] = {}
+    sanctioned = _sanctioned(session, {plate_for(c) for c in approved})
     for case in approved:
+        key = _sanction_key(case)
+        if key in sanctioned:
+            result.duplicates += 1
+            audit.append(
+                session, actor, "export_refused_duplicate", case_id=case.id,
+                detail={"reason": "vehicle, zone and interval already sanctioned"}, at=now,
+            )  # fmt: skip
+            continue
         check = recheck_exemptions(session, case, rechecker, now, actor=actor)
         if check.decision is None:
             result.held += 1  # never export on doubt; the next run tries again
@@ -155,7 +168,26 @@ def _ready(
         elif case.sanction_kind in ("fine", "warning"):
             municipality = rechecker.zones.resolve(case.zone_id).municipality
             groups.setdefault((case.sanction_kind, municipality), []).append(case.id)
+            sanctioned.add(key)
     return groups
+
+
+def _sanction_key(case: Case) -> tuple[str, str, object]:
+    """One sanction per vehicle (its plate now), zone and interval (R35: the local day)."""
+    return plate_for(case), case.zone_id, case.first_seen_at.astimezone(LOCAL_TZ).date()
+
+
+def _sanctioned(session: Session, plates: set[str]) -> set[tuple[str, str, object]]:
+    """The vehicles, zones and intervals of these plates already in an export batch."""
+    if not plates:
+        return set()
+    exported = session.scalars(
+        select(Case).where(
+            Case.export_batch_id.is_not(None),
+            (Case.plate.in_(sorted(plates)) | Case.corrected_plate.in_(sorted(plates))),
+        )
+    )
+    return {_sanction_key(c) for c in exported}
 
 
 def _reserve(

@@ -113,6 +113,9 @@ class RejectReason(StrEnum):
     EXEMPTION_FOUND = "exemption_found"
     OUT_OF_SCOPE = "out_of_scope"
     UNREADABLE = "unreadable"
+    VEHICLE_MISMATCH = "vehicle_mismatch"
+    """The vehicle in the photo is not the one the register describes (a misread or a
+    cloned plate): counted per camera on the supervisors' page."""
     OTHER = "other"
 
 
@@ -160,6 +163,8 @@ class Case(Base):
     approved_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     reject_reason: Mapped[str | None] = mapped_column(String(32))
     reject_text: Mapped[str | None] = mapped_column(Text)
+    """No longer written: a rejection's explanation is a `CaseNote` (encrypted). Kept for
+    the cases of earlier versions until retention removes them."""
     close_reason: Mapped[str | None] = mapped_column(String(64))
     corrected_plate: Mapped[str | None] = mapped_column(String(16))
     correction: Mapped[dict[str, Any] | None] = mapped_column(JSON)
@@ -186,6 +191,22 @@ class Case(Base):
         ),
         Index("ix_cases_zone_status", "zone_id", "status", "first_seen_at", "id"),
     )
+
+
+class CaseNote(Base):
+    """An officer's note on a case (escalation, rejection, correction or a plain note),
+    encrypted like evidence (`casework.notes.NoteCipher`, bound to the case) and deleted
+    with its case. The audit log records only that it was written, with its keyed digest."""
+
+    __tablename__ = "case_notes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    """`escalate`, `reject`, `correct` or `note`."""
+    author: Mapped[str] = mapped_column(String(64))
+    written_at: Mapped[datetime]
+    ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class Sighting(Base):

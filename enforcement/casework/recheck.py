@@ -9,9 +9,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
+
+import msgspec
 
 from enforcement.law import PassageFacts, decide
-from enforcement.model import Decision, Outcome, Vehicle
+from enforcement.model import Decision, Exemption, Outcome, Vehicle, Zone
+from enforcement.plates import lookalike_candidates
+from enforcement.records import RuleFacts, rule_facts
 from enforcement.register.protocol import Register, RegisterUnavailable
 from enforcement.register.redis import register_from
 from enforcement.settings import Settings, load_law
@@ -35,15 +40,27 @@ class Recheck:
             Outcome.OUT_OF_SCOPE,
         )
 
-    def summary(self) -> dict[str, object]:
+    @property
+    def rules(self) -> tuple[RuleFacts, ...]:
+        """The decision's rules in the violation record's shape (`records.RuleFacts`)."""
+        return rule_facts(self.decision.rules) if self.decision is not None else ()
+
+    def summary(self) -> dict[str, Any]:
+        """What a case keeps of a re-check (its correction): the outcome and the rules as a
+        violation record holds them, read back by `stored_rules`."""
         if self.decision is None:
             return {"outcome": None, "unavailable": self.unavailable}
         return {
             "outcome": self.decision.outcome.value,
             "rule_ids": list(self.decision.rule_ids),
-            "nl": [h.sentence_in("nl") for h in self.decision.rules],
-            "en": [h.sentence_in("en") for h in self.decision.rules],
+            "rules": msgspec.to_builtins(self.rules),
         }
+
+
+def stored_rules(summary: dict[str, Any]) -> tuple[RuleFacts, ...]:
+    """The rules of a stored `Recheck.summary` (raises `msgspec.ValidationError` when they
+    are not in the record's shape)."""
+    return msgspec.convert(summary.get("rules") or [], tuple[RuleFacts, ...])
 
 
 class Rechecker:
@@ -68,15 +85,41 @@ class Rechecker:
             return Recheck(None, None, str(exc))
         vehicle = view.vehicles.get(plate)
         facts = PassageFacts(plate=plate, country=country, read_confidence=confidence)
-        decision = decide(
-            at,
-            zone,
-            vehicle,
-            view.exemptions.get(plate, ()),
-            facts=facts,
-            day_permits_used=used,
-        )
-        return Recheck(decision, vehicle)
+        return _decided(at, zone, vehicle, view.exemptions.get(plate, ()), facts, used)
+
+    def lookalikes(self, read: str, zone_id: str, at: datetime) -> list[tuple[str, Recheck]]:
+        """The register's plates one look-alike substitution from `read` (O/0/D/Q, 8/B, …:
+        `plates.lookalike_candidates`), each with the law's answer for this zone at `at`, as
+        `check` gives it: "a compliant van one look-alike away" is a misread to suspect.
+        Raises `RegisterUnavailable` when the register cannot be asked."""
+        candidates = lookalike_candidates(read, max_changes=1)
+        if not candidates:
+            return []
+        zone = self.zones.resolve(zone_id)
+        view = self.register.lookup(candidates, at=at)
+        found: list[tuple[str, Recheck]] = []
+        for plate in candidates:
+            vehicle = view.vehicles.get(plate)
+            if vehicle is None:
+                continue
+            used = self.register.day_permits_used(plate, zone.municipality, at.year)
+            facts = PassageFacts(plate=plate, country=None, read_confidence=None)
+            found.append(
+                (plate, _decided(at, zone, vehicle, view.exemptions.get(plate, ()), facts, used))
+            )
+        return found
+
+
+def _decided(
+    at: datetime,
+    zone: Zone,
+    vehicle: Vehicle | None,
+    exemptions: tuple[Exemption, ...],
+    facts: PassageFacts,
+    used: int,
+) -> Recheck:
+    decision = decide(at, zone, vehicle, exemptions, facts=facts, day_permits_used=used)
+    return Recheck(decision, vehicle)
 
 
 def rechecker_from(settings: Settings) -> Rechecker:

@@ -4,7 +4,10 @@ Every action checks the case's state (a stale form cannot act twice), writes its
 entry in the same transaction and returns the case. Four-eyes: a confirmation needs a
 second, different reviewer's approval before export (per zone, `CaseSettings.four_eyes_for`).
 Never fine on doubt: a case whose register re-check cannot run is not closed or exported
-by it, and an undetermined case cannot be confirmed before the vehicle is identified.
+by it, an undetermined case cannot be confirmed before the vehicle is identified, and no
+case is confirmed unless the officer attests that the vehicle in the photo matches the one
+the register describes (misreads and cloned plates). Notes typed with an action are stored
+encrypted with the case (`casework.notes`), never in the audit log.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement, Select, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from enforcement.casework import audit
+from enforcement.casework import audit, notes
 from enforcement.casework.models import (
     ACTIVE_STATUSES,
     Case,
@@ -26,8 +29,13 @@ from enforcement.casework.models import (
     Sighting,
     User,
 )
+from enforcement.casework.notes import NoteCipher
 from enforcement.casework.recheck import Recheck, Rechecker
-from enforcement.plates import normalise
+from enforcement.model import LOCAL_TZ
+from enforcement.plates import correction_within_reach, normalise
+
+#: Who may correct a plate beyond the read's reach (`plates.correction_within_reach`).
+FAR_CORRECTORS = frozenset({Role.SUPERVISOR.value, Role.ADMIN.value})
 
 
 class ReviewError(Exception):
@@ -208,11 +216,23 @@ def _done(
     audit.append(session, actor, action, case_id=case.id, detail=dict(detail), at=now)
 
 
-def confirm(session: Session, case: Case, user: User, now: datetime, *, four_eyes: bool) -> Case:
+def confirm(
+    session: Session,
+    case: Case,
+    user: User,
+    now: datetime,
+    *,
+    four_eyes: bool,
+    attested: bool,
+) -> Case:
+    """Confirm the violation. `attested`: the officer ticked that the vehicle in the photo
+    matches the registered description (make, colour, body); without it nothing happens."""
     _holding(case, user, now)
     _expect(case, CaseStatus.OPEN, CaseStatus.ESCALATED)
     if case.needs_identification:
         raise ReviewError("identify_first")
+    if not attested:
+        raise ReviewError("attestation_required")
     if case.correction and case.correction.get("closes"):
         # A confirmation says violation: an escalated closing correction no longer closes.
         case.correction = {**case.correction, "closes": False}
@@ -220,7 +240,7 @@ def confirm(session: Session, case: Case, user: User, now: datetime, *, four_eye
     case.status = (CaseStatus.CONFIRMED if four_eyes else CaseStatus.APPROVED).value
     if not four_eyes:
         case.approved_by = user.id
-    _done(session, case, user.username, "confirm", now, four_eyes=four_eyes)
+    _done(session, case, user.username, "confirm", now, four_eyes=four_eyes, attested=True)
     return case
 
 
@@ -240,9 +260,26 @@ def approve(session: Session, case: Case, user: User, now: datetime) -> Case:
     return case
 
 
+def _note(
+    session: Session, cipher: NoteCipher | None, case: Case, user: User, kind: str, text: str,
+    now: datetime,
+) -> bool:  # fmt: skip
+    if text.strip() and cipher is None:
+        raise ValueError("a note is only stored encrypted: pass the NoteCipher")
+    return cipher is not None and notes.write(session, cipher, case, user.username, kind, text, now)
+
+
 def reject(
-    session: Session, case: Case, user: User, now: datetime, reason: str, text: str = ""
+    session: Session,
+    case: Case,
+    user: User,
+    now: datetime,
+    reason: str,
+    text: str = "",
+    *,
+    cipher: NoteCipher | None = None,
 ) -> Case:
+    """Reject the case; `text` (required for `other`) becomes an encrypted note."""
     _holding(case, user, now)
     _expect(case, CaseStatus.OPEN, CaseStatus.CONFIRMED, CaseStatus.ESCALATED)
     try:
@@ -254,17 +291,28 @@ def reject(
         raise ReviewError("reason_text_required")
     case.status = CaseStatus.REJECTED.value
     case.reject_reason = code.value
-    case.reject_text = text or None
     case.closed_at = now
+    _note(session, cipher, case, user, "reject", text, now)
     _done(session, case, user.username, "reject", now, reason=code.value)
     return case
 
 
-def escalate(session: Session, case: Case, user: User, now: datetime, note: str = "") -> Case:
+def escalate(
+    session: Session,
+    case: Case,
+    user: User,
+    now: datetime,
+    note: str = "",
+    *,
+    cipher: NoteCipher | None = None,
+) -> Case:
+    """Send the case to a supervisor; `note` becomes an encrypted note on the case (the
+    audit entry says only whether there was one)."""
     _holding(case, user, now)
     _expect(case, CaseStatus.OPEN, CaseStatus.CONFIRMED)
     case.status = CaseStatus.ESCALATED.value
-    _done(session, case, user.username, "escalate", now, note=note.strip()[:2000])
+    noted = _note(session, cipher, case, user, "escalate", note, now)
+    _done(session, case, user.username, "escalate", now, noted=noted)
     return case
 
 
@@ -277,6 +325,8 @@ def correct_plate(
     rechecker: Rechecker,
     *,
     four_eyes: bool = True,
+    note: str = "",
+    cipher: NoteCipher | None = None,
 ) -> Recheck:
     """Record a corrected plate and re-run the decision for it; both reads stay recorded.
 
@@ -286,12 +336,21 @@ def correct_plate(
     so no one closes a case alone by typing another plate. One that is still a violation
     makes the case an identified one for the same key; a register outage changes nothing.
     The audit entry records the plate before and after as keyed digests (the case holds
-    the text until retention removes it; the audit log is kept for ever)."""
+    the text until retention removes it; the audit log is kept for ever).
+
+    A reviewer's correction must be within the read's reach (look-alike characters, or
+    one edit: `plates.correction_within_reach`); anything further is a supervisor's. A
+    correction onto a plate that has an open case in this zone and interval joins that
+    case (one sanction per vehicle, zone and interval, as the intake promises)."""
     _holding(case, user, now)
     _expect(case, CaseStatus.OPEN, CaseStatus.ESCALATED)
     corrected = normalise(plate)
     if not corrected or len(corrected) > 8:
         raise ReviewError("bad_plate")
+    reads = {case.plate, str(case.record.get("plate_raw") or "")} - {""}
+    within = any(correction_within_reach(read, corrected) for read in reads)
+    if not within and user.role not in FAR_CORRECTORS:
+        raise ReviewError("correction_too_far")
     result = rechecker.check(corrected, case.zone_id, case.first_seen_at)
     if result.decision is None:
         raise ReviewError("register_unavailable")
@@ -309,14 +368,64 @@ def correct_plate(
         _close_as_misread(case, now)
     elif result.decision.outcome.value == "violation":
         case.needs_identification = False
+    _note(session, cipher, case, user, "correct", note, now)
+    target = None if closes else open_case_of(session, case, corrected)
     _done(
         session, case, user.username, "correct", now,
-        keep_claim=case.status == CaseStatus.OPEN,  # the same reviewer goes on with it
+        keep_claim=case.status == CaseStatus.OPEN and target is None,
         outcome=result.decision.outcome.value, rule_ids=list(result.decision.rule_ids),
         plate_before=audit.digest(session, before), plate_after=audit.digest(session, corrected),
-        closes=closes, four_eyes=four_eyes and closes,
+        closes=closes, four_eyes=four_eyes and closes, within_reach=within,
     )  # fmt: skip
+    if target is not None:
+        _merge(session, case, target, user, now)
     return result
+
+
+def _interval_day(case: Case) -> object:
+    """The local day a case's sanction interval starts on (R35: at least a calendar day)."""
+    return case.first_seen_at.astimezone(LOCAL_TZ).date()
+
+
+def open_case_of(session: Session, case: Case, plate: str) -> Case | None:
+    """Another case of `plate` (read or corrected) in the zone and sanction interval of
+    `case`, still in the officers' hands or approved and not yet exported: the one a
+    correction onto `plate` joins. (An exported one cannot take more sightings; the export
+    refuses the second sanction instead.)"""
+    candidates = session.scalars(
+        select(Case)
+        .where(
+            or_(Case.plate == plate, Case.corrected_plate == plate),
+            Case.zone_id == case.zone_id,
+            Case.id != case.id,
+            Case.status.in_([*(s.value for s in ACTIVE_STATUSES), CaseStatus.APPROVED.value]),
+            Case.export_batch_id.is_(None),
+        )
+        .order_by(Case.first_seen_at, Case.id)
+        .with_for_update()
+    ).all()
+    return next((c for c in candidates if _interval_day(c) == _interval_day(case)), None)
+
+
+def _merge(session: Session, case: Case, target: Case, user: User, now: datetime) -> None:
+    """`case`'s sightings join `target`, and `case` closes as merged into it: one vehicle,
+    zone and interval is one sanction."""
+    session.execute(
+        update(Sighting)
+        .where(Sighting.case_id == case.id)
+        .values(case_id=target.id)
+        .execution_options(synchronize_session=False)
+    )
+    target.sightings_count += case.sightings_count
+    target.first_seen_at = min(target.first_seen_at, case.first_seen_at)
+    target.last_seen_at = max(target.last_seen_at, case.last_seen_at)
+    target.updated_at = now
+    case.status = CaseStatus.CLOSED.value
+    case.close_reason = "merged"
+    case.closed_at = now
+    case.correction = {**(case.correction or {}), "merged_into": target.id}
+    _done(session, case, user.username, "merge", now, into=target.id)
+    _done(session, target, user.username, "merge", now, keep_claim=True, merged=case.id)
 
 
 def _close_as_misread(case: Case, now: datetime) -> None:
@@ -361,10 +470,17 @@ def recheck_exemptions(
 
 
 def other_sightings(session: Session, case: Case, limit: int = 20) -> list[tuple[Case, int]]:
-    """Other cases of the same plate in the same zone (with their sighting counts)."""
+    """Other cases of the plate the case is about now (`plate_for`: after a correction, the
+    corrected one) in the same zone, by their read or corrected plate, with their sighting
+    counts."""
+    plate = plate_for(case)
     rows = session.scalars(
         select(Case)
-        .where(Case.plate == case.plate, Case.zone_id == case.zone_id, Case.id != case.id)
+        .where(
+            or_(Case.plate == plate, Case.corrected_plate == plate),
+            Case.zone_id == case.zone_id,
+            Case.id != case.id,
+        )
         .order_by(Case.first_seen_at.desc())
         .limit(limit)
     ).all()

@@ -23,6 +23,7 @@ from enforcement.casework.accounts import TotpCipher
 from enforcement.casework.db import make_engine, migrate, session_factory
 from enforcement.casework.evidence import EvidenceVault
 from enforcement.casework.logins import SessionStore, SharedCounters
+from enforcement.casework.notes import NoteCipher
 from enforcement.casework.recheck import Rechecker, rechecker_from
 from enforcement.casework.settings import CaseSettings, review_keys
 from enforcement.settings import Settings, require_keys
@@ -84,6 +85,7 @@ def create_app(
         logins=SessionStore(sessions),
         trusted_proxies=parse_networks(cases.trusted_proxies),
         totp=TotpCipher(cases.evidence_cipher_key()),
+        notes=NoteCipher(cases.evidence_cipher_key()),
         zones=checker.zones,
     )
     app = FastAPI(
@@ -150,8 +152,9 @@ def _install_error_pages(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         key = {404: "error_not_found", 403: "error_forbidden"}.get(exc.status_code)
-        if exc.status_code == 500 and exc.detail == "error_evidence_integrity":
-            key = "error_evidence_integrity"
+        if exc.status_code == 500 and exc.detail in ("error_evidence_integrity",
+                                                     "error_record_unreadable"):  # fmt: skip
+            key = exc.detail
         return render(
             request,
             "error.html",

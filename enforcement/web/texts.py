@@ -252,6 +252,12 @@ UI: dict[str, dict[str, str]] = {
         "case_reject_reason": "Reden van afwijzing",
         "case_close_reason": "Reden van sluiting",
         "close_covered_later": "later verleende ontheffing dekt de passage",
+        "close_merged": "samengevoegd met de open zaak van het gecorrigeerde kenteken",
+        "error_correction_too_far": "Dit kenteken ligt te ver van wat de camera las (meer dan "
+        "verwisselbare tekens of één teken anders): escaleer de zaak, een teamleider "
+        "corrigeert.",
+        "done_correct_merged": "Kenteken gecorrigeerd: zaak {id} is samengevoegd met de open "
+        "zaak van dat kenteken.",
         "evidence_title": "Bewijs",
         "image_overview": "Overzichtsfoto",
         "image_plate_crop": "Kentekenuitsnede",
@@ -312,6 +318,38 @@ UI: dict[str, dict[str, str]] = {
         "reason_out_of_scope": "valt niet onder de regels",
         "reason_unreadable": "onleesbaar",
         "reason_other": "anders",
+        "reason_vehicle_mismatch": "voertuig komt niet overeen met het register (vermoedelijk "
+        "verkeerd gelezen of gekloond)",
+        "registered_as": "Geregistreerd: {description}",
+        "registered_none": "Het register beschrijft het uiterlijk van dit voertuig niet.",
+        "attest_match": "Het voertuig op de foto komt overeen met de registerbeschrijving",
+        "error_attestation_required": "Vink eerst aan dat het voertuig op de foto overeenkomt "
+        "met de registerbeschrijving.",
+        "error_empty_note": "Een lege notitie wordt niet opgeslagen.",
+        "error_record_unreadable": "Het vastgelegde besluit van deze zaak is niet leesbaar; "
+        "meld dit aan de beheerder.",
+        "decision_headline": "Besluit bij de passage",
+        "lookalike_title": "Gelijkende kentekens in het register",
+        "lookalike_hint": "Kentekens die één verwisselbaar teken (O/0/D/Q, 8/B, 5/S, …) van de "
+        "gelezen tekst verschillen, en of zij deze zone toen in mochten.",
+        "lookalike_none": "Geen gelijkend kenteken in het register.",
+        "lookalike_unavailable": "Het register is nu niet bereikbaar: gelijkende kentekens "
+        "zijn niet nagekeken.",
+        "lookalike_allowed": "mocht de zone in",
+        "lookalike_violation": "mocht de zone niet in",
+        "lookalike_out_of_scope": "regels niet van toepassing",
+        "lookalike_undetermined": "niet automatisch te bepalen",
+        "notes_title": "Notities",
+        "notes_none": "Geen notities.",
+        "note_kind_escalate": "escalatie",
+        "note_kind_reject": "afwijzing",
+        "note_kind_correct": "correctie",
+        "note_kind_note": "notitie",
+        "note_damaged": "(deze notitie is beschadigd en wordt niet getoond)",
+        "action_add_note": "Notitie toevoegen",
+        "done_note": "Notitie bij zaak {id} opgeslagen.",
+        "sup_mismatch_title": "Voertuig komt niet overeen met het register, per camera",
+        "sup_mismatch_none": "Geen in deze periode.",
         "four_eyes_needed": "Na bevestiging moet een tweede boa goedkeuren.",
         "own_confirmation": "U heeft deze zaak zelf bevestigd: een andere boa moet goedkeuren.",
         "no_actions": "Voor deze zaak zijn geen acties meer mogelijk.",
@@ -597,6 +635,12 @@ UI: dict[str, dict[str, str]] = {
         "case_reject_reason": "Reject reason",
         "case_close_reason": "Close reason",
         "close_covered_later": "an exemption granted later covers the passage",
+        "close_merged": "merged into the open case of the corrected plate",
+        "error_correction_too_far": "This plate is too far from what the camera read (more than "
+        "look-alike characters or one character different): escalate the case, a supervisor "
+        "corrects it.",
+        "done_correct_merged": "Plate corrected: case {id} was merged into the open case of "
+        "that plate.",
         "evidence_title": "Evidence",
         "image_overview": "Overview image",
         "image_plate_crop": "Plate crop",
@@ -656,6 +700,38 @@ UI: dict[str, dict[str, str]] = {
         "reason_out_of_scope": "out of scope",
         "reason_unreadable": "unreadable",
         "reason_other": "other",
+        "reason_vehicle_mismatch": "vehicle does not match the register (suspected misread or "
+        "clone)",
+        "registered_as": "Registered: {description}",
+        "registered_none": "The register does not describe this vehicle's appearance.",
+        "attest_match": "The vehicle in the photo matches the registered description",
+        "error_attestation_required": "First tick that the vehicle in the photo matches the "
+        "registered description.",
+        "error_empty_note": "An empty note is not stored.",
+        "error_record_unreadable": "The decision recorded for this case cannot be read; "
+        "report this to the administrator.",
+        "decision_headline": "Decision at the passage",
+        "lookalike_title": "Look-alike plates in the register",
+        "lookalike_hint": "Plates one look-alike character (O/0/D/Q, 8/B, 5/S, …) away from the "
+        "read, and whether they could enter this zone at the time.",
+        "lookalike_none": "No look-alike plate in the register.",
+        "lookalike_unavailable": "The register cannot be reached now: look-alike plates were "
+        "not checked.",
+        "lookalike_allowed": "could enter",
+        "lookalike_violation": "could not enter",
+        "lookalike_out_of_scope": "rules do not apply",
+        "lookalike_undetermined": "cannot be decided automatically",
+        "notes_title": "Notes",
+        "notes_none": "No notes.",
+        "note_kind_escalate": "escalation",
+        "note_kind_reject": "rejection",
+        "note_kind_correct": "correction",
+        "note_kind_note": "note",
+        "note_damaged": "(this note is damaged and is not shown)",
+        "action_add_note": "Add note",
+        "done_note": "Note on case {id} saved.",
+        "sup_mismatch_title": "Vehicle does not match the register, per camera",
+        "sup_mismatch_none": "None in this period.",
         "four_eyes_needed": "After confirmation a second reviewer must approve.",
         "own_confirmation": "You confirmed this case yourself: another reviewer must approve.",
         "no_actions": "No further actions are possible on this case.",

@@ -21,6 +21,7 @@ from enforcement.zones import ZoneCatalog
 if TYPE_CHECKING:
     from enforcement.casework.accounts import TotpCipher
     from enforcement.casework.logins import SessionStore, SharedCounters
+    from enforcement.casework.notes import NoteCipher
     from enforcement.web.core.security import IPNetwork, LoginPolicy
     from enforcement.web.metrics import ReviewMetrics
 
@@ -42,6 +43,8 @@ class WebContext:
     trusted_proxies: tuple[IPNetwork, ...]
     """Peers whose `X-Forwarded-For` names the client (`CaseSettings.trusted_proxies`)."""
     totp: TotpCipher
+    notes: NoteCipher
+    """Officers' notes on cases, encrypted at rest (`casework.notes`)."""
     zones: ZoneCatalog
     """The zone catalogue: which municipality a case belongs to (tenancy)."""
 

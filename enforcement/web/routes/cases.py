@@ -14,13 +14,14 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Annotated, Any
 
+import msgspec
 from fastapi import APIRouter, Form, Request
 from fastapi.exceptions import HTTPException
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.responses import RedirectResponse, Response
 
-from enforcement.casework import audit, dossier, outcomes, review
+from enforcement.casework import audit, dossier, notes, outcomes, review
 from enforcement.casework.evidence import EvidenceIntegrityError
 from enforcement.casework.models import (
     ACTIVE_STATUSES,
@@ -34,8 +35,12 @@ from enforcement.casework.models import (
     Sighting,
     User,
 )
+from enforcement.casework.recheck import stored_rules
 from enforcement.casework.tenancy import CaseScope
+from enforcement.explain import describe_vehicle, explain_violation, rule_reasons
 from enforcement.model import LOCAL_TZ
+from enforcement.records import Violation
+from enforcement.register.protocol import RegisterUnavailable
 from enforcement.web.core.state import WebContext
 from enforcement.web.core.templating import flash, lang_of, render
 from enforcement.web.deps import Context, CurrentUser, Db, Scope, Supervisor
@@ -50,7 +55,17 @@ EVIDENCE_KINDS = ("overview", "plate_crop")
 #: Served as an image only when it is one of these; anything else is never rendered inline.
 IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/webp"})
 #: Review errors that are the reviewer's input, not the case's state.
-INPUT_ERRORS = frozenset({"bad_reason", "reason_text_required", "bad_plate", "bad_outcome"})
+INPUT_ERRORS = frozenset(
+    {
+        "bad_reason",
+        "reason_text_required",
+        "bad_plate",
+        "attestation_required",
+        "empty_note",
+        "correction_too_far",
+        "bad_outcome",
+    }
+)
 
 
 def _case_or_404(db: Session, case_id: int, scope: CaseScope, *, lock: bool = False) -> Case:
@@ -75,20 +90,63 @@ class Read:
     alternatives: list[tuple[str, float]]
 
 
-def _read(case: Case, opening: Sighting | None) -> Read:
-    record = case.record
-    raw = opening.plate_raw if opening else str(record.get("plate_raw", case.plate))
-    confidence = opening.confidence if opening else float(record.get("confidence", 0.0))
+def _read(case: Case, violation: Violation, opening: Sighting | None) -> Read:
+    raw = opening.plate_raw if opening else violation.plate_raw
+    confidence = opening.confidence if opening else violation.confidence
     stored = opening.char_confidences if opening else {}
-    values = [float(v) for v in stored.get("chars") or record.get("char_confidences") or []]
+    values = [float(v) for v in stored.get("chars") or violation.char_confidences]
     text = case.plate if len(case.plate) == len(values) else raw
     chars = [(text[i] if i < len(text) else "?", v) for i, v in enumerate(values)]
     alternatives = [
         (str(a.get("plate", "")), float(a.get("confidence", 0.0)))
-        for a in (stored.get("alternatives") or record.get("alternatives") or [])
+        for a in stored.get("alternatives") or ()
         if isinstance(a, dict)
-    ]
+    ] or [(a.plate, a.confidence) for a in violation.alternatives]
     return Read(case.plate, raw, confidence, chars, alternatives)
+
+
+def typed_violation(case: Case) -> Violation:
+    """The case's opening record as the stream wrote it (`records.Violation`), never an
+    untyped dict: a record that does not convert is a clear error, not a half-shown case."""
+    try:
+        return msgspec.convert(case.record, Violation)
+    except msgspec.ValidationError as exc:
+        log.error("the record of case %d does not read as a violation: %s", case.id, exc)
+        raise HTTPException(status_code=500, detail="error_record_unreadable") from None
+
+
+@dataclass(frozen=True, slots=True)
+class Lookalike:
+    """A register plate one look-alike substitution from the read, and whether it may enter
+    this zone at the passage's time."""
+
+    plate: str
+    outcome: str
+    """`allowed`, `violation`, `out_of_scope` or `undetermined` (the law's outcome)."""
+
+
+def _lookalikes(ctx: WebContext, case: Case, read: str) -> list[Lookalike] | None:
+    """None when the register cannot be asked now (the page says so)."""
+    try:
+        found = ctx.rechecker.lookalikes(read, case.zone_id, case.first_seen_at)
+    except RegisterUnavailable as exc:
+        log.warning("look-alike check of case %d failed: %s", case.id, exc)
+        return None
+    return [
+        Lookalike(plate, check.decision.outcome.value)
+        for plate, check in found
+        if check.decision is not None
+    ]
+
+
+def _correction_reasons(correction: dict[str, Any] | None, lang: str) -> list[tuple[str, str]]:
+    """The re-check's rules of a correction, in the record's shape (`Recheck.summary`)."""
+    if not correction:
+        return []
+    try:
+        return list(rule_reasons(stored_rules(correction), lang))
+    except msgspec.ValidationError:
+        return [("", sentence) for sentence in correction.get(lang) or ()]  # an older shape
 
 
 def _usernames(db: Session, *ids: int | None) -> dict[int, str]:
@@ -103,8 +161,9 @@ def case_view(
     ctx: WebContext, db: Session, case: Case, user: User, lang: str, now: datetime
 ) -> dict[str, Any]:
     """Everything the case page shows, read in the caller's transaction."""
+    violation = typed_violation(case)
     sightings = review.sightings(db, case)
-    opening_id = str(case.record.get("passage_id", ""))
+    opening_id = str(violation.passage_id)
     opening = next((s for s in sightings if s.passage_id == opening_id), None) or (
         sightings[0] if sightings else None
     )
@@ -126,32 +185,30 @@ def case_view(
     if shown not in by_passage:
         shown = next((s.passage_id for s in sightings if s.passage_id in by_passage), shown)
     images = {kind: by_passage.get(shown, {}).get(kind) for kind in EVIDENCE_KINDS}
-    record = case.record
-    vehicle = record.get("vehicle") if isinstance(record.get("vehicle"), dict) else None
-    rules = [
-        (str(r.get("rule_id", "")), str(r.get(lang) or r.get("en") or ""))
-        for r in record.get("rules") or []
-        if isinstance(r, dict)
-    ]
+    explanation = explain_violation(violation, ctx.zones.resolve(case.zone_id).name, lang)
     names = _usernames(db, case.claimed_by, case.confirmed_by, case.approved_by)
     holds = review.holds(case, user, now)
     status = case.status
     correction = case.correction or None
+    read = _read(case, violation, opening)
     return {
         "case": case,
-        "read": _read(case, opening),
-        "vehicle": vehicle,
-        "fuels": [f for f in (vehicle or {}).get("fuels") or [] if isinstance(f, dict)],
-        "rules": rules,
-        "exemptions": [e for e in record.get("exemptions") or [] if isinstance(e, dict)],
-        "window": record.get("window") if isinstance(record.get("window"), dict) else None,
+        "read": read,
+        "vehicle": violation.vehicle,
+        "registered": describe_vehicle(violation.vehicle, lang),
+        "headline": explanation.headline,
+        "rules": explanation.reasons,
+        "exemptions": violation.exemptions,
+        "window": violation.window,
+        "lookalikes": _lookalikes(ctx, case, read.raw),
+        "notes": notes.notes_of(db, ctx.notes, case),
         "sightings": sightings,
         "evidence_of": by_passage,
         "images": images,
         "others": review.other_sightings(db, case),
         "names": names,
         "correction": correction,
-        "correction_sentences": (correction or {}).get(lang) or [],
+        "correction_sentences": [s for _, s in _correction_reasons(correction, lang)],
         "holds": holds,
         "claim_expired": case.claim_expires_at is not None and case.claim_expires_at < now,
         "can_claim": not holds and _claimable(case, user, now),
@@ -284,10 +341,20 @@ def claim(
 
 @router.post("/cases/{case_id}/confirm")
 def confirm(
-    request: Request, case_id: int, ctx: Context, db: Db, user: CurrentUser, scope: Scope
+    request: Request,
+    case_id: int,
+    ctx: Context,
+    db: Db,
+    user: CurrentUser,
+    scope: Scope,
+    attest: Annotated[str, Form(max_length=8)] = "",
 ) -> Response:
+    """Confirm, only with the tick "the vehicle in the photo matches the registered
+    description" (`attest=yes`)."""
+
     def run(ctx: WebContext, db: Session, case: Case, now: datetime) -> Done:
-        review.confirm(db, case, user, now, four_eyes=ctx.cases.four_eyes_for(case.zone_id))
+        four_eyes = ctx.cases.four_eyes_for(case.zone_id)
+        review.confirm(db, case, user, now, four_eyes=four_eyes, attested=attest == "yes")
         return Done("done_confirm", "confirm")
 
     return _act(Acting(request, ctx, db, user, scope), case_id, run, then="queue")
@@ -316,7 +383,7 @@ def reject(
     text: Annotated[str, Form(max_length=4000)] = "",
 ) -> Response:
     def run(ctx: WebContext, db: Session, case: Case, now: datetime) -> Done:
-        review.reject(db, case, user, now, reason, text)
+        review.reject(db, case, user, now, reason, text, cipher=ctx.notes)
         return Done("done_reject", "reject", case.reject_reason)
 
     return _act(Acting(request, ctx, db, user, scope), case_id, run, then="queue")
@@ -333,7 +400,7 @@ def escalate(
     note: Annotated[str, Form(max_length=4000)] = "",
 ) -> Response:
     def run(ctx: WebContext, db: Session, case: Case, now: datetime) -> Done:
-        review.escalate(db, case, user, now, note)
+        review.escalate(db, case, user, now, note, cipher=ctx.notes)
         return Done("done_escalate", "escalate")
 
     return _act(Acting(request, ctx, db, user, scope), case_id, run, then="queue")
@@ -348,18 +415,49 @@ def correct(
     user: CurrentUser,
     scope: Scope,
     plate: Annotated[str, Form(max_length=64)] = "",
+    note: Annotated[str, Form(max_length=4000)] = "",
 ) -> Response:
     def run(ctx: WebContext, db: Session, case: Case, now: datetime) -> Done:
         four_eyes = ctx.cases.four_eyes_for(case.zone_id)
         result = review.correct_plate(
-            db, case, user, now, plate, ctx.rechecker, four_eyes=four_eyes
+            db,
+            case,
+            user,
+            now,
+            plate,
+            ctx.rechecker,
+            four_eyes=four_eyes,
+            note=note,
+            cipher=ctx.notes,
         )
+        if case.close_reason == "merged":  # onto the open case of that plate and interval
+            return Done("done_correct_merged", "correct")
         if result.covered and review.closing_correction(case):
             # The corrected plate may enter: a second reviewer approves the closing.
             return Done("done_correct_approval", "correct")
         if result.covered:  # four-eyes off for this zone: the case ends as a misread now
             return Done("done_correct_closed", "correct", case.reject_reason)
         return Done("done_correct", "correct")  # the reviewer keeps the claim and goes on
+
+    return _act(Acting(request, ctx, db, user, scope), case_id, run)
+
+
+@router.post("/cases/{case_id}/note")
+def note(
+    request: Request,
+    case_id: int,
+    ctx: Context,
+    db: Db,
+    user: CurrentUser,
+    scope: Scope,
+    text: Annotated[str, Form(max_length=4000)] = "",
+) -> Response:
+    """A note on the case, whatever its state (encrypted, audited by digest only)."""
+
+    def run(ctx: WebContext, db: Session, case: Case, now: datetime) -> Done:
+        if not notes.write(db, ctx.notes, case, user.username, "note", text, now):
+            raise review.ReviewError("empty_note")
+        return Done("done_note")
 
     return _act(Acting(request, ctx, db, user, scope), case_id, run)
 

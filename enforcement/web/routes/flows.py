@@ -34,7 +34,7 @@ from enforcement.flows.settings import FlowSettings
 from enforcement.flows.tables import GRANULARITIES, TOTAL
 from enforcement.model import LOCAL_TZ, fold_name
 from enforcement.settings import load_areas
-from enforcement.web import charts
+from enforcement.web.charts import share_line, stacked_bars
 from enforcement.web.core.state import WebContext
 from enforcement.web.core.templating import lang_of, render
 from enforcement.web.deps import Context, Db, PolicyReader, Scope
@@ -253,7 +253,7 @@ def _svg(flows: FlowTables, name: str, lang: str) -> bytes:
             total = cells.get(TOTAL, 0)
             shares.append(round(100 * cells.get(part, 0) / total, 1) if total else None)
         labels = _short(rows, flows.granularity)
-        return charts.share_line(labels, [(ui_text(f"flows_share_{part}", lang), shares)])
+        return share_line(labels, [(ui_text(f"flows_share_{part}", lang), shares)])
     columns = [c for c in _columns(table) if c != TOTAL]
     labels = _short(rows, flows.granularity) if name in _PERIOD_TABLES else rows
     if name == "hour_weekday":
@@ -264,7 +264,7 @@ def _svg(flows: FlowTables, name: str, lang: str) -> bytes:
         (series_name, [table.get(row, {}).get(column, 0) for row in rows])
         for series_name, column in zip(series_names, columns, strict=True)
     ]
-    return charts.stacked_bars(labels, series)
+    return stacked_bars(labels, series)
 
 
 def _status(problem: FlowQueryError) -> int:

@@ -13,7 +13,14 @@ from sqlalchemy import func, select
 from starlette.responses import Response
 
 from enforcement.casework import review
-from enforcement.casework.models import ACTIVE_STATUSES, AuditEntry, Case, CaseStatus
+from enforcement.casework.models import (
+    ACTIVE_STATUSES,
+    AuditEntry,
+    Case,
+    CaseStatus,
+    RejectReason,
+    Sighting,
+)
 from enforcement.casework.outcomes import OutcomeStats, outcome_stats
 from enforcement.casework.tenancy import CaseScope
 from enforcement.web import charts
@@ -61,6 +68,21 @@ def supervisor_page(
         .group_by(Case.reject_reason)
         .order_by(func.count().desc())
     ).all()
+    # Misread or cloned plates, per camera of the sighting that opened the case: a camera
+    # that keeps producing them needs a look (its focus, its light, its OCR model).
+    mismatches = db.execute(
+        select(Sighting.site_id, Sighting.camera_id, func.count(func.distinct(Case.id)))
+        .join(Case, Case.id == Sighting.case_id)
+        .where(
+            Case.status == CaseStatus.REJECTED.value,
+            Case.reject_reason == RejectReason.VEHICLE_MISMATCH.value,
+            Case.closed_at >= since,
+            Sighting.first_sighting.is_(True),
+            scope.cases(),
+        )
+        .group_by(Sighting.site_id, Sighting.camera_id)
+        .order_by(func.count(func.distinct(Case.id)).desc(), Sighting.site_id, Sighting.camera_id)
+    ).all()
     throughput: dict[str, dict[str, int]] = {}
     for actor, action, count in rows:
         throughput.setdefault(actor, dict.fromkeys(DECISIONS, 0))[action] = int(count)
@@ -83,6 +105,7 @@ def supervisor_page(
         oldest=oldest,
         oldest_hours=oldest_hours,
         reasons=[(str(reason or "-"), int(count)) for reason, count in reasons],
+        mismatches=[(str(site), str(camera), int(count)) for site, camera, count in mismatches],
     )
 
 

@@ -112,6 +112,11 @@ def violation(
             kind="Bedrijfsauto",
             max_mass_kg=3000,
             fuels=(FuelFacts(name="Diesel", emission_class="5"),),
+            eu_category="N1",
+            body="gesloten opbouw",
+            make="MERCEDES-BENZ",
+            commercial_name="SPRINTER",
+            colour="WIT",
         )
         if decision == "violation"
         else None,

@@ -83,7 +83,9 @@ def test_users_export_audit_and_purge(
         anna = session.query(User).filter_by(username="anna").one()
         case = review.next_case(session, anna, QueueFilter(), SEEN + timedelta(days=1), 15)
         assert case is not None
-        review.confirm(session, case, anna, SEEN + timedelta(days=1), four_eyes=False)
+        review.confirm(
+            session, case, anna, SEEN + timedelta(days=1), four_eyes=False, attested=True
+        )
     engine.dispose()
 
     first = zes("export", "--actor", "carla.boa", env=env)

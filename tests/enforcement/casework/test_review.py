@@ -57,7 +57,7 @@ def test_four_eyes_then_export_exactly_once(
         assert case.status == CaseStatus.OPEN
         # Bart cannot take Anna's claimed case.
         assert review.next_case(session, bart, QueueFilter(), NOW, 15) is None
-        review.confirm(session, case, anna, NOW, four_eyes=True)
+        review.confirm(session, case, anna, NOW, four_eyes=True, attested=True)
         assert case.status == CaseStatus.CONFIRMED
         # Anna never gets her own confirmation to approve, and a forced approve fails.
         assert review.next_case(session, anna, QueueFilter(), NOW, 15) is None
@@ -98,7 +98,7 @@ def test_without_four_eyes_a_confirmation_approves(case_db: CaseDB, rechecker: R
     with case_db.sessions.begin() as session:
         case = review.next_case(session, anna, QueueFilter(), NOW, 15)
         assert case is not None
-        review.confirm(session, case, anna, NOW, four_eyes=False)
+        review.confirm(session, case, anna, NOW, four_eyes=False, attested=True)
         assert case.status == CaseStatus.APPROVED and case.sanction_kind == "warning"
 
 
@@ -113,7 +113,7 @@ def test_claims_expire_and_grace_period_holds_cases(case_db: CaseDB) -> None:
         assert case is not None
         later = SEEN + timedelta(hours=2, minutes=20)
         with pytest.raises(ReviewError, match="claim_required"):
-            review.confirm(session, case, anna, later, four_eyes=True)
+            review.confirm(session, case, anna, later, four_eyes=True, attested=True)
         assert review.next_case(session, bart, QueueFilter(), later, 15) is case
 
 
@@ -126,7 +126,7 @@ def test_undetermined_needs_identification_and_plate_correction_redecides(
         case = review.next_case(session, anna, QueueFilter(), NOW, 15)
         assert case is not None
         with pytest.raises(ReviewError, match="identify_first"):
-            review.confirm(session, case, anna, NOW, four_eyes=True)
+            review.confirm(session, case, anna, NOW, four_eyes=True, attested=True)
         result = review.correct_plate(session, case, anna, NOW, "vn-b1-2x", rechecker)
         assert result.decision is not None and result.decision.outcome.value == "violation"
         assert case.corrected_plate == "VNB12X" and case.plate == "VN812X"
@@ -160,7 +160,7 @@ def test_register_outage_changes_nothing(case_db: CaseDB, tmp_path: Path) -> Non
     with case_db.sessions.begin() as session:
         case = review.next_case(session, anna, QueueFilter(), NOW, 15)
         assert case is not None
-        review.confirm(session, case, anna, NOW, four_eyes=False)
+        review.confirm(session, case, anna, NOW, four_eyes=False, attested=True)
     result = export(case_db.sessions, tmp_path, rechecker, actor="export")
     assert result.held == 1 and result.batches == []
     with case_db.sessions() as session:

@@ -74,6 +74,14 @@ def test_four_eyes_review_from_login_to_export(live_web: Web, new_context: Any) 
     expect(a.locator("#rules")).to_contain_text("Bestelauto klasse 5: geen toegang.")
     expect(a.locator("#char-confidences")).to_contain_text("95%")
     expect(a.locator("#form-approve")).to_have_count(0)
+    # The vehicle the register described, beside the photo (issue 21).
+    expect(a.locator("#registered")).to_have_text(
+        "Geregistreerd: wit MERCEDES-BENZ SPRINTER, gesloten opbouw, N1"
+    )
+    a.click("#form-confirm button")  # without the tick the browser does not send it
+    expect(a).to_have_url(re.compile(rf"/cases/{case_id}$"))
+    assert _status(web, case_id) == "open"
+    a.check("#attest")
     a.click("#form-confirm button")
     expect(a).to_have_url(re.compile(r"/queue$"))
     expect(a.locator(".flash")).to_have_text(f"Zaak {case_id} bevestigd.")
@@ -99,6 +107,9 @@ def test_four_eyes_review_from_login_to_export(live_web: Web, new_context: Any) 
     b.click("#next-case button")
     expect(b).to_have_url(re.compile(rf"/cases/{case_id}$"))
     expect(b.locator("#rules")).to_contain_text("Van class 5: no access.")
+    expect(b.locator("#registered")).to_have_text(
+        "Registered: white MERCEDES-BENZ SPRINTER, closed body, N1"
+    )
     b.click("#form-approve button")
     expect(b).to_have_url(re.compile(r"/queue$"))
     expect(b.locator(".flash")).to_have_text(f"Case {case_id} approved.")

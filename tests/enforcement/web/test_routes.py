@@ -16,13 +16,15 @@ from enforcement.casework import audit, review
 from enforcement.casework.accounts import disable_user
 from enforcement.casework.export import export
 from enforcement.casework.models import AuditEntry, Case, EvidenceBlob, EvidenceItem, User
-from enforcement.model import Exemption
+from enforcement.model import Exemption, Fuel, Vehicle
 from enforcement.records import ExemptionFacts
 from enforcement.register.redis import RedisRegister
 from enforcement.settings import Settings
 from enforcement.web.core.security import CONTENT_SECURITY_POLICY
 from tests.enforcement.casework.conftest import SEEN, CaseDB
 from tests.enforcement.web.conftest import (
+    DIESEL_VAN,
+    ELECTRIC_VAN,
     NOW,
     PASSWORD,
     Web,
@@ -162,7 +164,7 @@ def test_every_form_post_needs_the_session_csrf_token(web: Web) -> None:
         web.client().post("/login", data={"username": "anna", "password": PASSWORD}).status_code
         == 403
     )
-    ok = _post(client, f"/cases/{case_id}/confirm")
+    ok = _post(client, f"/cases/{case_id}/confirm", attest="yes")
     assert ok.status_code == 303
     assert _case(web, case_id).status == "confirmed"
 
@@ -442,7 +444,7 @@ def test_four_eyes_the_confirmer_cannot_approve_and_another_reviewer_can(web: We
     case_id = _claim_next(anna, web)
     page = anna.get(f"/cases/{case_id}").text
     assert 'id="form-confirm"' in page and 'id="form-approve"' not in page
-    assert _post(anna, f"/cases/{case_id}/confirm").status_code == 303
+    assert _post(anna, f"/cases/{case_id}/confirm", attest="yes").status_code == 303
     assert _case(web, case_id).status == "confirmed"
     own = anna.get(f"/cases/{case_id}").text
     assert 'id="form-approve"' not in own and 'id="form-claim"' not in own
@@ -502,7 +504,7 @@ def test_four_eyes_can_be_off_for_a_zone(
     anna = logged_in(web, "anna")
     case_id = _claim_next(anna, web)
     assert "tweede boa" not in anna.get(f"/cases/{case_id}").text
-    _post(anna, f"/cases/{case_id}/confirm")
+    _post(anna, f"/cases/{case_id}/confirm", attest="yes")
     case = _case(web, case_id)
     assert (case.status, case.approved_by) == ("approved", web.users["anna"])
 
@@ -542,7 +544,7 @@ def test_acting_without_a_claim_is_refused(web: Web) -> None:
     anna, bram = logged_in(web, "anna"), logged_in(web, "bram")
     case_id = _claim_next(anna, web)
     assert 'id="form-confirm"' not in bram.get(f"/cases/{case_id}").text
-    refused = _post(bram, f"/cases/{case_id}/confirm")
+    refused = _post(bram, f"/cases/{case_id}/confirm", attest="yes")
     assert refused.status_code == 409
     assert "Neem de zaak eerst in behandeling" in refused.text
     assert _post(bram, f"/cases/{case_id}/claim").status_code == 409
@@ -558,13 +560,13 @@ def test_escalations_go_to_supervisors(web: Web) -> None:
     assert 'id="form-claim"' not in anna.get(f"/cases/{case_id}").text
     assert _post(anna, "/queue/next").headers["location"] == "/queue"
     assert _claim_next(sara, web) == case_id
-    _post(sara, f"/cases/{case_id}/confirm")
+    _post(sara, f"/cases/{case_id}/confirm", attest="yes")
     assert _case(web, case_id).status == "confirmed"
 
 
 def test_correcting_the_plate_reruns_the_decision(web: Web) -> None:
     web.add_case("VNB12Z")  # misread of the electric van VNB12Y
-    web.add_case("ZZ999Z", decision="undetermined", sanction="none")
+    web.add_case("VN812X", decision="undetermined", sanction="none")  # B read as 8
     anna = logged_in(web, "anna")
     first = _claim_next(anna, web)
     bad = _post(anna, f"/cases/{first}/correct", plate="!!!")
@@ -588,7 +590,7 @@ def test_correcting_the_plate_reruns_the_decision(web: Web) -> None:
     second = _claim_next(anna, web)
     undetermined = anna.get(f"/cases/{second}").text
     assert 'id="notice-identify"' in undetermined and 'id="form-confirm"' not in undetermined
-    assert _post(anna, f"/cases/{second}/confirm").status_code == 409
+    assert _post(anna, f"/cases/{second}/confirm", attest="yes").status_code == 409
     _post(anna, f"/cases/{second}/correct", plate="VNB12X")  # identified: the diesel van
     case = _case(web, second)
     assert (case.status, case.needs_identification, case.corrected_plate) == (
@@ -653,7 +655,7 @@ def test_the_audit_chain_holds_after_a_review_session(web: Web) -> None:
     anna = logged_in(web, "anna")
     case_id = _claim_next(anna, web)
     anna.get(f"/cases/{case_id}")
-    _post(anna, f"/cases/{case_id}/confirm")
+    _post(anna, f"/cases/{case_id}/confirm", attest="yes")
     with web.db.sessions() as session:
         report = audit.verify(session)
     assert report.ok and report.entries >= 5
@@ -686,3 +688,79 @@ def test_ui_catalogue_covers_every_template_key() -> None:
         | {f"vclass_{c.value}" for c in VehicleClass}
     )
     assert built <= set(UI["en"]), built - set(UI["en"])
+
+
+# -- issue 21: the vehicle described, the attestation, look-alikes, notes --------------------
+def test_a_confirmation_needs_the_attestation_tick_and_it_is_audited(web: Web) -> None:
+    web.add_case()
+    anna = logged_in(web, "anna")
+    case_id = _claim_next(anna, web)
+    page = anna.get(f"/cases/{case_id}").text
+    assert 'name="attest"' in page and "komt overeen met de registerbeschrijving" in page
+    refused = _post(anna, f"/cases/{case_id}/confirm")
+    assert refused.status_code == 400
+    assert "Vink eerst aan" in refused.text
+    assert _case(web, case_id).status == "open"
+    assert ("anna", "confirm") not in _actions(web, case_id)
+    assert _post(anna, f"/cases/{case_id}/confirm", attest="yes").status_code == 303
+    assert _case(web, case_id).status == "confirmed"
+    with web.db.sessions() as session:
+        entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "confirm")).one()
+        assert entry.detail["attested"] is True
+
+
+def test_the_case_page_describes_the_registered_vehicle_and_its_look_alikes(web: Web) -> None:
+    # A battery-electric van one look-alike (B/8) away from the read diesel van.
+    look_alike = Vehicle(
+        plate="VN812X", kind="Bedrijfsauto", max_mass_kg=3000, eu_category="N1",
+        first_admission=date(2022, 5, 1), first_nl_registration=date(2022, 5, 1),
+        fuels=(Fuel("Elektriciteit", None),),
+    )  # fmt: skip
+    web.register.replace_vehicles([DIESEL_VAN, ELECTRIC_VAN, look_alike])
+    web.add_case("VNB12X")
+    anna = logged_in(web, "anna")
+    case_id = _claim_next(anna, web)
+    page = anna.get(f"/cases/{case_id}").text
+    assert "Geregistreerd: wit MERCEDES-BENZ SPRINTER, gesloten opbouw, N1" in page
+    assert re.search(r'class="lookalike allowed"><span class="plate">VN-812-X</span>', page)
+    assert "mocht de zone in" in page
+    assert 'id="decision-headline"' in page and "niet toegestaan" in page
+    anna.post("/lang", data={"lang": "en", "next": "/queue", "csrf_token": csrf_of(page)})
+    english = anna.get(f"/cases/{case_id}").text
+    assert "Registered: white MERCEDES-BENZ SPRINTER, closed body, N1" in english
+    assert "could enter" in english
+
+
+def test_notes_are_on_the_case_page_never_in_the_audit_log(web: Web) -> None:
+    web.add_case()
+    anna, sara = logged_in(web, "anna"), logged_in(web, "sara")
+    case_id = _claim_next(anna, web)
+    note = "Chauffeur belde: Piet Jansen 06-98765432"
+    _post(anna, f"/cases/{case_id}/escalate", note=note)
+    page = sara.get(f"/cases/{case_id}").text
+    assert "Piet Jansen 06-98765432" in page and "escalatie" in page
+    assert _post(sara, f"/cases/{case_id}/note", text="  ").status_code == 400
+    assert _post(sara, f"/cases/{case_id}/note", text="Kenteken nagevraagd").status_code == 303
+    assert "Kenteken nagevraagd" in sara.get(f"/cases/{case_id}").text
+    audit_page = sara.get("/audit").text
+    assert "06-98765432" not in audit_page and "Kenteken nagevraagd" not in audit_page
+    with web.db.sessions() as session:
+        details = [e.detail for e in session.scalars(select(AuditEntry))]
+        assert "06-98765432" not in str(details)
+        assert [d["kind"] for d in details if "digest" in d and "kind" in d] == [
+            "escalate",
+            "note",
+        ]
+
+
+def test_a_vehicle_mismatch_is_counted_per_camera_for_supervisors(web: Web) -> None:
+    web.add_case()
+    anna, sara = logged_in(web, "anna"), logged_in(web, "sara")
+    case_id = _claim_next(anna, web)
+    done = _post(anna, f"/cases/{case_id}/reject", reason="vehicle_mismatch")
+    assert done.status_code == 303
+    assert _case(web, case_id).reject_reason == "vehicle_mismatch"
+    page = sara.get("/supervisor?days=7").text
+    section = page[page.index('id="mismatch"') :]
+    assert re.search(r"<td>site-1 / cam-1</td><td class=\"num\">1</td>", section)
+    assert "vermoedelijk verkeerd gelezen of gekloond" in page

@@ -13,8 +13,8 @@ from alembic import op
 import enforcement.casework.models
 
 revision = "0007"
-# re-chained onto 0006 when that lands
-down_revision = "0005"
+# chained onto 0006 (case notes)
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
