@@ -443,12 +443,14 @@ def dossier_command(
         find_case,
         write_private,
     )
+    from enforcement.casework.notes import NoteCipher
 
     who = _actor(actor)
     if (case is None) == (batch is None):
         raise ConfigError("give a CASE or --batch N (not both)")
     settings, cases, url = _settings()
     vault = EvidenceVault(cases.evidence_cipher_key())
+    notes = NoteCipher(cases.evidence_cipher_key())
     folder = settings.work_dir / "dossiers"
     now = datetime.now(UTC)
     try:
@@ -457,7 +459,7 @@ def dossier_command(
                 found = find_case(session, case)
                 if found is None:
                     raise ConfigError(f"no case {case}")
-                dossier = build(session, found, vault, actor=who, now=now, lang=lang)
+                dossier = build(session, found, vault, actor=who, now=now, lang=lang, notes=notes)
                 path = out or folder / f"dossier-{found.id}.pdf"
                 write_private(path, dossier.pdf)
                 print(f"dossier of case {found.id}: {path} ({len(dossier.pdf)} bytes)")
@@ -472,8 +474,9 @@ def dossier_command(
                 raise ConfigError("the audit chain is broken: run zes enforce audit verify")
             for member in members:
                 dossier = build(
-                    session, member, vault, actor=who, now=now, lang=lang, verify_chain=False
-                )
+                    session, member, vault, actor=who, now=now, lang=lang, verify_chain=False,
+                    notes=notes,
+                )  # fmt: skip
                 write_private(target / f"dossier-{member.id}.pdf", dossier.pdf)
             print(f"{len(members)} dossiers of {export_batch.file_name} → {target}")
     except DossierError as exc:

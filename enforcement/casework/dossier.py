@@ -36,6 +36,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from enforcement.casework import audit
+from enforcement.casework import notes as case_notes
 from enforcement.casework.evidence import EvidenceIntegrityError, EvidenceVault
 from enforcement.casework.models import (
     AuditEntry,
@@ -45,6 +46,7 @@ from enforcement.casework.models import (
     ExportBatch,
     Sighting,
 )
+from enforcement.casework.notes import NoteCipher
 from enforcement.model import LOCAL_TZ
 
 FONT_DIRS = (Path("/usr/share/fonts/truetype/dejavu"),)
@@ -114,6 +116,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "confidence": "zekerheid",
         "steps": "Behandeling (vier ogen)",
         "notes": "Correcties en notities",
+        "note_damaged": "(notitie beschadigd: ontsleutelt niet)",
         "outcomes": "Uitkomsten na export",
         "export": "Exportbatch",
         "not_exported": "niet geëxporteerd",
@@ -164,6 +167,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "confidence": "confidence",
         "steps": "Handling (four-eyes)",
         "notes": "Corrections and notes",
+        "note_damaged": "(note damaged: does not decrypt)",
         "outcomes": "Outcomes after the export",
         "export": "Export batch",
         "not_exported": "not exported",
@@ -293,9 +297,11 @@ def build(
     now: datetime,
     lang: str = "nl",
     verify_chain: bool = True,
+    notes: NoteCipher | None = None,
 ) -> Dossier:
     """The dossier of `case` (audited in the caller's transaction). `verify_chain` walks the
-    whole audit chain (a batch checks it once, not per case)."""
+    whole audit chain (a batch checks it once, not per case). With `notes` (the cipher of the
+    case notes) the officers' notes are printed in clear: the prosecutor reads why."""
     if lang not in TEXTS:
         raise DossierError("lang must be nl or en")
     t = TEXTS[lang]
@@ -328,7 +334,7 @@ def build(
         )
     )
     pdf.add_page()
-    _steps_part(pdf, t, case, entries)
+    _steps_part(pdf, t, case, entries, case_notes.notes_of(session, notes, case) if notes else [])
     _outcomes_part(pdf, t, session, case)
     _export_part(pdf, t, session, case)
     _audit_part(pdf, t, entries, anchor, chain_ok)
@@ -460,7 +466,13 @@ def _evidence_part(
         pdf.set_y(top + h + 3)
 
 
-def _steps_part(pdf: _Pdf, t: dict[str, str], case: Case, entries: Sequence[AuditEntry]) -> None:
+def _steps_part(
+    pdf: _Pdf,
+    t: dict[str, str],
+    case: Case,
+    entries: Sequence[AuditEntry],
+    written: Sequence[case_notes.Note],
+) -> None:
     pdf.heading(t["steps"])
     for e in entries:
         if e.action in _STEP_ACTIONS:
@@ -475,7 +487,10 @@ def _steps_part(pdf: _Pdf, t: dict[str, str], case: Case, entries: Sequence[Audi
         pdf.text_line(case.reject_text[:1500])
     for e in notes:
         pdf.text_line(f"{e.action} ({e.actor}): " + json.dumps(e.detail, ensure_ascii=False)[:1500])
-    if not notes and not case.correction and not case.reject_text:
+    for note in written:
+        text = note.text if note.text is not None else t["note_damaged"]
+        pdf.text_line(f"{_local(note.written_at)} · {note.kind} · {note.author}: {text}"[:1600])
+    if not notes and not written and not case.correction and not case.reject_text:
         pdf.text_line(t["none"])
 
 

@@ -12,6 +12,7 @@ import dataclasses
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from enforcement.explain import explain
@@ -335,18 +336,18 @@ def test_A10_read_confidence_min_is_a_named_parameter_of_the_law_file(tmp_path: 
 def test_A11_a_bedrijfsauto_camper_is_in_scope_up_to_the_van_mass_then_in_doubt() -> None:
     camper = vehicle(body="kampeerwagen")
     assert run(at("2026-06-01"), camper).outcome is Outcome.VIOLATION
-    assert run(at("2026-06-01"), dataclasses.replace(camper, max_mass_kg=3500)).outcome is (
+    assert run(at("2026-06-01"), msgspec.structs.replace(camper, max_mass_kg=3500)).outcome is (
         Outcome.VIOLATION
     )
-    heavy = dataclasses.replace(camper, max_mass_kg=3850, eu_category="N2")
+    heavy = msgspec.structs.replace(camper, max_mass_kg=3850, eu_category="N2")
     decision = run(at("2026-06-01"), heavy)
     assert decision.outcome is Outcome.UNDETERMINED
     assert {"R3", "R33"} <= set(decision.rule_ids) and "camper_above_van_mass" in keys(decision)
     # A zero-emission camper is allowed whatever it counts as (A5); a Personenauto camper is
     # out of scope at any mass (R3).
-    electric = dataclasses.replace(heavy, fuels=(Fuel("Elektriciteit"),))
+    electric = msgspec.structs.replace(heavy, fuels=(Fuel("Elektriciteit"),))
     assert run(at("2026-06-01"), electric).outcome is Outcome.ALLOWED
-    car = dataclasses.replace(heavy, kind="Personenauto", eu_category="M1")
+    car = msgspec.structs.replace(heavy, kind="Personenauto", eu_category="M1")
     assert run(at("2026-06-01"), car).outcome is Outcome.OUT_OF_SCOPE
 
 

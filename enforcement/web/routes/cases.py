@@ -554,8 +554,9 @@ def dossier_pdf(
     # carries the anchor, `zes enforce audit verify --anchor` checks it (the CLI's dossier
     # walks it).
     made = dossier.build(
-        db, case, ctx.vault, actor=user.username, now=ctx.clock(), lang=lang, verify_chain=False
-    )
+        db, case, ctx.vault, actor=user.username, now=ctx.clock(), lang=lang, verify_chain=False,
+        notes=ctx.notes,
+    )  # fmt: skip
     db.commit()
     return Response(
         made.pdf,

@@ -172,7 +172,9 @@ def test_outcome_import_and_dossier_from_the_command_line(
         anna = session.query(User).filter_by(username="anna").one()
         case = review.next_case(session, anna, QueueFilter(), SEEN + timedelta(days=1), 15)
         assert case is not None
-        review.confirm(session, case, anna, SEEN + timedelta(days=1), four_eyes=False)
+        review.confirm(
+            session, case, anna, SEEN + timedelta(days=1), four_eyes=False, attested=True
+        )
     engine.dispose()
     assert zes("export", env=env).returncode == 0
 

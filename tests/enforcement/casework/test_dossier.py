@@ -19,13 +19,15 @@ import pytest
 from sqlalchemy import select
 
 from enforcement.casework import audit, review
+from enforcement.casework import notes as case_notes
 from enforcement.casework.dossier import DossierError, batch_cases, build, find_case
 from enforcement.casework.export import export
 from enforcement.casework.models import AuditEntry, Case
+from enforcement.casework.notes import NoteCipher
 from enforcement.casework.outcomes import record_outcome
 from enforcement.casework.recheck import Rechecker
 from enforcement.casework.review import QueueFilter
-from tests.enforcement.casework.conftest import CaseDB, evidence_for, violation
+from tests.enforcement.casework.conftest import KEY, CaseDB, evidence_for, violation
 from tests.enforcement.casework.test_review import NOW, _users
 
 pytestmark = pytest.mark.redis
@@ -70,7 +72,7 @@ def exported_case_with_images(
     with db.sessions.begin() as session:
         case = review.next_case(session, anna, QueueFilter(), NOW, 15)
         assert case is not None
-        review.confirm(session, case, anna, NOW, four_eyes=True)
+        review.confirm(session, case, anna, NOW, four_eyes=True, attested=True)
     with db.sessions.begin() as session:
         case = review.next_case(session, bart, QueueFilter(), NOW, 15)
         assert case is not None
@@ -88,7 +90,9 @@ def test_a_dossier_holds_the_case_its_officers_the_anchor_and_both_images(
         case = find_case(session, violation("VNB12X").case_key)
         assert case is not None
         record_outcome(session, case, "objection", "", later.date(), actor="sam", now=later)
-        dossier = build(session, case, case_db.vault, actor="sam", now=later)
+        cipher = NoteCipher(KEY)
+        case_notes.write(session, cipher, case, "sam", "note", "Owner phoned: van was sold.", later)
+        dossier = build(session, case, case_db.vault, actor="sam", now=later, notes=cipher)
     pdf = tmp_path / "dossier.pdf"
     pdf.write_bytes(dossier.pdf)
 
@@ -101,7 +105,7 @@ def test_a_dossier_holds_the_case_its_officers_the_anchor_and_both_images(
         "VNB12X", "R12", "Bestelauto klasse 5: geen toegang.", "anna", "bart", "confirm",
         "approve", "objection", batch_file, dossier.anchor.head,
         hashlib.sha256(images["overview"]).hexdigest(), "Keten gecontroleerd: intact",
-        "synchronized",
+        "synchronized", "Owner phoned: van was sold.",
     ):  # fmt: skip
         assert expected in text, expected
     assert re.search(rf"count\s+{dossier.anchor.count}\n", text)

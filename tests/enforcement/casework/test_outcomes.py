@@ -45,7 +45,7 @@ def exported(
             if case.plate == reject:
                 review.reject(session, case, anna, NOW, RejectReason.MISREAD)
             else:
-                review.confirm(session, case, anna, NOW, four_eyes=False)
+                review.confirm(session, case, anna, NOW, four_eyes=False, attested=True)
     return export(db.sessions, out, rechecker, actor="anna").batches
 
 

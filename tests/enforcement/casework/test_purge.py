@@ -135,7 +135,7 @@ def test_an_exported_case_ends_after_its_last_outcome_but_never_under_objection(
     anna, _ = _users(case_db)
     with case_db.sessions.begin() as session:
         while (case := review.next_case(session, anna, QueueFilter(), NOW, 15)) is not None:
-            review.confirm(session, case, anna, NOW, four_eyes=False)
+            review.confirm(session, case, anna, NOW, four_eyes=False, attested=True)
     (batch,) = export(
         case_db.sessions, tmp_path, rechecker, actor="anna", clock=lambda: NOW
     ).batches

@@ -37,7 +37,7 @@ def exported_case(web: Web, reject: str = "") -> int:
             if case.plate == reject:
                 review.reject(session, case, anna, NOW, RejectReason.MISREAD)
             else:
-                review.confirm(session, case, anna, NOW, four_eyes=False)
+                review.confirm(session, case, anna, NOW, four_eyes=False, attested=True)
     export(web.db.sessions, web.work_dir / "exports", web.rechecker, actor="x", clock=lambda: NOW)
     with web.db.sessions() as session:
         return session.scalars(select(Case.id).where(Case.plate == "VNB12X")).one()
