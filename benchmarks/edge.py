@@ -47,18 +47,13 @@ from typing import Any
 
 import cv2
 
-from edge.agent import CameraWorker
 from edge.capture import Frame
 from edge.config import CameraConfig, EntryLine
 from edge.drive_by import DriveBy, make_drive_by
-from edge.recognition import (
-    OnnxPlateDetector,
-    OnnxPlateReader,
-    crop,
-    fold,
-    load_annotations,
-    session_options,
-)
+from edge.evaluation import load_annotations
+from edge.plate_text import fold
+from edge.recognition import OnnxPlateDetector, OnnxPlateReader, crop, session_options
+from edge.worker import CameraWorker
 from enforcement.settings import load_settings
 
 
@@ -265,7 +260,7 @@ VARIANTS = ("none", "small8", "small5", "night", "blur", "jpeg20", "skew20", "oc
 
 
 def run_steps(folder: Path, models: Path) -> dict[str, dict[str, Any]]:
-    from edge.recognition import evaluate
+    from edge.evaluation import evaluate
 
     detector = OnnxPlateDetector(models / "yolov8n-license-plate-fastanpr-320-end2end.onnx")
     reader = OnnxPlateReader(

@@ -105,7 +105,8 @@ def eval_command(
     ),
 ) -> None:
     """Detect and read every annotated image; the last line is one JSON object."""
-    from edge.recognition import OnnxPlateDetector, OnnxPlateReader, evaluate
+    from edge.evaluation import evaluate
+    from edge.recognition import OnnxPlateDetector, OnnxPlateReader
 
     if not folder.is_dir():
         raise FileNotFoundError(f"{folder} is not a folder")
@@ -181,7 +182,7 @@ def drive_by_command(
 ) -> None:
     """Make a drive-by test video from annotated stills, with a ground-truth JSON file."""
     from edge.drive_by import make_drive_by
-    from edge.recognition import load_annotations
+    from edge.evaluation import load_annotations
     from enforcement.settings import load_settings
 
     folder = photos

@@ -30,15 +30,15 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final, Literal
+from typing import Final
 
 import cv2
 import numpy as np
 
 from edge.drive_by import _paste, _road, _vehicle_patch
-from edge.recognition import Annotation, Image
-
-Heading = Literal["entering", "leaving"]
+from edge.evaluation import Annotation
+from edge.recognition import Image
+from enforcement.records import Direction
 
 CONDITIONS: Final = (
     "standard", "small8", "small5", "night", "blur", "rain", "occlusion", "queue",
@@ -51,7 +51,7 @@ class TruthVehicle:
     plate: str
     first_s: float
     last_s: float
-    direction: Heading
+    direction: Direction
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +72,7 @@ class _Plan:
     anchor: tuple[float, float, float]
     lane: float
     start: float
-    heading: Heading
+    heading: Direction
     stop_s: float
     stop_at: float
     """Progress (0..1) at which the vehicle stands for stop_s."""
@@ -97,7 +97,8 @@ def read_truth(path: Path) -> list[TruthVehicle]:
                     f"{path}:{number}: need a plate, first_s <= last_s and "
                     "direction entering|leaving"
                 )
-            rows.append(TruthVehicle(row["plate"].strip().upper(), first, last, heading))  # type: ignore[arg-type]
+            direction: Direction = "entering" if heading == "entering" else "leaving"
+            rows.append(TruthVehicle(row["plate"].strip().upper(), first, last, direction))
     return rows
 
 
@@ -157,7 +158,7 @@ def make_clip(
         if photo is None:
             raise ValueError(f"cannot decode {item.image}")
         patch, anchor = _vehicle_patch(photo, item)
-        heading: Heading = "leaving" if i % 4 == 3 else "entering"
+        heading: Direction = "leaving" if i % 4 == 3 else "entering"
         if condition == "side_by_side":
             lane = 0.3 if i % 2 == 0 else 0.7
             start = 0.6 + (i // 2) * (pass_s + 0.8)

@@ -20,12 +20,13 @@ import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Literal
 
 import cv2
 import numpy as np
 
-from edge.recognition import Annotation, Image
+from edge.evaluation import Annotation
+from edge.recognition import Image
+from enforcement.records import Direction
 
 ENTRY_LINE = ((0.0, 0.5), (1.0, 0.5), "right")
 """The entry line the generated videos are made for: inside = below mid height."""
@@ -34,7 +35,7 @@ ENTRY_LINE = ((0.0, 0.5), (1.0, 0.5), "right")
 @dataclass(frozen=True, slots=True)
 class VehiclePass:
     plate: str
-    direction: Literal["entering", "leaving"]
+    direction: Direction
     first_frame: int
     last_frame: int
     image: str
@@ -97,7 +98,7 @@ def make_drive_by(
     pass_s: float = 2.0,
     gap_s: float = 1.0,
     plate_width: float = 0.16,
-    directions: Sequence[Literal["entering", "leaving"]] = ("entering", "leaving"),
+    directions: Sequence[Direction] = ("entering", "leaving"),
     seed: int = 7,
     jpeg_quality: int = 70,
     noise: float = 3.0,
@@ -128,7 +129,7 @@ def make_drive_by(
             raise ValueError(f"cannot decode {item.image}")
         patch, anchor = _vehicle_patch(photo, item)
         start = gap + i * (span + gap)
-        direction: Literal["entering", "leaving"] = directions[i % len(directions)]
+        direction: Direction = directions[i % len(directions)]
         plan.append((start, item, patch, anchor, direction))
         vehicles.append(
             VehiclePass(item.plate, direction, start, start + span - 1, item.image.name)

@@ -31,11 +31,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from edge.agent import CameraWorker, Models
 from edge.capture import Capture
 from edge.clips import TruthVehicle, read_truth
 from edge.config import CameraConfig, SiteConfig, parse_site_config
-from edge.recognition import PlateDetector, PlateReader, edit_distance, fold
+from edge.models import Models
+from edge.plate_text import edit_distance, fold
+from edge.recognition import PlateDetector, PlateReader
+from edge.worker import CameraWorker
 from enforcement.records import Evidence, Passage
 
 MATCH_MARGIN_S = 1.0

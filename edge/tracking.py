@@ -1,4 +1,4 @@
-"""From plate boxes per frame to one decision per vehicle: tracks, voting, correction, direction.
+"""From plate boxes per frame to one reading per vehicle: tracks, voting, correction, direction.
 
 Pure (no I/O, no clocks, no models): the agent feeds it boxes with the frame's *frame time*
 (seconds on the capture's monotonic clock, never the wall clock, which NTP can step by
@@ -34,12 +34,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Generic, Literal, TypeVar
 
+from edge.plate_text import text_similarity
 from edge.recognition import Box, Read
 from enforcement.plate_formats import MAX_PLATE_LENGTH, MIN_PLATE_LENGTH, correct_read
 from enforcement.plates import Correction, fold_lookalikes, normalise
+from enforcement.records import Direction
 
 P = TypeVar("P")
-Direction = Literal["entering", "leaving", "unknown"]
 PointF = tuple[float, float]
 Line = tuple[PointF, PointF, Literal["left", "right"]]
 
@@ -120,15 +121,6 @@ class FinishedTrack(Generic[P]):
     @property
     def is_noise(self) -> bool:
         return not any(r.text for r in self.reads)
-
-
-def text_similarity(a: str, b: str) -> float:
-    """1 for equal texts, 0 for nothing in common (normalised edit distance)."""
-    if not a and not b:
-        return 1.0
-    from edge.recognition import edit_distance
-
-    return 1.0 - edit_distance(a, b) / max(len(a), len(b))
 
 
 def association_score(
@@ -527,9 +519,9 @@ def direction(first: PointF, last: PointF, line: Line | None) -> Direction:
     return "entering" if to_inside > 0 else "leaving"
 
 
-# -- the decision of one finished track --------------------------------------------------------
+# -- what one finished track reads as --------------------------------------------------------
 @dataclass(frozen=True, slots=True)
-class Verdict:
+class TrackReading:
     plate: str
     plate_raw: str
     correction: Correction
@@ -544,12 +536,12 @@ class Verdict:
     """The format the published plate fits; None: none known (then low_confidence)."""
 
 
-def decide(
+def read_track(
     track: FinishedTrack[P],
     min_vote_confidence: float,
     line: Line | None = None,
     max_char_confidence: float = 0.9,
-) -> Verdict | None:
+) -> TrackReading | None:
     """Vote, correct by the policy of `enforcement.plate_formats` and take the direction;
     None without a read of plausible length.
 
@@ -575,7 +567,7 @@ def decide(
         low = True  # a Dutch plate that fits no sidecode is doubt, whatever the OCR says
     alternatives = tuple((normalise(t), c) for t, c in result.alternatives if normalise(t))
     alternatives = tuple((t[:12], c) for t, c in alternatives if t != plate)
-    return Verdict(
+    return TrackReading(
         plate=plate,
         plate_raw=result.text,
         correction=correction,

@@ -22,12 +22,14 @@ import msgspec
 import numpy as np
 import pytest
 
-from edge.agent import Agent, CameraWorker
+from edge.agent import Agent
 from edge.capture import Capture
 from edge.config import SiteConfig, SiteConfigError
 from edge.drive_by import DriveBy
-from edge.recognition import Box, Image, OnnxPlateDetector, OnnxPlateReader, Read, fold
+from edge.plate_text import fold
+from edge.recognition import Box, Image, OnnxPlateDetector, OnnxPlateReader, Read
 from edge.spool import Spool
+from edge.worker import CameraWorker
 from enforcement.evidence_seal import check_evidence
 from enforcement.records import Passage, decode_envelope, decode_evidence, decode_passage
 from tests.edge import helpers

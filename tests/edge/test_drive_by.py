@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from edge.cli import edge_app
 from edge.drive_by import DriveBy
-from edge.recognition import Annotation
+from edge.evaluation import Annotation
 
 
 @pytest.mark.shared

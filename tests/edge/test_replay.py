@@ -17,12 +17,13 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from edge.agent import CameraWorker
 from edge.capture import Frame
 from edge.cli import edge_app
 from edge.clips import Clip, make_clip, read_truth
-from edge.recognition import Annotation, OnnxPlateDetector, OnnxPlateReader
+from edge.evaluation import Annotation
+from edge.recognition import OnnxPlateDetector, OnnxPlateReader
 from edge.replay import REPLAY_KEYS, camera_for_replay, default_site, run_clip, score
+from edge.worker import CameraWorker
 from enforcement.records import Passage
 
 pytestmark = pytest.mark.shared

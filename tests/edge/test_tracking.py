@@ -5,6 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
+from edge.plate_text import text_similarity
 from edge.recognition import Box, Read
 from edge.tracking import (
     FinishedTrack,
@@ -13,10 +14,9 @@ from edge.tracking import (
     TrackerParams,
     association_score,
     current_text,
-    decide,
     direction,
+    read_track,
     side_of_line,
-    text_similarity,
     vote,
 )
 
@@ -223,7 +223,7 @@ def test_single_frame_blip_is_noise_but_a_single_frame_read_is_kept() -> None:
     finished, _ = drive(tracker, range(50, 60), {52: [moving_box(52, 52)]}, {0: "GB123X"})
     assert len(finished) == 1
     assert finished[0].frames_seen == 1
-    verdict = decide(finished[0], 0.8, LINE)  # type: ignore[arg-type]
+    verdict = read_track(finished[0], 0.8, LINE)  # type: ignore[arg-type]
     assert verdict is not None
     assert verdict.frames == 1
 
@@ -325,7 +325,7 @@ def finished_with(reads: list[Read], first: float = 0.2, last: float = 0.8) -> F
 def test_decide_corrects_a_dutch_plate_and_records_it() -> None:
     # Sidecode 9 (99-XXX-9): an O read where a digit must be, and the OCR unsure of it.
     track = finished_with([read("O1GBB1", 0.6, 0.95, 0.95, 0.95, 0.95, 0.95)] * 3)
-    verdict = decide(track, 0.5, LINE)  # type: ignore[arg-type]
+    verdict = read_track(track, 0.5, LINE)  # type: ignore[arg-type]
     assert verdict is not None
     assert verdict.plate_raw == "O1GBB1"
     assert verdict.plate == "01GBB1"
@@ -336,7 +336,7 @@ def test_decide_corrects_a_dutch_plate_and_records_it() -> None:
 
 
 def test_a_confident_character_is_never_corrected() -> None:
-    verdict = decide(finished_with([read("O1GBB1")] * 3), 0.5)  # every char at 0.95
+    verdict = read_track(finished_with([read("O1GBB1")] * 3), 0.5)  # every char at 0.95
     assert verdict is not None
     assert verdict.plate == "O1GBB1"
     assert not verdict.correction.changed
@@ -345,7 +345,7 @@ def test_a_confident_character_is_never_corrected() -> None:
 
 def test_foreign_plates_are_not_corrected_by_dutch_rules() -> None:
     reads = [Read("O1GBB1", (0.3,) * 6, "DE")] * 3
-    verdict = decide(finished_with(reads), 0.2)
+    verdict = read_track(finished_with(reads), 0.2)
     assert verdict is not None
     assert verdict.plate == "O1GBB1"
     assert verdict.country == "DE"
@@ -354,11 +354,11 @@ def test_foreign_plates_are_not_corrected_by_dutch_rules() -> None:
 
 def test_an_unknown_country_read_is_corrected_only_one_swap_away() -> None:
     # Two look-alike swaps from a valid Dutch plate (O->0 and I->1), both unsure: untouched.
-    verdict = decide(finished_with([read("OIGBB1", 0.5, 0.5, 0.95, 0.95, 0.95, 0.95)] * 3), 0.2)
+    verdict = read_track(finished_with([read("OIGBB1", 0.5, 0.5, 0.95, 0.95, 0.95, 0.95)] * 3), 0.2)
     assert verdict is not None
     assert not verdict.correction.changed
     # A read that fits a foreign format as it is (a British 2001 plate) is never "fixed".
-    british = decide(finished_with([read("AB12CDE", *(0.5,) * 7)] * 3), 0.2)
+    british = read_track(finished_with([read("AB12CDE", *(0.5,) * 7)] * 3), 0.2)
     assert british is not None
     assert british.plate == "AB12CDE"
     assert british.plate_format == "GB-2001"
@@ -366,13 +366,13 @@ def test_an_unknown_country_read_is_corrected_only_one_swap_away() -> None:
 
 
 def test_reads_of_impossible_length_do_not_vote() -> None:
-    assert decide(finished_with([read("AB1")] * 3), 0.5) is None
-    assert decide(finished_with([read("AB12345678901")] * 3), 0.5) is None
+    assert read_track(finished_with([read("AB1")] * 3), 0.5) is None
+    assert read_track(finished_with([read("AB12345678901")] * 3), 0.5) is None
 
 
 def test_uncertain_vote_is_kept_but_marked_low_confidence() -> None:
     reads = [read("GB123X", 0.6, 0.6, 0.6, 0.6, 0.6, 0.6), read("GB128X")]
-    verdict = decide(finished_with(reads, 0.8, 0.2), 0.8, LINE)  # type: ignore[arg-type]
+    verdict = read_track(finished_with(reads, 0.8, 0.2), 0.8, LINE)  # type: ignore[arg-type]
     assert verdict is not None
     assert verdict.low_confidence
     assert verdict.direction == "leaving"
@@ -380,4 +380,4 @@ def test_uncertain_vote_is_kept_but_marked_low_confidence() -> None:
 
 
 def test_no_readable_text_gives_no_verdict() -> None:
-    assert decide(finished_with([]), 0.8) is None
+    assert read_track(finished_with([]), 0.8) is None

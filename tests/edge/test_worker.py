@@ -10,10 +10,11 @@ from datetime import UTC, datetime, timedelta
 import cv2
 import numpy as np
 
-from edge.agent import CameraWorker, MotionGate
 from edge.capture import Frame
 from edge.config import CameraConfig, EntryLine
+from edge.motion import MotionGate
 from edge.recognition import Box, Image, Read
+from edge.worker import CameraWorker
 from enforcement.records import (
     MAX_PASSAGE_BYTES,
     Evidence,
