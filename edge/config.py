@@ -352,8 +352,18 @@ def _polygon_area(points: tuple[tuple[float, float], ...]) -> float:
 
 
 def _problems(exc: ValidationError) -> list[str]:
+    """One line per real problem. Pydantic checks a list's length after dropping the items
+    that failed, so one camera with a typo also reported "cameras: at least 1 item": a
+    length error on a list whose own items have errors is a consequence, not a problem."""
+    errors = exc.errors()
+    failed_inside = [e["loc"] for e in errors if e["type"] != "too_short"]
     lines = []
-    for error in exc.errors():
+    for error in errors:
+        loc = error["loc"]
+        if error["type"] == "too_short" and any(
+            len(other) > len(loc) and other[: len(loc)] == loc for other in failed_inside
+        ):
+            continue
         where = ".".join(str(p) for p in error["loc"]) or "(top)"
         message = error["msg"].removeprefix("Value error, ")
         lines.append(f"{where}: {message}")
