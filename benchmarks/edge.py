@@ -223,8 +223,9 @@ def run_conditions(
     photos: list[Any], models: Path, tmp: Path, vehicles: int, fps: float, width: int, height: int
 ) -> dict[str, dict[str, Any]]:
     """Each hard condition's clip through the agent's real path, scored against its truth."""
-    from edge.clips import CONDITIONS, make_clip, read_truth
+    from edge.clips import CONDITIONS, make_clip
     from edge.replay import camera_for_replay, default_site, run_clip, score
+    from edge.truth import read_truth
 
     detector = OnnxPlateDetector(models / "yolov8n-license-plate-fastanpr-320-end2end.onnx")
     reader = OnnxPlateReader(

@@ -92,11 +92,14 @@ class Thresholds(_Model):
         "travelling is a parked vehicle: no passage.",
     )
     max_prediction_delay_s: float | None = Field(
-        None,
+        2.0,
         gt=0.0,
         le=60.0,
-        description="Publish a track's passage this long after it appeared once its vote is "
-        "stable, without waiting for it to end (it still gives one passage); None = at the end.",
+        description="A track's passage is published as soon as it crossed the entry line and "
+        "its last three reads agree with the vote, without waiting for it to end (still one "
+        "passage per vehicle); a track that has not crossed is published this long after it "
+        "appeared once its vote is stable (a vehicle queued before the line). None: such a "
+        "track only when it ends.",
     )
     correct_below_confidence: float = Field(
         0.9,

@@ -9,16 +9,16 @@ that the agent emits nothing when nothing passes.
 
 The road is static apart from noise, so the motion gate sees the empty stretches as empty,
 as it would a real empty road. Videos are MJPG AVI (OpenCV writes it without codecs).
-Ground truth (JSON next to the video): per vehicle the plate, the direction and the frame
-span in which the plate is visible.
+Ground truth (`edge.truth`'s CSV next to the video, which `zes edge replay --truth` reads):
+per vehicle the plate, the seconds in which it is in view and its direction; `DriveBy`
+also gives the frame span of each.
 """
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -26,6 +26,7 @@ import numpy as np
 
 from edge.evaluation import Annotation
 from edge.recognition import Image
+from edge.truth import TruthVehicle, write_truth
 from enforcement.records import Direction
 
 ENTRY_LINE = ((0.0, 0.5), (1.0, 0.5), "right")
@@ -103,7 +104,8 @@ def make_drive_by(
     jpeg_quality: int = 70,
     noise: float = 3.0,
 ) -> DriveBy:
-    """Write `out` (.avi) and `out.with_suffix('.json')`: one pass per photo, gaps between.
+    """Write `out` (.avi) and its truth `out.with_suffix('.csv')`: one pass per photo, gaps
+    between.
 
     `plate_width` is the plate's width at the entry line as a fraction of the frame width.
     """
@@ -164,21 +166,11 @@ def make_drive_by(
             writer.write(frame if decoded is None else decoded)
     finally:
         writer.release()
-    truth = out.with_suffix(".json")
+    truth = out.with_suffix(".csv")
     result = DriveBy(out, truth, fps, width, height, total, tuple(vehicles))
-    truth.write_text(
-        json.dumps(
-            {
-                "video": out.name,
-                "fps": fps,
-                "width": width,
-                "height": height,
-                "frames": total,
-                "entry_line": {"a": ENTRY_LINE[0], "b": ENTRY_LINE[1], "inside": ENTRY_LINE[2]},
-                "vehicles": [asdict(v) for v in vehicles],
-            },
-            indent=2,
-        ),
-        encoding="utf-8",
-    )
+    write_truth(
+        [TruthVehicle(v.plate, v.first_frame / fps, v.last_frame / fps, v.direction)
+         for v in vehicles],
+        truth,
+    )  # fmt: skip
     return result

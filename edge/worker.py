@@ -160,8 +160,7 @@ class CameraWorker:
             payload = BestFrame(image, frame.at)
             for request, read in zip(requests, reads, strict=True):
                 self.tracker.add_read(request.track_id, read, now, request.box, payload)
-        delay = self.camera.thresholds.max_prediction_delay_s
-        early = self.tracker.due_early(now, delay) if delay is not None else []
+        early = self.tracker.due_early(now, self.camera.thresholds.max_prediction_delay_s)
         return self._finish(early)
 
     def _detect(self, image: Image, now: float, moved: bool) -> list[Box]:
@@ -250,6 +249,10 @@ class CameraWorker:
             evidence=refs,
         )
         count_passage(self.metrics, cam, reading)
+        if self.metrics:
+            # From the vehicle's first sighting to now, both in frame time.
+            latency = max(0.0, self.now_t - track.first_seen)
+            self.metrics.passage_latency.labels(cam).observe(latency)
         log.info("%s", passage_log(cam, passage, self._plate_ref(reading.plate)))
         return passage, evidence
 

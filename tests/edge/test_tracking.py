@@ -5,6 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
+from edge.direction import direction, side_of_line
 from edge.plate_text import text_similarity
 from edge.recognition import Box, Read
 from edge.tracking import (
@@ -13,12 +14,9 @@ from edge.tracking import (
     Tracker,
     TrackerParams,
     association_score,
-    current_text,
-    direction,
     read_track,
-    side_of_line,
-    vote,
 )
+from edge.voting import current_text, vote
 
 LINE = ((0.0, 0.5), (1.0, 0.5), "right")
 
