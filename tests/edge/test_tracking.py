@@ -379,3 +379,55 @@ def test_uncertain_vote_is_kept_but_marked_low_confidence() -> None:
 
 def test_no_readable_text_gives_no_verdict() -> None:
     assert read_track(finished_with([]), 0.8) is None
+
+
+# -- one vehicle, several tracks (issue 27) -------------------------------------------------------
+def fragments(tracker: Tracker[int], gap: int, second: str = "GB123X") -> list[FinishedTrack[int]]:
+    """A one-frame first sighting at the top (read GB123X), lost for `gap` frames, then found
+    again elsewhere (left) and tracked down across the line (read `second`)."""
+    finished: list[FinishedTrack[int]] = []
+    for f in range(60):
+        boxes = [Box(300, 20, 360, 35)] if f == 0 else []
+        if 1 + gap <= f < 1 + gap + 16:
+            boxes = [moving_box(f, 1 + gap, x=60)]
+        for request in tracker.update(at(f), boxes):
+            tracker.add_read(request.track_id, read("GB123X" if f == 0 else second), at(f),
+                             request.box, f)  # fmt: skip
+        finished += tracker.finished()
+    tracker.end_all()
+    return finished + tracker.finished()
+
+
+def test_a_fragment_is_absorbed_into_the_vehicles_open_track() -> None:
+    tracker: Tracker[int] = Tracker(TrackerParams(ocr_every_n_frames=1), (640, 360), line=LINE)  # type: ignore[arg-type]
+    (vehicle,) = fragments(tracker, gap=3)  # found again while the fragment's track is open
+    assert vehicle.first_seen == at(0) and vehicle.frames_seen == 17
+    assert direction(vehicle.first_center, vehicle.last_center, LINE) == "entering"  # type: ignore[arg-type]
+
+
+def test_a_fragment_waits_for_a_continuation_found_after_it_ended() -> None:
+    tracker: Tracker[int] = Tracker(TrackerParams(ocr_every_n_frames=1), (640, 360), line=LINE)  # type: ignore[arg-type]
+    (vehicle,) = fragments(tracker, gap=22)  # 2.2 s later: its track ended at 2 s
+    assert vehicle.first_seen == at(0)
+    assert direction(vehicle.first_center, vehicle.last_center, LINE) == "entering"  # type: ignore[arg-type]
+
+
+def test_another_plate_is_no_continuation_and_nothing_waits_for_ever() -> None:
+    tracker: Tracker[int] = Tracker(TrackerParams(ocr_every_n_frames=1), (640, 360), line=LINE)  # type: ignore[arg-type]
+    finished = fragments(tracker, gap=22, second="XY987Z")
+    assert sorted(current_text(f.reads) for f in finished) == ["GB123X", "XY987Z"]
+    # The fragment ends alone, with its one frame.
+    alone = next(f for f in finished if current_text(f.reads) == "GB123X")
+    assert alone.frames_seen == 1 and alone.first_seen == at(0)
+
+
+def test_two_vehicles_in_view_at_once_are_never_merged_however_alike() -> None:
+    # RK3OOAG leaving and RK300AS entering were in view together; folded, their plates
+    # differ in one character of seven.
+    tracker: Tracker[int] = Tracker(TrackerParams(ocr_every_n_frames=1), (640, 360), line=LINE)  # type: ignore[arg-type]
+    boxes = {
+        f: [moving_box(f, 0, x=60), Box(400, 300 - 15 * f, 460, 315 - 15 * f)] for f in range(8)
+    }
+    boxes |= {f: [moving_box(f, 0, x=60)] for f in range(8, 16)}
+    finished, _ = drive(tracker, range(40), boxes, {0: "RK300AS", 1: "RK3OOAG"})
+    assert sorted(current_text(f.reads) for f in finished) == ["RK300AS", "RK3OOAG"]
