@@ -450,9 +450,8 @@ class Tracker(Generic[P]):
         self, now: float, delay_s: float | None, stable_reads: int = 3
     ) -> list[FinishedTrack[P]]:
         """Open tracks to publish now: crossed the entry line, or in view for `delay_s` or
-        more (None: only crossing counts), with the last `stable_reads` reads agreeing with
-        the vote, and not standing. Each only once; the track goes on and its end gives no
-        second passage."""
+        more (None: only crossing counts), with a stable vote (`_stable`), and not standing.
+        Each only once; the track goes on and its end gives no second passage."""
         due = []
         for t in self._tracks.values():
             if t.published or len(t.reads) < stable_reads:
@@ -460,8 +459,7 @@ class Tracker(Generic[P]):
             across = self.line is not None and crossed(t.first_center, t.last_center, self.line)
             if not across and (delay_s is None or now - t.first_seen < delay_s):
                 continue
-            voted = current_text(t.reads)
-            if not voted or any(r.text != voted for r in t.reads[-stable_reads:]):
+            if not _stable(t.reads, stable_reads):
                 continue
             snapshot = self._snapshot(t)
             if snapshot.stationary:
@@ -469,6 +467,18 @@ class Tracker(Generic[P]):
             t.published = True
             due.append(snapshot)
         return due
+
+
+def _stable(reads: Sequence[Read], last: int) -> bool:
+    """The vote will not change: at least `last` reads, most of the last `last` equal to the
+    vote, and the vote the same without the latest read. Measured on the occlusion clip: a
+    read cut by the bus ("RK341" among "RK346AL") kept the stricter "all of the last three
+    equal" from ever holding, so every passage waited for its track's end (p50 5.05 s)."""
+    if len(reads) < last:
+        return False
+    voted = current_text(reads)
+    agreeing = sum(r.text == voted for r in reads[-last:])
+    return bool(voted) and agreeing * 2 > last and current_text(reads[:-1]) == voted
 
 
 def _plate_similarity(a: str, b: str) -> float:
