@@ -305,8 +305,12 @@ class Tracker(Generic[P]):
             return False
         voted = current_text(track.reads)
         # 3 of 7 characters differ (0.57): another plate (the dev set's plates share their
-        # first letters, RK...); 2 of 6 (0.67) may still be a misread of this one.
-        return len(voted) >= MIN_PLATE_LENGTH and text_similarity(voted, read.text) < 0.6
+        # first letters, RK...); 2 of 6 (0.67) may still be a misread of this one. A read two
+        # or more characters shorter is a part of a plate (cut, half hidden: "D0AG" of
+        # RK3OOAG in dense traffic), not another one.
+        if len(voted) < MIN_PLATE_LENGTH or len(read.text) <= len(voted) - 2:
+            return False
+        return text_similarity(voted, read.text) < 0.6
 
     def _split(self, track: Track[P], read: Read, at: float, box: Box) -> Track[P]:
         """Give the box back and end the track where it was (its vehicle left that place
@@ -330,10 +334,13 @@ class Tracker(Generic[P]):
             if other is new or not other.reads or other.last_seen >= new.first_seen:
                 continue
             voted = current_text(other.reads)
+            # The same plate (look-alikes folded) or a part of it, not merely a similar one:
+            # in dense two-way traffic RK300AS appeared while RK3OOAG's track was unseen
+            # for a frame and, rejoined on 6 of 7 characters, took that track over. A
+            # misread first read starts a track of its own, which `_continuation` joins.
             partial = len(read.text) >= MIN_PLATE_LENGTH and read.text in voted
-            if len(voted) >= MIN_PLATE_LENGTH and (
-                partial or text_similarity(voted, read.text) >= 0.8
-            ):
+            same = fold_lookalikes(voted) == fold_lookalikes(read.text)
+            if len(voted) >= MIN_PLATE_LENGTH and (partial or same):
                 del self._tracks[new.track_id]
                 self._advance(other, new.last_box, new.last_seen, None)
                 other.moving_frames += new.moving_frames
@@ -532,6 +539,12 @@ class PlateMemory:
         """Record a track of `plate`; True when the plate was seen within the window before."""
         key = fold_lookalikes(plate)
         previous = self._last.get(key)
+        if previous is None and len(key) >= MIN_PLATE_LENGTH:
+            # A part of a plate seen moments ago (a one-frame read of "PD72" while PD722BF
+            # passed, in dense traffic at dusk) is that vehicle, not another.
+            previous = max(
+                (v for k, v in self._last.items() if key in k and k != key), default=None
+            )
         self._last[key] = max(last_seen, previous or last_seen)
         if len(self._last) > 4096:  # a long quiet spell: forget what is outside the window
             self._last = {k: v for k, v in self._last.items() if last_seen - v <= self.window_s}

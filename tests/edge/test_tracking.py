@@ -431,3 +431,11 @@ def test_two_vehicles_in_view_at_once_are_never_merged_however_alike() -> None:
     boxes |= {f: [moving_box(f, 0, x=60)] for f in range(8, 16)}
     finished, _ = drive(tracker, range(40), boxes, {0: "RK300AS", 1: "RK3OOAG"})
     assert sorted(current_text(f.reads) for f in finished) == ["RK300AS", "RK3OOAG"]
+
+
+def test_a_part_of_a_plate_seen_moments_ago_is_that_vehicle() -> None:
+    memory = PlateMemory(30.0)
+    assert not memory.seen("PD722BF", 13.5, 15.0)
+    assert memory.seen("PD72", 16.0, 16.0)  # a one-frame partial read at dusk
+    assert not memory.seen("XY98", 16.5, 16.5)
+    assert not PlateMemory(30.0).seen("PD72", 1.0, 1.0)
