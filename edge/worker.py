@@ -35,6 +35,7 @@ from edge.passages import (
     rejection_log,
     repeat_rejection,
 )
+from edge.plate_memory import PlateMemory
 from edge.recognition import (
     Box,
     Image,
@@ -47,7 +48,6 @@ from edge.recognition import (
 )
 from edge.tracking import (
     FinishedTrack,
-    PlateMemory,
     Tracker,
     TrackerParams,
     TrackReading,

@@ -6,11 +6,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from edge.direction import direction, side_of_line
+from edge.plate_memory import PlateMemory
 from edge.plate_text import text_similarity
 from edge.recognition import Box, Read
 from edge.tracking import (
     FinishedTrack,
-    PlateMemory,
     Tracker,
     TrackerParams,
     association_score,
