@@ -305,10 +305,11 @@ class Tracker(Generic[P]):
             return False
         voted = current_text(track.reads)
         # 3 of 7 characters differ (0.57): another plate (the dev set's plates share their
-        # first letters, RK...); 2 of 6 (0.67) may still be a misread of this one. A read two
-        # or more characters shorter is a part of a plate (cut, half hidden: "D0AG" of
-        # RK3OOAG in dense traffic), not another one.
-        if len(voted) < MIN_PLATE_LENGTH or len(read.text) <= len(voted) - 2:
+        # first letters, RK...); 2 of 6 (0.67) may still be a misread of this one. A shorter
+        # read that matches a stretch of the vote but for one character is a part of this
+        # plate (cut, half hidden: "D0AG" of RK3OOAG in dense traffic), not another one;
+        # FWE50 after WA56660 is another.
+        if len(voted) < MIN_PLATE_LENGTH or _is_part(read.text, voted):
             return False
         return text_similarity(voted, read.text) < 0.6
 
@@ -474,6 +475,17 @@ class Tracker(Generic[P]):
             t.published = True
             due.append(snapshot)
         return due
+
+
+def _is_part(text: str, plate: str) -> bool:
+    """`text` is shorter than `plate` and equals a stretch of it but for one character."""
+    n = len(text)
+    if not 0 < n < len(plate):
+        return False
+    return any(
+        sum(a != b for a, b in zip(text, plate[i : i + n], strict=True)) <= 1
+        for i in range(len(plate) - n + 1)
+    )
 
 
 def _stable(reads: Sequence[Read], last: int) -> bool:

@@ -439,3 +439,17 @@ def test_a_part_of_a_plate_seen_moments_ago_is_that_vehicle() -> None:
     assert memory.seen("PD72", 16.0, 16.0)  # a one-frame partial read at dusk
     assert not memory.seen("XY98", 16.5, 16.5)
     assert not PlateMemory(30.0).seen("PD72", 1.0, 1.0)
+
+
+def test_a_shorter_read_splits_a_track_only_when_it_is_no_part_of_its_plate() -> None:
+    def track_after(second: str) -> list[str]:
+        tracker: Tracker[int] = Tracker(TrackerParams(ocr_every_n_frames=1), (640, 360))
+        texts = ["RK300AG", "RK300AG", second]
+        for f, text in enumerate(texts):
+            for request in tracker.update(at(f), [moving_box(f, 0)]):
+                tracker.add_read(request.track_id, read(text), at(f), request.box, f)
+        tracker.end_all()
+        return sorted(current_text(t.reads) for t in tracker.finished())
+
+    assert track_after("D0AG") == ["RK300AG"]  # a part of the plate, one character misread
+    assert track_after("FWE50") == ["FWE50", "RK300AG"]  # another vehicle's plate
