@@ -24,13 +24,14 @@ from __future__ import annotations
 import logging
 import queue
 import random
+import re
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 import cv2
 
@@ -69,14 +70,42 @@ def is_file_source(source: str | int) -> bool:
     return isinstance(source, str) and "://" not in source
 
 
+SECRET_PARAMETERS: Final = frozenset({
+    "password", "passwd", "pwd", "pass", "token", "key", "secret", "auth", "apikey",
+    "api_key", "access_token", "sig", "signature", "credentials",
+})  # fmt: skip
+"""Parameter names (any case) whose values a log line never shows."""
+
+_HOST = re.compile(r"[A-Za-z0-9._~%\-\[\]:]+(?=[/?#]|$)")
+_PARAMETER = re.compile(r"(?P<name>[A-Za-z0-9_.\-]+)=(?P<value>[^&;#/?]*)")
+
+
 def describe(source: str | int) -> str:
-    """The source for a log line, without credentials an RTSP URL may carry."""
+    """The source for a log line, without the credentials a camera URL may carry.
+
+    Parsed, not split on the first `@`: a password may itself hold `@` or `/` (cameras are
+    configured by hand), so the user info is everything before the *last* `@` that is
+    followed by a host and then `/`, `?`, `#` or the end; it is replaced by `***`. When in
+    doubt more is hidden, never less. Then every `name=value` after the host whose name is a
+    secret (`SECRET_PARAMETERS`: password, pwd, pass, token, key, ...) keeps its name and
+    loses its value, in the query and in path segments (`/user=admin&password=...`)."""
     if isinstance(source, int):
         return f"device {source}"
-    if "://" in source and "@" in source:
-        scheme, rest = source.split("://", 1)
-        return f"{scheme}://***@{rest.split('@', 1)[1]}"
-    return source
+    if "://" not in source:
+        return source
+    scheme, rest = source.split("://", 1)
+    for at in reversed([i for i, c in enumerate(rest) if c == "@"]):
+        if _HOST.match(rest, at + 1):
+            rest = "***@" + rest[at + 1 :]
+            break
+
+    def mask(match: re.Match[str]) -> str:
+        if match.group("name").lower() in SECRET_PARAMETERS:
+            return f"{match.group('name')}=***"
+        return match.group(0)
+
+    host_end = min((i for i in (rest.find(c) for c in "/?#") if i >= 0), default=len(rest))
+    return f"{scheme}://{rest[:host_end]}{_PARAMETER.sub(mask, rest[host_end:])}"
 
 
 class Capture:

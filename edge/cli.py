@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import json
 import logging
 import sqlite3
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
 
 import typer
 
@@ -20,6 +23,17 @@ from edge.config import (
     resolve_model_paths,
 )
 from edge.spool import Spool
+
+F = TypeVar("F", bound=Callable[..., object])
+
+
+def sentences(command: F) -> F:
+    """The command's docstring with each paragraph on one line, so `--help` and the command
+    list wrap it at the terminal's width, never at the source's line breaks."""
+    doc = inspect.cleandoc(command.__doc__ or "")
+    command.__doc__ = "\n\n".join(" ".join(p.split()) for p in doc.split("\n\n"))
+    return command
+
 
 edge_app = typer.Typer(
     name="edge",
@@ -46,8 +60,12 @@ def _problems(exc: SiteConfigError) -> None:
 
 
 @edge_app.command("check-config")
+@sentences
 def check_config(file: Path = typer.Argument(..., help="Site YAML file.")) -> None:
-    """Validate a site file; print every problem at once (exit 2) or `ok`."""
+    """Validate a site file.
+
+    Every problem is printed at once, one line each, and the exit status is 2; a good file
+    prints `ok` with the site and its number of cameras."""
     try:
         config = load_site_config(_site_file(file))
     except SiteConfigError as exc:
@@ -56,12 +74,18 @@ def check_config(file: Path = typer.Argument(..., help="Site YAML file.")) -> No
 
 
 @edge_app.command("run")
+@sentences
 def run(
     config_file: Path = typer.Option(..., "--config", help="Site YAML file."),
-    verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging."),
-    dev: bool = typer.Option(False, "--dev", help="Allow development secrets (one machine only)."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Log at debug level."),
+    dev: bool = typer.Option(
+        False, "--dev", help="Allow the development secrets (on one machine, never at a site)."
+    ),
 ) -> None:
-    """Run the agent until SIGTERM/SIGINT."""
+    """Run the agent until SIGTERM or SIGINT.
+
+    On a signal it stops capturing, ends every open track into the spool and drains the
+    spool to the broker for a moment before it exits."""
     from edge.agent import Agent
     from enforcement.settings import load_settings, require_keys
 
@@ -83,11 +107,12 @@ def run(
 
 
 @edge_app.command("eval")
+@sentences
 def eval_command(
     folder: Path = typer.Argument(..., help="Folder of NAME.jpg + NAME.txt (openalpr format)."),
     detector_size: int = typer.Option(DEFAULT_DETECTOR_SIZE, help="Detector input size."),
     model_dir: Path | None = typer.Option(None, help="Model folder (default: settings)."),
-    threads: int = typer.Option(1, help="onnxruntime threads per model."),
+    threads: int = typer.Option(1, help="How many onnxruntime threads each model uses."),
     variant: str = typer.Option(
         "none",
         help="Degrade each photo first: none, small8, small5, night, blur, jpeg20, skew20, "
@@ -95,17 +120,24 @@ def eval_command(
     ),
     detect: str = typer.Option(
         "whole",
-        help="whole: the image shrunk to the detector; tiles: native-resolution tiles; "
-        "region: native resolution around the vehicle (as the agent's motion regions).",
+        help="How to detect: whole (the image shrunk to the detector's input), tiles "
+        "(tiles at native resolution) or region (native resolution around the vehicle, as "
+        "the agent's motion regions do).",
     ),
-    upscale: bool = typer.Option(False, help="Upscale small plate crops before OCR."),
-    contrast: bool = typer.Option(False, help="Stretch contrast of dark or IR crops."),
+    upscale: bool = typer.Option(False, help="Upscale small plate crops before reading them."),
+    contrast: bool = typer.Option(
+        False, help="Stretch the contrast of dark or infrared crops before reading them."
+    ),
     night_detect: bool = typer.Option(
         False, help="Smooth and stretch dark or IR views before detection."
     ),
 ) -> None:
-    """Detect and read every annotated image; the last line is one JSON object."""
-    from edge.recognition import OnnxPlateDetector, OnnxPlateReader, evaluate
+    """Detect and read every annotated still photo and score the reads.
+
+    The last line is one JSON object: exact reads, reads with O and 0 folded, character
+    error rate, detection recall and milliseconds per image."""
+    from edge.evaluation import evaluate
+    from edge.recognition import OnnxPlateDetector, OnnxPlateReader
 
     if not folder.is_dir():
         raise FileNotFoundError(f"{folder} is not a folder")
@@ -129,13 +161,15 @@ def eval_command(
 
 
 @edge_app.command("replay")
+@sentences
 def replay_command(
     video: Path = typer.Argument(..., help="The clip (any file OpenCV reads)."),
     truth: Path = typer.Option(
         ...,
         "--truth",
-        help="CSV with header plate,first_s,last_s,direction (seconds from "
-        "the clip's start when the vehicle is in view; entering|leaving).",
+        help="The truth: a CSV file with the header plate,first_s,last_s,direction, one row "
+        "per vehicle (the seconds from the clip's start while it is in view, entering or "
+        "leaving), as `zes edge drive-by` writes it.",
     ),
     config_file: Path | None = typer.Option(
         None, "--config", help="Site YAML: its camera's ROI, entry line, thresholds, models."
@@ -143,10 +177,17 @@ def replay_command(
     camera: str | None = typer.Option(
         None, "--camera", help="Camera id in the site file (needed when it has several)."
     ),
+    report: Path | None = typer.Option(
+        None,
+        "--report",
+        help="Folder for the report: vehicles.csv and index.html with the images.",
+    ),
 ) -> None:
-    """Play a clip through the agent's real path (capture in frame time, ROI, motion gate,
-    detection, OCR, tracking, voting, correction, direction) into memory and compare the
-    passages with the truth. Nothing is sent or spooled.
+    """Play a clip through the agent's real path and compare its passages with the truth.
+
+    The path is the agent's own: capture in frame time, region of interest, motion gate,
+    detection, OCR, tracking, voting, correction and direction. Passages are kept in
+    memory; nothing is sent or spooled.
 
     Without --config the whole frame is the region of interest and the entry line is the
     horizontal middle of the frame with the lower half inside (a vehicle approaching the
@@ -155,13 +196,22 @@ def replay_command(
     The last line is one JSON object: vehicles, passages, matched, exact, duplicates,
     false_passages, missed, direction_correct, recall, precision, exact_rate,
     first_read_latency_p50_s, fps_per_core.
+
+    With --report DIR it also writes DIR/vehicles.csv (one row per vehicle, duplicate and
+    false passage, with its status exact, misread, missed, duplicate or false) and
+    DIR/index.html, which shows each passage's plate crop and overview and each missed
+    vehicle's sharpest frame.
     """
-    from edge.replay import replay
+    from edge.replay import replay_clip
+    from edge.replay_report import write_report
 
     logging.basicConfig(level=logging.WARNING)
     try:
         site = load_site_config(config_file) if config_file is not None else None
-        result = replay(video, truth, site, camera)
+        replayed = replay_clip(video, truth, site, camera)
+        if report is not None:
+            write_report(report, video, replayed.truth, replayed.matching, replayed.summary)
+        result = replayed.summary
     except SiteConfigError as exc:
         _problems(exc)
     except (OSError, ValueError) as exc:
@@ -171,17 +221,23 @@ def replay_command(
 
 
 @edge_app.command("drive-by")
+@sentences
 def drive_by_command(
     out: Path = typer.Argument(..., help="Video file to write (.avi); truth goes next to it."),
-    count: int = typer.Option(4, min=1, help="Vehicles (dev photos, in name order)."),
+    count: int = typer.Option(
+        4, min=1, help="How many vehicles: one per dev photo, in name order."
+    ),
     photos: Path | None = typer.Option(None, help="Annotated photo folder (default: settings)."),
-    width: int = typer.Option(640),
-    height: int = typer.Option(360),
-    fps: float = typer.Option(10.0),
+    width: int = typer.Option(640, help="Frame width in pixels."),
+    height: int = typer.Option(360, help="Frame height in pixels."),
+    fps: float = typer.Option(10.0, help="Frames per second."),
 ) -> None:
-    """Make a drive-by test video from annotated stills, with a ground-truth JSON file."""
+    """Make a drive-by test video from annotated still photos.
+
+    Its truth goes next to it as a CSV file (plate,first_s,last_s,direction), which
+    `zes edge replay --truth` reads."""
     from edge.drive_by import make_drive_by
-    from edge.recognition import load_annotations
+    from edge.evaluation import load_annotations
     from enforcement.settings import load_settings
 
     folder = photos
@@ -234,9 +290,10 @@ def _chosen(spool: Spool, seqs: list[int], every: bool) -> list[int]:
 
 
 @spool_app.command("list")
+@sentences
 def spool_list(
     config_file: Path = typer.Option(..., "--config", help="Site YAML file."),
-    as_json: bool = typer.Option(False, "--json", help="One JSON object per line."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object per line."),
 ) -> None:
     """What waits in the spool, and each quarantined row with why (never its content)."""
     spool = _open_spool(config_file)
@@ -266,12 +323,15 @@ def _utc(unix: float) -> str:
 
 
 @spool_app.command("requeue")
+@sentences
 def spool_requeue(
     seqs: list[int] = typer.Argument(None, help="Quarantined rows (seq from `list`)."),
     config_file: Path = typer.Option(..., "--config", help="Site YAML file."),
-    every: bool = typer.Option(False, "--all", help="Every quarantined row."),
+    every: bool = typer.Option(False, "--all", help="Take every quarantined row."),
 ) -> None:
-    """Put quarantined rows back in line (after fixing the cause, e.g. the broker's size limit)."""
+    """Put quarantined rows back in line.
+
+    Do this after fixing the cause, for example the broker's size limit."""
     spool = _open_spool(config_file)
     count = spool.requeue(_chosen(spool, seqs or [], every))
     spool.close()
@@ -279,13 +339,16 @@ def spool_requeue(
 
 
 @spool_app.command("drop")
+@sentences
 def spool_drop(
     seqs: list[int] = typer.Argument(None, help="Quarantined rows (seq from `list`)."),
     config_file: Path = typer.Option(..., "--config", help="Site YAML file."),
-    every: bool = typer.Option(False, "--all", help="Every quarantined row."),
-    yes: bool = typer.Option(False, "--yes", help="Do not ask."),
+    every: bool = typer.Option(False, "--all", help="Take every quarantined row."),
+    yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation."),
 ) -> None:
-    """Delete quarantined rows for good (the passage or image is lost: an operator's call)."""
+    """Delete quarantined rows for good.
+
+    The passage or image is lost: that is an operator's call."""
     spool = _open_spool(config_file)
     chosen = _chosen(spool, seqs or [], every)
     if not yes and not typer.confirm(f"Delete {len(chosen)} quarantined row(s) for good?"):

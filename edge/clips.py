@@ -15,7 +15,13 @@ top to near and large at the bottom, across the entry line at mid height) or awa
 - `queue`: every vehicle stops before the line for `stop_s` (8 s), then drives on;
 - `side_by_side`: vehicles come in pairs, both lanes at once;
 - `parked`: a car stands in view, plate readable, for the whole clip and never crosses the
-  line (it is not in the truth: any passage of it is a false one).
+  line (it is not in the truth: any passage of it is a false one);
+- `dense`: two-way traffic on two lanes, entering on the right lane and leaving on the
+  left, a vehicle every `dense_headway_s` (1.2 s) with a random jitter, so two or three
+  vehicles are in view at once and they meet and overlap in the image;
+- `dense_dusk`: the same at dusk: a quarter of the light, lower contrast, washed-out colour
+  and noise sigma 6 (the camera's gain up, no IR yet);
+- `dense_night`: the same with the night look of `night`.
 
 The truth CSV has the header `plate,first_s,last_s,direction`: the seconds from the clip's
 start during which the vehicle is in view, and `entering` or `leaving`. Clips are MJPG AVI
@@ -25,33 +31,26 @@ a minute takes seconds to write.
 
 from __future__ import annotations
 
-import csv
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final, Literal
+from typing import Final
 
 import cv2
 import numpy as np
 
 from edge.drive_by import _paste, _road, _vehicle_patch
-from edge.recognition import Annotation, Image
-
-Heading = Literal["entering", "leaving"]
+from edge.evaluation import Annotation
+from edge.recognition import Image
+from edge.truth import TruthVehicle, write_truth
+from enforcement.records import Direction
 
 CONDITIONS: Final = (
     "standard", "small8", "small5", "night", "blur", "rain", "occlusion", "queue",
-    "side_by_side", "parked",
+    "side_by_side", "parked", "dense", "dense_dusk", "dense_night",
 )  # fmt: skip
-
-
-@dataclass(frozen=True, slots=True)
-class TruthVehicle:
-    plate: str
-    first_s: float
-    last_s: float
-    direction: Heading
+DENSE: Final = ("dense", "dense_dusk", "dense_night")
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,41 +71,10 @@ class _Plan:
     anchor: tuple[float, float, float]
     lane: float
     start: float
-    heading: Heading
+    heading: Direction
     stop_s: float
     stop_at: float
     """Progress (0..1) at which the vehicle stands for stop_s."""
-
-
-def read_truth(path: Path) -> list[TruthVehicle]:
-    """A truth CSV (`plate,first_s,last_s,direction`); a clear error for a bad file."""
-    rows: list[TruthVehicle] = []
-    with path.open(encoding="utf-8", newline="") as handle:
-        reader = csv.DictReader(handle)
-        wanted = ["plate", "first_s", "last_s", "direction"]
-        if reader.fieldnames is None or [f.strip() for f in reader.fieldnames] != wanted:
-            raise ValueError(f"{path}: the header must be {','.join(wanted)}")
-        for number, row in enumerate(reader, start=2):
-            try:
-                first, last = float(row["first_s"]), float(row["last_s"])
-            except (TypeError, ValueError):
-                raise ValueError(f"{path}:{number}: first_s and last_s must be seconds") from None
-            heading = (row["direction"] or "").strip()
-            if heading not in ("entering", "leaving") or last < first or not row["plate"]:
-                raise ValueError(
-                    f"{path}:{number}: need a plate, first_s <= last_s and "
-                    "direction entering|leaving"
-                )
-            rows.append(TruthVehicle(row["plate"].strip().upper(), first, last, heading))  # type: ignore[arg-type]
-    return rows
-
-
-def write_truth(vehicles: Sequence[TruthVehicle], path: Path) -> None:
-    with path.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["plate", "first_s", "last_s", "direction"])
-        for v in vehicles:
-            writer.writerow([v.plate, f"{v.first_s:.2f}", f"{v.last_s:.2f}", v.direction])
 
 
 def _night(frame: Image, noise: Image) -> Image:
@@ -116,6 +84,17 @@ def _night(frame: Image, noise: Image) -> Image:
     return cv2.cvtColor(noisy, cv2.COLOR_GRAY2BGR)
 
 
+def _dusk(frame: Image, noise: Image) -> Image:
+    """Dusk without IR: a quarter of the light, colour washed out, the gain's noise on top."""
+    grey = cv2.cvtColor(cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR)
+    washed = cv2.addWeighted(frame, 0.5, grey, 0.5, 0.0)
+    dark = cv2.LUT(washed, _DUSK_LUT)
+    return cv2.add(cv2.convertScaleAbs(dark, beta=-6), noise)
+
+
+_DUSK_LUT: Final = np.array(
+    [min(255, round(12 + 255 * (i / 255) ** 1.3 * 0.25)) for i in range(256)], np.uint8
+)
 _NIGHT_LUT: Final = np.array(
     [min(255, round(255 * (i / 255) ** 1.8 * 0.6)) for i in range(256)], np.uint8
 )
@@ -132,6 +111,7 @@ def make_clip(
     pass_s: float = 3.0,
     headway_s: float = 2.0,
     stop_s: float = 8.0,
+    dense_headway_s: float = 1.2,
     night: bool | None = None,
     seed: int = 11,
 ) -> Clip:
@@ -143,8 +123,9 @@ def make_clip(
     rng = np.random.default_rng(seed)
     plate_width = {"small8": 0.08, "small5": 0.05}.get(condition, 0.12)
     road = _road(width, height, rng)
-    grey_bank = condition == "night" if night is None else night
-    sigma = 10.0 if grey_bank else 6.0 if condition == "rain" else 3.0
+    grey_bank = condition in ("night", "dense_night") if night is None else night
+    dusk = condition == "dense_dusk"
+    sigma = 10.0 if grey_bank else 6.0 if condition in ("rain", "dense_dusk") else 3.0
     shape = (height, width) if grey_bank else (height, width, 3)
     bank = [np.clip(rng.normal(sigma, sigma, shape), 0, 255).astype(np.uint8) for _ in range(4)]
     rain = _rain_bank(width, height, rng) if condition == "rain" else []
@@ -157,8 +138,13 @@ def make_clip(
         if photo is None:
             raise ValueError(f"cannot decode {item.image}")
         patch, anchor = _vehicle_patch(photo, item)
-        heading: Heading = "leaving" if i % 4 == 3 else "entering"
-        if condition == "side_by_side":
+        heading: Direction = "leaving" if i % 4 == 3 else "entering"
+        if condition in DENSE:
+            heading = "entering" if i % 2 == 0 else "leaving"
+            lane = 0.65 if heading == "entering" else 0.35
+            start = t + float(rng.uniform(-0.3, 0.3))
+            t += dense_headway_s
+        elif condition == "side_by_side":
             lane = 0.3 if i % 2 == 0 else 0.7
             start = 0.6 + (i // 2) * (pass_s + 0.8)
         else:
@@ -207,6 +193,8 @@ def make_clip(
                 _bus(frame, plans, now, pass_s)
             if grey_bank:
                 frame = _night(frame, bank[index % len(bank)])
+            elif dusk:
+                frame = _dusk(frame, bank[index % len(bank)])
             else:
                 frame = cv2.add(cv2.convertScaleAbs(frame, beta=-sigma), bank[index % 4])
             if rain:

@@ -92,11 +92,14 @@ class Thresholds(_Model):
         "travelling is a parked vehicle: no passage.",
     )
     max_prediction_delay_s: float | None = Field(
-        None,
+        2.0,
         gt=0.0,
         le=60.0,
-        description="Publish a track's passage this long after it appeared once its vote is "
-        "stable, without waiting for it to end (it still gives one passage); None = at the end.",
+        description="A track's passage is published as soon as it crossed the entry line and "
+        "its last three reads agree with the vote, without waiting for it to end (still one "
+        "passage per vehicle); a track that has not crossed is published this long after it "
+        "appeared once its vote is stable (a vehicle queued before the line). None: such a "
+        "track only when it ends.",
     )
     correct_below_confidence: float = Field(
         0.9,
@@ -352,8 +355,18 @@ def _polygon_area(points: tuple[tuple[float, float], ...]) -> float:
 
 
 def _problems(exc: ValidationError) -> list[str]:
+    """One line per real problem. Pydantic checks a list's length after dropping the items
+    that failed, so one camera with a typo also reported "cameras: at least 1 item": a
+    length error on a list whose own items have errors is a consequence, not a problem."""
+    errors = exc.errors()
+    failed_inside = [e["loc"] for e in errors if e["type"] != "too_short"]
     lines = []
-    for error in exc.errors():
+    for error in errors:
+        loc = error["loc"]
+        if error["type"] == "too_short" and any(
+            len(other) > len(loc) and other[: len(loc)] == loc for other in failed_inside
+        ):
+            continue
         where = ".".join(str(p) for p in error["loc"]) or "(top)"
         message = error["msg"].removeprefix("Value error, ")
         lines.append(f"{where}: {message}")

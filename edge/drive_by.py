@@ -9,23 +9,25 @@ that the agent emits nothing when nothing passes.
 
 The road is static apart from noise, so the motion gate sees the empty stretches as empty,
 as it would a real empty road. Videos are MJPG AVI (OpenCV writes it without codecs).
-Ground truth (JSON next to the video): per vehicle the plate, the direction and the frame
-span in which the plate is visible.
+Ground truth (`edge.truth`'s CSV next to the video, which `zes edge replay --truth` reads):
+per vehicle the plate, the seconds in which it is in view and its direction; `DriveBy`
+also gives the frame span of each.
 """
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 import cv2
 import numpy as np
 
-from edge.recognition import Annotation, Image
+from edge.evaluation import Annotation
+from edge.recognition import Image
+from edge.truth import TruthVehicle, write_truth
+from enforcement.records import Direction
 
 ENTRY_LINE = ((0.0, 0.5), (1.0, 0.5), "right")
 """The entry line the generated videos are made for: inside = below mid height."""
@@ -34,7 +36,7 @@ ENTRY_LINE = ((0.0, 0.5), (1.0, 0.5), "right")
 @dataclass(frozen=True, slots=True)
 class VehiclePass:
     plate: str
-    direction: Literal["entering", "leaving"]
+    direction: Direction
     first_frame: int
     last_frame: int
     image: str
@@ -97,12 +99,13 @@ def make_drive_by(
     pass_s: float = 2.0,
     gap_s: float = 1.0,
     plate_width: float = 0.16,
-    directions: Sequence[Literal["entering", "leaving"]] = ("entering", "leaving"),
+    directions: Sequence[Direction] = ("entering", "leaving"),
     seed: int = 7,
     jpeg_quality: int = 70,
     noise: float = 3.0,
 ) -> DriveBy:
-    """Write `out` (.avi) and `out.with_suffix('.json')`: one pass per photo, gaps between.
+    """Write `out` (.avi) and its truth `out.with_suffix('.csv')`: one pass per photo, gaps
+    between.
 
     `plate_width` is the plate's width at the entry line as a fraction of the frame width.
     """
@@ -128,7 +131,7 @@ def make_drive_by(
             raise ValueError(f"cannot decode {item.image}")
         patch, anchor = _vehicle_patch(photo, item)
         start = gap + i * (span + gap)
-        direction: Literal["entering", "leaving"] = directions[i % len(directions)]
+        direction: Direction = directions[i % len(directions)]
         plan.append((start, item, patch, anchor, direction))
         vehicles.append(
             VehiclePass(item.plate, direction, start, start + span - 1, item.image.name)
@@ -163,21 +166,11 @@ def make_drive_by(
             writer.write(frame if decoded is None else decoded)
     finally:
         writer.release()
-    truth = out.with_suffix(".json")
+    truth = out.with_suffix(".csv")
     result = DriveBy(out, truth, fps, width, height, total, tuple(vehicles))
-    truth.write_text(
-        json.dumps(
-            {
-                "video": out.name,
-                "fps": fps,
-                "width": width,
-                "height": height,
-                "frames": total,
-                "entry_line": {"a": ENTRY_LINE[0], "b": ENTRY_LINE[1], "inside": ENTRY_LINE[2]},
-                "vehicles": [asdict(v) for v in vehicles],
-            },
-            indent=2,
-        ),
-        encoding="utf-8",
-    )
+    write_truth(
+        [TruthVehicle(v.plate, v.first_frame / fps, v.last_frame / fps, v.direction)
+         for v in vehicles],
+        truth,
+    )  # fmt: skip
     return result

@@ -80,6 +80,11 @@ class EdgeMetrics:
             "zes_edge_read_confidence_ratio", "Voted confidence per passage (0..1).", cam,
             buckets=(0.1, 0.3, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 1.0), registry=r,
         )  # fmt: skip
+        self.passage_latency = Histogram(
+            "zes_edge_passage_latency_seconds",
+            "Frame time from a vehicle's first sighting to its passage being made.", cam,
+            buckets=(0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 7.5, 10.0, 20.0, 60.0), registry=r,
+        )  # fmt: skip
         self.spool_depth = Gauge(
             "zes_edge_spool_passages", "Passages in the spool, not yet acknowledged.", registry=r
         )

@@ -31,11 +31,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from edge.agent import CameraWorker, Models
 from edge.capture import Capture
-from edge.clips import TruthVehicle, read_truth
 from edge.config import CameraConfig, SiteConfig, parse_site_config
-from edge.recognition import PlateDetector, PlateReader, edit_distance, fold
+from edge.models import Models
+from edge.plate_text import edit_distance, fold
+from edge.recognition import PlateDetector, PlateReader
+from edge.truth import TruthVehicle, read_truth
+from edge.worker import CameraWorker
 from enforcement.records import Evidence, Passage
 
 MATCH_MARGIN_S = 1.0
@@ -65,6 +67,18 @@ class MadePassage:
     """Frame time of the best read, seconds from the clip's start."""
     made_s: float
     """Frame time at which the worker made it."""
+    evidence: tuple[Evidence, ...] = ()
+    """Its images (plate crop, overview), for the report."""
+
+
+@dataclass(frozen=True, slots=True)
+class Matching:
+    """Which passages belong to which truth vehicle (in the order they were made)."""
+
+    by_vehicle: dict[int, list[MadePassage]]
+    """Truth index -> its passages; the first is the vehicle's passage, others duplicates."""
+    false: list[MadePassage]
+    """Passages that match no vehicle."""
 
 
 def default_site(video: Path, spool_dir: Path) -> SiteConfig:
@@ -107,11 +121,11 @@ def run_clip(
     """Play `video` through one worker; (passages, frames, worker CPU seconds)."""
     if not video.is_file():
         raise FileNotFoundError(f"video file {video} does not exist")
-    made: list[tuple[Passage, float]] = []
+    made: list[tuple[Passage, float, tuple[Evidence, ...]]] = []
     worker: CameraWorker
 
-    def sink(passage: Passage, _evidence: list[Evidence]) -> None:
-        made.append((passage, worker.now_t))
+    def sink(passage: Passage, evidence: list[Evidence]) -> None:
+        made.append((passage, worker.now_t, tuple(evidence)))
 
     worker = CameraWorker(site_id, camera, detector, reader, sink=sink)
     capture = capture or Capture(camera.id, str(video), "every_frame")
@@ -138,18 +152,16 @@ def run_clip(
         raise ValueError(f"{video}: no decodable frame (corrupt or not a video)")
     origin = capture.started_at
     out = []
-    for passage, made_s in made:
+    for passage, made_s, evidence in made:
         clip_s = (passage.seen_at - origin).total_seconds() if origin else made_s
-        out.append(MadePassage(passage, clip_s, made_s))
+        out.append(MadePassage(passage, clip_s, made_s, evidence))
     return out, frames, cpu
 
 
-def score(
-    truth: list[TruthVehicle], made: list[MadePassage], frames: int, cpu_s: float
-) -> dict[str, Any]:
-    """Compare passages with the truth (the module docstring says how)."""
+def match(truth: list[TruthVehicle], made: list[MadePassage]) -> Matching:
+    """Each passage to its truth vehicle, or to none (the module docstring says how)."""
     by_vehicle: dict[int, list[MadePassage]] = {}
-    false_passages = 0
+    false: list[MadePassage] = []
     for item in sorted(made, key=lambda m: m.made_s):
         candidates = [
             i
@@ -157,7 +169,7 @@ def score(
             if v.first_s - MATCH_MARGIN_S <= item.clip_s <= v.last_s + MATCH_MARGIN_S
         ]
         if not candidates:
-            false_passages += 1
+            false.append(item)
             continue
         plate = fold(item.passage.plate)
 
@@ -167,6 +179,16 @@ def score(
             return (edit_distance(plate, fold(v.plate)), abs(at - middle))
 
         by_vehicle.setdefault(min(candidates, key=rank), []).append(item)
+    return Matching(by_vehicle, false)
+
+
+def score(
+    truth: list[TruthVehicle], made: list[MadePassage], frames: int, cpu_s: float
+) -> dict[str, Any]:
+    """Compare passages with the truth (the module docstring says how)."""
+    matching = match(truth, made)
+    by_vehicle = matching.by_vehicle
+    false_passages = len(matching.false)
     matched = len(by_vehicle)
     duplicates = sum(len(items) - 1 for items in by_vehicle.values())
     exact = sum(
@@ -196,6 +218,35 @@ def score(
     }
 
 
+@dataclass(frozen=True, slots=True)
+class Replayed:
+    """One clip replayed: its truth, what matched what, and the figures."""
+
+    truth: list[TruthVehicle]
+    matching: Matching
+    summary: dict[str, Any]
+
+
+def replay_clip(
+    video: Path,
+    truth_csv: Path,
+    site: SiteConfig | None = None,
+    camera_id: str | None = None,
+    detector: PlateDetector | None = None,
+    reader: PlateReader | None = None,
+) -> Replayed:
+    """Replay one clip against its truth (`edge.replay_report` writes the report of it)."""
+    truth = read_truth(truth_csv)
+    with tempfile.TemporaryDirectory(prefix="zes-replay-") as tmp:
+        site = site or default_site(video, Path(tmp))
+        camera = camera_for_replay(site, video, camera_id)
+        models = Models(site)
+        detector = detector or models.detector(camera)
+        reader = reader or models.reader()
+        made, frames, cpu = run_clip(video, camera, detector, reader, site.site_id)
+    return Replayed(truth, match(truth, made), score(truth, made, frames, cpu))
+
+
 def replay(
     video: Path,
     truth_csv: Path,
@@ -205,12 +256,4 @@ def replay(
     reader: PlateReader | None = None,
 ) -> dict[str, Any]:
     """The `zes edge replay` figures for one clip and its truth."""
-    truth = read_truth(truth_csv)
-    with tempfile.TemporaryDirectory(prefix="zes-replay-") as tmp:
-        site = site or default_site(video, Path(tmp))
-        camera = camera_for_replay(site, video, camera_id)
-        models = Models(site)
-        detector = detector or models.detector(camera)
-        reader = reader or models.reader()
-        made, frames, cpu = run_clip(video, camera, detector, reader, site.site_id)
-    return score(truth, made, frames, cpu)
+    return replay_clip(video, truth_csv, site, camera_id, detector, reader).summary

@@ -10,7 +10,8 @@ import pytest
 
 from edge.config import SiteConfig, parse_site_config
 from edge.drive_by import DriveBy, make_drive_by
-from edge.recognition import Annotation, OnnxPlateDetector, OnnxPlateReader, load_annotations
+from edge.evaluation import Annotation, load_annotations
+from edge.recognition import OnnxPlateDetector, OnnxPlateReader
 
 
 @pytest.fixture(scope="session")

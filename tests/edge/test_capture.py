@@ -160,3 +160,44 @@ def test_truncated_file_gives_its_frames_then_ends(tmp_path: Path) -> None:
 def test_credentials_never_reach_the_log() -> None:
     assert describe("rtsp://admin:secret@10.0.0.5/s1") == "rtsp://***@10.0.0.5/s1"
     assert describe(0) == "device 0"
+
+
+@pytest.mark.parametrize(
+    ("source", "secrets", "kept"),
+    [
+        # A password holding `@` (issue 23): split on the first `@`, it leaked "ssw0rd".
+        ("rtsp://admin:p@ssw0rd@host/stream", ["ssw0rd", "admin", "p@"], "rtsp://***@host/stream"),
+        ("rtsp://admin:pa/ss@host:554/s1", ["pa/ss", "admin"], "rtsp://***@host:554/s1"),
+        ("rtsp://u:p@[fe80::1]:554/s", ["u:p"], "rtsp://***@[fe80::1]:554/s"),
+        (
+            "http://cam.local/video.cgi?user=admin&password=hunter2&channel=1",
+            ["hunter2"], "http://cam.local/video.cgi?user=admin&password=***&channel=1",
+        ),
+        ("rtsp://10.0.0.5/s?PWD=x1y2;token=abc9#k", ["x1y2", "abc9"], "PWD=***;token=***#k"),
+        ("http://h/cgi?Key=zz9&pass=yy8", ["zz9", "yy8"], "http://h/cgi?Key=***&pass=***"),
+        ("rtsp://host/user=admin&password=qq7&channel=1", ["qq7"], "password=***&channel=1"),
+    ],
+)  # fmt: skip
+def test_credentials_are_masked_by_parsing_the_url(
+    source: str, secrets: list[str], kept: str
+) -> None:
+    shown = describe(source)
+    assert kept in shown
+    for secret in secrets:
+        assert secret not in shown
+
+
+def test_a_reconnecting_camera_never_logs_its_password(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    source = f"http://admin:p@ssw0rd@127.0.0.1:{free_port()}/s.mjpg?token=tok3n"
+    capture = Capture("cam-1", source, "live", timeout_s=1.0, backoff_s=(0.05, 0.1)).start()
+    try:
+        deadline = time.monotonic() + 15
+        while sum(capture.errors.values()) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        capture.stop()
+    assert sum(capture.errors.values()) >= 2
+    assert "127.0.0.1" in caplog.text
+    assert "ssw0rd" not in caplog.text and "tok3n" not in caplog.text

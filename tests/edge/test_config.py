@@ -173,3 +173,16 @@ def test_the_example_site_file_is_valid() -> None:
     example = Path(__file__).resolve().parents[2] / "edge" / "site.example.yaml"
     config = load_site_config(example)
     assert config.cameras[0].entry_line is not None
+
+
+def test_check_config_on_a_typo_reports_only_the_typo(tmp_path: Path) -> None:
+    # Issue 26: a misspelt key in the only camera also gave "cameras: at least 1 item".
+    typo = GOOD.split("  - id: cam-2")[0].replace("thresholds:", "tresholds:")
+    result = CliRunner().invoke(edge_app, ["check-config", str(write(tmp_path, typo))])
+    assert result.exit_code == 2
+    problems = [line.strip() for line in result.output.splitlines()[1:] if line.strip()]
+    assert problems == ["cameras.0.tresholds: Extra inputs are not permitted"]
+    # An empty camera list is still a problem of its own.
+    empty = write(tmp_path, GOOD.split("cameras:")[0] + "cameras: []\n")
+    result = CliRunner().invoke(edge_app, ["check-config", str(empty)])
+    assert result.exit_code == 2 and "cameras: " in result.output

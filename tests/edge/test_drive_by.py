@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import json
 from pathlib import Path
 
 import cv2
@@ -12,14 +11,19 @@ from typer.testing import CliRunner
 
 from edge.cli import edge_app
 from edge.drive_by import DriveBy
-from edge.recognition import Annotation
+from edge.evaluation import Annotation
+from edge.truth import read_truth
 
 
 @pytest.mark.shared
 def test_video_and_truth_agree(drive_by: DriveBy) -> None:
-    truth = json.loads(drive_by.truth.read_text(encoding="utf-8"))
-    assert truth["frames"] == drive_by.frames
-    assert [v["plate"] for v in truth["vehicles"]] == [v.plate for v in drive_by.vehicles]
+    # The truth is the CSV `zes edge replay --truth` reads (issue 27), in seconds.
+    truth = read_truth(drive_by.truth)
+    assert [v.plate for v in truth] == [v.plate for v in drive_by.vehicles]
+    assert [v.direction for v in truth] == [v.direction for v in drive_by.vehicles]
+    for row, vehicle in zip(truth, drive_by.vehicles, strict=True):
+        assert row.first_s == pytest.approx(vehicle.first_frame / drive_by.fps, abs=0.01)
+        assert row.last_s == pytest.approx(vehicle.last_frame / drive_by.fps, abs=0.01)
     assert [v.direction for v in drive_by.vehicles] == ["entering", "leaving"] * 2
     spans = [(v.first_frame, v.last_frame) for v in drive_by.vehicles]
     for (_, end), (start, _) in itertools.pairwise(spans):
@@ -42,12 +46,12 @@ def test_drive_by_command(tmp_path: Path, shared_dir: Path) -> None:
     )
     assert result.exit_code == 0, result.output
     assert out.is_file()
-    assert json.loads(out.with_suffix(".json").read_text(encoding="utf-8"))["vehicles"]
+    assert read_truth(out.with_suffix(".csv"))
 
 
 @pytest.mark.shared
 def test_entrance_clip_and_its_truth_agree(tmp_path: Path, dev_photos: list[Annotation]) -> None:
-    from edge.clips import make_clip, read_truth
+    from edge.clips import make_clip
 
     chosen = dev_photos[:3]
     clip = make_clip(chosen, tmp_path / "parked.avi", "parked", width=480, height=270, fps=5.0)

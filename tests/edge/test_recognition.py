@@ -12,18 +12,15 @@ import pytest
 from typer.testing import CliRunner
 
 from edge.cli import edge_app
+from edge.evaluation import Annotation, evaluate, load_annotations
+from edge.plate_text import edit_distance, fold
 from edge.recognition import (
-    Annotation,
     Box,
     Image,
     OnnxPlateDetector,
     OnnxPlateReader,
     crop,
-    detect_in_roi,
-    edit_distance,
-    evaluate,
-    fold,
-    load_annotations,
+    detect_in_regions,
     roi_rect,
 )
 
@@ -59,11 +56,13 @@ def test_detection_runs_on_the_roi_crop_only() -> None:
     roi = ((0.5, 0.5), (1.0, 0.5), (1.0, 1.0), (0.5, 1.0))
     assert roi_rect(roi, 640, 360) == Box(320, 180, 640, 360)
     detector = FixedDetector([Box(10, 10, 50, 20), Box(300, 160, 320, 180)])
-    boxes = detect_in_roi(detector, frame, roi)
+    rect = roi_rect(roi, 640, 360)
+    boxes = detect_in_regions(detector, frame, [rect], roi, enhance=False)
     assert detector.seen == [(180, 320, 3)]
     assert boxes[0] == Box(330, 190, 370, 200)  # back in frame coordinates
     triangle = ((0.5, 0.5), (1.0, 0.5), (1.0, 1.0))  # the second box is outside the polygon
-    assert len(detect_in_roi(FixedDetector([Box(10, 150, 30, 170)]), frame, triangle)) == 0
+    outside = FixedDetector([Box(10, 150, 30, 170)])
+    assert len(detect_in_regions(outside, frame, [rect], triangle, enhance=False)) == 0
 
 
 def test_annotation_format_and_metrics_helpers(tmp_path: Path) -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from edge.clips import TruthVehicle
 from edge.replay import MATCH_MARGIN_S, REPLAY_KEYS, MadePassage, score
+from edge.truth import TruthVehicle
 from enforcement.records import Passage
 
 

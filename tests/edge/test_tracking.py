@@ -5,20 +5,18 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
+from edge.direction import direction, side_of_line
+from edge.plate_memory import PlateMemory
+from edge.plate_text import text_similarity
 from edge.recognition import Box, Read
 from edge.tracking import (
     FinishedTrack,
-    PlateMemory,
     Tracker,
     TrackerParams,
     association_score,
-    current_text,
-    decide,
-    direction,
-    side_of_line,
-    text_similarity,
-    vote,
+    read_track,
 )
+from edge.voting import current_text, vote
 
 LINE = ((0.0, 0.5), (1.0, 0.5), "right")
 
@@ -223,7 +221,7 @@ def test_single_frame_blip_is_noise_but_a_single_frame_read_is_kept() -> None:
     finished, _ = drive(tracker, range(50, 60), {52: [moving_box(52, 52)]}, {0: "GB123X"})
     assert len(finished) == 1
     assert finished[0].frames_seen == 1
-    verdict = decide(finished[0], 0.8, LINE)  # type: ignore[arg-type]
+    verdict = read_track(finished[0], 0.8, LINE)  # type: ignore[arg-type]
     assert verdict is not None
     assert verdict.frames == 1
 
@@ -325,7 +323,7 @@ def finished_with(reads: list[Read], first: float = 0.2, last: float = 0.8) -> F
 def test_decide_corrects_a_dutch_plate_and_records_it() -> None:
     # Sidecode 9 (99-XXX-9): an O read where a digit must be, and the OCR unsure of it.
     track = finished_with([read("O1GBB1", 0.6, 0.95, 0.95, 0.95, 0.95, 0.95)] * 3)
-    verdict = decide(track, 0.5, LINE)  # type: ignore[arg-type]
+    verdict = read_track(track, 0.5, LINE)  # type: ignore[arg-type]
     assert verdict is not None
     assert verdict.plate_raw == "O1GBB1"
     assert verdict.plate == "01GBB1"
@@ -336,7 +334,7 @@ def test_decide_corrects_a_dutch_plate_and_records_it() -> None:
 
 
 def test_a_confident_character_is_never_corrected() -> None:
-    verdict = decide(finished_with([read("O1GBB1")] * 3), 0.5)  # every char at 0.95
+    verdict = read_track(finished_with([read("O1GBB1")] * 3), 0.5)  # every char at 0.95
     assert verdict is not None
     assert verdict.plate == "O1GBB1"
     assert not verdict.correction.changed
@@ -345,7 +343,7 @@ def test_a_confident_character_is_never_corrected() -> None:
 
 def test_foreign_plates_are_not_corrected_by_dutch_rules() -> None:
     reads = [Read("O1GBB1", (0.3,) * 6, "DE")] * 3
-    verdict = decide(finished_with(reads), 0.2)
+    verdict = read_track(finished_with(reads), 0.2)
     assert verdict is not None
     assert verdict.plate == "O1GBB1"
     assert verdict.country == "DE"
@@ -354,11 +352,11 @@ def test_foreign_plates_are_not_corrected_by_dutch_rules() -> None:
 
 def test_an_unknown_country_read_is_corrected_only_one_swap_away() -> None:
     # Two look-alike swaps from a valid Dutch plate (O->0 and I->1), both unsure: untouched.
-    verdict = decide(finished_with([read("OIGBB1", 0.5, 0.5, 0.95, 0.95, 0.95, 0.95)] * 3), 0.2)
+    verdict = read_track(finished_with([read("OIGBB1", 0.5, 0.5, 0.95, 0.95, 0.95, 0.95)] * 3), 0.2)
     assert verdict is not None
     assert not verdict.correction.changed
     # A read that fits a foreign format as it is (a British 2001 plate) is never "fixed".
-    british = decide(finished_with([read("AB12CDE", *(0.5,) * 7)] * 3), 0.2)
+    british = read_track(finished_with([read("AB12CDE", *(0.5,) * 7)] * 3), 0.2)
     assert british is not None
     assert british.plate == "AB12CDE"
     assert british.plate_format == "GB-2001"
@@ -366,13 +364,13 @@ def test_an_unknown_country_read_is_corrected_only_one_swap_away() -> None:
 
 
 def test_reads_of_impossible_length_do_not_vote() -> None:
-    assert decide(finished_with([read("AB1")] * 3), 0.5) is None
-    assert decide(finished_with([read("AB12345678901")] * 3), 0.5) is None
+    assert read_track(finished_with([read("AB1")] * 3), 0.5) is None
+    assert read_track(finished_with([read("AB12345678901")] * 3), 0.5) is None
 
 
 def test_uncertain_vote_is_kept_but_marked_low_confidence() -> None:
     reads = [read("GB123X", 0.6, 0.6, 0.6, 0.6, 0.6, 0.6), read("GB128X")]
-    verdict = decide(finished_with(reads, 0.8, 0.2), 0.8, LINE)  # type: ignore[arg-type]
+    verdict = read_track(finished_with(reads, 0.8, 0.2), 0.8, LINE)  # type: ignore[arg-type]
     assert verdict is not None
     assert verdict.low_confidence
     assert verdict.direction == "leaving"
@@ -380,4 +378,78 @@ def test_uncertain_vote_is_kept_but_marked_low_confidence() -> None:
 
 
 def test_no_readable_text_gives_no_verdict() -> None:
-    assert decide(finished_with([]), 0.8) is None
+    assert read_track(finished_with([]), 0.8) is None
+
+
+# -- one vehicle, several tracks (issue 27) -------------------------------------------------------
+def fragments(tracker: Tracker[int], gap: int, second: str = "GB123X") -> list[FinishedTrack[int]]:
+    """A one-frame first sighting at the top (read GB123X), lost for `gap` frames, then found
+    again elsewhere (left) and tracked down across the line (read `second`)."""
+    finished: list[FinishedTrack[int]] = []
+    for f in range(60):
+        boxes = [Box(300, 20, 360, 35)] if f == 0 else []
+        if 1 + gap <= f < 1 + gap + 16:
+            boxes = [moving_box(f, 1 + gap, x=60)]
+        for request in tracker.update(at(f), boxes):
+            tracker.add_read(request.track_id, read("GB123X" if f == 0 else second), at(f),
+                             request.box, f)  # fmt: skip
+        finished += tracker.finished()
+    tracker.end_all()
+    return finished + tracker.finished()
+
+
+def test_a_fragment_is_absorbed_into_the_vehicles_open_track() -> None:
+    tracker: Tracker[int] = Tracker(TrackerParams(ocr_every_n_frames=1), (640, 360), line=LINE)  # type: ignore[arg-type]
+    (vehicle,) = fragments(tracker, gap=3)  # found again while the fragment's track is open
+    assert vehicle.first_seen == at(0) and vehicle.frames_seen == 17
+    assert direction(vehicle.first_center, vehicle.last_center, LINE) == "entering"  # type: ignore[arg-type]
+
+
+def test_a_fragment_waits_for_a_continuation_found_after_it_ended() -> None:
+    tracker: Tracker[int] = Tracker(TrackerParams(ocr_every_n_frames=1), (640, 360), line=LINE)  # type: ignore[arg-type]
+    (vehicle,) = fragments(tracker, gap=22)  # 2.2 s later: its track ended at 2 s
+    assert vehicle.first_seen == at(0)
+    assert direction(vehicle.first_center, vehicle.last_center, LINE) == "entering"  # type: ignore[arg-type]
+
+
+def test_another_plate_is_no_continuation_and_nothing_waits_for_ever() -> None:
+    tracker: Tracker[int] = Tracker(TrackerParams(ocr_every_n_frames=1), (640, 360), line=LINE)  # type: ignore[arg-type]
+    finished = fragments(tracker, gap=22, second="XY987Z")
+    assert sorted(current_text(f.reads) for f in finished) == ["GB123X", "XY987Z"]
+    # The fragment ends alone, with its one frame.
+    alone = next(f for f in finished if current_text(f.reads) == "GB123X")
+    assert alone.frames_seen == 1 and alone.first_seen == at(0)
+
+
+def test_two_vehicles_in_view_at_once_are_never_merged_however_alike() -> None:
+    # RK3OOAG leaving and RK300AS entering were in view together; folded, their plates
+    # differ in one character of seven.
+    tracker: Tracker[int] = Tracker(TrackerParams(ocr_every_n_frames=1), (640, 360), line=LINE)  # type: ignore[arg-type]
+    boxes = {
+        f: [moving_box(f, 0, x=60), Box(400, 300 - 15 * f, 460, 315 - 15 * f)] for f in range(8)
+    }
+    boxes |= {f: [moving_box(f, 0, x=60)] for f in range(8, 16)}
+    finished, _ = drive(tracker, range(40), boxes, {0: "RK300AS", 1: "RK3OOAG"})
+    assert sorted(current_text(f.reads) for f in finished) == ["RK300AS", "RK3OOAG"]
+
+
+def test_a_part_of_a_plate_seen_moments_ago_is_that_vehicle() -> None:
+    memory = PlateMemory(30.0)
+    assert not memory.seen("PD722BF", 13.5, 15.0)
+    assert memory.seen("PD72", 16.0, 16.0)  # a one-frame partial read at dusk
+    assert not memory.seen("XY98", 16.5, 16.5)
+    assert not PlateMemory(30.0).seen("PD72", 1.0, 1.0)
+
+
+def test_a_shorter_read_splits_a_track_only_when_it_is_no_part_of_its_plate() -> None:
+    def track_after(second: str) -> list[str]:
+        tracker: Tracker[int] = Tracker(TrackerParams(ocr_every_n_frames=1), (640, 360))
+        texts = ["RK300AG", "RK300AG", second]
+        for f, text in enumerate(texts):
+            for request in tracker.update(at(f), [moving_box(f, 0)]):
+                tracker.add_read(request.track_id, read(text), at(f), request.box, f)
+        tracker.end_all()
+        return sorted(current_text(t.reads) for t in tracker.finished())
+
+    assert track_after("D0AG") == ["RK300AG"]  # a part of the plate, one character misread
+    assert track_after("FWE50") == ["FWE50", "RK300AG"]  # another vehicle's plate

@@ -10,10 +10,11 @@ from datetime import UTC, datetime, timedelta
 import cv2
 import numpy as np
 
-from edge.agent import CameraWorker, MotionGate
 from edge.capture import Frame
 from edge.config import CameraConfig, EntryLine
+from edge.motion import MotionGate
 from edge.recognition import Box, Image, Read
+from edge.worker import CameraWorker
 from enforcement.records import (
     MAX_PASSAGE_BYTES,
     Evidence,
@@ -213,3 +214,51 @@ def test_a_foreign_read_is_never_corrected_to_a_dutch_plate() -> None:
     assert passage.changes == ()
     assert passage.country == "DE"
     assert passage.low_confidence  # it fits no German format either: a human decides
+
+
+def plate_at(index: int, x: int | None, y: int) -> Frame:
+    """A 640x360 frame with changing background and the white plate at (x, y), or none."""
+    rng = np.random.default_rng(500 + index)
+    image = cv2.resize(
+        rng.integers(0, 200, (36, 64, 3), dtype=np.uint8), (640, 360),
+        interpolation=cv2.INTER_NEAREST,
+    )  # fmt: skip
+    if x is not None:
+        image[y : y + 15, x : x + 60] = 255
+    return Frame("cam-1", index, T0 + timedelta(seconds=index / 10), image, index / 10)
+
+
+class ScriptedReader:
+    """Reads the plate on every call except the second (the far plate, unreadable)."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def read(self, crops: Sequence[Image]) -> list[Read]:
+        self.calls += 1
+        if self.calls == 2:
+            return [Read("", ()) for _ in crops]
+        return [Read("GB123X", (0.97,) * 6) for _ in crops]
+
+
+def test_a_vehicle_first_seen_in_one_frame_then_tracked_gives_one_passage_with_its_direction() -> (
+    None
+):
+    # Issue 27: the first sighting became a one-frame track (read, then lost); the vehicle
+    # was found again elsewhere as a second track whose first read failed, so the two were
+    # never joined: the one-frame track was published alone (direction unknown) and the
+    # real track, which crossed the line, was merged into it by the plate memory.
+    worker = CameraWorker(
+        "site",
+        camera(thresholds={"ocr_every_n_frames": 1, "detect_every_n_frames": 1}),
+        MarkerDetector(),
+        ScriptedReader(),
+    )
+    frames = [plate_at(0, 300, 40)]
+    frames += [plate_at(i, None, 0) for i in range(1, 5)]
+    frames += [plate_at(i, 60, 60 + 15 * (i - 5)) for i in range(5, 20)]  # crosses at i=13
+    frames += [plate_at(i, None, 0) for i in range(20, 60)]
+    made = [p for f in frames for p in worker.process(f)] + worker.flush()
+    (passage,) = made
+    assert passage.direction == "entering"
+    assert passage.frames > 1

@@ -109,7 +109,7 @@ def load_register(settings: Settings, work: Path, count: int, seed: int) -> Demo
 def edge_video(settings: Settings, work: Path) -> Path:
     """A looping drive-by video: of the dev photos when present, else of an empty road."""
     from edge.drive_by import make_drive_by
-    from edge.recognition import load_annotations
+    from edge.evaluation import load_annotations
 
     video = work / "edge" / "drive-by.avi"
     video.parent.mkdir(parents=True, exist_ok=True)
