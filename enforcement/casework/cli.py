@@ -37,9 +37,17 @@ from enforcement.casework.settings import (
     CaseSettings,
     intake_keys,
     load_case_settings,
+    require_seal_keys,
     review_keys,
 )
-from enforcement.settings import ConfigError, Settings, load_law, load_settings, require_keys
+from enforcement.settings import (
+    ConfigError,
+    Settings,
+    load_areas,
+    load_law,
+    load_settings,
+    require_keys,
+)
 
 enforce_app = typer.Typer(
     help="Cases: intake, the review app, users, export to the fine authority, purge, audit.",
@@ -126,13 +134,17 @@ def intake_command(
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     require_keys("the case intake", intake_keys(load_case_settings()), dev=dev)
-    _, cases, url = _settings()
+    require_seal_keys(load_case_settings(), dev=dev)
+    settings, cases, url = _settings()
+    _, zones = load_law(settings)
     engine = make_engine(url)
     intake = CaseIntake(
         session_factory(engine),
         EvidenceVault(cases.evidence_cipher_key()),
         grace=timedelta(minutes=cases.grace_minutes),
         seal_keys=cases.evidence_seal_keys(),
+        zones=zones,
+        areas=load_areas(settings),
     )
     metrics = IntakeMetrics()
     if cases.intake_metrics_port:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ __all__ = [
     "CaseSettings",
     "intake_keys",
     "load_case_settings",
+    "require_seal_keys",
     "review_keys",
 ]
 
@@ -53,7 +55,8 @@ class CaseSettings(BaseSettings):
         default_factory=dict,
         description="Evidence signing key per edge site (site id -> hex or base64 of >= 32 "
         'random bytes, the site\'s evidence_key_file), as JSON: {"site-1": "9f3c..."}. Intake '
-        "verifies each image's seal and flags the case on a mismatch. Empty: not checked.",
+        "verifies each image's seal and flags the case on a mismatch. The intake refuses to "
+        "start without them (--dev: images stored unchecked).",
     )
     session_secret: SecretStr = Field(
         SecretStr(DEV_SESSION_SECRET),
@@ -216,6 +219,22 @@ def review_keys(settings: Settings, cases: CaseSettings) -> list[KeySetting]:
 def intake_keys(cases: CaseSettings) -> list[KeySetting]:
     """What the intake seals evidence with (its start-up check)."""
     return [cases.evidence_key_setting]
+
+
+def require_seal_keys(cases: CaseSettings, *, dev: bool) -> None:
+    """The intake's second start-up check: without the sites' evidence signing keys every
+    image would be stored "unchecked" and no case flagged, so outside `--dev` it refuses to
+    start; with `--dev` it warns. A malformed key is refused either way."""
+    cases.evidence_seal_keys()
+    if cases.evidence_keys:
+        return
+    problem = (
+        "ZES_CASES_EVIDENCE_KEYS is empty: no evidence seal could be checked (set the "
+        'signing key of every edge site, as JSON {"site-1": "<hex>"})'
+    )
+    if not dev:
+        raise ConfigError(f"the case intake refuses to start: {problem}, or pass --dev")
+    logging.getLogger("zes.settings").warning("the case intake: %s (allowed by --dev)", problem)
 
 
 def _decoded(setting: KeySetting) -> bytes:

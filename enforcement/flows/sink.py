@@ -22,6 +22,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from enforcement.broker_security import load_broker_security
 from enforcement.casework.consumer import group_consumer
 from enforcement.flows import store
 from enforcement.flows.records import FlowBatch, FlowRecordError, decode_flow_batch
@@ -88,7 +89,10 @@ class FlowSink:
             max_poll_records=settings.batch,
         )
         self.producer = KafkaProducer(
-            bootstrap_servers=broker.split(","), acks="all", client_id="zes-flows"
+            bootstrap_servers=broker.split(","),
+            acks="all",
+            client_id="zes-flows",
+            **load_broker_security().kafka_python(),
         )
         self.totals = store.ApplyCounts()
         self._purged_at = 0.0
