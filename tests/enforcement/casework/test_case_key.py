@@ -14,7 +14,7 @@ from sqlalchemy import select
 from enforcement.areas import AreaCatalog, AreaSpec
 from enforcement.casework.intake import CaseIntake, CaseKeyError, case_key_problem
 from enforcement.casework.models import Case, Sighting
-from enforcement.records import WindowFacts, Violation
+from enforcement.records import Violation, WindowFacts
 from enforcement.zones import DEFAULT_ZONES, ZoneCatalog, default_catalog
 from tests.enforcement.casework.conftest import SEEN, CaseDB, violation
 
