@@ -46,6 +46,12 @@ class CaseSettings(BaseSettings):
         description="SQLAlchemy URL of the case database; default a SQLite file "
         "WORK_DIR/cases.db (embedded). Production: postgresql+psycopg://…",
     )
+    app_role: str | None = Field(
+        None,
+        description="PostgreSQL: the role the processes connect as. `zes enforce migrate`, run "
+        "as the owner role, grants it the rows of every table and no ownership, so it cannot "
+        "disable the audit log's trigger (deploy/postgres/roles.sql).",
+    )
     evidence_key: SecretStr = Field(
         SecretStr(DEV_EVIDENCE_KEY),
         description="AES-256-GCM key of the evidence images at rest: exactly 32 random bytes "

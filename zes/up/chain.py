@@ -268,6 +268,8 @@ class Up:
         self.metrics["flows"] = self.add_on_port("flows", flows_sink).port or 0
         url = f"http://127.0.0.1:{plan.web_port}/"
         self.notes.append(f"review app  {url}  user demo, password {password}")
+        # The generated keys, so `zes enforce audit verify` works on this demo (issue 23).
+        self.notes.append(f"cli keys    {plan.keys_line(self.work)}")
         # Retention runs here as it does in production (a CronJob, a systemd timer): hourly.
         env = self.env() | plan.settings_env()
         self.supervisor.every(3600, Child("retention purge", plan.purge(), env, logs / "purge.log"))
