@@ -115,6 +115,8 @@ class StreamWorker:
             areas=load_areas(self.core),
             flows_topic=self.settings.flows_topic or None,
             worker_id=self.settings.worker_id,
+            # Domain-separated inside (vehicle_digest): digests link nothing across days.
+            flow_vehicle_key=self.core.hash_secret.get_secret_value().encode(),
             memo=QuietDecisions(self.settings.memo_kinds),
         )
         self.app = self._create_app()

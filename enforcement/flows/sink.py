@@ -182,4 +182,6 @@ def purge_old(sessions: sessionmaker[Session], settings: FlowSettings, now: dt.d
     today = now.astimezone(LOCAL_TZ).date()
     before = today.replace(year=today.year - settings.retention_years, day=1)
     with sessions.begin() as session:
+        # Vehicle digests live only while their day is open (issue 23): then a count stays.
+        store.close_days(session, today - dt.timedelta(days=settings.vehicle_digest_days))
         return store.purge(session, before, now - dt.timedelta(days=30))

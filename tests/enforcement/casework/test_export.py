@@ -155,7 +155,7 @@ def test_export_cells_that_start_like_a_formula_are_neutralised(
         review.confirm(session, case, anna, NOW, four_eyes=False)
     result = export(case_db.sessions, tmp_path, rechecker, actor="anna", owners=_FormulaOwners())
     (row,) = list(csv.DictReader(result.batches[0].path.read_text().splitlines()))
-    assert row["vehicle_class"] == "'=HYPERLINK(\"http://e.vil/\")"
+    assert row["vehicle_class"] == '\'=HYPERLINK("http://e.vil/")'
     assert row["rule_ids"] == "'-2+3 R12\tR8"
     assert row["owner_reference"].startswith("'@SUM(")
     assert row["plate"] == "VNB12X" and row["amount_eur"] == "120"  # the rest unchanged
