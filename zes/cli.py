@@ -79,7 +79,9 @@ def _mount_roles() -> None:
 
     app.add_typer(stream_app, name="stream")
     from enforcement.casework.cli import enforce_app
+    from enforcement.web.cli import serve_command
 
+    enforce_app.command("serve")(serve_command)  # casework speaks no HTTP: web's, mounted here
     app.add_typer(enforce_app, name="enforce")
     from enforcement.flows.cli import flows_app
 

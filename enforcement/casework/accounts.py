@@ -2,7 +2,7 @@
 disabling (never deleting: the audit log names people).
 
 Second factor: TOTP (RFC 6238: HMAC-SHA1, 6 digits, 30 s steps, `pyotp`), required for
-supervisors and admins, chosen per user by reviewers. Its key is stored sealed (AES-256-GCM
+supervisors and admins, chosen per user by reviewers. Its key is stored encrypted (AES-256-GCM
 under a key derived from the evidence key, bound to the user id), so a copy of the
 database alone cannot make codes; each accepted code's time step is stored and no code of
 that step or an older one is accepted again (RFC 6238 §5.2).
@@ -165,21 +165,21 @@ def totp_uri(secret: str, username: str) -> str:
     return pyotp.TOTP(secret).provisioning_uri(name=username, issuer_name=TOTP_ISSUER)
 
 
-class TotpSealer:
+class TotpCipher:
     """AES-256-GCM for TOTP keys at rest; the key is derived from the evidence key, so no
     new secret is needed and a database copy alone holds no usable TOTP key."""
 
     def __init__(self, root_key: bytes) -> None:
         self._aead = AESGCM(hmac.new(root_key, b"zes totp key v1", hashlib.sha256).digest())
 
-    def seal(self, secret: str, bound_to: str) -> str:
+    def encrypt(self, secret: str, bound_to: str) -> str:
         nonce = secrets.token_bytes(12)
-        sealed = self._aead.encrypt(nonce, secret.encode(), bound_to.encode())
-        return base64.b64encode(nonce + sealed).decode()
+        ciphertext = self._aead.encrypt(nonce, secret.encode(), bound_to.encode())
+        return base64.b64encode(nonce + ciphertext).decode()
 
-    def open(self, sealed: str, bound_to: str) -> str | None:
+    def decrypt(self, encrypted: str, bound_to: str) -> str | None:
         try:
-            raw = base64.b64decode(sealed)
+            raw = base64.b64decode(encrypted)
             return self._aead.decrypt(raw[:12], raw[12:], bound_to.encode()).decode()
         except (InvalidTag, ValueError):
             return None
@@ -200,11 +200,11 @@ def _accepted_step(secret: str, code: str, now: datetime, after: int | None) -> 
     return None
 
 
-def check_second_factor(user: User, code: str, sealer: TotpSealer, now: datetime) -> bool:
+def check_second_factor(user: User, code: str, cipher: TotpCipher, now: datetime) -> bool:
     """Whether `code` is a fresh valid code of `user`'s key; remembers its step if so."""
     if user.totp_secret is None:
         return False
-    secret = sealer.open(user.totp_secret, f"user:{user.id}")
+    secret = cipher.decrypt(user.totp_secret, f"user:{user.id}")
     if secret is None:
         return False
     step = _accepted_step(secret, code, now, user.totp_last_step)
@@ -215,14 +215,14 @@ def check_second_factor(user: User, code: str, sealer: TotpSealer, now: datetime
 
 
 def enrol_second_factor(
-    user: User, secret: str, code: str, sealer: TotpSealer, now: datetime
+    user: User, secret: str, code: str, cipher: TotpCipher, now: datetime
 ) -> bool:
     """Store `secret` as `user`'s key once they typed a valid code of it (so the app in
     their phone holds the same key)."""
     step = _accepted_step(secret, code, now, None)
     if step is None:
         return False
-    user.totp_secret = sealer.seal(secret, f"user:{user.id}")
+    user.totp_secret = cipher.encrypt(secret, f"user:{user.id}")
     user.totp_last_step = step
     user.totp_wanted = True
     return True

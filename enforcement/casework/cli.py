@@ -1,4 +1,5 @@
-"""`zes enforce …`: the case database, intake, review app, users, export, purge, audit."""
+"""`zes enforce …`: the case database, intake, users, export, purge, audit. The review app's
+`serve` is `enforcement.web.cli`, mounted here by `zes.cli` (casework speaks no HTTP)."""
 
 from __future__ import annotations
 
@@ -43,7 +44,6 @@ from enforcement.casework.settings import (
     intake_keys,
     load_case_settings,
     require_seal_keys,
-    review_keys,
 )
 from enforcement.settings import (
     ConfigError,
@@ -191,17 +191,6 @@ def intake_command(
         f"intake: {totals.new_cases} new cases, {totals.sightings} sightings, "
         f"{totals.duplicates} duplicates, {totals.evidence_stored} evidence stored"
     )
-
-
-@enforce_app.command("serve")
-def serve_command(dev: DevOption = False) -> None:
-    """Run the review web app (127.0.0.1 by default) and its metrics endpoint."""
-    from enforcement.web.app import serve
-
-    # Refused before the database is touched (serve checks again for its other callers).
-    require_keys("the review app", review_keys(load_settings(), load_case_settings()), dev=dev)
-    settings, cases, _ = _settings()
-    serve(settings, cases, dev=dev)
 
 
 @user_app.command("add")

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from kafka import KafkaConsumer, KafkaProducer
+from kafka import KafkaProducer
 from kafka.errors import KafkaError, MessageSizeTooLargeError
 from sqlalchemy.exc import (
     DataError,
@@ -34,6 +34,7 @@ from sqlalchemy.exc import (
 )
 
 from enforcement.broker_security import load_broker_security
+from enforcement.casework.batches import group_consumer, run_batches
 from enforcement.casework.evidence import EvidenceIntegrityError
 from enforcement.casework.intake import CaseIntake, CaseKeyError, IntakeCounts
 from enforcement.casework.metrics import IntakeMetrics
@@ -80,33 +81,6 @@ class _Item:
     decoded: Violation | Evidence
 
 
-def group_consumer(
-    topics: tuple[str, ...],
-    broker: str,
-    *,
-    group: str,
-    client_id: str,
-    session_timeout_s: float,
-    max_poll_records: int,
-) -> KafkaConsumer:
-    """A consumer-group member that commits by hand, after its database transaction (the
-    intake and the flows sink): at-least-once, made exactly-once by idempotent writes."""
-    timeout_ms = int(session_timeout_s * 1000)
-    return KafkaConsumer(
-        *topics,
-        bootstrap_servers=broker.split(","),
-        **load_broker_security().kafka_python(),
-        group_id=group,
-        client_id=client_id,
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-        session_timeout_ms=timeout_ms,
-        heartbeat_interval_ms=max(500, timeout_ms // 3),
-        max_poll_records=max_poll_records,
-        fetch_max_wait_ms=100,
-    )
-
-
 class IntakeConsumer:
     def __init__(
         self,
@@ -141,18 +115,13 @@ class IntakeConsumer:
         self.totals = IntakeCounts()
 
     def run(self, until: Callable[[IntakeCounts], bool] | None = None) -> IntakeCounts:
-        try:
-            while not self.stop.is_set():
-                polled = self.consumer.poll(timeout_ms=200)
-                records = [r for batch in polled.values() for r in batch]
-                if records:
-                    self._handle(records)
-                    self.consumer.commit()
-                if until and until(self.totals):
-                    break
-        finally:
-            self.consumer.close()
-            self.producer.close(timeout=5)
+        run_batches(
+            self.consumer,
+            self.producer,
+            self.stop,
+            self._handle,
+            until=None if until is None else lambda: until(self.totals),
+        )
         return self.totals
 
     def _handle(self, records: list[Any]) -> None:

@@ -1,4 +1,4 @@
-"""Evidence images at rest: content-addressed by SHA-256, sealed with AES-256-GCM.
+"""Evidence images at rest: content-addressed by SHA-256, encrypted with AES-256-GCM.
 
 The SHA-256 of the plaintext is the blob's key and the cipher's associated data, so a blob
 cannot be swapped for another one, and every read checks the image against its hash.
@@ -39,13 +39,13 @@ class EvidenceVault:
             raise ValueError("evidence key must be 32 bytes (AES-256)")
         self._aead = AESGCM(key)
 
-    def seal(self, sha256: str, data: bytes) -> bytes:
+    def encrypt(self, sha256: str, data: bytes) -> bytes:
         nonce = os.urandom(_NONCE)
         return nonce + self._aead.encrypt(nonce, data, sha256.encode())
 
-    def open(self, sha256: str, sealed: bytes) -> bytes:
+    def decrypt(self, sha256: str, ciphertext: bytes) -> bytes:
         try:
-            data = self._aead.decrypt(sealed[:_NONCE], sealed[_NONCE:], sha256.encode())
+            data = self._aead.decrypt(ciphertext[:_NONCE], ciphertext[_NONCE:], sha256.encode())
         except InvalidTag:
             raise EvidenceIntegrityError(f"evidence {sha256[:12]}… does not decrypt") from None
         if hashlib.sha256(data).hexdigest() != sha256:
@@ -62,7 +62,7 @@ class EvidenceVault:
             "sha256": sha256,
             "size": len(data),
             "content_type": content_type,
-            "sealed": self.seal(sha256, data),
+            "sealed": self.encrypt(sha256, data),  # the column of `EvidenceBlob.ciphertext`
             "stored_at": at,
         }
         insert_new(session, EvidenceBlob, [values], "sha256")
@@ -71,4 +71,4 @@ class EvidenceVault:
         blob = session.scalar(select(EvidenceBlob).where(EvidenceBlob.sha256 == sha256))
         if blob is None:
             return None
-        return Image(sha256, blob.content_type, self.open(sha256, blob.sealed))
+        return Image(sha256, blob.content_type, self.decrypt(sha256, blob.ciphertext))

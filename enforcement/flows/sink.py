@@ -23,7 +23,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from enforcement.broker_security import load_broker_security
-from enforcement.casework.consumer import group_consumer
+from enforcement.casework.batches import group_consumer, run_batches
 from enforcement.flows import store
 from enforcement.flows.records import FlowBatch, FlowRecordError, decode_flow_batch
 from enforcement.flows.settings import FlowSettings
@@ -98,19 +98,14 @@ class FlowSink:
         self._purged_at = 0.0
 
     def run(self, until: Callable[[store.ApplyCounts], bool] | None = None) -> store.ApplyCounts:
-        try:
-            while not self.stop.is_set():
-                polled = self.consumer.poll(timeout_ms=200)
-                records = [r for batch in polled.values() for r in batch]
-                if records:
-                    self.handle(records)
-                    self.consumer.commit()
-                self._purge_when_due()
-                if until and until(self.totals):
-                    break
-        finally:
-            self.consumer.close()
-            self.producer.close(timeout=5)
+        run_batches(
+            self.consumer,
+            self.producer,
+            self.stop,
+            self.handle,
+            between=self._purge_when_due,
+            until=None if until is None else lambda: until(self.totals),
+        )
         return self.totals
 
     def handle(self, records: list[Any]) -> store.ApplyCounts:

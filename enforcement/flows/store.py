@@ -19,7 +19,7 @@ from sqlalchemy import Table, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from enforcement.casework.models import (
+from enforcement.flows.models import (
     FlowBatchLog,
     FlowDay,
     FlowDayHour,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,11 +18,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.staticfiles import StaticFiles
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from enforcement.casework.accounts import TotpSealer
+from enforcement.casework.accounts import TotpCipher
 from enforcement.casework.db import make_engine, migrate, session_factory
 from enforcement.casework.evidence import EvidenceVault
+from enforcement.casework.logins import SessionStore, SharedCounters
 from enforcement.casework.recheck import Rechecker, rechecker_from
 from enforcement.casework.settings import CaseSettings, review_keys
 from enforcement.settings import Settings, require_keys
@@ -33,15 +32,12 @@ from enforcement.web.core.security import (
     ForbiddenError,
     LoginPolicy,
     LoginRequiredError,
-    SecurityHeaders,
-    SessionStore,
-    SharedCounters,
-    csrf_protect,
     parse_networks,
 )
-from enforcement.web.core.state import WebContext
+from enforcement.web.core.state import WebContext, context_of
 from enforcement.web.core.templating import render
 from enforcement.web.metrics import ReviewMetrics
+from enforcement.web.middleware import AccessLog, SecurityHeaders, csrf_protect
 from enforcement.web.routes import audit_log, auth, flows, platecheck, queue, supervisor
 from enforcement.web.routes import cases as case_pages
 
@@ -87,7 +83,7 @@ def create_app(
         ),
         logins=SessionStore(sessions),
         trusted_proxies=parse_networks(cases.trusted_proxies),
-        totp=TotpSealer(cases.evidence_cipher_key()),
+        totp=TotpCipher(cases.evidence_cipher_key()),
         zones=checker.zones,
     )
     app = FastAPI(
@@ -120,44 +116,13 @@ def create_app(
 
 def healthz(request: Request) -> Response:
     """Liveness and readiness: the case database answers."""
-    ctx: WebContext = request.app.state.zes
+    ctx = context_of(request)
     try:
         with ctx.engine.connect() as connection:
             connection.exec_driver_sql("SELECT 1")
     except SQLAlchemyError:
         return PlainTextResponse("case database unavailable", status_code=503)
     return PlainTextResponse("ok")
-
-
-access_log = logging.getLogger("zes.review.access")
-
-
-class AccessLog:
-    """Method, path, status and time of every request — never the query string, which can
-    hold a plate (the public plate check, queue filters). Replaces uvicorn's access log."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = [500]
-
-        async def sending(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                status[0] = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, sending)
-        finally:
-            access_log.info(
-                "%s %s %d %.1fms", scope.get("method"), scope.get("path", ""), status[0],
-                (time.perf_counter() - started) * 1000,
-            )  # fmt: skip
 
 
 def _install_error_pages(app: FastAPI) -> None:
@@ -212,7 +177,7 @@ def serve(settings: Settings, cases: CaseSettings, *, dev: bool = False) -> None
         host=cases.host,
         port=cases.port,
         workers=1,  # more capacity: more replicas (logins and limits are in the database)
-        # The client address is read by `security.client_address` from the TCP peer and,
+        # The client address is read by `deps.client_address` from the TCP peer and,
         # only from a peer in `trusted_proxies`, from X-Forwarded-For: uvicorn must not
         # rewrite it first.
         proxy_headers=False,

@@ -6,6 +6,10 @@ from alembic import context
 
 from enforcement.casework.db import make_engine
 from enforcement.casework.models import Base
+from enforcement.flows import models as flow_models
+
+# The flow statistics' tables share this schema and its history (`enforcement.flows.models`).
+assert flow_models.FlowHour.metadata is Base.metadata
 
 config = context.config
 url = config.get_main_option("sqlalchemy.url")

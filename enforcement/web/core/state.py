@@ -19,13 +19,9 @@ from enforcement.settings import Settings
 from enforcement.zones import ZoneCatalog
 
 if TYPE_CHECKING:
-    from enforcement.casework.accounts import TotpSealer
-    from enforcement.web.core.security import (
-        IPNetwork,
-        LoginPolicy,
-        SessionStore,
-        SharedCounters,
-    )
+    from enforcement.casework.accounts import TotpCipher
+    from enforcement.casework.logins import SessionStore, SharedCounters
+    from enforcement.web.core.security import IPNetwork, LoginPolicy
     from enforcement.web.metrics import ReviewMetrics
 
 
@@ -45,11 +41,13 @@ class WebContext:
     logins: SessionStore
     trusted_proxies: tuple[IPNetwork, ...]
     """Peers whose `X-Forwarded-For` names the client (`CaseSettings.trusted_proxies`)."""
-    totp: TotpSealer
+    totp: TotpCipher
     zones: ZoneCatalog
     """The zone catalogue: which municipality a case belongs to (tenancy)."""
 
 
 def context_of(request: Request) -> WebContext:
+    """The app's context; routes get it as `deps.Context`, this is for the app's own
+    plumbing (templating, health check, middleware)."""
     ctx: WebContext = request.app.state.zes
     return ctx

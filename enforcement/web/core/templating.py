@@ -14,8 +14,8 @@ from starlette.responses import HTMLResponse
 from enforcement.messages import LANGUAGES, format_value
 from enforcement.model import LOCAL_TZ
 from enforcement.plates import format_plate
-from enforcement.web.core.security import csrf_token
 from enforcement.web.core.state import context_of
+from enforcement.web.middleware import csrf_token
 from enforcement.web.texts import category, ui_text
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "templates"

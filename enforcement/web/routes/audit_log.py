@@ -14,9 +14,8 @@ from starlette.responses import Response
 from enforcement.casework import audit
 from enforcement.casework.models import AuditEntry, Case, User, UserMunicipality
 from enforcement.casework.tenancy import CaseScope
-from enforcement.web.core.security import Supervisor, scope_of_user
-from enforcement.web.core.state import context_of
 from enforcement.web.core.templating import render
+from enforcement.web.deps import Context, Db, Scope, Supervisor
 
 router = APIRouter()
 
@@ -40,26 +39,24 @@ def _visible(scope: CaseScope) -> ColumnElement[bool]:
 @router.get("/audit")
 def audit_page(
     request: Request,
+    ctx: Context,
+    db: Db,
     user: Supervisor,
+    scope: Scope,
     before: Annotated[int | None, Query(ge=1, le=2**62)] = None,
 ) -> Response:
-    ctx = context_of(request)
-    scope = scope_of_user(request, user)
     query = select(AuditEntry).order_by(AuditEntry.seq.desc()).limit(PAGE_SIZE + 1)
     if not scope.everything:
         query = query.where(_visible(scope))
     if before is not None:
         query = query.where(AuditEntry.seq < before)
-    with ctx.sessions.begin() as db:
-        rows = list(db.scalars(query))
-        shown, more = rows[:PAGE_SIZE], len(rows) > PAGE_SIZE
-        audit.append(
-            db,
-            user.username,
-            "view_audit",
-            detail={"before": before, "shown": len(shown)},
-            at=ctx.clock(),
-        )
+    rows = list(db.scalars(query))
+    shown, more = rows[:PAGE_SIZE], len(rows) > PAGE_SIZE
+    audit.append(
+        db, user.username, "view_audit", detail={"before": before, "shown": len(shown)},
+        at=ctx.clock(),
+    )  # fmt: skip
+    db.commit()
     entries = [
         (e.seq, e.at, e.actor, e.action, e.case_id, json.dumps(e.detail, ensure_ascii=False))
         for e in shown

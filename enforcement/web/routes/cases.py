@@ -32,9 +32,9 @@ from enforcement.casework.models import (
     User,
 )
 from enforcement.casework.tenancy import CaseScope
-from enforcement.web.core.security import CurrentUser, scope_of_user
-from enforcement.web.core.state import WebContext, context_of
+from enforcement.web.core.state import WebContext
 from enforcement.web.core.templating import flash, lang_of, render
+from enforcement.web.deps import Context, CurrentUser, Db, Scope
 
 log = logging.getLogger("zes.review")
 
@@ -168,59 +168,70 @@ def case_view(
 
 
 @router.get("/cases/{case_id}")
-def case_page(request: Request, case_id: int, user: CurrentUser) -> Response:
-    ctx = context_of(request)
-    scope = scope_of_user(request, user)
+def case_page(
+    request: Request, case_id: int, ctx: Context, db: Db, user: CurrentUser, scope: Scope
+) -> Response:
     now = ctx.clock()
     notices: list[str] = []
     closed_now = False
-    with ctx.sessions.begin() as db:
-        case = _case_or_404(db, case_id, scope, lock=True)
-        # A correction that closes the case waits for a second reviewer: the re-check of the
-        # corrected plate (which may enter) must not close it past them.
-        if case.status in RECHECKED and not review.closing_correction(case):
-            before = case.status
-            check = review.recheck_exemptions(db, case, ctx.rechecker, now, actor=user.username)
-            if check.decision is None:
-                notices.append("recheck_unavailable")
-                log.warning("register re-check of case %d failed: %s", case.id, check.unavailable)
-            elif before != case.status and case.status == CaseStatus.CLOSED:
-                closed_now = True
-        audit.append(db, user.username, "view_case", case_id=case.id, at=now)
-        view = case_view(ctx, db, case, user, lang_of(request), now)
+    case = _case_or_404(db, case_id, scope, lock=True)
+    # A correction that closes the case waits for a second reviewer: the re-check of the
+    # corrected plate (which may enter) must not close it past them.
+    if case.status in RECHECKED and not review.closing_correction(case):
+        before = case.status
+        check = review.recheck_exemptions(db, case, ctx.rechecker, now, actor=user.username)
+        if check.decision is None:
+            notices.append("recheck_unavailable")
+            log.warning("register re-check of case %d failed: %s", case.id, check.unavailable)
+        elif before != case.status and case.status == CaseStatus.CLOSED:
+            closed_now = True
+    audit.append(db, user.username, "view_case", case_id=case.id, at=now)
+    view = case_view(ctx, db, case, user, lang_of(request), now)
+    db.commit()
     if closed_now:
         ctx.metrics.decided("close")
         notices.append("recheck_closed")
     return render(request, "case.html", notices=notices, **view)
 
 
+@dataclass(frozen=True, slots=True)
+class Acting:
+    """What every case action gets from its route: the request and its dependencies."""
+
+    request: Request
+    ctx: WebContext
+    db: Session
+    user: User
+    scope: CaseScope
+
+
 def _act(
-    request: Request,
+    acting: Acting,
     case_id: int,
-    user: User,
     action: Callable[[WebContext, Session, Case, datetime], Done],
     *,
     then: str = "case",
 ) -> Response:
     """Run one action in one transaction on the locked case. A `ReviewError` rolls it back
     and shows the case again with the reason; success redirects (post/redirect/get)."""
-    ctx = context_of(request)
-    scope = scope_of_user(request, user)
+    request, ctx, db, user, scope = (
+        acting.request, acting.ctx, acting.db, acting.user, acting.scope,
+    )  # fmt: skip
     now = ctx.clock()
     try:
-        with ctx.sessions.begin() as db:
-            case = _case_or_404(db, case_id, scope, lock=True)
-            done = action(ctx, db, case, now)
+        case = _case_or_404(db, case_id, scope, lock=True)
+        done = action(ctx, db, case, now)
+        db.commit()
         # Counted only once committed: a failed commit changed nothing.
         if done.action is not None:
             ctx.metrics.decided(done.action, reason=done.reason)
     except review.ReviewError as error:
+        db.rollback()
         status = 400 if error.key in INPUT_ERRORS else 409
         if error.key == "register_unavailable":
             status = 503
-        with ctx.sessions() as db:
-            case = _case_or_404(db, case_id, scope)
-            view = case_view(ctx, db, case, user, lang_of(request), now)
+        case = _case_or_404(db, case_id, scope)
+        view = case_view(ctx, db, case, user, lang_of(request), now)
         return render(
             request,
             "case.html",
@@ -245,38 +256,47 @@ class Done:
 
 
 @router.post("/cases/{case_id}/claim")
-def claim(request: Request, case_id: int, user: CurrentUser) -> Response:
+def claim(
+    request: Request, case_id: int, ctx: Context, db: Db, user: CurrentUser, scope: Scope
+) -> Response:
     def run(ctx: WebContext, db: Session, case: Case, now: datetime) -> Done:
         if not review.claim(db, case, user, now, ctx.cases.claim_minutes):
             raise review.ReviewError("claim_required")  # another reviewer was quicker
         return Done("claimed")
 
-    return _act(request, case_id, user, run)
+    return _act(Acting(request, ctx, db, user, scope), case_id, run)
 
 
 @router.post("/cases/{case_id}/confirm")
-def confirm(request: Request, case_id: int, user: CurrentUser) -> Response:
+def confirm(
+    request: Request, case_id: int, ctx: Context, db: Db, user: CurrentUser, scope: Scope
+) -> Response:
     def run(ctx: WebContext, db: Session, case: Case, now: datetime) -> Done:
         review.confirm(db, case, user, now, four_eyes=ctx.cases.four_eyes_for(case.zone_id))
         return Done("done_confirm", "confirm")
 
-    return _act(request, case_id, user, run, then="queue")
+    return _act(Acting(request, ctx, db, user, scope), case_id, run, then="queue")
 
 
 @router.post("/cases/{case_id}/approve")
-def approve(request: Request, case_id: int, user: CurrentUser) -> Response:
+def approve(
+    request: Request, case_id: int, ctx: Context, db: Db, user: CurrentUser, scope: Scope
+) -> Response:
     def run(ctx: WebContext, db: Session, case: Case, now: datetime) -> Done:
         review.approve(db, case, user, now)
         return Done("done_approve", "approve")
 
-    return _act(request, case_id, user, run, then="queue")
+    return _act(Acting(request, ctx, db, user, scope), case_id, run, then="queue")
 
 
 @router.post("/cases/{case_id}/reject")
 def reject(
     request: Request,
     case_id: int,
+    ctx: Context,
+    db: Db,
     user: CurrentUser,
+    scope: Scope,
     reason: Annotated[str, Form(max_length=64)] = "",
     text: Annotated[str, Form(max_length=4000)] = "",
 ) -> Response:
@@ -284,28 +304,34 @@ def reject(
         review.reject(db, case, user, now, reason, text)
         return Done("done_reject", "reject", case.reject_reason)
 
-    return _act(request, case_id, user, run, then="queue")
+    return _act(Acting(request, ctx, db, user, scope), case_id, run, then="queue")
 
 
 @router.post("/cases/{case_id}/escalate")
 def escalate(
     request: Request,
     case_id: int,
+    ctx: Context,
+    db: Db,
     user: CurrentUser,
+    scope: Scope,
     note: Annotated[str, Form(max_length=4000)] = "",
 ) -> Response:
     def run(ctx: WebContext, db: Session, case: Case, now: datetime) -> Done:
         review.escalate(db, case, user, now, note)
         return Done("done_escalate", "escalate")
 
-    return _act(request, case_id, user, run, then="queue")
+    return _act(Acting(request, ctx, db, user, scope), case_id, run, then="queue")
 
 
 @router.post("/cases/{case_id}/correct")
 def correct(
     request: Request,
     case_id: int,
+    ctx: Context,
+    db: Db,
     user: CurrentUser,
+    scope: Scope,
     plate: Annotated[str, Form(max_length=64)] = "",
 ) -> Response:
     def run(ctx: WebContext, db: Session, case: Case, now: datetime) -> Done:
@@ -320,46 +346,46 @@ def correct(
             return Done("done_correct_closed", "correct", case.reject_reason)
         return Done("done_correct", "correct")  # the reviewer keeps the claim and goes on
 
-    return _act(request, case_id, user, run)
+    return _act(Acting(request, ctx, db, user, scope), case_id, run)
 
 
 @router.get("/cases/{case_id}/evidence/{item_id}")
-def evidence(request: Request, case_id: int, item_id: int, user: CurrentUser) -> Response:
+def evidence(
+    case_id: int, item_id: int, ctx: Context, db: Db, user: CurrentUser, scope: Scope
+) -> Response:
     """One image of one of this case's passages, checked against its SHA-256 and logged."""
-    ctx = context_of(request)
-    scope = scope_of_user(request, user)
     now = ctx.clock()
-    with ctx.sessions.begin() as db:
-        case = _case_or_404(db, case_id, scope)
-        item = db.get(EvidenceItem, item_id)
-        passages = {s.passage_id for s in review.sightings(db, case)}
-        if item is None or item.pending or item.passage_id not in passages:
-            raise HTTPException(status_code=404)
-        try:
-            image = ctx.vault.load(db, item.sha256)
-        except EvidenceIntegrityError:
-            log.error("evidence item %d of case %d failed its integrity check", item.id, case.id)
+    case = _case_or_404(db, case_id, scope)
+    item = db.get(EvidenceItem, item_id)
+    passages = {s.passage_id for s in review.sightings(db, case)}
+    if item is None or item.pending or item.passage_id not in passages:
+        raise HTTPException(status_code=404)
+    try:
+        image = ctx.vault.load(db, item.sha256)
+    except EvidenceIntegrityError:
+        log.error("evidence item %d of case %d failed its integrity check", item.id, case.id)
+        audit.append(
+            db,
+            user.username,
+            "evidence_integrity_failed",
+            case_id=case.id,
+            detail={"item": item.id, "sha256": item.sha256},
+            at=now,
+        )
+        image = None
+        failed = True
+    else:
+        failed = False
+        if image is not None:
             audit.append(
                 db,
                 user.username,
-                "evidence_integrity_failed",
+                "view_evidence",
                 case_id=case.id,
-                detail={"item": item.id, "sha256": item.sha256},
+                detail={"item": item.id, "kind": item.kind, "sha256": item.sha256},
                 at=now,
             )
-            image = None
-            failed = True
-        else:
-            failed = False
-            if image is not None:
-                audit.append(
-                    db,
-                    user.username,
-                    "view_evidence",
-                    case_id=case.id,
-                    detail={"item": item.id, "kind": item.kind, "sha256": item.sha256},
-                    at=now,
-                )
+    db.commit()
     if failed:
         raise HTTPException(status_code=500, detail="error_evidence_integrity")
     if image is None:

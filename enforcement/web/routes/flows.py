@@ -16,10 +16,10 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.routing import APIRouter
 from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
-from enforcement.casework.models import User
-from enforcement.casework.tenancy import scope_of
+from enforcement.casework.tenancy import CaseScope
 from enforcement.flows.opendata import COLUMNS, to_csv
 from enforcement.flows.query import (
     FlowQueryError,
@@ -35,9 +35,9 @@ from enforcement.flows.tables import GRANULARITIES, TOTAL
 from enforcement.model import LOCAL_TZ, fold_name
 from enforcement.settings import load_areas
 from enforcement.web import charts
-from enforcement.web.core.security import PolicyReader
-from enforcement.web.core.state import WebContext, context_of
+from enforcement.web.core.state import WebContext
 from enforcement.web.core.templating import lang_of, render
+from enforcement.web.deps import Context, Db, PolicyReader, Scope
 from enforcement.web.texts import category, ui_text
 
 router = APIRouter()
@@ -51,12 +51,11 @@ _DEFAULT_GRANULARITY = {"day": "day", "week": "day", "month": "day", "year": "mo
 _SVG_POLICY = "default-src 'none'; style-src 'unsafe-inline'"
 
 
-def flow_scopes(request: Request) -> list[FlowScope]:
+def flow_scopes(request: Request, ctx: WebContext) -> list[FlowScope]:
     """Zones and areas, built once per app (the law file is read at start-up)."""
     state = request.app.state
     found: list[FlowScope] | None = getattr(state, "flow_scopes", None)
     if found is None:
-        ctx = context_of(request)
         found = scopes(ctx.rechecker.zones, load_areas(ctx.settings))
         state.flow_scopes = found
     return found
@@ -67,20 +66,16 @@ class NotYoursError(FlowQueryError):
     of another municipality is)."""
 
 
-def visible_scopes(request: Request, user: User) -> list[FlowScope]:
+def visible_scopes(request: Request, ctx: WebContext, cases: CaseScope) -> list[FlowScope]:
     """The zones and areas of the user's municipalities (every one for a regional account)."""
-    ctx = context_of(request)
-    with ctx.sessions() as db:
-        cases = scope_of(db, user, ctx.rechecker.zones)
     if cases.everything:
-        return flow_scopes(request)
+        return flow_scopes(request, ctx)
     mine = {fold_name(m) for m in cases.municipalities}
-    return [s for s in flow_scopes(request) if fold_name(s.municipality) in mine]
+    return [s for s in flow_scopes(request, ctx) if fold_name(s.municipality) in mine]
 
 
-def _scope(request: Request, user: User, zone: str | None) -> FlowScope:
-    ctx = context_of(request)
-    available = visible_scopes(request, user)
+def _scope(request: Request, ctx: WebContext, cases: CaseScope, zone: str | None) -> FlowScope:
+    available = visible_scopes(request, ctx, cases)
     if not zone:
         if not available:
             raise NotYoursError("no zone or area of your municipalities")
@@ -146,14 +141,24 @@ def flow_ask(
 Ask = Annotated[FlowAsk, Depends(flow_ask)]
 
 
-def _tables(request: Request, user: User, ask: FlowAsk) -> FlowTables:
-    ctx = context_of(request)
+@dataclass(frozen=True, slots=True)
+class Reader:
+    """Who asks for flow tables, with the request's dependencies."""
+
+    request: Request
+    ctx: WebContext
+    db: Session
+    cases: CaseScope
+
+
+def _tables(reader: Reader, ask: FlowAsk) -> FlowTables:
+    request, ctx = reader.request, reader.ctx
     today = ctx.clock().astimezone(LOCAL_TZ).date()
     period = ask.period
     if period not in PERIODS:
         raise FlowQueryError(f"unknown period {period!r}")
     first, last = period_bounds(period, ask.on or today, ask.start, ask.end)
-    scope = _scope(request, user, ask.zone)
+    scope = _scope(request, ctx, reader.cases, ask.zone)
     chosen = _granularity(period, first, last, ask.granularity)
     # A page view asks for the same tables seven times (the page, its charts): keep them a
     # minute. Flows arrive per stream batch; a minute late is still news for policy staff.
@@ -165,8 +170,7 @@ def _tables(request: Request, user: User, ask: FlowAsk) -> FlowTables:
     hit = cache.get(key)
     if hit is not None and hit[0] > now:
         return hit[1]
-    with ctx.sessions() as db:
-        flows = exact_tables(db, scope, first, last, chosen)
+    flows = exact_tables(reader.db, scope, first, last, chosen)
     if len(cache) > 256:
         cache.clear()
     cache[key] = (now + CACHE_SECONDS, flows)
@@ -208,15 +212,17 @@ def _query_string(flows: FlowTables) -> str:
 
 
 @router.get("/flows")
-def flows_page(request: Request, user: PolicyReader, ask: Ask) -> Response:
+def flows_page(
+    request: Request, ctx: Context, db: Db, user: PolicyReader, scope: Scope, ask: Ask
+) -> Response:
     period = ask.period
     try:
-        flows = _tables(request, user, ask)
+        flows = _tables(Reader(request, ctx, db, scope), ask)
     except FlowQueryError as exc:
         return render(
             request, "flows.html", status_code=_status(exc), problem=str(exc), flows=None,
-            scopes=visible_scopes(request, user), periods=PERIODS, granularities=GRANULARITIES,
-            period=period, charts=[], query="",
+            scopes=visible_scopes(request, ctx, scope), periods=PERIODS,
+            granularities=GRANULARITIES, period=period, charts=[], query="",
         )  # fmt: skip
     charts_shown = [
         (name, _rows(flows, name), _columns(flows.tables[name]), flows.tables[name])
@@ -227,7 +233,7 @@ def flows_page(request: Request, user: PolicyReader, ask: Ask) -> Response:
         "flows.html",
         problem=None,
         flows=flows,
-        scopes=visible_scopes(request, user),
+        scopes=visible_scopes(request, ctx, scope),
         periods=PERIODS,
         granularities=GRANULARITIES,
         period=period,
@@ -265,19 +271,27 @@ def _status(problem: FlowQueryError) -> int:
     return 404 if isinstance(problem, NotYoursError) else 400
 
 
-def _one_table(request: Request, user: User, ask: FlowAsk, name: str) -> FlowTables | Response:
+def _one_table(reader: Reader, ask: FlowAsk, name: str) -> FlowTables | Response:
     """The tables for one chart or CSV file, or the plain-text answer why not."""
     if name not in CHARTS:
         return PlainTextResponse("unknown chart or table", status_code=404)
     try:
-        return _tables(request, user, ask)
+        return _tables(reader, ask)
     except FlowQueryError as exc:
         return PlainTextResponse(str(exc), status_code=_status(exc))
 
 
 @router.get("/flows/chart/{name}.svg")
-def flows_chart(request: Request, name: str, user: PolicyReader, ask: Ask) -> Response:
-    flows = _one_table(request, user, ask, name)
+def flows_chart(
+    request: Request,
+    name: str,
+    ctx: Context,
+    db: Db,
+    user: PolicyReader,
+    scope: Scope,
+    ask: Ask,
+) -> Response:
+    flows = _one_table(Reader(request, ctx, db, scope), ask, name)
     if isinstance(flows, Response):
         return flows
     response = Response(_svg(flows, name, lang_of(request)), media_type="image/svg+xml")
@@ -286,9 +300,17 @@ def flows_chart(request: Request, name: str, user: PolicyReader, ask: Ask) -> Re
 
 
 @router.get("/flows/{name}.csv")
-def flows_csv(request: Request, name: str, user: PolicyReader, ask: Ask) -> Response:
+def flows_csv(
+    request: Request,
+    name: str,
+    ctx: Context,
+    db: Db,
+    user: PolicyReader,
+    scope: Scope,
+    ask: Ask,
+) -> Response:
     """One table's exact numbers (staff only; the public CSV is suppressed)."""
-    flows = _one_table(request, user, ask, name)
+    flows = _one_table(Reader(request, ctx, db, scope), ask, name)
     if isinstance(flows, Response):
         return flows
     table = flows.tables[name]
@@ -335,7 +357,8 @@ class OpenFlows(BaseModel):
 
 
 def open_flows_api(
-    request: Request,
+    ctx: Context,
+    db: Db,
     zone: Annotated[str, Query(max_length=64, description="Zone or area id.")],
     start: Annotated[dt.date, Query(alias="from", description="First local day.")],
     end: Annotated[dt.date, Query(alias="to", description="Last local day (inclusive).")],
@@ -344,12 +367,10 @@ def open_flows_api(
     ] = "month",
     output: Annotated[str, Query(alias="format", pattern="^(json|csv)$")] = "json",
 ) -> Any:
-    ctx: WebContext = request.app.state.zes
     k = FlowSettings().min_cell
     try:
         scope = resolve(zone, ctx.rechecker.zones, load_areas(ctx.settings))
-        with ctx.sessions() as db:
-            rows = open_data(db, scope, start, end, granularity, k)
+        rows = open_data(db, scope, start, end, granularity, k)
     except FlowQueryError as exc:
         return JSONResponse({"error": str(exc)}, status_code=400)
     if output == "csv":

@@ -21,9 +21,9 @@ from enforcement.messages import LANGUAGES
 from enforcement.model import LOCAL_TZ, Zone
 from enforcement.platecheck import PlateAnswer, PlateInputError, check_plate
 from enforcement.register.protocol import RegisterUnavailable
-from enforcement.web.core.security import client_address
-from enforcement.web.core.state import WebContext, context_of
+from enforcement.web.core.state import WebContext
 from enforcement.web.core.templating import lang_of, render
+from enforcement.web.deps import ClientAddress, Context
 from enforcement.web.routes import flows
 from enforcement.web.texts import ui_text
 
@@ -50,13 +50,10 @@ class PlateCheckError(Exception):
 
 
 def _check(
-    request: Request, plate: str, zone: str, day: date | None, lang: str
+    ctx: WebContext, address: str, plate: str, zone: str, day: date | None, lang: str
 ) -> tuple[PlateAnswer, list[Zone]]:
     """Rate limit, pick zones, ask the law; problems as (message key, HTTP status)."""
-    ctx = context_of(request)
-    if not ctx.counters.allow(
-        f"platecheck:{client_address(request)}", ctx.cases.platecheck_per_minute, 60.0
-    ):
+    if not ctx.counters.allow(f"platecheck:{address}", ctx.cases.platecheck_per_minute, 60.0):
         raise PlateCheckError("pc_error_rate", 429)
     zones = _zones(ctx)
     if zone != ALL:
@@ -76,6 +73,8 @@ def _check(
 @router.get("/platecheck", include_in_schema=False)
 def page(
     request: Request,
+    ctx: Context,
+    address: ClientAddress,
     plate: Annotated[str, Query(max_length=64)] = "",
     zone: Annotated[str, Query(max_length=64)] = ALL,
     day: Annotated[date | None, Query(alias="date")] = None,
@@ -84,14 +83,13 @@ def page(
     if lang in LANGUAGES:
         request.session["lang"] = lang
     language = lang_of(request)
-    ctx = context_of(request)
     values: dict[str, Any] = {
         "zones": _zones(ctx), "plate_text": plate, "zone": zone, "day": day, "answer": None,
     }  # fmt: skip
     if not plate:
         return render(request, "platecheck.html", **values)
     try:
-        values["answer"], _ = _check(request, plate, zone, day, language)
+        values["answer"], _ = _check(ctx, address, plate, zone, day, language)
     except PlateCheckError as problem:
         return render(
             request, "platecheck.html", status_code=problem.status, errors=(problem.key,),
@@ -159,7 +157,8 @@ def api_app(ctx: WebContext) -> FastAPI:
 
 
 def platecheck_api(
-    request: Request,
+    ctx: Context,
+    address: ClientAddress,
     plate: Annotated[str, Query(max_length=64, description="Any spelling: VX-123-B, vx123b.")],
     zone: Annotated[str, Query(max_length=64, description="Zone id, or `all`.")] = ALL,
     day: Annotated[
@@ -168,7 +167,7 @@ def platecheck_api(
     lang: Annotated[str, Query(pattern="^(nl|en)$", description="nl or en.")] = "nl",
 ) -> Any:
     try:
-        answer, _ = _check(request, plate, zone, day, lang)
+        answer, _ = _check(ctx, address, plate, zone, day, lang)
     except PlateCheckError as problem:
         return JSONResponse({"error": ui_text(problem.key, lang)}, status_code=problem.status)
     return asdict(answer)

@@ -15,9 +15,8 @@ from starlette.responses import RedirectResponse, Response
 from enforcement.casework import audit, review
 from enforcement.casework.models import Case, CaseStatus, User
 from enforcement.model import VehicleClass
-from enforcement.web.core.security import CurrentUser, scope_of_user
-from enforcement.web.core.state import context_of
 from enforcement.web.core.templating import flash, render
+from enforcement.web.deps import Context, CurrentUser, Db, Scope
 
 router = APIRouter()
 
@@ -96,44 +95,43 @@ def home() -> Response:
 @router.get("/queue")
 def queue_page(
     request: Request,
+    ctx: Context,
+    db: Db,
     user: CurrentUser,
+    scope: Scope,
     zone: Annotated[str, Query(max_length=1000)] = "",
     status: Annotated[str, Query(max_length=1000)] = "",
     age: Annotated[str, Query(max_length=1000)] = "",
     vehicle_class: Annotated[str, Query(max_length=1000)] = "",
     page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
 ) -> Response:
-    ctx = context_of(request)
     filters = Filters(zone, status, age, vehicle_class)
     query, errors = filters.parse()
     cases: list[Case] = []
     total = 0
     holders: dict[int, str] = {}
-    scope = scope_of_user(request, user)
     if not errors:
         query = dataclasses.replace(query, within=scope.within)
-        with ctx.sessions.begin() as db:
-            found = review.queue(
-                db, query, ctx.clock(), limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE
-            )
-            cases, total = list(found.cases), found.total
-            ids = {c.claimed_by for c in cases if c.claimed_by is not None}
-            if ids:
-                rows = db.execute(select(User.id, User.username).where(User.id.in_(ids)))
-                holders = {row[0]: row[1] for row in rows}
-            # Who looked at which part of the queue: filters, page and counts, no plates.
-            audit.append(
-                db,
-                user.username,
-                "view_queue",
-                detail={
-                    "filters": filters.audited({z.id for z in ctx.zones}),
-                    "page": page,
-                    "shown": len(cases),
-                    "total": total,
-                },
-                at=ctx.clock(),
-            )
+        found = review.queue(db, query, ctx.clock(), limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
+        cases, total = list(found.cases), found.total
+        ids = {c.claimed_by for c in cases if c.claimed_by is not None}
+        if ids:
+            rows = db.execute(select(User.id, User.username).where(User.id.in_(ids)))
+            holders = {row[0]: row[1] for row in rows}
+        # Who looked at which part of the queue: filters, page and counts, no plates.
+        audit.append(
+            db,
+            user.username,
+            "view_queue",
+            detail={
+                "filters": filters.audited({z.id for z in ctx.zones}),
+                "page": page,
+                "shown": len(cases),
+                "total": total,
+            },
+            at=ctx.clock(),
+        )
+        db.commit()
     pages = max(1, math.ceil(total / PAGE_SIZE))
     return render(
         request,
@@ -157,23 +155,25 @@ def queue_page(
 @router.post("/queue/next")
 def next_case(
     request: Request,
+    ctx: Context,
+    db: Db,
     user: CurrentUser,
+    scope: Scope,
     zone: Annotated[str, Form(max_length=1000)] = "",
     status: Annotated[str, Form(max_length=1000)] = "",
     age: Annotated[str, Form(max_length=1000)] = "",
     vehicle_class: Annotated[str, Form(max_length=1000)] = "",
 ) -> Response:
     """Claim the oldest case this reviewer may take, with the queue's filters."""
-    ctx = context_of(request)
     filters = Filters(zone, status, age, vehicle_class)
     query, errors = filters.parse()
     back = f"/queue?{filters.query_string()}".rstrip("?")
     if errors:
         return RedirectResponse(back, status_code=303)
-    query = dataclasses.replace(query, within=scope_of_user(request, user).within)
-    with ctx.sessions.begin() as db:
-        case = review.next_case(db, user, query, ctx.clock(), ctx.cases.claim_minutes)
-        case_id = case.id if case is not None else None
+    query = dataclasses.replace(query, within=scope.within)
+    case = review.next_case(db, user, query, ctx.clock(), ctx.cases.claim_minutes)
+    case_id = case.id if case is not None else None
+    db.commit()
     if case_id is None:
         flash(request, "no_case_available")
         return RedirectResponse(back, status_code=303)

@@ -12,9 +12,8 @@ from starlette.responses import Response
 
 from enforcement.casework import review
 from enforcement.casework.models import ACTIVE_STATUSES, AuditEntry, Case, CaseStatus
-from enforcement.web.core.security import Supervisor, scope_of_user
-from enforcement.web.core.state import context_of
 from enforcement.web.core.templating import render
+from enforcement.web.deps import Context, Db, Scope, Supervisor
 
 router = APIRouter()
 
@@ -25,37 +24,37 @@ PERIODS = (1, 7, 30, 90)
 @router.get("/supervisor")
 def supervisor_page(
     request: Request,
+    ctx: Context,
+    db: Db,
     user: Supervisor,
+    scope: Scope,  # only the cases of the supervisor's municipalities
     days: Annotated[int, Query(ge=1, le=366)] = 7,
 ) -> Response:
-    ctx = context_of(request)
     now = ctx.clock()
     since = now - timedelta(days=days)
-    scope = scope_of_user(request, user)  # only the cases of the supervisor's municipalities
-    with ctx.sessions() as db:
-        rows = db.execute(
-            select(AuditEntry.actor, AuditEntry.action, func.count())
-            .join(Case, Case.id == AuditEntry.case_id)
-            .where(AuditEntry.action.in_(DECISIONS), AuditEntry.at >= since, scope.cases())
-            .group_by(AuditEntry.actor, AuditEntry.action)
-        ).all()
-        oldest_at = review.oldest_open(db, scope.within)
-        oldest = (
-            db.scalars(
-                select(Case)
-                .where(Case.status.in_([s.value for s in ACTIVE_STATUSES]), scope.cases())
-                .order_by(Case.first_seen_at, Case.id)
-                .limit(1)
-            ).first()
-            if oldest_at is not None
-            else None
-        )
-        reasons = db.execute(
-            select(Case.reject_reason, func.count())
-            .where(Case.status == CaseStatus.REJECTED.value, Case.closed_at >= since, scope.cases())
-            .group_by(Case.reject_reason)
-            .order_by(func.count().desc())
-        ).all()
+    rows = db.execute(
+        select(AuditEntry.actor, AuditEntry.action, func.count())
+        .join(Case, Case.id == AuditEntry.case_id)
+        .where(AuditEntry.action.in_(DECISIONS), AuditEntry.at >= since, scope.cases())
+        .group_by(AuditEntry.actor, AuditEntry.action)
+    ).all()
+    oldest_at = review.oldest_open(db, scope.within)
+    oldest = (
+        db.scalars(
+            select(Case)
+            .where(Case.status.in_([s.value for s in ACTIVE_STATUSES]), scope.cases())
+            .order_by(Case.first_seen_at, Case.id)
+            .limit(1)
+        ).first()
+        if oldest_at is not None
+        else None
+    )
+    reasons = db.execute(
+        select(Case.reject_reason, func.count())
+        .where(Case.status == CaseStatus.REJECTED.value, Case.closed_at >= since, scope.cases())
+        .group_by(Case.reject_reason)
+        .order_by(func.count().desc())
+    ).all()
     throughput: dict[str, dict[str, int]] = {}
     for actor, action, count in rows:
         throughput.setdefault(actor, dict.fromkeys(DECISIONS, 0))[action] = int(count)

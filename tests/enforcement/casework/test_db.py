@@ -18,6 +18,8 @@ from tests.enforcement.casework.conftest import CaseDB
 
 
 def test_migrations_match_the_models(case_db: CaseDB) -> None:
+    import enforcement.flows.models  # noqa: F401  (the flow tables share the schema)
+
     with case_db.engine.connect() as connection:
         diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
     assert diff == []

@@ -6,8 +6,8 @@ import datetime as dt
 
 from sqlalchemy import func, select
 
-from enforcement.casework.models import FlowDay, FlowHour, FlowVehicleCount, FlowVehicleDigest
 from enforcement.flows import store
+from enforcement.flows.models import FlowDay, FlowHour, FlowVehicleCount, FlowVehicleDigest
 from enforcement.flows.opendata import OpenRow
 from enforcement.flows.query import FlowScope, exact_tables, open_data
 from tests.enforcement.casework.conftest import CaseDB

@@ -378,12 +378,12 @@ def test_tampered_evidence_is_never_shown(web: Web) -> None:
         item = session.scalars(select(EvidenceItem).where(EvidenceItem.kind == "overview")).one()
         blob = session.get(EvidenceBlob, item.sha256)
         assert blob is not None
-        sealed = bytearray(blob.sealed)
-        sealed[-1] ^= 0xFF
+        ciphertext = bytearray(blob.ciphertext)
+        ciphertext[-1] ^= 0xFF
         session.execute(
             update(EvidenceBlob)
             .where(EvidenceBlob.sha256 == item.sha256)
-            .values(sealed=bytes(sealed))
+            .values(ciphertext=bytes(ciphertext))
         )
         item_id = item.id
     response = client.get(f"/cases/{case_id}/evidence/{item_id}")

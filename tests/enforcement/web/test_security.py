@@ -140,7 +140,7 @@ def test_the_client_address_comes_from_x_forwarded_for_only_behind_a_trusted_pro
 ) -> None:
     from starlette.requests import Request
 
-    from enforcement.web.core.security import client_address
+    from enforcement.web.deps import client_address
 
     app, engine = _replica(web, trusted_proxies=["10.0.0.0/8", "::1/128"])
     try:

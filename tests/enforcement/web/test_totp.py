@@ -74,7 +74,7 @@ def test_a_supervisor_enrols_at_the_first_login_and_then_needs_a_code(
     assert done.status_code == 303 and done.headers["location"] == "/queue"
     assert client.get("/supervisor").status_code == 200
     stored = _user(web, "sara").totp_secret
-    assert stored is not None and secret not in stored  # sealed, not the key itself
+    assert stored is not None and secret not in stored  # encrypted, not the key itself
     # The next login asks for a code; the code already used is not accepted again.
     other = web.client()
     step = login(other, "sara")
