@@ -139,6 +139,13 @@ class CaseSettings(BaseSettings):
         "name with this many gets a growing delay per attempt (never a refusal).",
     )
     login_window_s: float = Field(300.0, gt=0, description="Login rate-limit window, seconds.")
+    login_account_per_hour: int = Field(
+        20,
+        ge=1,
+        description="Password attempts per user name per hour from every address together "
+        "(ASVS 2.2.1); more are refused (429) until the hour has passed. A success does not "
+        "count.",
+    )
     login_delay_s: float = Field(
         2.0, ge=0, description="First delay for a user name past login_attempts; doubles."
     )

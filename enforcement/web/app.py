@@ -80,6 +80,7 @@ def create_app(
             cases.login_window_s,
             cases.login_delay_s,
             cases.login_max_delay_s,
+            cases.login_account_per_hour,
         ),
         logins=SessionStore(sessions),
         trusted_proxies=parse_networks(cases.trusted_proxies),

@@ -110,18 +110,22 @@ async def login(
     target = safe_next(next)
     username = username.strip()
     values: dict[str, Any] = {"next": target, "username": username}
-    if await run_in_threadpool(policy.address_blocked, address):
-        log.warning("login refused by the per-address rate limit")
+    delay = await run_in_threadpool(policy.user_delay, username)
+    # Reserved before the password is checked, atomically; a success gives it back.
+    attempt = await run_in_threadpool(policy.reserve_password, address, username)
+    if attempt.refused is not None:
+        ctx.metrics.login_failures.labels(reason=attempt.refused).inc()
+        log.warning("login refused by a rate limit (%s)", attempt.refused)
         return render(
             request, "login.html", status_code=429, errors=("login_rate_limited",), **values
         )
-    delay = await run_in_threadpool(policy.user_delay, username)
-    if delay:  # a user name under attack: slower, never refused (see LoginPolicy)
+    if delay:  # a user name under attack: slower, and capped per hour (see LoginPolicy)
         await anyio.sleep(delay)
     user = await run_in_threadpool(_check_password, ctx, db, username, password)
     if user is None:
-        await run_in_threadpool(policy.failed, address, username)
+        ctx.metrics.login_failures.labels(reason="password").inc()
         return render(request, "login.html", status_code=401, errors=("login_failed",), **values)
+    await run_in_threadpool(policy.succeeded, attempt)
     target = landing(user, target)
     if second_factor_required(user) or user.totp_secret:
         _pend(request, user, target, ctx.clock().timestamp())
@@ -179,7 +183,9 @@ async def code(
     user = await run_in_threadpool(_pending_user, request, ctx, db)
     if user is None or user.totp_secret is None:
         return RedirectResponse("/login", status_code=303)
-    if await run_in_threadpool(policy.code_blocked, user.username):
+    attempt = await run_in_threadpool(policy.reserve_code, user.username)
+    if attempt.refused is not None:
+        ctx.metrics.login_failures.labels(reason=attempt.refused).inc()
         return render(request, "login_code.html", status_code=429, errors=("code_rate_limited",))
 
     def verify() -> bool:
@@ -192,8 +198,10 @@ async def code(
         return ok
 
     if not await run_in_threadpool(verify):
-        await run_in_threadpool(policy.code_failed, address, user.username)
+        await run_in_threadpool(policy.code_wrong, address)
+        ctx.metrics.login_failures.labels(reason="code").inc()
         return render(request, "login_code.html", status_code=401, errors=("code_failed",))
+    await run_in_threadpool(policy.succeeded, attempt)
     return await run_in_threadpool(_finish, request, ctx, db, user)
 
 
@@ -259,7 +267,9 @@ async def enrol(
     if not pending:
         request.state.user = user
     secret = ctx.totp.decrypt(encrypted, f"enrol:{user.id}") if isinstance(encrypted, str) else None
-    if await run_in_threadpool(policy.code_blocked, user.username):
+    attempt = await run_in_threadpool(policy.reserve_code, user.username)
+    if attempt.refused is not None:
+        ctx.metrics.login_failures.labels(reason=attempt.refused).inc()
         return _enrol_page(request, ctx, user, status_code=429, errors=("code_rate_limited",))
 
     def store() -> bool:
@@ -275,10 +285,11 @@ async def enrol(
         db.commit()
         return True
 
-    username = user.username  # read now: a failed `store` rolls back, which expires `user`
     if not await run_in_threadpool(store):
-        await run_in_threadpool(policy.code_failed, address, username)
+        await run_in_threadpool(policy.code_wrong, address)
+        ctx.metrics.login_failures.labels(reason="code").inc()
         return _enrol_page(request, ctx, user, status_code=400, errors=("enrol_failed",))
+    await run_in_threadpool(policy.succeeded, attempt)
     if pending:
         return await run_in_threadpool(_finish, request, ctx, db, user)
     flash(request, "enrolled")
