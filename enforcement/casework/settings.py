@@ -160,6 +160,23 @@ class CaseSettings(BaseSettings):
     platecheck_per_minute: int = Field(
         30, ge=1, description="Public plate checks per client address per minute."
     )
+    platecheck_global_per_minute: int = Field(
+        600,
+        ge=1,
+        description="Public plate checks per minute from all addresses together (a botnet of "
+        "many addresses); beyond it every client gets 429 for the rest of the minute.",
+    )
+    flows_api_per_minute: int = Field(
+        30,
+        ge=1,
+        description="Open flow data requests (/api/v1/flows) per client address per minute.",
+    )
+    hsts_seconds: int = Field(
+        31_536_000,
+        ge=0,
+        description="Strict-Transport-Security max-age on every response (a year); 0 leaves "
+        "the header out, for a deployment whose TLS proxy sets it itself.",
+    )
     metrics_host: str = Field(
         "127.0.0.1",
         description="Address of the intake's and review app's /metrics endpoints (0.0.0.0 only "

@@ -104,7 +104,9 @@ def create_app(
         same_site="strict",
         https_only=cases.cookie_secure,
     )
-    app.add_middleware(SecurityHeaders)  # outermost: error pages get the headers too
+    # Outermost of ours: error pages get the headers too, and it answers unhandled errors
+    # itself (Starlette's last-resort 500 sits outside every middleware).
+    app.add_middleware(SecurityHeaders, hsts_seconds=cases.hsts_seconds)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     for module in (auth, queue, case_pages, supervisor, audit_log, flows, platecheck):
         app.include_router(module.router)

@@ -36,6 +36,11 @@ UI: dict[str, dict[str, str]] = {
         "pc_could_apply": "Ontheffingen die u kunt aanvragen",
         "pc_privacy": "Het kenteken wordt niet bewaard en niet gelogd.",
         "pc_error_rate": "Te veel controles vanaf uw adres. Probeer het over een minuut opnieuw.",
+        "pc_error_busy": "Er worden nu te veel controles gedaan. Probeer het over een minuut "
+        "opnieuw.",
+        "pc_error_date_past": "Een datum in het verleden kan niet worden gecontroleerd: kies "
+        "vandaag of een dag in het komende jaar.",
+        "pc_error_date_far": "Een datum kan hoogstens een jaar vooruit worden gecontroleerd.",
         "pc_error_plate": "Dat is geen kenteken. Gebruik letters en cijfers, bijvoorbeeld "
         "VX-123-B.",
         "pc_error_zone": "Onbekende zone.",
@@ -352,6 +357,10 @@ UI: dict[str, dict[str, str]] = {
         "pc_could_apply": "Ontheffingen (exemptions) you can apply for",
         "pc_privacy": "The plate is not stored and not logged.",
         "pc_error_rate": "Too many checks from your address. Try again in a minute.",
+        "pc_error_busy": "Too many checks are being made right now. Try again in a minute.",
+        "pc_error_date_past": "A date in the past cannot be checked: choose today or a day in "
+        "the coming year.",
+        "pc_error_date_far": "A date can be checked at most one year ahead.",
         "pc_error_plate": "That is not a licence plate. Use letters and digits, e.g. VX-123-B.",
         "pc_error_zone": "Unknown zone.",
         "pc_error_register": "The vehicle register cannot be reached now. Try again later.",

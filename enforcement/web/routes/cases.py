@@ -34,7 +34,7 @@ from enforcement.casework.models import (
 from enforcement.casework.tenancy import CaseScope
 from enforcement.web.core.state import WebContext
 from enforcement.web.core.templating import flash, lang_of, render
-from enforcement.web.deps import Context, CurrentUser, Db, Scope
+from enforcement.web.deps import Context, CurrentUser, Db, RowId, Scope
 
 log = logging.getLogger("zes.review")
 
@@ -169,7 +169,7 @@ def case_view(
 
 @router.get("/cases/{case_id}")
 def case_page(
-    request: Request, case_id: int, ctx: Context, db: Db, user: CurrentUser, scope: Scope
+    request: Request, case_id: RowId, ctx: Context, db: Db, user: CurrentUser, scope: Scope
 ) -> Response:
     now = ctx.clock()
     notices: list[str] = []
@@ -207,7 +207,7 @@ class Acting:
 
 def _act(
     acting: Acting,
-    case_id: int,
+    case_id: RowId,
     action: Callable[[WebContext, Session, Case, datetime], Done],
     *,
     then: str = "case",
@@ -257,7 +257,7 @@ class Done:
 
 @router.post("/cases/{case_id}/claim")
 def claim(
-    request: Request, case_id: int, ctx: Context, db: Db, user: CurrentUser, scope: Scope
+    request: Request, case_id: RowId, ctx: Context, db: Db, user: CurrentUser, scope: Scope
 ) -> Response:
     def run(ctx: WebContext, db: Session, case: Case, now: datetime) -> Done:
         if not review.claim(db, case, user, now, ctx.cases.claim_minutes):
@@ -269,7 +269,7 @@ def claim(
 
 @router.post("/cases/{case_id}/confirm")
 def confirm(
-    request: Request, case_id: int, ctx: Context, db: Db, user: CurrentUser, scope: Scope
+    request: Request, case_id: RowId, ctx: Context, db: Db, user: CurrentUser, scope: Scope
 ) -> Response:
     def run(ctx: WebContext, db: Session, case: Case, now: datetime) -> Done:
         review.confirm(db, case, user, now, four_eyes=ctx.cases.four_eyes_for(case.zone_id))
@@ -280,7 +280,7 @@ def confirm(
 
 @router.post("/cases/{case_id}/approve")
 def approve(
-    request: Request, case_id: int, ctx: Context, db: Db, user: CurrentUser, scope: Scope
+    request: Request, case_id: RowId, ctx: Context, db: Db, user: CurrentUser, scope: Scope
 ) -> Response:
     def run(ctx: WebContext, db: Session, case: Case, now: datetime) -> Done:
         review.approve(db, case, user, now)
@@ -292,7 +292,7 @@ def approve(
 @router.post("/cases/{case_id}/reject")
 def reject(
     request: Request,
-    case_id: int,
+    case_id: RowId,
     ctx: Context,
     db: Db,
     user: CurrentUser,
@@ -310,7 +310,7 @@ def reject(
 @router.post("/cases/{case_id}/escalate")
 def escalate(
     request: Request,
-    case_id: int,
+    case_id: RowId,
     ctx: Context,
     db: Db,
     user: CurrentUser,
@@ -327,7 +327,7 @@ def escalate(
 @router.post("/cases/{case_id}/correct")
 def correct(
     request: Request,
-    case_id: int,
+    case_id: RowId,
     ctx: Context,
     db: Db,
     user: CurrentUser,
@@ -351,7 +351,7 @@ def correct(
 
 @router.get("/cases/{case_id}/evidence/{item_id}")
 def evidence(
-    case_id: int, item_id: int, ctx: Context, db: Db, user: CurrentUser, scope: Scope
+    case_id: RowId, item_id: RowId, ctx: Context, db: Db, user: CurrentUser, scope: Scope
 ) -> Response:
     """One image of one of this case's passages, checked against its SHA-256 and logged."""
     now = ctx.clock()
