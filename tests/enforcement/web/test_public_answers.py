@@ -4,7 +4,8 @@ out-of-range ids and dates, and the security headers on every response, 500 incl
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
+from typing import Any
 
 from fastapi import APIRouter, FastAPI
 
@@ -25,16 +26,16 @@ def _app(web: Web, **overrides: object) -> FastAPI:
     )
 
 
-def _today(web: Web) -> object:
+def _today(web: Web) -> date:
     return web.clock.now.astimezone(LOCAL_TZ).date()
 
 
-def _answer(web: Web, day: object, address: str = "198.51.100.7") -> dict[str, object]:
+def _answer(web: Web, day: date, address: str = "198.51.100.7") -> dict[str, Any]:
     got = client_of(web.app, address).get(
         "/api/v1/platecheck", params={"plate": PLATE, "zone": "utrecht", "date": str(day)}
     )
     assert got.status_code == 200, got.text
-    body: dict[str, object] = got.json()
+    body: dict[str, Any] = got.json()
     return body
 
 
@@ -44,10 +45,10 @@ def test_a_day_permit_is_never_revealed_for_another_day_than_today(web: Web) -> 
     today = _today(web)
     permit_days = [today, today + timedelta(days=3)]
     web.register.add_exemptions(
-        [Exemption.day_permit(PLATE, "Utrecht", day) for day in permit_days]  # type: ignore[arg-type]
+        [Exemption.day_permit(PLATE, "Utrecht", day) for day in permit_days]
     )
     answers = {n: _answer(web, today + timedelta(days=n), f"198.51.100.{n + 1}") for n in range(6)}
-    outcome = {n: a["zones"][0]["outcome"] for n, a in answers.items()}  # type: ignore[index]
+    outcome = {n: a["zones"][0]["outcome"] for n, a in answers.items()}
     assert outcome[0] == "allowed"  # today: the permit counts, as at the camera
     assert {outcome[n] for n in range(1, 6)} == {"violation"}  # day 3 looks like any other
     assert answers[3] == answers[4] | {"notes": answers[3]["notes"]}
