@@ -22,9 +22,14 @@ from sqlalchemy.orm import Session
 from enforcement.casework import audit
 from enforcement.casework.accounts import (
     AccountError,
+    TotpCipher,
     add_user,
     disable_user,
+    enable_user,
+    provision_second_factor,
+    reset_password,
     reset_second_factor,
+    totp_uri,
 )
 from enforcement.casework.db import (
     grant_application_role,
@@ -260,6 +265,71 @@ def user_disable(
     with _transaction(url, key) as session:
         disable_user(session, name, actor=who)
         print(f"user {name} disabled")
+
+
+@user_app.command("enable")
+def user_enable(
+    name: Annotated[str, typer.Argument(help="User name.")],
+    actor: ActorOption = None,
+    dev: DevOption = False,
+) -> None:
+    """Re-enable a disabled account."""
+    who = _actor(actor)
+    key = _audit_key("user enable", dev=dev)
+    _, _, url = _settings()
+    with _transaction(url, key) as session:
+        enable_user(session, name, actor=who)
+        print(f"user {name} enabled")
+
+
+@user_app.command("reset-password")
+def user_reset_password(
+    name: Annotated[str, typer.Argument(help="User name.")],
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the new password from stdin.")
+    ] = False,
+    actor: ActorOption = None,
+    dev: DevOption = False,
+) -> None:
+    """Set a one-time password (a forgotten one): the user must change it at the next
+    login, before anything else."""
+    who = _actor(actor)
+    key = _audit_key("user reset-password", dev=dev)
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = typer.prompt("one-time password", hide_input=True, confirmation_prompt=True)
+    _, _, url = _settings()
+    with _transaction(url, key) as session:
+        reset_password(session, name, password, actor=who)
+        print(f"user {name}: password reset; they choose a new one at the next login")
+
+
+@user_app.command("provision-totp")
+def user_provision_totp(
+    name: Annotated[str, typer.Argument(help="User name.")],
+    actor: ActorOption = None,
+    dev: DevOption = False,
+) -> None:
+    """Make the user's second-factor key and show it once, as a QR code and as text, to
+    hand over in person: their first login then asks for a code of it (no key is trusted
+    on first use). Replaces a key they had."""
+    import segno
+
+    who = _actor(actor)
+    key = _audit_key("user provision-totp", dev=dev)
+    cases = load_case_settings()
+    require_keys("zes enforce user provision-totp", [cases.evidence_key_setting], dev=dev)
+    _, _, url = _settings()
+    with _transaction(url, key) as session:
+        secret = provision_second_factor(
+            session, name, TotpCipher(cases.evidence_cipher_key()), actor=who
+        )
+    uri = totp_uri(secret, name)
+    segno.make(uri, error="m").terminal(compact=True)
+    spaced = " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))
+    print(f"user {name}: second-factor key (shown this once): {spaced}")
+    print(uri)
 
 
 @user_app.command("reset-totp")

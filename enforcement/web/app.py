@@ -32,6 +32,7 @@ from enforcement.web.core.security import (
     ForbiddenError,
     LoginPolicy,
     LoginRequiredError,
+    PasswordChangeRequiredError,
     parse_networks,
 )
 from enforcement.web.core.state import WebContext, context_of
@@ -136,6 +137,10 @@ def _install_error_pages(app: FastAPI) -> None:
             return PlainTextResponse("login required", status_code=401)
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return RedirectResponse(f"/login?{urlencode({'next': target})}", status_code=303)
+
+    @app.exception_handler(PasswordChangeRequiredError)
+    async def password_change(request: Request, exc: PasswordChangeRequiredError) -> Response:
+        return RedirectResponse("/account/password", status_code=303)
 
     @app.exception_handler(ForbiddenError)
     async def forbidden(request: Request, exc: ForbiddenError) -> Response:

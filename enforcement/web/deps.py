@@ -24,6 +24,7 @@ from enforcement.web.core.security import (
     ForbiddenError,
     LoginPolicy,
     LoginRequiredError,
+    PasswordChangeRequiredError,
     client_of,
     login_expired,
     new_token,
@@ -123,10 +124,16 @@ MaybeUser = Annotated[User | None, Depends(session_user)]
 """The logged-in user, or None (the login pages)."""
 
 
+#: What a user whose password an admin reset may still open (`PasswordChangeRequiredError`).
+PASSWORD_CHANGE_PATHS = frozenset({"/account/password", "/logout"})
+
+
 def current_user(request: Request, user: MaybeUser) -> User:
     if user is None:
         raise LoginRequiredError
     request.state.user = user
+    if user.must_change_password and request.url.path not in PASSWORD_CHANGE_PATHS:
+        raise PasswordChangeRequiredError
     return user
 
 

@@ -56,6 +56,10 @@ class ForbiddenError(Exception):
     """Logged in, but this role may not do this."""
 
 
+class PasswordChangeRequiredError(Exception):
+    """An admin reset the password: nothing but the password change until it is changed."""
+
+
 class CsrfError(Exception):
     """A state-changing request without this session's CSRF token."""
 

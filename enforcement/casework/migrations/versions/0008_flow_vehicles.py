@@ -1,4 +1,5 @@
-"""distinct vehicles per flow base cell (issue 23: open data counted passages, not vehicles)
+"""distinct vehicles per flow base cell (issue 23: open data counted passages, not vehicles);
+`users.must_change_password` (an admin's reset forces a change at the next login)
 
 Revision ID: 0008
 Revises: 0005
@@ -48,7 +49,16 @@ def upgrade() -> None:
         ),
     )
 
+    with op.batch_alter_table("users", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column(
+                "must_change_password", sa.Boolean(), nullable=False, server_default=sa.false()
+            )
+        )
+
 
 def downgrade() -> None:
+    with op.batch_alter_table("users", schema=None) as batch_op:
+        batch_op.drop_column("must_change_password")
     op.drop_table("flow_vehicle_counts")
     op.drop_table("flow_vehicle_digests")
