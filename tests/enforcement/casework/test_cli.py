@@ -148,6 +148,9 @@ WRITERS = [
     ["user", "add", "anna", "--municipality", "Utrecht", "--password-stdin"],
     ["user", "disable", "anna"],
     ["user", "reset-totp", "anna"],
+    ["user", "enable", "anna"],
+    ["user", "reset-password", "anna", "--password-stdin"],
+    ["user", "provision-totp", "anna"],
     ["export"],
     ["purge"],
 ]
