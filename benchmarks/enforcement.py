@@ -44,6 +44,7 @@ from enforcement.casework.db import make_engine, migrate, session_factory
 from enforcement.casework.evidence import EvidenceVault
 from enforcement.casework.intake import CaseIntake, _case_row
 from enforcement.casework.models import Case, EvidenceItem, Sighting
+from enforcement.model import LOCAL_TZ
 from enforcement.records import RuleFacts, SanctionFacts, VehicleFacts, Violation
 
 SEEN = datetime(2026, 3, 2, 7, 0, tzinfo=UTC)
@@ -56,12 +57,13 @@ def _violations(count: int, seed: str) -> list[Violation]:
     vehicle = VehicleFacts(kind="Bedrijfsauto", max_mass_kg=3000)
     out = []
     for i in range(count):
-        plate = f"V{seed}{i:07d}"[:8]
+        plate = f"V{seed}{i:06d}"  # unique up to a million records, 8 characters
         seen = SEEN + timedelta(seconds=i % 36_000)
         zone = ZONES[i % len(ZONES)]
+        day = seen.astimezone(LOCAL_TZ).date()  # the key the intake recomputes (issue 23)
         out.append(
             Violation(
-                case_key=f"{plate}:{zone}:{seen.date()}:{i}", first_sighting=True,
+                case_key=f"{plate}:{zone}:{day}", first_sighting=True,
                 passage_id=uuid.uuid4(), decision="violation", plate=plate, plate_raw=plate,
                 confidence=0.97, zone_id=zone, site_id="site-1", camera_id="cam-1",
                 seen_at=seen, rule_ids=("R2", "R7", "R36"), rules=rules, vehicle_class="van",

@@ -70,12 +70,16 @@ def make_producer(broker: BrokerConfig, compression: str | None = "gzip") -> Any
     bytes and cost 1.15 ms per image, more than the JPEG encoding itself (0.81 ms)."""
     from kafka import KafkaProducer
 
+    from enforcement.broker_security import load_broker_security
+
     if not reachable(broker.bootstrap):
         raise ConnectionError(f"no broker answers at {broker.bootstrap}")
 
     timeout_ms = int(broker.request_timeout_s * 1000)
     return KafkaProducer(
         bootstrap_servers=broker.bootstrap.split(","),
+        # SASL/TLS from ZES_KAFKA_* (the unit's EnvironmentFile), never from the site YAML.
+        **load_broker_security().kafka_python(),
         client_id="zes-edge",
         acks="all",
         retries=3,

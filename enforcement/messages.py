@@ -184,6 +184,8 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "(0 and O, 1 and I, 8 and B) and whether the plate is current at the RDW.",
         "pc_foreign": "Foreign plate {plate}: the zone rules apply to you too, but camera fines "
         "are not sent abroad. Check the municipality's rules before you drive in.",
+        "pc_day_permits_hidden": "Day permits are only shown for today: for another day this "
+        "answer is given as if none were registered.",
         "pc_apply_dagontheffing": "Day permit: at most {max} days per vehicle, municipality "
         "and year, applied for at the RDW desk (R22).",
         "pc_apply_bedrijfseconomisch": "Business-economic hardship: one year, valid nationwide "
@@ -364,6 +366,8 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "pc_foreign": "Buitenlands kenteken {plate}: de regels van de zone gelden ook voor u, "
         "maar camerabeboeting wordt niet naar het buitenland gestuurd. Bekijk de regels van "
         "de gemeente voordat u de zone inrijdt.",
+        "pc_day_permits_hidden": "Dagontheffingen worden alleen voor vandaag getoond: voor een "
+        "andere dag is dit antwoord gegeven alsof er geen is geregistreerd.",
         "pc_apply_dagontheffing": "Dagontheffing: maximaal {max} dagen per voertuig, gemeente "
         "en jaar, aan te vragen bij het RDW-loket (R22).",
         "pc_apply_bedrijfseconomisch": "Bedrijfseconomische ontheffing: een jaar, vanaf 2026 "

@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from enforcement import plates
 from enforcement.explain import explain
@@ -49,9 +49,25 @@ HEALTH_ONTHEFFING_TYPES = frozenset(
 )
 
 
+DAY_PERMIT = "dagontheffing"
+
+
 def public_exemptions(exemptions: Sequence[Exemption]) -> tuple[Exemption, ...]:
     """The registered ontheffingen the public answer may take into account (not R28)."""
     return tuple(e for e in exemptions if e.type not in HEALTH_ONTHEFFING_TYPES)
+
+
+def shown_exemptions(
+    exemptions: Sequence[Exemption], day: date, today: date
+) -> tuple[tuple[Exemption, ...], bool]:
+    """The exemptions an answer for local `day` may use, and whether day permits were left
+    out. A day permit counts for today only: asked for every day of a month, the answers
+    showed exactly which days a vehicle held one (issue 23); for any other day the answer is
+    given as if none were registered."""
+    if day == today:
+        return tuple(exemptions), False
+    kept = tuple(e for e in exemptions if e.type != DAY_PERMIT)
+    return kept, len(kept) != len(exemptions)
 
 
 _PLATE_TEXT = re.compile(r"[A-Za-z0-9 .\-]*")
@@ -92,6 +108,8 @@ class PlateAnswer:
     notice: str
     """A sentence for the whole answer: unknown plate, foreign plate, or the vehicle."""
     zones: tuple[ZoneAnswer, ...]
+    notes: tuple[str, ...] = ()
+    """Sentences about what the answer leaves out (day permits on another day than today)."""
 
 
 def normalise_input(text: str) -> str:
@@ -224,13 +242,16 @@ def check_plate(
     at: datetime | None = None,
     country: str | None = None,
     lang: str = "nl",
+    today: date | None = None,
 ) -> PlateAnswer:
     """The answer for one plate in the given zones at `at` (default: now, Dutch time).
 
+    Day permits count only when `at` falls on `today` (default: the local date now).
     Raises `PlateInputError` for text that is no plate and `RegisterUnavailable` when the
     register cannot be asked (the caller says "try again later": never a guess)."""
     plate = normalise_input(text)
     at = at or datetime.now(LOCAL_TZ)
+    today = today or datetime.now(LOCAL_TZ).date()
     shown = plates.format_plate(plate)
     if country not in (None, "NL"):
         answers = tuple(answer_zone(plate, None, (), z, at, lang, country=country) for z in zones)
@@ -239,6 +260,10 @@ def check_plate(
     vehicle = view.vehicles.get(plate)
     if vehicle is None:
         return PlateAnswer(shown, "unknown", render("pc_unknown", {"plate": shown}, lang), ())
-    exemptions = view.exemptions.get(plate, ())
+    day = at.astimezone(LOCAL_TZ).date()
+    exemptions, _ = shown_exemptions(view.exemptions.get(plate, ()), day, today)
     answers = tuple(answer_zone(plate, vehicle, exemptions, z, at, lang) for z in zones)
-    return PlateAnswer(shown, "found", answers[0].vehicle if answers else shown, answers)
+    # Said for every other day, held or not: whether it is said must reveal nothing either.
+    notes = (render("pc_day_permits_hidden", {}, lang),) if day != today else ()
+    summary = answers[0].vehicle if answers else shown
+    return PlateAnswer(shown, "found", summary, answers, notes)

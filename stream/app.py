@@ -26,6 +26,7 @@ import faust
 from faust.sensors import Monitor
 from prometheus_client import start_http_server
 
+from enforcement.broker_security import BrokerSecurity, load_broker_security
 from enforcement.register.protocol import RegisterUnavailable
 from enforcement.register.redis import AsyncRedisRegister
 from enforcement.register.redis.urls import async_client_from_url
@@ -69,6 +70,20 @@ class QuietMonitor(Monitor):
         return None
 
 
+def faust_credentials(security: BrokerSecurity) -> faust.types.auth.CredentialsT | None:
+    """`ZES_KAFKA_*` as Faust's broker credentials (Faust hands them to aiokafka)."""
+    if security.sasl:
+        assert security.sasl_password is not None
+        return faust.SASLCredentials(
+            username=security.sasl_username,
+            password=security.sasl_password.get_secret_value(),
+            mechanism=security.sasl_mechanism,
+            ssl_context=security.ssl_context(),
+        )
+    context = security.ssl_context()
+    return faust.SSLCredentials(context) if context is not None else None
+
+
 class StreamWorker:
     """Everything one worker process holds: settings, register, metrics, the Faust app."""
 
@@ -76,8 +91,10 @@ class StreamWorker:
         self,
         settings: StreamSettings | None = None,
         core: Settings | None = None,
+        broker_security: BrokerSecurity | None = None,
     ) -> None:
         self.settings = settings or StreamSettings()
+        self.broker_security = broker_security or load_broker_security()
         self.core = core or load_settings()
         _, zones = load_law(self.core)
         self.metrics = StreamMetrics()
@@ -98,6 +115,8 @@ class StreamWorker:
             areas=load_areas(self.core),
             flows_topic=self.settings.flows_topic or None,
             worker_id=self.settings.worker_id,
+            # Domain-separated inside (vehicle_digest): digests link nothing across days.
+            flow_vehicle_key=self.core.hash_secret.get_secret_value().encode(),
             memo=QuietDecisions(self.settings.memo_kinds),
             lookalike_guard=self.settings.lookalike_guard,
         )
@@ -111,6 +130,7 @@ class StreamWorker:
         app = faust.App(
             s.app_id,
             broker=s.broker,
+            broker_credentials=faust_credentials(self.broker_security),
             value_serializer="raw",
             key_serializer="raw",
             broker_session_timeout=s.session_timeout_s,

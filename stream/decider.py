@@ -159,10 +159,12 @@ class PassageDecider:
         flows_topic: str | None = None,
         worker_id: str = "worker",
         lookalike_guard: bool = True,
+        flow_vehicle_key: bytes | None = None,
     ) -> None:
         self.register = register
         self.lookalike_guard = lookalike_guard
         """Doubt violations whose read is one doubtful look-alike from a register plate."""
+        self.flow_vehicle_key = flow_vehicle_key  # distinct vehicles per flow cell (issue 23)
         self.flows_topic = flows_topic
         """Where each batch's flow cells go (`enforcement.flows`); None: metrics only."""
         self.worker_id = worker_id
@@ -432,7 +434,7 @@ class PassageDecider:
     def emit_flows(self, batch: _Batch, topic: str, result: BatchResult) -> None:
         """The batch's anonymous flow cells, one `flows` record per source partition, keyed
         by it so the sink sees one partition's batches in order (`enforcement.flows`)."""
-        tally = FlowTally()
+        tally = FlowTally(self.flow_vehicle_key)
         for work in batch.leaving:
             passage = work.passage
             origin = "nl" if passage.country in _DUTCH else "foreign"
@@ -445,11 +447,14 @@ class PassageDecider:
             hour = hour_of(passage.seen_at)
             kind = work.kind()
             zone_key = ("zone", work.zone.id, hour, passage.direction, origin)
-            tally.add(work.source, (*zone_key, decision.outcome.value, *kind, "none"))
+            tally.add(
+                work.source, (*zone_key, decision.outcome.value, *kind, "none"), passage.plate
+            )
             if work.window is not None and work.area is not None:
                 area_key = ("area", work.area.id, hour, passage.direction, origin)
                 outcome = work.window.outcome.value
-                tally.add(work.source, (*area_key, outcome, *kind, _window_state(work.window)))
+                area_cell = (*area_key, outcome, *kind, _window_state(work.window))
+                tally.add(work.source, area_cell, passage.plate)
         for flow in tally.batches(self.worker_id):
             source_key = f"{flow.topic}:{flow.partition}".encode()
             result.outputs.append(Output(topic, source_key, encode_flow_batch(flow)))

@@ -11,6 +11,7 @@ that step or an older one is accepted again (RFC 6238 §5.2).
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import secrets
@@ -36,6 +37,39 @@ _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash("zes-no-such-user")
 
 MIN_PASSWORD = 12
+MAX_PASSWORD = 1024
+MIN_STRENGTH = 3
+"""zxcvbn's score (0-4) a password needs: 3 is "safely unguessable" (about 10^8 guesses and
+more); `correct horse battery staple` is 4, `passwordpassword` 0, `123456789012` 1."""
+
+
+def password_problem(password: str, username: str = "") -> str | None:
+    """Why `password` may not be used (one line, never the password), or None.
+
+    At least 12 characters, not one of the 30,000 most common passwords, and strong enough
+    by zxcvbn (a maintained offline estimator with its own word and password lists, pinned
+    in pyproject; no network), which also counts the user name and `zes` as known words."""
+    import zxcvbn
+
+    if len(password) < MIN_PASSWORD:
+        return f"at least {MIN_PASSWORD} characters"
+    if len(password) > MAX_PASSWORD:
+        return f"at most {MAX_PASSWORD} characters"
+    common = _common_passwords()
+    if password.lower() in common or password.lower().rstrip("0123456789!?.") in common:
+        return "one of the most common passwords"
+    result = zxcvbn.zxcvbn(password[:100], user_inputs=[username, "zes", "zero-emissie"])
+    if int(result["score"]) < MIN_STRENGTH:
+        hint = result["feedback"].get("warning") or "add more words or characters"
+        return f"too easy to guess ({hint})"
+    return None
+
+
+@functools.cache
+def _common_passwords() -> frozenset[str]:
+    from zxcvbn.frequency_lists import FREQUENCY_LISTS
+
+    return frozenset(FREQUENCY_LISTS["passwords"])
 
 
 class AccountError(ValueError):
@@ -75,8 +109,9 @@ def add_user(
         or not username.replace("-", "").replace(".", "").replace("_", "").isalnum()
     ):
         raise AccountError("user name: 1-64 letters, digits, '.', '-' or '_'")
-    if len(password) < MIN_PASSWORD:
-        raise AccountError(f"password: at least {MIN_PASSWORD} characters")
+    problem = password_problem(password, username)
+    if problem is not None:
+        raise AccountError(f"password: {problem}")
     try:
         role = Role(role).value
     except ValueError:
@@ -120,6 +155,55 @@ def disable_user(session: Session, username: str, *, actor: str) -> User:
     return user
 
 
+def enable_user(session: Session, username: str, *, actor: str) -> User:
+    """Re-enable a disabled account (its sessions ended when it was disabled)."""
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise AccountError(f"no user {username!r}")
+    user.active = True
+    audit.append(session, actor, "user_enable", detail={"user": username})
+    return user
+
+
+def reset_password(session: Session, username: str, password: str, *, actor: str) -> User:
+    """An admin sets a one-time password: the user must change it at the next login."""
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise AccountError(f"no user {username!r}")
+    problem = password_problem(password, username)
+    if problem is not None:
+        raise AccountError(f"password: {problem}")
+    user.password_hash = _hasher.hash(password)
+    user.must_change_password = True
+    audit.append(session, actor, "user_password_reset", detail={"user": username})
+    return user
+
+
+def change_password(session: Session, user: User, current: str, new: str) -> None:
+    """The user's own change: the current password is required (a session cookie alone
+    must not be enough), and the new one must pass `password_problem` and differ."""
+    try:
+        _hasher.verify(user.password_hash, current)
+    except (VerificationError, InvalidHashError):
+        raise AccountError("the current password is wrong") from None
+    if new == current:
+        raise AccountError("the new password is the current one")
+    problem = password_problem(new, user.username)
+    if problem is not None:
+        raise AccountError(f"new password: {problem}")
+    user.password_hash = _hasher.hash(new)
+    user.must_change_password = False
+    audit.append(session, user.username, "password_changed", detail={"user": user.username})
+
+
+def password_matches(user: User, password: str) -> bool:
+    """Whether `password` is `user`'s (re-asked before a second factor is enrolled)."""
+    try:
+        return bool(_hasher.verify(user.password_hash, password))
+    except (VerificationError, InvalidHashError):
+        return False
+
+
 def authenticate(session: Session, username: str, password: str) -> User | None:
     """The active user with this password, else None (same cost either way)."""
     user = session.scalar(select(User).where(User.username == username))
@@ -143,6 +227,23 @@ def reset_second_factor(session: Session, username: str, *, actor: str) -> User:
     user.totp_last_step = None
     audit.append(session, actor, "user_totp_reset", detail={"user": username})
     return user
+
+
+def provision_second_factor(
+    session: Session, username: str, cipher: TotpCipher, *, actor: str
+) -> str:
+    """An admin makes the user's TOTP key (returned once, to be shown as QR and text and
+    handed over in person), so the user's first login asks for a code of it: no key is
+    trusted on first use. Replaces a key the user had."""
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise AccountError(f"no user {username!r}")
+    secret = new_totp_secret()
+    user.totp_secret = cipher.encrypt(secret, f"user:{user.id}")
+    user.totp_last_step = None
+    user.totp_wanted = True
+    audit.append(session, actor, "user_totp_provisioned", detail={"user": username})
+    return secret
 
 
 # -- the second factor (TOTP, RFC 6238) ------------------------------------------------------

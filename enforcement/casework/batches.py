@@ -13,6 +13,8 @@ from typing import Any
 
 from kafka import KafkaConsumer, KafkaProducer
 
+from enforcement.broker_security import load_broker_security
+
 POLL_MS = 200
 """How long one poll waits for records: also how often `between` and `until` are asked."""
 
@@ -32,6 +34,7 @@ def group_consumer(
     return KafkaConsumer(
         *topics,
         bootstrap_servers=broker.split(","),
+        **load_broker_security().kafka_python(),  # SASL/TLS: ZES_KAFKA_*
         group_id=group,
         client_id=client_id,
         enable_auto_commit=False,

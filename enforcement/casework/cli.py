@@ -22,11 +22,21 @@ from sqlalchemy.orm import Session
 from enforcement.casework import audit
 from enforcement.casework.accounts import (
     AccountError,
+    TotpCipher,
     add_user,
     disable_user,
+    enable_user,
+    provision_second_factor,
+    reset_password,
     reset_second_factor,
+    totp_uri,
 )
-from enforcement.casework.db import make_engine, migrate, session_factory
+from enforcement.casework.db import (
+    grant_application_role,
+    make_engine,
+    migrate,
+    session_factory,
+)
 from enforcement.casework.evidence import EvidenceVault
 from enforcement.casework.evidence_metrics import EvidenceStoreCollector
 from enforcement.casework.export import export
@@ -39,8 +49,16 @@ from enforcement.casework.settings import (
     CaseSettings,
     intake_keys,
     load_case_settings,
+    require_seal_keys,
 )
-from enforcement.settings import ConfigError, Settings, load_law, load_settings, require_keys
+from enforcement.settings import (
+    ConfigError,
+    Settings,
+    load_areas,
+    load_law,
+    load_settings,
+    require_keys,
+)
 
 enforce_app = typer.Typer(
     help="Cases: intake, the review app, users, export to the fine authority, purge, audit.",
@@ -130,12 +148,24 @@ def _actor(given: str | None) -> str:
     return actor
 
 
+def _audit_key(command: str, *, dev: bool) -> bytes:
+    """The audit chain's key for a command that writes the audit log: a missing (the
+    development default) or development key is refused without `--dev`. Otherwise a command
+    run by hand on a `zes up` demo mixed the published development key into the demo's
+    chain, and `audit verify` reported it broken at entry 1 (issue 23)."""
+    cases = load_case_settings()
+    require_keys(f"zes enforce {command}", [cases.audit_key_setting], dev=dev)
+    return cases.audit_hmac_key()
+
+
 @contextmanager
-def _transaction(url: str) -> Iterator[Session]:
-    """One transaction on the case database; account mistakes become one-line errors."""
+def _transaction(url: str, audit_key: bytes | None = None) -> Iterator[Session]:
+    """One transaction on the case database; account mistakes become one-line errors.
+    Commands that write the audit log pass the key `_audit_key` checked."""
     engine = make_engine(url)
     try:
-        audit_key = load_case_settings().audit_hmac_key()
+        if audit_key is None:  # reads the chain only (anchor, verify)
+            audit_key = load_case_settings().audit_hmac_key()
         with session_factory(engine, audit_key=audit_key).begin() as session:
             yield session
     except AccountError as exc:
@@ -153,9 +183,16 @@ def _safe(url: str) -> str:
 @enforce_app.command("migrate")
 def migrate_command() -> None:
     """Create or upgrade the case database to the newest schema (the only command that
-    creates one)."""
-    _, _, url = _settings(create=True)
+    creates one). Run it as the owner role; with ZES_CASES_APP_ROLE set it then grants that
+    role the rows of every table (no DDL)."""
+    _, cases, url = _settings(create=True)
     print(f"case database {_safe(url)} is at the newest schema")
+    if cases.app_role:
+        try:
+            grant_application_role(url, cases.app_role)
+        except ValueError as exc:
+            raise ConfigError(f"setting ZES_CASES_APP_ROLE: {exc}") from None
+        print(f"role {cases.app_role} may read and write rows, and change no table")
 
 
 @enforce_app.command("intake")
@@ -170,13 +207,17 @@ def intake_command(
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     require_keys("the case intake", intake_keys(load_case_settings()), dev=dev)
-    _, cases, url = _settings()
+    require_seal_keys(load_case_settings(), dev=dev)
+    settings, cases, url = _settings()
+    _, zones = load_law(settings)
     engine = make_engine(url)
     intake = CaseIntake(
         session_factory(engine),
         EvidenceVault(cases.evidence_cipher_key()),
         grace=timedelta(minutes=cases.grace_minutes),
         seal_keys=cases.evidence_seal_keys(),
+        zones=zones,
+        areas=load_areas(settings),
     )
     metrics = IntakeMetrics()
     metrics.registry.register(EvidenceStoreCollector(session_factory(engine)))
@@ -227,12 +268,14 @@ def user_add(
         bool, typer.Option("--password-stdin", help="Read the password from stdin.")
     ] = False,
     actor: ActorOption = None,
+    dev: DevOption = False,
 ) -> None:
     """Add an account (argon2id hash; at least 12 characters) of one or more
     municipalities, or of all of them, in a role: reviewer (works cases), supervisor,
     admin, or policy (Stromen only, never a case). Supervisors and admins enrol a TOTP
     second factor at their first login; reviewers may choose to on their account page."""
     who = _actor(actor)
+    key = _audit_key("user add", dev=dev)
     places = list(municipality or [])
     if not places and not all_municipalities:
         raise ConfigError("give --municipality NAME (repeatable) or --all-municipalities")
@@ -242,7 +285,7 @@ def user_add(
         password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
     settings, _, url = _settings()
     _, zones = load_law(settings)
-    with _transaction(url) as session:
+    with _transaction(url, key) as session:
         user = add_user(
             session, name, password, role, actor=who, municipalities=places,
             all_municipalities=all_municipalities, zones=zones,
@@ -263,24 +306,95 @@ def _municipalities_of(session: Session, user_id: int) -> list[UserMunicipality]
 
 @user_app.command("disable")
 def user_disable(
-    name: Annotated[str, typer.Argument(help="User name.")], actor: ActorOption = None
+    name: Annotated[str, typer.Argument(help="User name.")],
+    actor: ActorOption = None,
+    dev: DevOption = False,
 ) -> None:
     """Disable an account (accounts are never deleted: the audit log names them)."""
     who = _actor(actor)
+    key = _audit_key("user disable", dev=dev)
     _, _, url = _settings()
-    with _transaction(url) as session:
+    with _transaction(url, key) as session:
         disable_user(session, name, actor=who)
         print(f"user {name} disabled")
 
 
+@user_app.command("enable")
+def user_enable(
+    name: Annotated[str, typer.Argument(help="User name.")],
+    actor: ActorOption = None,
+    dev: DevOption = False,
+) -> None:
+    """Re-enable a disabled account."""
+    who = _actor(actor)
+    key = _audit_key("user enable", dev=dev)
+    _, _, url = _settings()
+    with _transaction(url, key) as session:
+        enable_user(session, name, actor=who)
+        print(f"user {name} enabled")
+
+
+@user_app.command("reset-password")
+def user_reset_password(
+    name: Annotated[str, typer.Argument(help="User name.")],
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the new password from stdin.")
+    ] = False,
+    actor: ActorOption = None,
+    dev: DevOption = False,
+) -> None:
+    """Set a one-time password (a forgotten one): the user must change it at the next
+    login, before anything else."""
+    who = _actor(actor)
+    key = _audit_key("user reset-password", dev=dev)
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = typer.prompt("one-time password", hide_input=True, confirmation_prompt=True)
+    _, _, url = _settings()
+    with _transaction(url, key) as session:
+        reset_password(session, name, password, actor=who)
+        print(f"user {name}: password reset; they choose a new one at the next login")
+
+
+@user_app.command("provision-totp")
+def user_provision_totp(
+    name: Annotated[str, typer.Argument(help="User name.")],
+    actor: ActorOption = None,
+    dev: DevOption = False,
+) -> None:
+    """Make the user's second-factor key and show it once, as a QR code and as text, to
+    hand over in person: their first login then asks for a code of it (no key is trusted
+    on first use). Replaces a key they had."""
+    import segno
+
+    who = _actor(actor)
+    key = _audit_key("user provision-totp", dev=dev)
+    cases = load_case_settings()
+    require_keys("zes enforce user provision-totp", [cases.evidence_key_setting], dev=dev)
+    _, _, url = _settings()
+    with _transaction(url, key) as session:
+        secret = provision_second_factor(
+            session, name, TotpCipher(cases.evidence_cipher_key()), actor=who
+        )
+    uri = totp_uri(secret, name)
+    segno.make(uri, error="m").terminal(compact=True)
+    spaced = " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))
+    print(f"user {name}: second-factor key (shown this once): {spaced}")
+    print(uri)
+
+
 @user_app.command("reset-totp")
 def user_reset_totp(
-    name: Annotated[str, typer.Argument(help="User name.")], actor: ActorOption = None
+    name: Annotated[str, typer.Argument(help="User name.")],
+    actor: ActorOption = None,
+    dev: DevOption = False,
 ) -> None:
     """Forget a user's second-factor key (a lost phone): they enrol again at next login."""
     who = _actor(actor)
+    key = _audit_key("user reset-totp", dev=dev)
     _, _, url = _settings()
-    with _transaction(url) as session:
+    with _transaction(url, key) as session:
         reset_second_factor(session, name, actor=who)
         print(f"user {name}: second factor reset; a new one is enrolled at the next login")
 
@@ -289,14 +403,16 @@ def user_reset_totp(
 def export_command(
     out: Annotated[Path | None, typer.Option(help="Folder for the batches.")] = None,
     actor: ActorOption = None,
+    dev: DevOption = False,
 ) -> None:
     """Export approved cases: per municipality a fines batch and a warning-letters batch
     (each case exactly once; a batch number is never used twice)."""
     who = _actor(actor)
+    key = _audit_key("export", dev=dev)
     settings, cases, url = _settings()
     engine = make_engine(url)
     try:
-        sessions = session_factory(engine, audit_key=cases.audit_hmac_key())
+        sessions = session_factory(engine, audit_key=key)
         result = export(
             sessions, out or cases.exports(settings.work_dir), rechecker_from(settings),
             actor=who,
@@ -317,15 +433,16 @@ def export_command(
 
 
 @enforce_app.command("purge")
-def purge_command(actor: ActorOption = None) -> None:
+def purge_command(actor: ActorOption = None, dev: DevOption = False) -> None:
     """Retention: held evidence of compliant passages after the hold; rejected and closed
     cases with their sightings and evidence after RETENTION_DAYS, exported ones
     RETENTION_EXPORTED_DAYS after their last outcome (never under objection; anonymous counts
     stay); failed-login names after FAILED_LOGIN_DAYS; expired rate counters and logins.
     Run hourly (deploy/k8s, deploy/systemd)."""
     who = _actor(actor)
+    key = _audit_key("purge", dev=dev)
     _, cases, url = _settings()
-    with _transaction(url) as session:
+    with _transaction(url, key) as session:
         result = purge(
             session, datetime.now(UTC), retention_days=cases.retention_days,
             hold_hours=cases.evidence_hold_hours,
@@ -367,9 +484,22 @@ def audit_verify(
     _, _, url = _settings()
     with _transaction(url) as session:
         report = audit.verify(session, expected)
+    if report.ok and report.entries == 0 and (expected is None or expected.count > 0):
+        # Nothing was verified: a log that was emptied looks just like this (issue 23).
+        print("audit log EMPTY: no entry to verify; a log that was emptied looks the same")
+        raise typer.Exit(1)
+    if report.ok and expected is not None:
+        print(
+            f"audit chain intact: {report.entries} entries, reaching the anchor at entry "
+            f"{expected.count}"
+        )
+        return
     if report.ok:
-        reach = f", reaching the anchor at entry {expected.count}" if expected else ""
-        print(f"audit chain intact: {report.entries} entries{reach}")
+        print(
+            f"audit chain consistent: {report.entries} entries; truncation NOT checked "
+            "(newest entries cut off with the head moved back look the same): pass --anchor "
+            "FILE, an anchor or export manifest kept outside the database"
+        )
         return
     print(f"audit chain BROKEN at entry {report.first_bad_seq}: {report.problem}")
     raise typer.Exit(1)

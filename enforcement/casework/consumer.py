@@ -33,9 +33,10 @@ from sqlalchemy.exc import (
     StatementError,
 )
 
+from enforcement.broker_security import load_broker_security
 from enforcement.casework.batches import group_consumer, run_batches
 from enforcement.casework.evidence import EvidenceIntegrityError
-from enforcement.casework.intake import CaseIntake, IntakeCounts
+from enforcement.casework.intake import CaseIntake, CaseKeyError, IntakeCounts
 from enforcement.casework.metrics import IntakeMetrics
 from enforcement.casework.settings import CaseSettings
 from enforcement.records import (
@@ -59,7 +60,7 @@ def data_problem(exc: BaseException) -> bool:
     value it cannot store, a constraint, a bind the models refuse (a naive time)."""
     if isinstance(exc, OPERATIONAL):
         return False
-    if isinstance(exc, (DataError, IntegrityError, EvidenceIntegrityError)):
+    if isinstance(exc, (DataError, IntegrityError, EvidenceIntegrityError, CaseKeyError)):
         return True
     # Raised while binding, before the database saw the statement (UTCDateTime's check).
     return isinstance(exc, StatementError) and not isinstance(exc, DBAPIError)
@@ -106,6 +107,7 @@ class IntakeConsumer:
         )
         self.producer = KafkaProducer(
             bootstrap_servers=servers,
+            **load_broker_security().kafka_python(),
             acks="all",
             client_id="zes-intake",
             max_request_size=max(1 << 20, cases.dead_letter_max_bytes + 64 * 1024),
@@ -130,7 +132,13 @@ class IntakeConsumer:
                 if record.topic == self.cases.evidence_topic:
                     items.append(_Item(record, decode_evidence(record.value or b"")))
                 else:
-                    items.append(_Item(record, decode_violation(record.value or b"")))
+                    violation = decode_violation(record.value or b"")
+                    # The case key is recomputed, never trusted (intake.case_key_problem).
+                    problem = self.intake.key_problem(violation)
+                    if problem is not None:
+                        letters.append((record, f"case key refused: {problem}"))
+                        continue
+                    items.append(_Item(record, violation))
             except RecordError as exc:
                 letters.append((record, str(exc)))
         counts = self._apply_batch(items, letters)

@@ -3,6 +3,7 @@ in production). The schema is Alembic's: `migrate()` upgrades to head at start-u
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, cast
 
@@ -69,6 +70,36 @@ def alembic_config(url: str) -> Config:
 def migrate(url: str) -> None:
     """Upgrade the database at `url` to the newest schema (idempotent)."""
     command.upgrade(alembic_config(url), "head")
+
+
+_ROLE = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+
+def grant_application_role(url: str, role: str) -> None:
+    """PostgreSQL: give the application role (`ZES_CASES_APP_ROLE`) the rows of every table
+    and nothing else. Run by `zes enforce migrate` as the owner role after each upgrade, so
+    the tables of new revisions are granted too. The role owns nothing, so it cannot ALTER a
+    table (`DISABLE TRIGGER USER` on audit_log included: issue 23); it may not UPDATE or
+    DELETE audit entries (the trigger of revision 0002 refuses them as well) nor move the
+    schema version. deploy/postgres/roles.sql makes the two roles."""
+    if not _ROLE.fullmatch(role):
+        raise ValueError(f"{role!r} is not a plain PostgreSQL role name ([a-z_][a-z0-9_]*)")
+    engine = make_engine(url)
+    try:
+        if engine.dialect.name != "postgresql":
+            return  # SQLite has no roles: the embedded default is one process's file
+        name = engine.dialect.identifier_preparer.quote(role)
+        with engine.begin() as connection:
+            for statement in (
+                f"GRANT USAGE ON SCHEMA public TO {name}",
+                f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {name}",
+                f"GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA public TO {name}",
+                f"REVOKE INSERT, UPDATE, DELETE ON alembic_version FROM {name}",
+                f"REVOKE UPDATE, DELETE, TRUNCATE ON audit_log FROM {name}",
+            ):
+                connection.exec_driver_sql(statement)
+    finally:
+        engine.dispose()
 
 
 def insert_new(

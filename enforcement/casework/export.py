@@ -247,14 +247,14 @@ def _write(
     for case in cases:
         owner = owners.owner_of(plate_for(case), case.first_seen_at)
         writer.writerow(
-            [
+            map(neutral_cell, [
                 case.case_key, plate_for(case), case.zone_id,
                 case.first_seen_at.astimezone(LOCAL_TZ).isoformat(), case.sightings_count,
                 case.vehicle_class or "", case.rule_ids, kind,
                 case.amount_eur if kind == "fine" and case.amount_eur is not None else "",
                 case.admin_costs_eur if kind == "fine" and case.admin_costs_eur else "",
                 owner.reference if owner else "",
-            ]
+            ])
         )  # fmt: skip
     body = buffer.getvalue().encode()
     digest = hashlib.sha256(body).hexdigest()
@@ -292,6 +292,20 @@ def _write(
         (_stage(json_path, (json.dumps(manifest, indent=2) + "\n").encode()), json_path),
     ]
     return WrittenBatch(kind, municipality, number, csv_path, len(cases)), staged
+
+
+#: What a spreadsheet reads as the start of a formula (OWASP "CSV injection"): `=`, `+`, `-`,
+#: `@`, and a tab or carriage return before one.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutral_cell(value: object) -> object:
+    """A text cell a spreadsheet shows as text: one starting like a formula gets a leading
+    `'` (`=HYPERLINK(…)` and `@SUM(…)` were written verbatim: issue 23). Numbers stay
+    numbers; no exported text field legitimately starts with these characters."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
 
 
 def staging_path(final: Path) -> Path:

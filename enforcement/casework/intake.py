@@ -9,6 +9,13 @@ Evidence and violations travel on separate topics and either may arrive first. E
 of a known sighting is stored at once; other evidence is held (encrypted, `pending`) for
 `evidence_hold_hours`: most of it shows compliant passages that never get a case, and
 `purge` deletes it when the hold ends (no-hit deletion).
+
+Nothing in a record is trusted to say which case it joins: the intake recomputes the case
+key from the record's plate, its zone (or the access-window area of its camera) and the
+zone's sanction interval, and a record whose key disagrees is refused (`CaseKeyError`, the
+consumer dead-letters it), as is one whose key names a case of another zone. Otherwise a
+violation for an Amsterdam plate carrying a Utrecht case key joined the Utrecht case, and its
+image became visible to Utrecht officers (issue 23).
 """
 
 from __future__ import annotations
@@ -17,7 +24,7 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import msgspec
 from sqlalchemy import Table, bindparam, case, select, update
@@ -28,7 +35,12 @@ from enforcement.casework.evidence import EvidenceVault
 from enforcement.casework.models import Case, CaseStatus, EvidenceItem, Sighting
 from enforcement.casework.seals import flag_cases
 from enforcement.evidence_signing import verify_evidence
+from enforcement.model import LOCAL_TZ, case_key
 from enforcement.records import Evidence, Violation
+
+if TYPE_CHECKING:
+    from enforcement.areas import AreaCatalog
+    from enforcement.zones import ZoneCatalog
 
 log = logging.getLogger("zes.intake")
 
@@ -54,6 +66,59 @@ class IntakeCounts:
         for name in ("new_cases", "sightings", "duplicates", "evidence_stored",
                      "evidence_pending", "evidence_duplicates"):  # fmt: skip
             setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+class CaseKeyError(ValueError):
+    """A violation whose case key is not the one its own plate, zone (or area) and sanction
+    interval give, or that names another zone's case: refused, never joined (the consumer
+    dead-letters it). The message names no plate."""
+
+
+#: The access-window rules' sanction interval: one window case per plate, area and local day
+#: (stream.decider claims it with 24 hours).
+WINDOW_INTERVAL_HOURS = 24
+
+
+def case_keys_for(plate: str, scope: str, seen_at: datetime, interval_hours: int) -> set[str]:
+    """Every case key a sighting at `seen_at` may carry. 24 hours: the local calendar day
+    (R35). A rolling n-hour interval is named by the day of the violation that opened it,
+    and a sighting joins a case opened up to n hours before or (re-ordered) after it."""
+    if interval_hours == 24:
+        return {case_key(plate, scope, seen_at.astimezone(LOCAL_TZ).date())}
+    span = timedelta(hours=interval_hours)
+    first = (seen_at - span).astimezone(LOCAL_TZ).date()
+    last = (seen_at + span).astimezone(LOCAL_TZ).date()
+    return {
+        case_key(plate, scope, first + timedelta(days=n)) for n in range((last - first).days + 1)
+    }
+
+
+def case_key_problem(
+    record: Violation, zones: ZoneCatalog, areas: AreaCatalog | None
+) -> str | None:
+    """Why `record`'s case key is not its own (without the plate), or None.
+
+    Its key names its zone with the zone's interval, or (a case of the window rules only)
+    the area its camera watches, by the day; a window key it carries beside is checked too.
+    """
+    zone = zones.get(record.zone_id)
+    if zone is None or zone.id != record.zone_id:
+        return f"unknown zone {record.zone_id!r}"
+    scopes = {record.zone_id: zone.sanction_interval_hours}
+    window = record.window
+    if window is not None:
+        area = areas.for_camera(record.site_id, record.camera_id) if areas else None
+        if area is None or area.id != window.area_id:
+            return f"area {window.area_id!r} is not the area of the record's camera"
+        scopes[area.id] = WINDOW_INTERVAL_HOURS
+        if window.case_key is not None and window.case_key not in case_keys_for(
+            record.plate, area.id, record.seen_at, WINDOW_INTERVAL_HOURS
+        ):
+            return "the window case key is not the record's plate, area and day"
+    for scope, hours in scopes.items():
+        if record.case_key in case_keys_for(record.plate, scope, record.seen_at, hours):
+            return None
+    return "the case key is not the record's plate, zone or area and sanction interval"
 
 
 def _case_row(record: Violation, now: datetime, grace: timedelta) -> dict[str, Any]:
@@ -108,16 +173,30 @@ class CaseIntake:
         grace: timedelta,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         seal_keys: Mapping[str, bytes] | None = None,
+        zones: ZoneCatalog | None = None,
+        areas: AreaCatalog | None = None,
     ) -> None:
+        from enforcement.zones import default_catalog
+
+        self.zones = zones or default_catalog()
+        self.areas = areas  # None: a record naming an access-window area is refused
         self.seal_keys = dict(seal_keys or {})  # site id -> evidence signing key
         self.sessions = sessions
         self.vault = vault
         self.grace = grace
         self.clock = clock
 
+    def key_problem(self, record: Violation) -> str | None:
+        """Why `record` may not join the case its key names (see `case_key_problem`)."""
+        return case_key_problem(record, self.zones, self.areas)
+
     def apply(
         self, violations: Sequence[Violation] = (), evidence: Sequence[Evidence] = ()
     ) -> IntakeCounts:
+        for record in violations:
+            problem = self.key_problem(record)
+            if problem is not None:
+                raise CaseKeyError(problem)
         counts = IntakeCounts()
         now = self.clock()
         with self.sessions.begin() as session:
@@ -158,11 +237,13 @@ class CaseIntake:
         counts.new_cases += len(ids)
         existing = [key for key in groups if key not in ids]
         if existing:
-            ids.update(
-                session.execute(
-                    select(Case.case_key, Case.id).where(Case.case_key.in_(existing))
-                ).all()
-            )
+            for key, case_id, zone in session.execute(
+                select(Case.case_key, Case.id, Case.zone_id).where(Case.case_key.in_(existing))
+            ):
+                if any(r.zone_id != zone for r in groups[key]):
+                    # An area key is shared by the zones around it; a case stays in its own.
+                    raise CaseKeyError("the case key names a case of another zone")
+                ids[key] = case_id
         # `fresh` holds only passage ids read as absent above, in this same transaction.
         insert_new(
             session,

@@ -279,6 +279,8 @@ class User(Base):
     """A reviewer who chose a second factor (supervisors and admins always need one)."""
     totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
     """The time step of the last accepted code: a code is accepted once (RFC 6238 §5.2)."""
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False)
+    """Set by an admin's password reset: the next login leads to the password change only."""
 
 
 class UserMunicipality(Base):

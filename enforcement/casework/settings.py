@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ __all__ = [
     "CaseSettings",
     "intake_keys",
     "load_case_settings",
+    "require_seal_keys",
     "review_keys",
 ]
 
@@ -45,6 +47,12 @@ class CaseSettings(BaseSettings):
         description="SQLAlchemy URL of the case database; default a SQLite file "
         "WORK_DIR/cases.db (embedded). Production: postgresql+psycopg://…",
     )
+    app_role: str | None = Field(
+        None,
+        description="PostgreSQL: the role the processes connect as. `zes enforce migrate`, run "
+        "as the owner role, grants it the rows of every table and no ownership, so it cannot "
+        "disable the audit log's trigger (deploy/postgres/roles.sql).",
+    )
     evidence_key: SecretStr = Field(
         SecretStr(DEV_EVIDENCE_KEY),
         description="AES-256-GCM key of the evidence images at rest: exactly 32 random bytes "
@@ -54,7 +62,8 @@ class CaseSettings(BaseSettings):
         default_factory=dict,
         description="Evidence signing key per edge site (site id -> hex or base64 of >= 32 "
         'random bytes, the site\'s evidence_key_file), as JSON: {"site-1": "9f3c..."}. Intake '
-        "verifies each image's seal and flags the case on a mismatch. Empty: not checked.",
+        "verifies each image's seal and flags the case on a mismatch. The intake refuses to "
+        "start without them (--dev: images stored unchecked).",
     )
     session_secret: SecretStr = Field(
         SecretStr(DEV_SESSION_SECRET),
@@ -141,6 +150,13 @@ class CaseSettings(BaseSettings):
         "name with this many gets a growing delay per attempt (never a refusal).",
     )
     login_window_s: float = Field(300.0, gt=0, description="Login rate-limit window, seconds.")
+    login_account_per_hour: int = Field(
+        20,
+        ge=1,
+        description="Password attempts per user name per hour from every address together "
+        "(ASVS 2.2.1); more are refused (429) until the hour has passed. A success does not "
+        "count.",
+    )
     login_delay_s: float = Field(
         2.0, ge=0, description="First delay for a user name past login_attempts; doubles."
     )
@@ -154,6 +170,23 @@ class CaseSettings(BaseSettings):
     )
     platecheck_per_minute: int = Field(
         30, ge=1, description="Public plate checks per client address per minute."
+    )
+    platecheck_global_per_minute: int = Field(
+        600,
+        ge=1,
+        description="Public plate checks per minute from all addresses together (a botnet of "
+        "many addresses); beyond it every client gets 429 for the rest of the minute.",
+    )
+    flows_api_per_minute: int = Field(
+        30,
+        ge=1,
+        description="Open flow data requests (/api/v1/flows) per client address per minute.",
+    )
+    hsts_seconds: int = Field(
+        31_536_000,
+        ge=0,
+        description="Strict-Transport-Security max-age on every response (a year); 0 leaves "
+        "the header out, for a deployment whose TLS proxy sets it itself.",
     )
     metrics_host: str = Field(
         "127.0.0.1",
@@ -227,6 +260,22 @@ def review_keys(settings: Settings, cases: CaseSettings) -> list[KeySetting]:
 def intake_keys(cases: CaseSettings) -> list[KeySetting]:
     """What the intake seals evidence with (its start-up check)."""
     return [cases.evidence_key_setting]
+
+
+def require_seal_keys(cases: CaseSettings, *, dev: bool) -> None:
+    """The intake's second start-up check: without the sites' evidence signing keys every
+    image would be stored "unchecked" and no case flagged, so outside `--dev` it refuses to
+    start; with `--dev` it warns. A malformed key is refused either way."""
+    cases.evidence_seal_keys()
+    if cases.evidence_keys:
+        return
+    problem = (
+        "ZES_CASES_EVIDENCE_KEYS is empty: no evidence seal could be checked (set the "
+        'signing key of every edge site, as JSON {"site-1": "<hex>"})'
+    )
+    if not dev:
+        raise ConfigError(f"the case intake refuses to start: {problem}, or pass --dev")
+    logging.getLogger("zes.settings").warning("the case intake: %s (allowed by --dev)", problem)
 
 
 def _decoded(setting: KeySetting) -> bytes:

@@ -118,3 +118,32 @@ class FlowBatchLog(Base):
     entries: Mapped[int] = mapped_column(Integer)
     skipped: Mapped[int] = mapped_column(Integer)
     """Entries already persisted by an earlier batch (a redelivery)."""
+
+
+class FlowVehicleDigest(Base):
+    """Which vehicles a flow base cell holds while its day is open: keyed digests (HMAC of
+    the day and the plate, 64 bits; never a plate), so the open data can tell 5 passages of
+    one tractor from 5 vehicles. Deleted when the day closes (`flows.store.close_days`),
+    leaving only `FlowVehicleCount`."""
+
+    __tablename__ = "flow_vehicle_digests"
+
+    scope: Mapped[str] = mapped_column(String(8), primary_key=True)
+    scope_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    local_date: Mapped[date] = mapped_column(Date, primary_key=True)
+    cell: Mapped[str] = mapped_column(String(200), primary_key=True)
+    """The base cell within the day (`flows.store.day_cell` / `hour_cell`)."""
+    digest: Mapped[str] = mapped_column(String(16), primary_key=True)
+
+
+class FlowVehicleCount(Base):
+    """Distinct vehicles of a base cell of a closed day: a lower bound (a digest collision
+    only merges two vehicles), what small-cell suppression compares with k."""
+
+    __tablename__ = "flow_vehicle_counts"
+
+    scope: Mapped[str] = mapped_column(String(8), primary_key=True)
+    scope_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    local_date: Mapped[date] = mapped_column(Date, primary_key=True)
+    cell: Mapped[str] = mapped_column(String(200), primary_key=True)
+    vehicles: Mapped[int] = mapped_column(Integer)

@@ -56,6 +56,8 @@ def check_period(start: dt.date, end: dt.date, granularity: str) -> Granularity:
         )
     if end < start:
         raise FlowQueryError(f"the period ends ({end}) before it starts ({start})")
+    if end >= dt.date.max:  # the store reads up to the day after `end` (issue 23: a 500)
+        raise FlowQueryError(f"the period must end before {dt.date.max.isoformat()}")
     if (end - start).days >= MAX_DAYS:
         raise FlowQueryError(f"a period is at most {MAX_DAYS} days")
     return granularity

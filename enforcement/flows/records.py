@@ -18,6 +18,9 @@ from enforcement.records import Direction
 Label = Annotated[str, msgspec.Meta(min_length=1, max_length=32, pattern=r"^[\w.:-]+$")]
 Scope = Literal["zone", "area"]
 Origin = Literal["nl", "foreign"]
+VehicleDigest = Annotated[str, msgspec.Meta(pattern=r"^[0-9a-f]{16}$")]
+"""A keyed digest of (local day, plate): tells vehicles apart within one day, links nothing
+across days, and is not a plate (`stream.flows.vehicle_digest`)."""
 WindowState = Literal["none", "in", "privilege", "exempt", "out", "out_of_scope", "undetermined"]
 
 
@@ -39,6 +42,9 @@ class FlowCell(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fiel
     emission_class: Label
     window: WindowState
     count: Annotated[int, msgspec.Meta(ge=1)]
+    vehicles: tuple[VehicleDigest, ...] = ()
+    """The distinct vehicles of the count (entering cells; a record written before had none,
+    and its cell counts as holding no known vehicle, so it is published as small)."""
 
 
 class FlowEntry(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fields=True):
@@ -87,4 +93,6 @@ def decode_flow_batch(data: bytes) -> FlowBatch:
                 raise FlowRecordError("flows record: a cell's hour must be an aware instant")
             if cell.hour.minute or cell.hour.second or cell.hour.microsecond:
                 raise FlowRecordError("flows record: a cell's hour must start on the hour")
+            if len(set(cell.vehicles)) != len(cell.vehicles) or len(cell.vehicles) > cell.count:
+                raise FlowRecordError("flows record: a cell's vehicles are distinct, <= count")
     return batch

@@ -33,8 +33,16 @@ class FlowSettings(BaseSettings):
     min_cell: int = Field(
         5,
         ge=1,
-        description="Open data: a figure from fewer vehicles than this is shown as "
-        "'<k', and totals holding one are rounded (k; 1 switches suppression off).",
+        description="Open data: a figure from fewer distinct vehicles than this (however "
+        "many entries) is shown as '<k', and totals holding one are rounded (k; 1 switches "
+        "suppression off).",
+    )
+    vehicle_digest_days: int = Field(
+        2,
+        ge=1,
+        description="A day's keyed vehicle digests (which tell 5 entries of one vehicle from "
+        "5 vehicles) are replaced by distinct counts this many days after it, when late "
+        "passages from an edge spool are unlikely; later ones still count, as a lower bound.",
     )
     metrics_port: int = Field(9105, ge=0, le=65535, description="Sink /metrics port (0: off).")
     metrics_host: str = Field("127.0.0.1", description="Sink /metrics address.")

@@ -22,6 +22,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from enforcement.broker_security import load_broker_security
 from enforcement.casework.batches import group_consumer, run_batches
 from enforcement.flows import store
 from enforcement.flows.records import FlowBatch, FlowRecordError, decode_flow_batch
@@ -88,7 +89,10 @@ class FlowSink:
             max_poll_records=settings.batch,
         )
         self.producer = KafkaProducer(
-            bootstrap_servers=broker.split(","), acks="all", client_id="zes-flows"
+            bootstrap_servers=broker.split(","),
+            acks="all",
+            client_id="zes-flows",
+            **load_broker_security().kafka_python(),
         )
         self.totals = store.ApplyCounts()
         self._purged_at = 0.0
@@ -173,4 +177,6 @@ def purge_old(sessions: sessionmaker[Session], settings: FlowSettings, now: dt.d
     today = now.astimezone(LOCAL_TZ).date()
     before = today.replace(year=today.year - settings.retention_years, day=1)
     with sessions.begin() as session:
+        # Vehicle digests live only while their day is open (issue 23): then a count stays.
+        store.close_days(session, today - dt.timedelta(days=settings.vehicle_digest_days))
         return store.purge(session, before, now - dt.timedelta(days=30))

@@ -13,7 +13,7 @@ import datetime as dt
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Table, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -24,6 +24,8 @@ from enforcement.flows.models import (
     FlowDay,
     FlowDayHour,
     FlowHour,
+    FlowVehicleCount,
+    FlowVehicleDigest,
     FlowWatermark,
 )
 from enforcement.flows.records import FlowBatch
@@ -39,6 +41,16 @@ _KIND = (
     "emission_class",
     "window",
 )
+
+
+def day_cell(origin: str, vehicle_class: str, fuel: str, emission: str, window: str) -> str:
+    """The name of a day-and-kind base cell within its day (`FlowVehicleDigest.cell`)."""
+    return f"k|{origin}|{vehicle_class}|{fuel}|{emission}|{window}"
+
+
+def hour_cell(local_hour: int) -> str:
+    """The name of a day-and-hour base cell within its day."""
+    return f"h|{local_hour:02d}"
 
 
 @dataclass(slots=True)
@@ -72,6 +84,7 @@ def apply(session: Session, batches: Iterable[FlowBatch], now: dt.datetime) -> A
     """Persist the batches' new entries (the caller commits)."""
     counts = ApplyCounts()
     hours: Counter[tuple[Any, ...]] = Counter()
+    digests: set[tuple[str, str, dt.date, str, str]] = set()
     batch_list = list(batches)
     known = set(
         session.scalars(
@@ -105,6 +118,15 @@ def apply(session: Session, batches: Iterable[FlowBatch], now: dt.datetime) -> A
                     cell.vehicle_class, cell.fuel_group, cell.emission_class, cell.window,
                 ] += cell.count  # fmt: skip
                 counts.cells += 1
+                if cell.vehicles and cell.direction != "leaving":
+                    local = cell.hour.astimezone(LOCAL_TZ)
+                    kind_cell = day_cell(cell.origin, cell.vehicle_class, cell.fuel_group,
+                                    cell.emission_class, cell.window)  # fmt: skip
+                    for name in (kind_cell, hour_cell(local.hour)):
+                        digests.update(
+                            (cell.scope, cell.scope_id, local.date(), name, digest)
+                            for digest in cell.vehicles
+                        )
                 counts.passages += cell.count if cell.scope == "zone" else 0
                 if cell.scope == "zone" and cell.direction != "leaving":
                     counts.decided_entries += cell.count
@@ -160,7 +182,55 @@ def apply(session: Session, batches: Iterable[FlowBatch], now: dt.datetime) -> A
         day_hour_rows,
         ("scope", "scope_id", "local_date", "local_hour", "direction"),
     )
+    _add_digests(session, digests)
     return counts
+
+
+def _add_digests(session: Session, digests: set[tuple[str, str, dt.date, str, str]]) -> None:
+    """The vehicles of open days' base cells; a digest already there (the vehicle seen
+    before that day, or a redelivery) adds nothing, so the count of rows is distinct."""
+    if not digests:
+        return
+    names = ("scope", "scope_id", "local_date", "cell", "digest")
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    session.execute(
+        insert(cast(Table, FlowVehicleDigest.__table__)).on_conflict_do_nothing(
+            index_elements=list(names)
+        ),
+        [dict(zip(names, row, strict=True)) for row in sorted(digests)],
+    )
+
+
+def close_days(session: Session, before: dt.date) -> int:
+    """Days before `before` are closed: their vehicle digests become a count of distinct
+    vehicles per base cell and are deleted (the caller commits). A digest that arrives for a
+    closed day (an edge spool emptied late) opens a fresh set, closed again later; the count
+    then keeps the larger of the two (each is a lower bound, their sum might not be)."""
+    d = FlowVehicleDigest
+    key = (d.scope, d.scope_id, d.local_date, d.cell)
+    rows = session.execute(
+        select(*key, func.count()).where(d.local_date < before).group_by(*key)
+    ).all()
+    if not rows:
+        return 0
+    names = ("scope", "scope_id", "local_date", "cell")
+    values = [dict(zip(names, row[:4], strict=True)) | {"vehicles": int(row[4])} for row in rows]
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    table = cast(Table, FlowVehicleCount.__table__)
+    statement = insert(table)
+    counts = table.c
+    larger = func.greatest if dialect == "postgresql" else func.max
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=list(names),
+            set_={"vehicles": larger(counts.vehicles, statement.excluded.vehicles)},
+        ),
+        values,
+    )
+    session.execute(delete(d).where(d.local_date < before))
+    return len(values)
 
 
 def purge(session: Session, before: dt.date, batch_log_before: dt.datetime) -> int:
@@ -169,6 +239,8 @@ def purge(session: Session, before: dt.date, batch_log_before: dt.datetime) -> i
     for model in (FlowHour, FlowDay, FlowDayHour):
         result = session.execute(delete(model).where(model.local_date < before))
         removed += int(getattr(result, "rowcount", 0) or 0)
+    for vehicles in (FlowVehicleCount, FlowVehicleDigest):  # their cells' distinct counts
+        session.execute(delete(vehicles).where(vehicles.local_date < before))
     session.execute(delete(FlowBatchLog).where(FlowBatchLog.applied_at < batch_log_before))
     return removed
 
@@ -228,14 +300,39 @@ def fetch(session: Session, scope: str, scope_id: str, start: dt.date, end: dt.d
             FlowDayHour.direction != "leaving",
         )
     )
+    vehicles = _vehicles(session, scope, scope_id, start, end)
     return BaseCells(
         scope,
         scope_id,
         start,
         end,
-        tuple(DayCell(d, o, c, f, e, w, int(n)) for d, o, c, f, e, w, n in day_rows),
-        tuple(HourCell(d, h, int(n)) for d, h, n in hour_rows),
+        tuple(
+            DayCell(d, o, c, f, e, w, int(n), vehicles.get((d, day_cell(o, c, f, e, w)), 0))
+            for d, o, c, f, e, w, n in day_rows
+        ),
+        tuple(HourCell(d, h, int(n), vehicles.get((d, hour_cell(h)), 0)) for d, h, n in hour_rows),
     )
+
+
+def _vehicles(
+    session: Session, scope: str, scope_id: str, start: dt.date, end: dt.date
+) -> dict[tuple[dt.date, str], int]:
+    """Distinct vehicles per base cell: the digests of open days, the counts of closed ones,
+    the larger where a closed day got late digests (each a lower bound)."""
+    found: dict[tuple[dt.date, str], int] = {}
+    d, c = FlowVehicleDigest, FlowVehicleCount
+    open_days = (
+        select(d.local_date, d.cell, func.count())
+        .where(d.scope == scope, d.scope_id == scope_id, d.local_date >= start, d.local_date < end)
+        .group_by(d.local_date, d.cell)
+    )
+    closed = select(c.local_date, c.cell, c.vehicles).where(
+        c.scope == scope, c.scope_id == scope_id, c.local_date >= start, c.local_date < end
+    )
+    for query in (closed, open_days):
+        for day, cell, n in session.execute(query):
+            found[day, cell] = max(found.get((day, cell), 0), int(n))
+    return found
 
 
 def entries_total(session: Session) -> int:

@@ -4,7 +4,10 @@ The method (documented in deploy/README.md, "Open flow data"):
 
 1. Base cells are the persisted counts per local day and kind of vehicle (origin, vehicle
    class, fuel group, emission class, window state), and per local day and hour.
-2. A base cell with 1 to k-1 vehicles is *small*: it is never published, only as `<k`.
+2. A base cell with entries from fewer than k distinct vehicles is *small* (however many
+   entries: one tractor entering five times is one vehicle): it is never published, only as
+   `<k`. The distinct vehicles are counted from keyed day digests (`stream.flows`), a lower
+   bound, so a cell published exactly always holds at least k vehicles.
 3. Every published figure (a table cell or a total) is a sum of base cells. Its published value
    is computed from the base cells' published values only:
    - no small base cell in it: the exact sum;
@@ -18,6 +21,7 @@ The method (documented in deploy/README.md, "Open flow data"):
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 
@@ -32,12 +36,15 @@ class Figure:
         return f"<{k}" if self.value is None else str(self.value)
 
 
-def publish(cells: list[int], k: int) -> Figure:
-    """The published figure of a sum of base cells (see the module's method)."""
+def publish(cells: Sequence[int | tuple[int, int]], k: int) -> Figure:
+    """The published figure of a sum of base cells, each (entries, distinct vehicles) or
+    one number for both (see the module's method)."""
+    pairs = [c if isinstance(c, tuple) else (c, c) for c in cells]
     if k < 2:
-        return Figure(sum(cells))
-    small = sum(1 for count in cells if 0 < count < k)
-    return figure(sum(cells) - sum(c for c in cells if 0 < c < k), small, k)
+        return Figure(sum(entries for entries, _ in pairs))
+    small = [(e, v) for e, v in pairs if e > 0 and v < k]
+    exact = sum(e for e, _ in pairs) - sum(e for e, _ in small)
+    return figure(exact, len(small), k)
 
 
 def figure(exact: int, small: int, k: int) -> Figure:

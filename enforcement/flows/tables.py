@@ -32,12 +32,17 @@ class DayCell(NamedTuple):
     fuel_group: str
     emission_class: str
     window: str
+    entries: int
+    """Passages into the zone or area (the figure published)."""
     vehicles: int
+    """Distinct vehicles among them, a lower bound (what small-cell suppression compares
+    with k: five entries of one tractor are one vehicle)."""
 
 
 class HourCell(NamedTuple):
     local_date: dt.date
     local_hour: int
+    entries: int
     vehicles: int
 
 
@@ -104,13 +109,14 @@ Table = dict[str, dict[str, V]]
 
 def _placed(
     days: tuple[DayCell, ...], hours: tuple[HourCell, ...], granularity: Granularity, area: bool
-) -> Iterator[tuple[str, str, str, int]]:
+) -> Iterator[tuple[str, str, str, int, int]]:
+    """table, row, column, entries, vehicles of every placement of every base cell."""
     for day in days:
         for table, row, column in day_placements(day, granularity, area):
-            yield table, row, column, day.vehicles
+            yield table, row, column, day.entries, day.vehicles
     for hour in hours:
         for table, row, column in hour_placements(hour):
-            yield table, row, column, hour.vehicles
+            yield table, row, column, hour.entries, hour.vehicles
 
 
 def exact(
@@ -119,7 +125,7 @@ def exact(
     """The tables with exact sums (the back office, for staff entitled to them), with a
     `total` column per row."""
     tables: dict[str, Table[int]] = {name: {} for name in TABLES}
-    for table, row, column, count in _placed(days, hours, granularity, area):
+    for table, row, column, count, _ in _placed(days, hours, granularity, area):
         cells = tables[table].get(row)
         if cells is None:
             cells = tables[table][row] = {}
@@ -137,10 +143,14 @@ def published(
     k: int,
 ) -> dict[str, Table[V]]:
     """The tables for the open data: each figure from the exact part of its base cells and
-    how many of them are small (1..k-1), which is all `figure` may see."""
+    how many of them are small, which is all `figure` may see. A base cell is small when it
+    holds entries but fewer than k distinct vehicles (its `vehicles`, a lower bound), however
+    many entries: so every exact figure is a sum of cells of at least k vehicles each."""
     parts: dict[str, Table[list[int]]] = {name: {} for name in TABLES}
-    for table, row, column, count in _placed(days, hours, granularity, area):
-        small = 0 < count < k
+    for table, row, column, count, vehicles in _placed(days, hours, granularity, area):
+        if count <= 0:
+            continue
+        small = vehicles < k
         cells = parts[table].setdefault(row, {})
         for key in (column, TOTAL):
             part = cells.get(key)

@@ -33,6 +33,7 @@ from enforcement.web.core.security import (
     ForbiddenError,
     LoginPolicy,
     LoginRequiredError,
+    PasswordChangeRequiredError,
     parse_networks,
 )
 from enforcement.web.core.state import WebContext, context_of
@@ -81,6 +82,7 @@ def create_app(
             cases.login_window_s,
             cases.login_delay_s,
             cases.login_max_delay_s,
+            cases.login_account_per_hour,
         ),
         logins=SessionStore(sessions),
         trusted_proxies=parse_networks(cases.trusted_proxies),
@@ -105,7 +107,9 @@ def create_app(
         same_site="strict",
         https_only=cases.cookie_secure,
     )
-    app.add_middleware(SecurityHeaders)  # outermost: error pages get the headers too
+    # Outermost of ours: error pages get the headers too, and it answers unhandled errors
+    # itself (Starlette's last-resort 500 sits outside every middleware).
+    app.add_middleware(SecurityHeaders, hsts_seconds=cases.hsts_seconds)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     for module in (auth, queue, case_pages, supervisor, audit_log, desk, flows, platecheck):
         app.include_router(module.router)
@@ -135,6 +139,10 @@ def _install_error_pages(app: FastAPI) -> None:
             return PlainTextResponse("login required", status_code=401)
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return RedirectResponse(f"/login?{urlencode({'next': target})}", status_code=303)
+
+    @app.exception_handler(PasswordChangeRequiredError)
+    async def password_change(request: Request, exc: PasswordChangeRequiredError) -> Response:
+        return RedirectResponse("/account/password", status_code=303)
 
     @app.exception_handler(ForbiddenError)
     async def forbidden(request: Request, exc: ForbiddenError) -> Response:

@@ -8,10 +8,12 @@ route that writes commits it; anything not committed is rolled back."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import datetime
 from typing import Annotated, Any
 
+from annotated_types import Interval
 from fastapi import Depends, Request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -22,11 +24,22 @@ from enforcement.web.core.security import (
     ForbiddenError,
     LoginPolicy,
     LoginRequiredError,
+    PasswordChangeRequiredError,
     client_of,
     login_expired,
     new_token,
 )
 from enforcement.web.core.state import WebContext, context_of
+
+# -- bounded values: out of range is a 4xx, never an overflow in the database (issue 23) --------
+MAX_ROW_ID = 2**63 - 1
+RowId = Annotated[int, Interval(ge=1, le=MAX_ROW_ID)]
+"""A row id in a path: `/cases/99999999999999999999` was a 500 (SQLite and PostgreSQL
+integers are 64-bit); now a 400 like any malformed request."""
+FIRST_DAY = dt.date(2000, 1, 1)
+LAST_DAY = dt.date(2199, 12, 31)
+Day = Annotated[dt.date, Interval(ge=FIRST_DAY, le=LAST_DAY)]
+"""A date a person asks for: 9999-12-31 was a 500 (the day after it overflows)."""
 
 
 def web_context(request: Request) -> WebContext:
@@ -111,10 +124,16 @@ MaybeUser = Annotated[User | None, Depends(session_user)]
 """The logged-in user, or None (the login pages)."""
 
 
+#: What a user whose password an admin reset may still open (`PasswordChangeRequiredError`).
+PASSWORD_CHANGE_PATHS = frozenset({"/account/password", "/logout"})
+
+
 def current_user(request: Request, user: MaybeUser) -> User:
     if user is None:
         raise LoginRequiredError
     request.state.user = user
+    if user.must_change_password and request.url.path not in PASSWORD_CHANGE_PATHS:
+        raise PasswordChangeRequiredError
     return user
 
 

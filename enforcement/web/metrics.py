@@ -94,6 +94,9 @@ def _aware(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
+LOGIN_FAILURE_REASONS = ("password", "code", "address_limit", "account_limit", "code_limit")
+
+
 class ReviewMetrics:
     def __init__(self, sessions: sessionmaker[Session], clock: Callable[[], datetime]) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
@@ -119,6 +122,16 @@ class ReviewMetrics:
             ["zone"],
             registry=self.registry,
         )
+        self.login_failures = Counter(
+            "zes_review_login_failures_total",
+            "Failed or refused logins by reason: password (wrong or unknown user), code (a "
+            "wrong second-factor code), address_limit, account_limit, code_limit (refused "
+            "unchecked by a rate limit). Never the user name.",
+            ["reason"],
+            registry=self.registry,
+        )
+        for why in LOGIN_FAILURE_REASONS:
+            self.login_failures.labels(reason=why)
         self.registry.register(QueueCollector(sessions, clock))
         # Per camera: the share of its decided cases annulled or rejected as misread
         # (enforcement.casework.outcomes; alert ZesCameraMisreadsRising).

@@ -8,6 +8,7 @@ import time
 
 from fastapi import Request
 from starlette.datastructures import MutableHeaders
+from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from enforcement.web.core.security import (
@@ -22,30 +23,55 @@ from enforcement.web.core.security import (
 access_log = logging.getLogger("zes.review.access")
 
 
-class SecurityHeaders:
-    """Adds the security headers to every response; nothing but /static may be cached, since
-    case pages and evidence images must not stay on a shared office computer."""
+log = logging.getLogger("zes.review")
 
-    def __init__(self, app: ASGIApp) -> None:
+
+class SecurityHeaders:
+    """Adds the security headers to every response, 4xx and 500 included; nothing but
+    /static may be cached, since case pages and evidence images must not stay on a shared
+    office computer. HSTS unless `hsts_seconds` is 0 (a TLS proxy that sets it itself).
+
+    An exception no handler turned into a response is answered here, with the headers, as
+    a plain 500: Starlette's own last-resort handler sits outside every middleware, so its
+    500s carried none of them (issue 23)."""
+
+    def __init__(self, app: ASGIApp, hsts_seconds: int = 31_536_000) -> None:
         self.app = app
+        self.headers = [*SECURITY_HEADERS]
+        if hsts_seconds > 0:
+            self.headers.append(
+                ("strict-transport-security", f"max-age={hsts_seconds}; includeSubDomains")
+            )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         static = str(scope.get("path", "")).startswith("/static/")
+        started = False
 
         async def send_with_headers(message: Message) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
+                started = True
                 headers = MutableHeaders(scope=message)
-                for name, value in SECURITY_HEADERS:
+                for name, value in self.headers:
                     headers[name] = value
                 if not static:
                     headers["cache-control"] = "no-store"
                     headers["pragma"] = "no-cache"
             await send(message)
 
-        await self.app(scope, receive, send_with_headers)
+        try:
+            await self.app(scope, receive, send_with_headers)
+        except Exception:
+            # The path only (a query string can hold a plate); the traceback for the operator.
+            log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
+            if started:
+                raise
+            await PlainTextResponse("internal error", status_code=500)(
+                scope, receive, send_with_headers
+            )
 
 
 class AccessLog:

@@ -13,6 +13,7 @@ import yaml
 from pydantic_settings import BaseSettings
 
 from edge.config import load_site_config
+from enforcement.broker_security import BrokerSecurity
 from enforcement.flows.settings import FlowSettings
 from enforcement.settings import Settings
 from stream.settings import StreamSettings
@@ -52,7 +53,11 @@ def case_env_names() -> set[str]:
 
 def assert_known(names: set[str], where: str) -> None:
     known = (
-        env_names(Settings) | env_names(StreamSettings) | case_env_names() | env_names(FlowSettings)
+        env_names(Settings)
+        | env_names(StreamSettings)
+        | case_env_names()
+        | env_names(FlowSettings)
+        | env_names(BrokerSecurity)
     )
     unknown = {n for n in names if n.startswith("ZES_")} - known
     assert not unknown, f"{where}: no settings class reads {sorted(unknown)}"
@@ -293,3 +298,35 @@ def test_compose_and_k8s_carry_every_key_the_roles_check() -> None:
         assert str(cases_env[key]).startswith("${" + key + ":?"), key  # no default in compose
     config = (DEPLOY / "k8s" / "config.yaml").read_text(encoding="utf-8")
     assert "ZES_CASES_AUDIT_KEY" in config
+
+
+def test_only_migrations_connect_as_the_database_owner() -> None:
+    """Issue 23: in compose the application's role owned audit_log and could disable its
+    trigger. The processes connect as zes_app (deploy/postgres/roles.sql); only `migrate`
+    as the owner, and it grants zes_app the rows."""
+    services = compose()["services"]
+    for name, service in services.items():
+        url = (service.get("environment") or {}).get("ZES_CASES_DATABASE_URL")
+        if url is None:
+            continue
+        owner = name == "migrate"
+        assert url.startswith("postgresql+psycopg://zes_owner:" if owner else
+                              "postgresql+psycopg://zes_app:"), name  # fmt: skip
+    assert services["migrate"]["environment"]["ZES_CASES_APP_ROLE"] == "zes_app"
+    postgres = services["postgres"]
+    assert postgres["environment"]["POSTGRES_USER"] != "zes_app"
+    for mount in postgres["volumes"][1:]:
+        assert (DEPLOY / mount.split(":", 1)[0]).is_file(), mount
+    assert "ZES_CASES_EVIDENCE_KEYS" in services["intake"]["environment"]
+    for doc in k8s():
+        spec = doc.get("spec", {}).get("template", {}).get("spec", {})
+        for container in spec.get("initContainers", []) + spec.get("containers", []):
+            env = {e["name"]: e for e in container.get("env", [])}
+            owner_url = env.get("ZES_CASES_DATABASE_URL", {}).get("valueFrom")
+            is_migrate = container.get("args") == ["enforce", "migrate"]
+            assert (owner_url is not None) == is_migrate, container["name"]
+            if is_migrate:
+                assert owner_url["secretKeyRef"]["name"] == "zes-db-owner"
+                assert env["ZES_CASES_APP_ROLE"]["value"] == "zes_app"
+    config = (DEPLOY / "k8s" / "config.yaml").read_text(encoding="utf-8")
+    assert "ZES_CASES_EVIDENCE_KEYS" in config and "ZES_KAFKA_SECURITY_PROTOCOL: SASL_SSL" in config

@@ -87,6 +87,7 @@ def _case(
 
 EDGE = {"job": "zes-edge", "instance": "site-1:9108"}
 WORKER = {"job": "zes-stream", "instance": "w1:9102"}
+REVIEW = {"job": "zes-review", "instance": "r:9104"}
 
 
 def _fires(extra: dict[str, str], severity: str) -> list[dict[str, str]]:
@@ -228,6 +229,14 @@ ALERT_CASES: list[dict[str, Any]] = [
           "ZesFlowsSinkDown", "20m", _fires({"job": "zes-flows", "instance": "f:9105"}, "warning")),
     _case([_series("up", {"job": "zes-flows", "instance": "f:9105"}, "0x10")],
           "ZesFlowsSinkDown", "8m", []),
+    _case([_series("zes_review_login_failures_total", {**REVIEW, "reason": "password"},
+                   "0+6x30"),
+           _series("zes_review_login_failures_total", {**REVIEW, "reason": "address_limit"},
+                   "0+2x30")],
+          "ZesLoginFailuresHigh", "20m", _fires({}, "warning")),
+    _case([_series("zes_review_login_failures_total", {**REVIEW, "reason": "password"},
+                   "0+1x30")],
+          "ZesLoginFailuresHigh", "20m", []),
     _case([_series("zes_review_oldest_open_case_age_seconds",
                    {"job": "zes-review", "zone": "utrecht"}, "200000x60")],
           "ZesReviewQueueStale", "45m", _fires({"zone": "utrecht"}, "warning")),

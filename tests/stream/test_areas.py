@@ -181,7 +181,10 @@ def test_through_broker_worker_and_intake(
     url = f"sqlite:///{tmp_path / 'cases.db'}"
     migrate(url)
     engine = make_engine(url)
-    intake = CaseIntake(session_factory(engine), EvidenceVault(b"k" * 32), grace=timedelta(0))
+    intake = CaseIntake(
+        session_factory(engine), EvidenceVault(b"k" * 32), grace=timedelta(0),
+        areas=AreaCatalog([AREA]),  # the window case keys are checked against the camera's area
+    )  # fmt: skip
     cases = CaseSettings(
         broker=broker, violations_topic=harness.topics["violations"],
         evidence_topic=harness.topics["dead"], intake_group="areas-intake",

@@ -10,12 +10,12 @@ import redis
 import redis.asyncio
 
 from enforcement.flows.records import FlowRecordError, decode_flow_batch, encode_flow_batch
-from enforcement.model import Fuel, Vehicle
+from enforcement.model import LOCAL_TZ, Fuel, Vehicle
 from enforcement.records import encode_envelope
 from enforcement.register.redis import AsyncRedisRegister, RedisRegister
 from enforcement.zones import default_catalog
 from stream.decider import BatchResult, PassageDecider, RawRecord
-from stream.flows import FlowTally, hour_of
+from stream.flows import FlowTally, hour_of, vehicle_digest
 from stream.metrics import StreamMetrics
 from tests.enforcement.flows.helpers import batch, key
 from tests.stream.harness import passage
@@ -56,7 +56,9 @@ def test_a_flow_record_that_breaks_its_rules_is_refused() -> None:
         decode_flow_batch(b"{}")
 
 
-def _decide(records: list[RawRecord], prefix: str, url: str) -> BatchResult:
+def _decide(
+    records: list[RawRecord], prefix: str, url: str, vehicle_key: bytes | None = None
+) -> BatchResult:
     async def go() -> BatchResult:
         client = redis.asyncio.Redis.from_url(url, socket_connect_timeout=1)
         decider = PassageDecider(
@@ -68,6 +70,7 @@ def _decide(records: list[RawRecord], prefix: str, url: str) -> BatchResult:
             flows_topic="flows",
             worker_id="w1",
             clock=lambda: NOW,
+            flow_vehicle_key=vehicle_key,
         )
         try:
             return await decider.process(records)
@@ -123,3 +126,28 @@ def test_every_decided_passage_is_counted_once_without_its_plate(
     )
     entering = sum(n for (d, *_), n in cells.items() if d == "entering")
     assert entering == result.decided
+
+
+@pytest.mark.redis
+def test_each_entering_cell_carries_its_distinct_vehicles_as_day_digests(
+    redis_client: redis.Redis, redis_prefix: str, redis_url: str
+) -> None:
+    """Issue 23: open data counted passages, so one vehicle entering five times looked like
+    five. The cell now names its distinct vehicles by keyed day digests (never the plate)."""
+    RedisRegister(redis_client, redis_prefix, secret=SECRET).replace_vehicles([DIESEL, ELECTRIC])
+    envelope = encode_envelope(
+        [passage("VBB12D", "utrecht", NOW), passage("VBB12D", "utrecht", NOW),
+         passage("VBB12B", "utrecht", NOW, direction="leaving")],
+        site_id="s", camera_id="c",
+    )  # fmt: skip
+    secret = b"k" * 32
+    result = _decide([RawRecord(envelope, "passages", 0, 7)], redis_prefix, redis_url, secret)
+    (flow,) = [o for o in result.outputs if o.topic == "flows"]
+    assert b"VBB12" not in flow.value
+    cells = {c.direction: c for e in decode_flow_batch(flow.value).entries for c in e.cells}
+    day = NOW.astimezone(LOCAL_TZ).date()
+    assert cells["entering"].count == 2
+    assert cells["entering"].vehicles == (vehicle_digest(secret, "VBB12D", day),)
+    assert cells["leaving"].vehicles == ()  # leaving is never published
+    other_day = vehicle_digest(secret, "VBB12D", day.replace(day=11))
+    assert other_day != cells["entering"].vehicles[0]  # nothing links two days

@@ -309,6 +309,8 @@ class Up:
         self.metrics["flows"] = self.add_on_port("flows", flows_sink).port or 0
         url = f"http://127.0.0.1:{plan.web_port}/"
         self.notes.append(f"review app  {url}")
+        # The generated keys, so `zes enforce audit verify` works on this demo (issue 23).
+        self.notes.append(f"cli keys    {plan.keys_line(self.work)}")
         # Retention runs here as it does in production (a CronJob, a systemd timer), more
         # often and with a shorter hold (DEMO_PURGE_EVERY_S).
         purge = Child("retention purge", plan.purge(), enforce_env(), logs / "purge.log")

@@ -4,6 +4,7 @@ agent's drive-by video and site file, and how the enforcement processes are conf
 from __future__ import annotations
 
 import secrets
+import shlex
 import shutil
 import socket
 import time
@@ -195,6 +196,20 @@ class EnforcePlan:
             # comes within seconds, so a purge may drop held images after 15 minutes.
             "ZES_CASES_EVIDENCE_HOLD_HOURS": "0.25",
         }
+
+    def keys_line(self, work: Path) -> str:
+        """The generated keys as one shell line, printed by `zes up`, so `zes enforce audit
+        verify` (and every other command) uses this demo's keys on its database: a command
+        run by hand without them would be refused (or, with --dev, write under the
+        development key into this chain)."""
+        env = {
+            "ZES_WORK_DIR": str(work),
+            "ZES_CASES_DATABASE_URL": self.database_url,
+            "ZES_CASES_AUDIT_KEY": self.audit_key,
+            "ZES_CASES_EVIDENCE_KEY": self.evidence_key,
+            "ZES_CASES_SESSION_SECRET": self.session_secret,
+        }
+        return "export " + " ".join(f"{name}={shlex.quote(value)}" for name, value in env.items())
 
     def user_add(self) -> list[str]:
         return zes_argv(

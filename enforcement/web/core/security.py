@@ -21,7 +21,7 @@ import ipaddress
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -54,6 +54,10 @@ class LoginRequiredError(Exception):
 
 class ForbiddenError(Exception):
     """Logged in, but this role may not do this."""
+
+
+class PasswordChangeRequiredError(Exception):
+    """An admin reset the password: nothing but the password change until it is changed."""
 
 
 class CsrfError(Exception):
@@ -129,6 +133,14 @@ def code_key(username: str) -> str:
     return f"totp-user:{username}"
 
 
+def account_key(username: str) -> str:
+    """Per user name, per hour, whatever the address (ASVS 2.2.1)."""
+    return f"login-account:{username.strip().lower()[:64]}"
+
+
+ACCOUNT_WINDOW_S = 3600.0
+
+
 def user_delay(failures: float, attempts: int, delay_s: float, max_delay_s: float) -> float:
     """The delay before a user name's next password check: none below `attempts` failures,
     then `delay_s` doubling with each further failure, at most `max_delay_s`."""
@@ -143,6 +155,20 @@ class Counters(Protocol):
     def recent(self, key: str, window_s: float) -> float: ...
 
     def add(self, key: str, window_s: float) -> None: ...
+
+    def reserve(self, key: str, limit: float, window_s: float) -> Any | None: ...
+
+    def release(self, reservation: Any) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """A login attempt's reserved places (`LoginPolicy.reserve_password` / `reserve_code`),
+    or why it was refused before any check (`refused`: a reason of the failed-login
+    metric)."""
+
+    reservations: tuple[Any, ...] = ()
+    refused: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +193,38 @@ class LoginPolicy:
     window_s: float
     delay_s: float
     max_delay_s: float
+    account_per_hour: int = 20
+    """Password attempts per user name per hour from all addresses together (ASVS 2.2.1)."""
+
+    # Every attempt is reserved before its password or code is checked, atomically, and a
+    # success gives its places back: concurrent guesses can no longer all pass one check
+    # before any of them is counted (issue 23).
+    def reserve_password(self, address: str, username: str) -> Attempt:
+        counters = self.counters
+        by_address = counters.reserve(address_key(address), self.attempts, self.window_s)
+        if by_address is None:
+            return Attempt(refused="address_limit")
+        by_account = counters.reserve(
+            account_key(username), self.account_per_hour, ACCOUNT_WINDOW_S
+        )
+        if by_account is None:
+            counters.release(by_address)
+            return Attempt(refused="account_limit")
+        by_user = counters.reserve(user_key(username), float("inf"), self.window_s)
+        return Attempt((by_address, by_account, by_user))
+
+    def reserve_code(self, username: str) -> Attempt:
+        held = self.counters.reserve(code_key(username), self.attempts, self.window_s)
+        return Attempt((held,)) if held is not None else Attempt(refused="code_limit")
+
+    def succeeded(self, attempt: Attempt) -> None:
+        """The password or code was right: it was no failure."""
+        for reservation in attempt.reservations:
+            self.counters.release(reservation)
+
+    def code_wrong(self, address: str) -> None:
+        """A wrong code also counts against the address (its code key is reserved)."""
+        self.counters.add(address_key(address), self.window_s)
 
     def address_blocked(self, address: str) -> bool:
         return self.counters.recent(address_key(address), self.window_s) >= self.attempts

@@ -23,10 +23,13 @@ from starlette.responses import RedirectResponse, Response
 
 from enforcement.casework import audit
 from enforcement.casework.accounts import (
+    AccountError,
     authenticate,
+    change_password,
     check_second_factor,
     enrol_second_factor,
     new_totp_secret,
+    password_matches,
     second_factor_required,
     totp_uri,
 )
@@ -39,6 +42,7 @@ from enforcement.web.deps import (
     Context,
     CurrentUser,
     Db,
+    LoggedIn,
     MaybeUser,
     Policy,
     end_session,
@@ -110,18 +114,22 @@ async def login(
     target = safe_next(next)
     username = username.strip()
     values: dict[str, Any] = {"next": target, "username": username}
-    if await run_in_threadpool(policy.address_blocked, address):
-        log.warning("login refused by the per-address rate limit")
+    delay = await run_in_threadpool(policy.user_delay, username)
+    # Reserved before the password is checked, atomically; a success gives it back.
+    attempt = await run_in_threadpool(policy.reserve_password, address, username)
+    if attempt.refused is not None:
+        ctx.metrics.login_failures.labels(reason=attempt.refused).inc()
+        log.warning("login refused by a rate limit (%s)", attempt.refused)
         return render(
             request, "login.html", status_code=429, errors=("login_rate_limited",), **values
         )
-    delay = await run_in_threadpool(policy.user_delay, username)
-    if delay:  # a user name under attack: slower, never refused (see LoginPolicy)
+    if delay:  # a user name under attack: slower, and capped per hour (see LoginPolicy)
         await anyio.sleep(delay)
     user = await run_in_threadpool(_check_password, ctx, db, username, password)
     if user is None:
-        await run_in_threadpool(policy.failed, address, username)
+        ctx.metrics.login_failures.labels(reason="password").inc()
         return render(request, "login.html", status_code=401, errors=("login_failed",), **values)
+    await run_in_threadpool(policy.succeeded, attempt)
     target = landing(user, target)
     if second_factor_required(user) or user.totp_secret:
         _pend(request, user, target, ctx.clock().timestamp())
@@ -154,6 +162,11 @@ def _pending_user(request: Request, ctx: WebContext, db: Session) -> User | None
     return user if user is not None and user.active else None
 
 
+def audit_and_commit(ctx: WebContext, db: Session, actor: str, action: str) -> None:
+    audit.append(db, actor, action, at=ctx.clock())
+    db.commit()
+
+
 def _finish(request: Request, ctx: WebContext, db: Session, user: User) -> Response:
     target = safe_next(request.session.get("pending_next"))
     audit.append(db, user.username, "login", detail={"second_factor": True}, at=ctx.clock())
@@ -182,7 +195,9 @@ async def code(
     user = await run_in_threadpool(_pending_user, request, ctx, db)
     if user is None or user.totp_secret is None:
         return RedirectResponse("/login", status_code=303)
-    if await run_in_threadpool(policy.code_blocked, user.username):
+    attempt = await run_in_threadpool(policy.reserve_code, user.username)
+    if attempt.refused is not None:
+        ctx.metrics.login_failures.labels(reason=attempt.refused).inc()
         return render(request, "login_code.html", status_code=429, errors=("code_rate_limited",))
 
     def verify() -> bool:
@@ -195,8 +210,10 @@ async def code(
         return ok
 
     if not await run_in_threadpool(verify):
-        await run_in_threadpool(policy.code_failed, address, user.username)
+        await run_in_threadpool(policy.code_wrong, address)
+        ctx.metrics.login_failures.labels(reason="code").inc()
         return render(request, "login_code.html", status_code=401, errors=("code_failed",))
+    await run_in_threadpool(policy.succeeded, attempt)
     return await run_in_threadpool(_finish, request, ctx, db, user)
 
 
@@ -223,16 +240,20 @@ def _enrol_page(
     *,
     status_code: int = 200,
     errors: tuple[str, ...] = (),
+    ask_password: bool = False,
 ) -> Response:
-    """A new key, shown this once; only its encrypted form stays, in the signed cookie."""
+    """A new key, shown this once; only its encrypted form stays, in the signed cookie.
+    `ask_password`: enrolled from a session (not right after the password), so the password
+    is asked again: a session cookie alone must not bind a second factor (issue 23)."""
     secret = new_totp_secret()
     request.session[ENROL_KEY] = ctx.totp.encrypt(secret, f"enrol:{user.id}")
     qr = segno.make(totp_uri(secret, user.username), error="m")
     svg = Markup(qr.svg_inline(scale=5, border=4, dark="#000", light="#fff", title="TOTP"))
     spaced = " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))
     return render(
-        request, "enrol.html", status_code=status_code, errors=errors, qr=svg, secret=spaced
-    )
+        request, "enrol.html", status_code=status_code, errors=errors, qr=svg, secret=spaced,
+        ask_password=ask_password,
+    )  # fmt: skip
 
 
 @router.get("/login/enrol")
@@ -242,7 +263,7 @@ def enrol_page(request: Request, ctx: Context, db: Db, session: MaybeUser) -> Re
         return RedirectResponse("/login", status_code=303)
     if not pending:
         request.state.user = user
-    return _enrol_page(request, ctx, user)
+    return _enrol_page(request, ctx, user, ask_password=not pending)
 
 
 @router.post("/login/enrol")
@@ -254,16 +275,35 @@ async def enrol(
     address: ClientAddress,
     session: MaybeUser,
     code: Annotated[str, Form(max_length=16)] = "",
+    password: Annotated[str, Form(max_length=1024)] = "",
 ) -> Response:
     user, pending = await run_in_threadpool(_enrolling, request, ctx, db, session)
     encrypted = request.session.pop(ENROL_KEY, None)
     if user is None:
         return RedirectResponse("/login", status_code=303)
+    ask = not pending
     if not pending:
         request.state.user = user
+        # A session alone must not bind a key: the password again, limited like a login.
+        check = await run_in_threadpool(policy.reserve_password, address, user.username)
+        if check.refused is not None:
+            ctx.metrics.login_failures.labels(reason=check.refused).inc()
+            return _enrol_page(request, ctx, user, status_code=429,
+                               errors=("login_rate_limited",), ask_password=True)  # fmt: skip
+        if not await run_in_threadpool(password_matches, user, password):
+            ctx.metrics.login_failures.labels(reason="password").inc()
+            await run_in_threadpool(
+                audit_and_commit, ctx, db, user.username, "totp_enrol_password_failed"
+            )
+            return _enrol_page(request, ctx, user, status_code=401,
+                               errors=("enrol_password_wrong",), ask_password=True)  # fmt: skip
+        await run_in_threadpool(policy.succeeded, check)
     secret = ctx.totp.decrypt(encrypted, f"enrol:{user.id}") if isinstance(encrypted, str) else None
-    if await run_in_threadpool(policy.code_blocked, user.username):
-        return _enrol_page(request, ctx, user, status_code=429, errors=("code_rate_limited",))
+    attempt = await run_in_threadpool(policy.reserve_code, user.username)
+    if attempt.refused is not None:
+        ctx.metrics.login_failures.labels(reason=attempt.refused).inc()
+        return _enrol_page(request, ctx, user, status_code=429, errors=("code_rate_limited",),
+                           ask_password=ask)  # fmt: skip
 
     def store() -> bool:
         now = ctx.clock()
@@ -278,10 +318,12 @@ async def enrol(
         db.commit()
         return True
 
-    username = user.username  # read now: a failed `store` rolls back, which expires `user`
     if not await run_in_threadpool(store):
-        await run_in_threadpool(policy.code_failed, address, username)
-        return _enrol_page(request, ctx, user, status_code=400, errors=("enrol_failed",))
+        await run_in_threadpool(policy.code_wrong, address)
+        ctx.metrics.login_failures.labels(reason="code").inc()
+        return _enrol_page(request, ctx, user, status_code=400, errors=("enrol_failed",),
+                           ask_password=ask)  # fmt: skip
+    await run_in_threadpool(policy.succeeded, attempt)
     if pending:
         return await run_in_threadpool(_finish, request, ctx, db, user)
     flash(request, "enrolled")
@@ -291,6 +333,62 @@ async def enrol(
 @router.get("/account")
 def account_page(request: Request, user: CurrentUser) -> Response:
     return render(request, "account.html", required=second_factor_required(user))
+
+
+@router.get("/account/password")
+def password_page(request: Request, user: LoggedIn) -> Response:
+    return render(request, "password.html", forced=user.must_change_password)
+
+
+@router.post("/account/password")
+async def change_password_form(
+    request: Request,
+    ctx: Context,
+    db: Db,
+    policy: Policy,
+    address: ClientAddress,
+    user: LoggedIn,
+    current: Annotated[str, Form(max_length=1024)] = "",
+    new: Annotated[str, Form(max_length=1024)] = "",
+    repeat: Annotated[str, Form(max_length=1024)] = "",
+) -> Response:
+    """The user's own password change: the current password first (limited like a login,
+    since a stolen session could otherwise guess it), then the new one twice."""
+    forced = user.must_change_password
+    if new != repeat:
+        return render(request, "password.html", status_code=400, forced=forced,
+                      errors=("password_mismatch",))  # fmt: skip
+    attempt = await run_in_threadpool(policy.reserve_password, address, user.username)
+    if attempt.refused is not None:
+        ctx.metrics.login_failures.labels(reason=attempt.refused).inc()
+        return render(request, "password.html", status_code=429, forced=forced,
+                      errors=("login_rate_limited",))  # fmt: skip
+
+    def change() -> str | None:
+        fresh = db.get(User, user.id, with_for_update=True, populate_existing=True)
+        if fresh is None:
+            return "password_wrong_current"
+        if not password_matches(fresh, current):
+            db.rollback()
+            return "password_wrong_current"
+        try:
+            change_password(db, fresh, current, new)
+        except AccountError:
+            db.rollback()
+            return "password_weak"
+        db.commit()
+        return None
+
+    problem = await run_in_threadpool(change)
+    if problem == "password_wrong_current":
+        ctx.metrics.login_failures.labels(reason="password").inc()
+    else:
+        await run_in_threadpool(policy.succeeded, attempt)
+    if problem is not None:
+        return render(request, "password.html", status_code=400, forced=forced,
+                      errors=(problem,))  # fmt: skip
+    flash(request, "password_changed")
+    return RedirectResponse("/account" if user.role != Role.POLICY.value else "/flows", 303)
 
 
 @router.post("/logout")

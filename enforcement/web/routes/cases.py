@@ -43,7 +43,7 @@ from enforcement.records import Violation
 from enforcement.register.protocol import RegisterUnavailable
 from enforcement.web.core.state import WebContext
 from enforcement.web.core.templating import flash, lang_of, render
-from enforcement.web.deps import Context, CurrentUser, Db, Scope, Supervisor
+from enforcement.web.deps import Context, CurrentUser, Db, RowId, Scope, Supervisor
 
 log = logging.getLogger("zes.review")
 
@@ -241,7 +241,7 @@ def case_view(
 
 @router.get("/cases/{case_id}")
 def case_page(
-    request: Request, case_id: int, ctx: Context, db: Db, user: CurrentUser, scope: Scope
+    request: Request, case_id: RowId, ctx: Context, db: Db, user: CurrentUser, scope: Scope
 ) -> Response:
     now = ctx.clock()
     notices: list[str] = []
@@ -279,7 +279,7 @@ class Acting:
 
 def _act(
     acting: Acting,
-    case_id: int,
+    case_id: RowId,
     action: Callable[[WebContext, Session, Case, datetime], Done],
     *,
     then: str = "case",
@@ -329,7 +329,7 @@ class Done:
 
 @router.post("/cases/{case_id}/claim")
 def claim(
-    request: Request, case_id: int, ctx: Context, db: Db, user: CurrentUser, scope: Scope
+    request: Request, case_id: RowId, ctx: Context, db: Db, user: CurrentUser, scope: Scope
 ) -> Response:
     def run(ctx: WebContext, db: Session, case: Case, now: datetime) -> Done:
         if not review.claim(db, case, user, now, ctx.cases.claim_minutes):
@@ -342,7 +342,7 @@ def claim(
 @router.post("/cases/{case_id}/confirm")
 def confirm(
     request: Request,
-    case_id: int,
+    case_id: RowId,
     ctx: Context,
     db: Db,
     user: CurrentUser,
@@ -362,7 +362,7 @@ def confirm(
 
 @router.post("/cases/{case_id}/approve")
 def approve(
-    request: Request, case_id: int, ctx: Context, db: Db, user: CurrentUser, scope: Scope
+    request: Request, case_id: RowId, ctx: Context, db: Db, user: CurrentUser, scope: Scope
 ) -> Response:
     def run(ctx: WebContext, db: Session, case: Case, now: datetime) -> Done:
         review.approve(db, case, user, now)
@@ -374,7 +374,7 @@ def approve(
 @router.post("/cases/{case_id}/reject")
 def reject(
     request: Request,
-    case_id: int,
+    case_id: RowId,
     ctx: Context,
     db: Db,
     user: CurrentUser,
@@ -392,7 +392,7 @@ def reject(
 @router.post("/cases/{case_id}/escalate")
 def escalate(
     request: Request,
-    case_id: int,
+    case_id: RowId,
     ctx: Context,
     db: Db,
     user: CurrentUser,
@@ -409,7 +409,7 @@ def escalate(
 @router.post("/cases/{case_id}/correct")
 def correct(
     request: Request,
-    case_id: int,
+    case_id: RowId,
     ctx: Context,
     db: Db,
     user: CurrentUser,
@@ -445,7 +445,7 @@ def correct(
 @router.post("/cases/{case_id}/note")
 def note(
     request: Request,
-    case_id: int,
+    case_id: RowId,
     ctx: Context,
     db: Db,
     user: CurrentUser,
@@ -464,7 +464,7 @@ def note(
 
 @router.get("/cases/{case_id}/evidence/{item_id}")
 def evidence(
-    case_id: int, item_id: int, ctx: Context, db: Db, user: CurrentUser, scope: Scope
+    case_id: RowId, item_id: RowId, ctx: Context, db: Db, user: CurrentUser, scope: Scope
 ) -> Response:
     """One image of one of this case's passages, checked against its SHA-256 and logged."""
     now = ctx.clock()
@@ -515,7 +515,7 @@ def evidence(
 @router.post("/cases/{case_id}/outcome")
 def outcome(
     request: Request,
-    case_id: int,
+    case_id: RowId,
     ctx: Context,
     db: Db,
     user: Supervisor,
@@ -544,7 +544,7 @@ def outcome(
 
 @router.get("/cases/{case_id}/dossier.pdf")
 def dossier_pdf(
-    request: Request, case_id: int, ctx: Context, db: Db, user: Supervisor, scope: Scope
+    request: Request, case_id: RowId, ctx: Context, db: Db, user: Supervisor, scope: Scope
 ) -> Response:
     """The case's objection dossier (PDF, in the page's language), for the prosecutor or the
     judge; producing it is audited. Another municipality's case answers 404."""

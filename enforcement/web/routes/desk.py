@@ -36,7 +36,15 @@ from enforcement.register.protocol import RegisterUnavailable
 from enforcement.settings import ConfigError
 from enforcement.web.core.state import WebContext, context_of
 from enforcement.web.core.templating import flash, lang_of, render
-from enforcement.web.deps import ClientAddress, Context, Db, PolicyReader, Scope, require_role
+from enforcement.web.deps import (
+    ClientAddress,
+    Context,
+    Db,
+    PolicyReader,
+    RowId,
+    Scope,
+    require_role,
+)
 
 router = APIRouter()
 log = logging.getLogger("zes.desk")
@@ -321,7 +329,7 @@ def _law(
 
 @router.get("/permits/{application_id}", include_in_schema=False)
 def permits_application(
-    request: Request, ctx: Context, db: Db, desk: DeskOf, application_id: int,
+    request: Request, ctx: Context, db: Db, desk: DeskOf, application_id: RowId,
     user: PermitsOfficer, scope: Scope,
 ) -> Response:  # fmt: skip
     lang = lang_of(request)
@@ -364,7 +372,7 @@ def permits_decide(
     ctx: Context,
     db: Db,
     desk: DeskOf,
-    application_id: int,
+    application_id: RowId,
     user: PermitsOfficer,
     scope: Scope,
     action: Annotated[str, Form(max_length=16)] = "",

@@ -37,7 +37,7 @@ from enforcement.settings import load_areas
 from enforcement.web.charts import share_line, stacked_bars
 from enforcement.web.core.state import WebContext
 from enforcement.web.core.templating import lang_of, render
-from enforcement.web.deps import Context, Db, PolicyReader, Scope
+from enforcement.web.deps import ClientAddress, Context, Day, Db, PolicyReader, Scope
 from enforcement.web.texts import category, ui_text
 
 router = APIRouter()
@@ -130,9 +130,9 @@ class FlowAsk:
 def flow_ask(
     zone: Annotated[str | None, Query(max_length=64)] = None,
     period: Annotated[str, Query(max_length=16)] = "month",
-    on: Annotated[dt.date | None, Query()] = None,
-    start: Annotated[dt.date | None, Query(alias="from")] = None,
-    end: Annotated[dt.date | None, Query(alias="to")] = None,
+    on: Annotated[Day | None, Query()] = None,
+    start: Annotated[Day | None, Query(alias="from")] = None,
+    end: Annotated[Day | None, Query(alias="to")] = None,
     granularity: Annotated[str | None, Query(max_length=8)] = None,
 ) -> FlowAsk:
     return FlowAsk(zone, period, on, start, end, granularity)
@@ -359,15 +359,19 @@ class OpenFlows(BaseModel):
 def open_flows_api(
     ctx: Context,
     db: Db,
+    address: ClientAddress,
     zone: Annotated[str, Query(max_length=64, description="Zone or area id.")],
-    start: Annotated[dt.date, Query(alias="from", description="First local day.")],
-    end: Annotated[dt.date, Query(alias="to", description="Last local day (inclusive).")],
+    start: Annotated[Day, Query(alias="from", description="First local day.")],
+    end: Annotated[Day, Query(alias="to", description="Last local day (inclusive).")],
     granularity: Annotated[
         str, Query(max_length=8, description="day, week, month or year.")
     ] = "month",
     output: Annotated[str, Query(alias="format", pattern="^(json|csv)$")] = "json",
 ) -> Any:
     k = FlowSettings().min_cell
+    # Rate-limited like the plate check: every answer is a query over years of rows.
+    if not ctx.counters.allow(f"flows-api:{address}", ctx.cases.flows_api_per_minute, 60.0):
+        return JSONResponse({"error": "too many requests: try again in a minute"}, 429)
     try:
         scope = resolve(zone, ctx.rechecker.zones, load_areas(ctx.settings))
         rows = open_data(db, scope, start, end, granularity, k)
@@ -392,6 +396,7 @@ def add_open_data(api: FastAPI) -> None:
         responses={
             200: {"content": {"text/csv": {"schema": {"type": "string"}}}},
             400: {"description": "Unknown zone or a bad period."},
+            429: {"description": "Too many requests from this address (per minute)."},
         },
         summary="Logistics flows into a zone (open data, small cells suppressed)",
         description="Entering vehicles per zone or access-window area and period, by vehicle "

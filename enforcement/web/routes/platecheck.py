@@ -9,7 +9,7 @@ query strings, and nothing here logs); only a counter of checks per zone is kept
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, FastAPI, Query, Request
@@ -23,7 +23,7 @@ from enforcement.platecheck import PlateAnswer, PlateInputError, check_plate
 from enforcement.register.protocol import RegisterUnavailable
 from enforcement.web.core.state import WebContext
 from enforcement.web.core.templating import lang_of, render
-from enforcement.web.deps import ClientAddress, Context
+from enforcement.web.deps import ClientAddress, Context, Day
 from enforcement.web.routes import desk, flows
 from enforcement.web.texts import ui_text
 
@@ -36,11 +36,15 @@ def _zones(ctx: WebContext) -> list[Zone]:
     return sorted((z for z in ctx.rechecker.zones if z.start is not None), key=lambda z: z.name)
 
 
-def _moment(day: date | None) -> datetime:
+def _moment(day: date | None, now: datetime) -> datetime:
     """Noon of the asked day (Dutch time), or now: the law decides by the local date."""
     if day is None:
-        return datetime.now(LOCAL_TZ)
+        return now.astimezone(LOCAL_TZ)
     return datetime.combine(day, time(12), LOCAL_TZ)
+
+
+#: How far ahead a date may be asked (a year); past dates are refused (issue 23).
+AHEAD = timedelta(days=366)
 
 
 class PlateCheckError(Exception):
@@ -52,16 +56,27 @@ class PlateCheckError(Exception):
 def _check(
     ctx: WebContext, address: str, plate: str, zone: str, day: date | None, lang: str
 ) -> tuple[PlateAnswer, list[Zone]]:
-    """Rate limit, pick zones, ask the law; problems as (message key, HTTP status)."""
+    """Rate limits, the date, pick zones, ask the law; problems as (message key, status)."""
+    now = ctx.clock()
+    today = now.astimezone(LOCAL_TZ).date()
+    if day is not None and day < today:
+        raise PlateCheckError("pc_error_date_past", 400)
+    if day is not None and day > today + AHEAD:
+        raise PlateCheckError("pc_error_date_far", 400)
     if not ctx.counters.allow(f"platecheck:{address}", ctx.cases.platecheck_per_minute, 60.0):
         raise PlateCheckError("pc_error_rate", 429)
+    # All addresses together too: many addresses (a botnet) asking every day of a year.
+    if not ctx.counters.allow("platecheck:*", ctx.cases.platecheck_global_per_minute, 60.0):
+        raise PlateCheckError("pc_error_busy", 429)
     zones = _zones(ctx)
     if zone != ALL:
         zones = [z for z in zones if z.id == zone]
         if not zones:
             raise PlateCheckError("pc_error_zone", 400)
     try:
-        answer = check_plate(plate, zones, ctx.rechecker.register, at=_moment(day), lang=lang)
+        answer = check_plate(
+            plate, zones, ctx.rechecker.register, at=_moment(day, now), lang=lang, today=today
+        )
     except PlateInputError:
         raise PlateCheckError("pc_error_plate", 400) from None
     except RegisterUnavailable:
@@ -77,7 +92,7 @@ def page(
     address: ClientAddress,
     plate: Annotated[str, Query(max_length=64)] = "",
     zone: Annotated[str, Query(max_length=64)] = ALL,
-    day: Annotated[date | None, Query(alias="date")] = None,
+    day: Annotated[Day | None, Query(alias="date")] = None,
     lang: Annotated[str | None, Query(max_length=2)] = None,
 ) -> Response:
     if lang in LANGUAGES:
@@ -119,6 +134,11 @@ class PlateCheckModel(BaseModel):
     status: str = Field(description="found, unknown (not in the register) or foreign.")
     notice: str = Field(description="A sentence about the plate as a whole.")
     zones: list[ZoneAnswerModel] = Field(description="One answer per zone asked about.")
+    notes: list[str] = Field(
+        default_factory=list,
+        description="What the answer leaves out: day permits are only taken into account for "
+        "today.",
+    )
 
 
 class ProblemModel(BaseModel):
@@ -134,7 +154,8 @@ def api_app(ctx: WebContext) -> FastAPI:
         description="May this vehicle enter the Dutch zero-emission zones for city logistics, "
         "and until when? Answered with the same law and register the cameras use. The plate "
         "is never logged or stored. An exemption registered for the vehicle is only said to "
-        "allow access until a date, never which one it is. Rate limited per client address "
+        "allow access until a date, never which one it is; a day permit only for today. Rate "
+        "limited per client address and in total "
         "(HTTP 429).",
         docs_url=None,
         redoc_url=None,
@@ -163,7 +184,12 @@ def platecheck_api(
     plate: Annotated[str, Query(max_length=64, description="Any spelling: VX-123-B, vx123b.")],
     zone: Annotated[str, Query(max_length=64, description="Zone id, or `all`.")] = ALL,
     day: Annotated[
-        date | None, Query(alias="date", description="Day to check (default today).")
+        Day | None,
+        Query(
+            alias="date",
+            description="Day to check, today up to a year ahead (default today). Day permits "
+            "are only taken into account for today.",
+        ),
     ] = None,
     lang: Annotated[str, Query(pattern="^(nl|en)$", description="nl or en.")] = "nl",
 ) -> Any:

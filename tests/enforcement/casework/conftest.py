@@ -14,6 +14,7 @@ import redis
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from enforcement.areas import AreaCatalog
 from enforcement.casework.db import make_engine, migrate, session_factory
 from enforcement.casework.evidence import EvidenceVault
 from enforcement.casework.intake import CaseIntake
@@ -45,9 +46,16 @@ class CaseDB:
     sessions: sessionmaker[Session]
     vault: EvidenceVault
 
-    def intake(self, grace: timedelta = timedelta(0), now: datetime | None = None) -> CaseIntake:
+    def intake(
+        self,
+        grace: timedelta = timedelta(0),
+        now: datetime | None = None,
+        areas: AreaCatalog | None = None,
+    ) -> CaseIntake:
+        """The intake; with `areas`, records of access-window cases are accepted (their
+        area is checked against the camera's, `intake.case_key_problem`)."""
         clock = (lambda: now) if now else (lambda: datetime.now(UTC))
-        return CaseIntake(self.sessions, self.vault, grace=grace, clock=clock)
+        return CaseIntake(self.sessions, self.vault, grace=grace, clock=clock, areas=areas)
 
 
 def _db(url: str) -> Iterator[CaseDB]:

@@ -211,3 +211,72 @@ def test_outcome_import_and_dossier_from_the_command_line(
         (made_n,) = db.execute("SELECT count(*) FROM audit_log WHERE action = 'dossier'").fetchone()
         (status,) = db.execute("SELECT status FROM cases").fetchone()
     assert (made_n, status) == (2, "objection")
+
+
+WRITERS = [
+    ["user", "add", "anna", "--municipality", "Utrecht", "--password-stdin"],
+    ["user", "disable", "anna"],
+    ["user", "reset-totp", "anna"],
+    ["user", "enable", "anna"],
+    ["user", "reset-password", "anna", "--password-stdin"],
+    ["user", "provision-totp", "anna"],
+    ["export"],
+    ["purge"],
+]
+
+
+@pytest.mark.parametrize("argv", WRITERS, ids=lambda a: " ".join(a[:2]))
+@pytest.mark.parametrize("key", ["missing", "development"])
+def test_every_command_that_writes_the_audit_refuses_a_development_key_without_dev(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    argv: list[str],
+    key: str,
+) -> None:
+    """Issue 23: `user add` and `export` fell back to the published development audit key
+    when none was set, with no --dev and no warning."""
+    from enforcement.keys import DEV_AUDIT_KEY
+    from zes.cli import main
+
+    monkeypatch.chdir(tmp_path)  # no .env of the checkout
+    monkeypatch.setenv("ZES_WORK_DIR", str(tmp_path))
+    monkeypatch.delenv("ZES_CASES_AUDIT_KEY", raising=False)
+    if key == "development":
+        monkeypatch.setenv("ZES_CASES_AUDIT_KEY", DEV_AUDIT_KEY)
+    monkeypatch.setattr("sys.stdin", __import__("io").StringIO("a long password 1\n"))
+    assert main(["enforce", *argv]) == 2
+    err = capsys.readouterr().err
+    assert "refuses to start: ZES_CASES_AUDIT_KEY is a published development value" in err
+    assert not (tmp_path / "cases.db").exists()  # refused before the database was touched
+
+
+def test_dev_allows_the_development_audit_key_with_a_warning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from zes.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("ZES_WORK_DIR", str(tmp_path))
+    monkeypatch.delenv("ZES_CASES_AUDIT_KEY", raising=False)
+    monkeypatch.setattr("sys.stdin", __import__("io").StringIO("a long password 1\n"))
+    argv = ["enforce", "user", "add", "anna", "--municipality", "Utrecht", "--password-stdin"]
+    assert main([*argv, "--dev"]) == 0
+    assert "ZES_CASES_AUDIT_KEY is a published development value" in caplog.text
+
+
+def test_verify_says_what_it_did_not_check(tmp_path: Path) -> None:
+    """Issue 23: without --anchor an emptied log verified as "intact"."""
+    env = {"ZES_WORK_DIR": str(tmp_path), "ZES_CASES_AUDIT_KEY": AUDIT_KEY.hex()}
+    assert zes("migrate", env=env).returncode == 0
+    empty = zes("audit", "verify", env=env)
+    assert empty.returncode == 1 and "audit log EMPTY" in empty.stdout
+    assert "intact" not in empty.stdout
+    assert zes("user", "add", "anna", "--municipality", "Utrecht", "--password-stdin", env=env,
+               stdin="a long password 1\n").returncode == 0  # fmt: skip
+    unanchored = zes("audit", "verify", env=env)
+    assert unanchored.returncode == 0
+    assert "truncation NOT checked" in unanchored.stdout and "intact" not in unanchored.stdout
+    (tmp_path / "anchor.json").write_text(zes("audit", "anchor", env=env).stdout)
+    anchored = zes("audit", "verify", "--anchor", str(tmp_path / "anchor.json"), env=env)
+    assert anchored.returncode == 0 and "intact: 1 entries, reaching the anchor" in anchored.stdout

@@ -194,3 +194,32 @@ def test_an_oversized_dead_letter_carries_a_reference(
         topics.evidence_topic, metadata.partition, metadata.offset,
     )  # fmt: skip
     assert "sha256 does not match" in letter.error
+
+
+def test_a_record_whose_case_key_is_not_its_own_is_dead_lettered(
+    case_db: CaseDB, topics: CaseSettings
+) -> None:
+    """Issue 23: an Amsterdam violation carrying the Utrecht case's key joined that case and
+    its image became visible to Utrecht officers. Now it is dead-lettered, its image stays
+    held (and is purged with the other unclaimed evidence), the Utrecht case is untouched."""
+    utrecht = violation("VNB12X", "utrecht")
+    forged = msgspec.structs.replace(violation("VNB12X", "amsterdam"), case_key=utrecht.case_key)
+    image = evidence_for(forged.passage_id)
+    producer = KafkaProducer(bootstrap_servers=topics.broker, acks="all")
+    producer.send(topics.violations_topic, key=b"k", value=encode_violation(utrecht)).get(30)
+    for record in (forged, violation("VNB99Z", "amsterdam")):
+        producer.send(topics.violations_topic, key=b"k", value=encode_violation(record))
+    producer.send(topics.evidence_topic, key=b"e", value=encode_evidence(image))
+    producer.flush(30)
+    producer.close()
+
+    totals = _run(case_db, topics, expect=3)
+    assert (totals.new_cases, totals.sightings, totals.evidence_pending) == (2, 2, 1)
+    (letter,) = _dead_letters(topics)
+    assert letter.error.startswith("case key refused") and "VNB12X" not in letter.error
+    assert letter.payload == encode_violation(forged)
+    with case_db.sessions() as session:
+        case = session.scalars(select(Case).where(Case.zone_id == "utrecht")).one()
+        assert case.sightings_count == 1
+        held = session.scalars(select(EvidenceItem)).one()
+        assert held.pending  # never attached to a case, so no officer sees it

@@ -9,12 +9,13 @@ import stat
 from collections.abc import Iterator
 from pathlib import Path
 
+import msgspec
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import event, select, update
 from sqlalchemy.orm import Session
 
 from enforcement.casework import audit, review
-from enforcement.casework.export import export
+from enforcement.casework.export import Owner, export, neutral_cell
 from enforcement.casework.models import AuditEntry, Case, CaseStatus, ExportBatch
 from enforcement.casework.recheck import Rechecker
 from enforcement.casework.review import QueueFilter
@@ -127,3 +128,41 @@ def test_staged_files_of_a_run_that_stopped_after_its_commit_are_completed(
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "zes-fines-utrecht-000001.csv", "zes-fines-utrecht-000001.json",
     ]  # fmt: skip
+
+
+class _FormulaOwners:
+    """An owner lookup whose references look like formulas (another system's data)."""
+
+    def owner_of(self, plate: str, at: object) -> Owner | None:
+        return Owner("@SUM(1+1)*cmd|' /C calc'!A0")
+
+
+def test_export_cells_that_start_like_a_formula_are_neutralised(
+    case_db: CaseDB, rechecker: Rechecker, tmp_path: Path
+) -> None:
+    """Issue 23: the export CSV wrote `=HYPERLINK(…)` and `@SUM(…)` verbatim, and a
+    spreadsheet opened at the fine authority runs them."""
+    record = msgspec.structs.replace(
+        violation("VNB12X", "haarlem"), vehicle_class='=HYPERLINK("http://e.vil/")'
+    )
+    case_db.intake().apply([record])
+    with case_db.sessions.begin() as session:
+        session.execute(update(Case).values(rule_ids="-2+3 R12\tR8"))
+    anna, _ = _users(case_db)
+    with case_db.sessions.begin() as session:
+        case = review.next_case(session, anna, QueueFilter(), NOW, 15)
+        assert case is not None
+        review.confirm(session, case, anna, NOW, four_eyes=False)
+    result = export(case_db.sessions, tmp_path, rechecker, actor="anna", owners=_FormulaOwners())
+    (row,) = list(csv.DictReader(result.batches[0].path.read_text().splitlines()))
+    assert row["vehicle_class"] == '\'=HYPERLINK("http://e.vil/")'
+    assert row["rule_ids"] == "'-2+3 R12\tR8"
+    assert row["owner_reference"].startswith("'@SUM(")
+    assert row["plate"] == "VNB12X" and row["amount_eur"] == "120"  # the rest unchanged
+    for cell in row.values():
+        assert not cell.startswith(("=", "+", "-", "@", "\t", "\r")), cell
+
+
+def test_neutral_cell_leaves_numbers_and_plain_text_alone() -> None:
+    assert neutral_cell(-5) == -5 and neutral_cell("VNB12X") == "VNB12X"
+    assert neutral_cell("\r=1") == "'\r=1" and neutral_cell("") == ""

@@ -187,3 +187,21 @@ def test_every_role_reads_a_key_by_the_same_rules(text: str, tmp_path: Path) -> 
     assert len(set(verdicts.values())) == 1, verdicts
     if verdicts["decode_key"]:
         assert cases.evidence_seal_keys() == {"site-1": decode_key(text)} == {"site-1": _RAW}
+
+
+def test_the_intake_refuses_to_start_without_evidence_signing_keys(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 23: with ZES_CASES_EVIDENCE_KEYS empty every image was stored "unchecked" and no
+    case was ever flagged, silently. Outside --dev the intake now refuses to start."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("ZES_CASES_EVIDENCE_KEYS", raising=False)
+    monkeypatch.setenv("ZES_WORK_DIR", str(tmp_path))
+    monkeypatch.setenv("ZES_CASES_EVIDENCE_KEY", GOOD)
+    assert main(["enforce", "intake"]) == 2
+    err = capsys.readouterr().err
+    assert "the case intake refuses to start: ZES_CASES_EVIDENCE_KEYS is empty" in err
+    assert not (tmp_path / "cases.db").exists()
+    monkeypatch.setenv("ZES_CASES_EVIDENCE_KEYS", '{"site-1": "not a key"}')
+    assert main(["enforce", "intake", "--dev"]) == 2  # a malformed key: refused even so
+    assert "ZES_CASES_EVIDENCE_KEYS" in capsys.readouterr().err

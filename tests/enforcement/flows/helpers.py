@@ -26,13 +26,23 @@ def key(
     return (scope, zone, hour, direction, origin, outcome, vehicle_class, fuel, emission, window)
 
 
+VEHICLE_KEY = bytes(range(32))
+
+
 def batch(
-    offsets: range, keys: list[FlowKey], *, partition: int = 0, worker: str = "w1"
+    offsets: range,
+    keys: list[FlowKey],
+    *,
+    partition: int = 0,
+    worker: str = "w1",
+    plate: str | None = None,
 ) -> FlowBatch:
-    """One batch of envelopes at `offsets`; envelope i counts `keys` once each."""
-    tally = FlowTally()
+    """One batch of envelopes at `offsets`; envelope i counts `keys` once each, each entry
+    by another vehicle, or all by `plate`."""
+    tally = FlowTally(VEHICLE_KEY)
     for offset in offsets:
-        for k in keys:
-            tally.add(("passages", partition, offset), k)
+        for n, k in enumerate(keys):
+            vehicle = plate or f"P{partition}-{offset}-{n}"
+            tally.add(("passages", partition, offset), k, vehicle)
     (only,) = tally.batches(worker)
     return only

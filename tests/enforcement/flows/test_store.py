@@ -7,8 +7,9 @@ import datetime as dt
 from sqlalchemy import func, select
 
 from enforcement.flows import store
-from enforcement.flows.models import FlowDay, FlowHour
-from enforcement.flows.query import FlowScope, exact_tables
+from enforcement.flows.models import FlowDay, FlowHour, FlowVehicleCount, FlowVehicleDigest
+from enforcement.flows.opendata import OpenRow
+from enforcement.flows.query import FlowScope, exact_tables, open_data
 from tests.enforcement.casework.conftest import CaseDB
 from tests.enforcement.flows.helpers import HOUR, batch, key
 
@@ -95,3 +96,51 @@ def test_retention_removes_old_days_and_keeps_the_rest(case_db: CaseDB) -> None:
         removed = store.purge(session, dt.date(2016, 1, 1), NOW - dt.timedelta(days=30))
     assert removed == 3  # the 2014 hour row, its day row and its day-hour row
     assert _total(case_db) == 2
+
+
+def _tractor_row(db: CaseDB) -> OpenRow:
+    with db.sessions() as session:
+        rows = open_data(session, UTRECHT, HOUR.date(), HOUR.date(), "day", 5)
+    (row,) = [r for r in rows if r.table == "vehicle_class" and r.column == "tractor"]
+    return row
+
+
+def test_open_data_counts_vehicles_not_entries(case_db: CaseDB) -> None:
+    """Issue 23: one LPG tractor entering five times was published as `5` (not rounded),
+    and as `6` after one more entry. Its cell holds one vehicle: `<5` however often it
+    enters; five tractors are published exactly. The sink holds day digests, never a plate,
+    and only until the day closes."""
+    tractor = key(vehicle_class="tractor", fuel="lpg", emission="6")
+    _apply(case_db, batch(range(6), [tractor], plate="VZ123X"))
+    row = _tractor_row(case_db)
+    assert (row.count, row.rounded) == ("<5", False)
+    with case_db.sessions() as session:
+        digests = session.scalars(select(FlowVehicleDigest.digest)).all()
+    assert len(set(digests)) == 1 and all("VZ123X" not in d for d in digests)
+
+    _apply(case_db, batch(range(10, 14), [tractor]))  # four other tractors
+    assert (_tractor_row(case_db).count, _tractor_row(case_db).rounded) == ("10", False)
+
+    # The day closes: digests go, the distinct counts stay and still publish the same.
+    with case_db.sessions.begin() as session:
+        assert store.close_days(session, HOUR.date() + dt.timedelta(days=1)) > 0
+    with case_db.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(FlowVehicleDigest)) == 0
+        query = select(FlowVehicleCount.cell, FlowVehicleCount.vehicles)
+        counts = {str(cell): int(n) for cell, n in session.execute(query)}
+    assert counts[store.day_cell("nl", "tractor", "lpg", "6", "none")] == 5
+    assert _tractor_row(case_db).count == "10"
+    # A late entry of a known tractor after the close: a lower bound still, never 6 vehicles.
+    _apply(case_db, batch(range(20, 21), [tractor], plate="VZ123X"))
+    with case_db.sessions.begin() as session:
+        store.close_days(session, HOUR.date() + dt.timedelta(days=1))
+    assert _tractor_row(case_db).count == "11"
+    with case_db.sessions() as session:
+        assert (
+            session.scalar(
+                select(FlowVehicleCount.vehicles).where(
+                    FlowVehicleCount.cell == store.day_cell("nl", "tractor", "lpg", "6", "none")
+                )
+            )
+            == 5
+        )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+from typing import TypeVar
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -13,6 +14,7 @@ from enforcement.flows.suppression import Figure, publish
 from enforcement.flows.tables import DayCell, HourCell, exact
 
 K = 5
+C = TypeVar("C", DayCell, HourCell)
 
 
 def test_a_small_cell_alone_is_shown_as_below_k() -> None:
@@ -61,8 +63,8 @@ def _cells(seed: int, n: int) -> tuple[list[DayCell], list[HourCell]]:
         key2 = (DAY + dt.timedelta(days=rng.randrange(40)), rng.randrange(24))
         hours[key2] = rng.choice((1, 3, 4, 5, 8, 30))
     return (
-        [DayCell(*k, v) for k, v in days.items()],
-        [HourCell(*k, v) for k, v in hours.items()],
+        [DayCell(*k, v, v) for k, v in days.items()],
+        [HourCell(*k, v, v) for k, v in hours.items()],
     )
 
 
@@ -71,6 +73,10 @@ def _publish(days: list[DayCell], hours: list[HourCell], granularity: str) -> li
         "zone", "utrecht", "2026-03-02", "2026-04-10", tuple(days), tuple(hours),
         granularity, K,  # type: ignore[arg-type]
     )  # fmt: skip
+
+
+def _small(cell: C, vehicles: int) -> C:
+    return cell._replace(entries=vehicles, vehicles=vehicles)
 
 
 @settings(max_examples=60, deadline=None)
@@ -87,17 +93,17 @@ def test_changing_any_small_cell_changes_nothing_published(
     days, hours = _cells(seed, n)
     rng = random.Random(seed + 1)
     before = _publish(days, hours, granularity)
-    other_days = [c._replace(vehicles=rng.randrange(1, K)) if c.vehicles < K else c for c in days]
-    other_hours = [c._replace(vehicles=rng.randrange(1, K)) if c.vehicles < K else c for c in hours]
+    other_days = [_small(c, rng.randrange(1, K)) if c.vehicles < K else c for c in days]
+    other_hours = [_small(c, rng.randrange(1, K)) if c.vehicles < K else c for c in hours]
     assert _publish(other_days, other_hours, granularity) == before
 
 
 def test_subtraction_of_published_figures_does_not_recover_a_small_cell() -> None:
     """The attack itself: a row total minus its exact cells would give the small cell."""
     days = [
-        DayCell(DAY, "nl", "van", "diesel", "6", "none", 40),
-        DayCell(DAY, "nl", "rigid", "diesel", "6", "none", 12),
-        DayCell(DAY, "nl", "tractor", "diesel", "5", "none", 2),  # the rare truck
+        DayCell(DAY, "nl", "van", "diesel", "6", "none", 40, 40),
+        DayCell(DAY, "nl", "rigid", "diesel", "6", "none", 12, 12),
+        DayCell(DAY, "nl", "tractor", "diesel", "5", "none", 2, 2),  # the rare truck
     ]
     rows = _publish(days, [], "day")
     by = {(r.table, r.row, r.column): r for r in rows}
@@ -108,7 +114,35 @@ def test_subtraction_of_published_figures_does_not_recover_a_small_cell() -> Non
     assert recovered == 3  # 55 - 52: the k/2 rule's estimate, not the truck's 2
     # ... and it would be the same 3 had the truck cell held 1, 3 or 4:
     for small in (1, 3, 4):
-        again = _publish([*days[:2], days[2]._replace(vehicles=small)], [], "day")
+        again = _publish([*days[:2], _small(days[2], small)], [], "day")
         assert again == rows
     # the exact tables (back office) do hold the truth
     assert exact(tuple(days), (), "day", area=False)["vehicle_class"]["2026-03-02"]["total"] == 54
+
+
+def test_one_vehicle_entering_k_times_is_one_vehicle_not_k() -> None:
+    """Issue 23: one LPG tractor entering five times was published as `5`, not rounded,
+    and as `6` after one more entry."""
+    for entries in (K, K + 1, 40):
+        assert publish([(entries, 1)], K) == Figure(None)
+    assert publish([(6, K)], K) == Figure(6)  # five vehicles, one of them twice: exact
+    assert publish([(40, 40), (9, 2)], K) == Figure(45, rounded=True)  # 40 + k/2, rounded
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    seed=st.integers(0, 10_000),
+    n=st.integers(1, 120),
+    granularity=st.sampled_from(("day", "week", "month", "year")),
+)
+def test_no_exact_figure_holds_a_cell_of_fewer_than_k_vehicles(
+    seed: int, n: int, granularity: str
+) -> None:
+    """Cells with many entries from few vehicles: their entries never reach an exact
+    figure, so changing them changes nothing published."""
+    days, hours = _cells(seed, n)
+    rng = random.Random(seed + 2)
+    few = [c._replace(vehicles=rng.randrange(1, K)) if rng.random() < 0.3 else c for c in days]
+    more = [c._replace(entries=c.entries + rng.randrange(1, 50)) if c.vehicles < K else c
+            for c in few]  # fmt: skip
+    assert _publish(more, hours, granularity) == _publish(few, hours, granularity)

@@ -23,11 +23,11 @@ def test_iso_week_of_new_year_belongs_to_the_week_it_starts_in() -> None:
 def test_exact_tables_place_each_cell_once_per_table() -> None:
     day = dt.date(2026, 3, 2)
     days = (
-        DayCell(day, "nl", "van", "zero_emission", "Z", "in", 7),
-        DayCell(day, "nl", "van", "diesel", "6", "out", 3),
-        DayCell(day, "foreign", "unknown", "unknown", "unknown", "none", 4),
+        DayCell(day, "nl", "van", "zero_emission", "Z", "in", 7, 7),
+        DayCell(day, "nl", "van", "diesel", "6", "out", 3, 3),
+        DayCell(day, "foreign", "unknown", "unknown", "unknown", "none", 4, 4),
     )
-    hours = (HourCell(day, 8, 10), HourCell(day, 9, 4))
+    hours = (HourCell(day, 8, 10, 10), HourCell(day, 9, 4, 4))
     tables = exact(days, hours, "month", area=True)
     assert tables["origin"]["2026-03"] == {"nl": 10, "foreign": 4, "total": 14}
     assert tables["vehicle_class"]["2026-03"] == {"van": 10, "total": 10}  # NL plates only

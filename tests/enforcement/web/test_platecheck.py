@@ -10,12 +10,14 @@ import textwrap
 import time
 import urllib.error
 import urllib.request
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from playwright.sync_api import expect
 
+from enforcement.model import LOCAL_TZ
 from enforcement.settings import Settings
 from tests.conftest import REPO_ROOT
 from tests.enforcement.web.conftest import SECRET, Web, make_web
@@ -162,7 +164,8 @@ def test_no_plate_in_the_server_logs(tmp_path: Path, redis_url: str, redis_prefi
                     time.sleep(0.1)
             base = f"http://127.0.0.1:{port}"
             assert _get(f"{base}/healthz") == 200
-            assert _get(f"{base}/platecheck?plate=QX-987-Z&date={DAY}") == 200
+            soon = (datetime.now(LOCAL_TZ).date() + timedelta(days=30)).isoformat()
+            assert _get(f"{base}/platecheck?plate=QX-987-Z&date={soon}") == 200  # a real clock
             assert _get(f"{base}/api/v1/platecheck?plate=qx987z") == 200
             assert _get(f"{base}/api/v1/platecheck?plate=QX%20987%20Z&zone=nowhere") == 400
             time.sleep(0.5)

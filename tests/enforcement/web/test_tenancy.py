@@ -128,6 +128,7 @@ def test_user_add_with_municipalities_on_the_command_line(tmp_path: Path) -> Non
         **os.environ,
         "ZES_WORK_DIR": str(tmp_path),
         "ZES_CASES_DATABASE_URL": f"sqlite:///{tmp_path / 'cases.db'}",
+        "ZES_CASES_AUDIT_KEY": "c41d7be0925a3f68e1b4d09c7a2f5e83b6d0195fa47c2e8d3b90a6f15e7c24d9",
     }
 
     def zes(*args: str) -> subprocess.CompletedProcess[str]:

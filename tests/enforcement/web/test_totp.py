@@ -16,6 +16,7 @@ from sqlalchemy import select
 from enforcement.casework.models import AuditEntry, User
 from tests.enforcement.web.conftest import (
     NOW,
+    PASSWORD,
     SECRET_SHOWN,
     Web,
     csrf_of,
@@ -118,7 +119,7 @@ def test_a_reviewer_may_choose_the_second_factor(web: Web) -> None:
     shown = SECRET_SHOWN.search(page.text)
     assert shown
     web.totp["anna"] = shown.group(1).replace(" ", "")
-    done = anna.post("/login/enrol", data={"code": web.code("anna"),
+    done = anna.post("/login/enrol", data={"code": web.code("anna"), "password": PASSWORD,
                                            "csrf_token": csrf_of(page.text)})  # fmt: skip
     assert done.status_code == 303 and done.headers["location"] == "/account"
     assert "Tweede stap (TOTP): ingesteld." in anna.get("/account").text

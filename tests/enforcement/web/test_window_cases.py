@@ -13,6 +13,7 @@ from enforcement.casework.models import Case
 from enforcement.model import LOCAL_TZ
 from enforcement.records import WindowFacts
 from tests.enforcement.casework.conftest import SEEN, violation
+from tests.enforcement.casework.test_case_key import AREAS
 from tests.enforcement.web.conftest import Web, logged_in
 
 pytestmark = pytest.mark.redis
@@ -26,7 +27,7 @@ def test_the_case_page_shows_the_missed_and_nearest_window(web: Web) -> None:
         nearest_start=start, nearest_end=start + timedelta(hours=5), zero_emission=False,
     )  # fmt: skip
     record = msgspec.structs.replace(violation("VNB12X"), window=facts)
-    web.db.intake(now=SEEN).apply([record])
+    web.db.intake(now=SEEN, areas=AREAS).apply([record])
     with web.db.sessions() as session:
         case_id = session.scalars(select(Case.id)).one()
     anna = logged_in(web, "anna")

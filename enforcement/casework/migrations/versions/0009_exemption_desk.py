@@ -13,7 +13,7 @@ from alembic import op
 import enforcement.casework.models
 
 revision = "0009"
-down_revision = "0007"  # re-chained onto 0008 when that lands
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
