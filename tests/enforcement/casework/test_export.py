@@ -152,7 +152,7 @@ def test_export_cells_that_start_like_a_formula_are_neutralised(
     with case_db.sessions.begin() as session:
         case = review.next_case(session, anna, QueueFilter(), NOW, 15)
         assert case is not None
-        review.confirm(session, case, anna, NOW, four_eyes=False)
+        review.confirm(session, case, anna, NOW, four_eyes=False, attested=True)
     result = export(case_db.sessions, tmp_path, rechecker, actor="anna", owners=_FormulaOwners())
     (row,) = list(csv.DictReader(result.batches[0].path.read_text().splitlines()))
     assert row["vehicle_class"] == '\'=HYPERLINK("http://e.vil/")'
