@@ -27,7 +27,6 @@ PURE_CORE = (
     "enforcement.explain",
     "enforcement.plate_formats",
     "enforcement.keys",
-    "enforcement.evidence_seal",
     "enforcement.evidence_signing",
     "enforcement.description",
     "enforcement.exemptions.policy",

@@ -172,7 +172,7 @@ class Case(Base):
     export_batch_id: Mapped[int | None] = mapped_column(ForeignKey("export_batches.id"))
     evidence_seal: Mapped[str | None] = mapped_column(String(16))
     """Set when an image of the case failed its seal check (`invalid`, `unsigned`, `no_key`,
-    see enforcement.evidence_seal): the reviewer must not rely on it. None: all verified or
+    see enforcement.evidence_signing): the reviewer must not rely on it. None: all verified or
     no keys configured."""
     outcome_at: Mapped[datetime | None]
     """When the newest outcome came back (recorded), for retention; None before any."""

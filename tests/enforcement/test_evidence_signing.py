@@ -40,18 +40,6 @@ def test_signing_keys_are_read_by_the_one_key_decoder() -> None:
         decode_key("not a key!")
 
 
-def test_the_old_module_name_still_imports_the_same_functions() -> None:
-    """`enforcement.evidence_seal` is kept for code written against it in parallel."""
-    from enforcement import evidence_seal, evidence_signing, keys
-
-    assert evidence_seal.seal_evidence is evidence_signing.sign_evidence
-    assert evidence_seal.check_evidence is evidence_signing.verify_evidence
-    assert evidence_seal.check_seal is evidence_signing.verify
-    assert evidence_seal.seal_message is evidence_signing.signed_message
-    assert evidence_seal.parse_key is keys.decode_key
-    assert evidence_seal.SealKeyError is keys.KeyFormatError
-
-
 def test_the_signature_binds_image_passage_camera_site_kind_and_instant() -> None:
     keys = {"site-1": KEY}
     assert check(keys) == "valid"
