@@ -6,7 +6,6 @@ kind, capture instant), so an image cannot be moved to another passage, camera o
 without breaking the signature. Pure: no I/O, the keys come in as bytes (written as text,
 they are read by `enforcement.keys.decode_key`, the one set of key rules).
 
-
 (This module was `enforcement.evidence_seal`: "seal" meant sign here and encrypt in
 casework; the old name is gone.)
 
