@@ -25,7 +25,10 @@ The amendments A1-A12 of the spec's §11, where the code carries each:
 - A10 (`READ_CONFIDENCE_MIN`): `LawParams.read_confidence_min`.
 - A11 (a Bedrijfsauto camper above the van mass): `_Evaluation.run`.
 - A12 (a granted day permit holds for its window): the law never reads when it was requested.
-"""
+
+One module (some 750 lines) because the law is one pure function: its rules read each
+other's intermediate facts, and the order of R1-R39 is itself law (A2, the "—" rows of §11);
+splitting it would scatter that order over files."""
 
 from __future__ import annotations
 

@@ -10,7 +10,10 @@ Passages, envelopes, violations and dead letters are JSON (readable with any Kaf
 evidence is msgpack, because base64 would add a third to every image. Decoding is strict:
 unknown fields, wrong types and out-of-range values raise `RecordError`, which says what is
 wrong - the stream's dead-letter path forwards that text.
-"""
+
+One module (some 650 lines) because the records and their codec are one contract on the
+wire: a field, its version and its decoder change together, and every producer and consumer
+reads the same file."""
 
 from __future__ import annotations
 

@@ -12,7 +12,10 @@ demand data wherever a running process should have produced it.
 Dimensions of the flows dashboard are listed once (`FLOW_DIMENSIONS`), so adding an `area`
 label to `zes_flow_entries_total` later (a part of a zone, a ring road) is one more entry
 there and one more variable, not a rewrite.
-"""
+
+One module (some 800 lines) because every panel is data in one table that the generator
+and the PromQL test read together; the panels of one dashboard reference each other's
+metrics."""
 
 from __future__ import annotations
 

@@ -1,5 +1,9 @@
 """`zes enforce …`: the case database, intake, users, export, purge, audit. The review app's
-`serve` is `enforcement.web.cli`, mounted here by `zes.cli` (casework speaks no HTTP)."""
+`serve` is `enforcement.web.cli`, mounted here by `zes.cli` (casework speaks no HTTP).
+
+One module (some 600 lines) because it is the one audience of the case database's
+operators: each command is a thin wrapper over casework, and `zes enforce --help` lists them
+from here."""
 
 from __future__ import annotations
 

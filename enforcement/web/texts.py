@@ -2,7 +2,9 @@
 
 The law's own sentences are in `enforcement.messages` (their audience is every surface that
 explains a decision); these are the interface texts of `enforcement.web` only.
-"""
+
+One module (some 850 lines) because it is a catalogue, not logic: every word of the app
+in both languages side by side, so a translator and the catalogue test see all of it at once."""
 
 from __future__ import annotations
 
