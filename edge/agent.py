@@ -47,7 +47,7 @@ from edge.recognition import (
 )
 from edge.spool import Spool
 from edge.tracking import FinishedTrack, PlateMemory, Tracker, TrackerParams, decide
-from enforcement.evidence_seal import seal_evidence
+from enforcement.evidence_signing import sign_evidence
 from enforcement.plates import plate_hash
 from enforcement.records import (
     AlternativeRead,
@@ -526,7 +526,7 @@ class Agent:
 
     def _seal(self, passage: Passage, evidence: list[Evidence]) -> tuple[Passage, list[Evidence]]:
         """Stamp the clock's sync state on the passage and its evidence; name the site and
-        camera on the evidence and sign it with the site's key (enforcement.evidence_seal)."""
+        camera on the evidence and sign it with the site's key (enforcement.evidence_signing)."""
         sync = self.time_sync
         sealed = []
         for item in evidence:
@@ -535,7 +535,7 @@ class Agent:
             )
             if self.evidence_key is not None:
                 item = msgspec.structs.replace(
-                    item, signature=seal_evidence(self.evidence_key, item)
+                    item, signature=sign_evidence(self.evidence_key, item)
                 )
             sealed.append(item)
         return msgspec.structs.replace(passage, time_sync=sync), sealed

@@ -401,14 +401,14 @@ def resolve_model_paths(models: ModelsConfig, detector_size: int) -> tuple[Path,
 
 def load_evidence_key(config: SiteConfig) -> bytes | None:
     """The site's evidence signing key from its key file (None without one)."""
-    from enforcement.evidence_seal import SealKeyError, parse_key
+    from enforcement.keys import KeyFormatError, decode_key
 
     if config.evidence_key_file is None:
         return None
     where = str(config.evidence_key_file)
     try:
-        return parse_key(config.evidence_key_file.read_text(encoding="utf-8"))
+        return decode_key(config.evidence_key_file.read_text(encoding="utf-8"))
     except OSError as exc:
         raise SiteConfigError(where, [f"evidence_key_file: cannot read: {exc.strerror}"]) from None
-    except SealKeyError as exc:
+    except KeyFormatError as exc:
         raise SiteConfigError(where, [f"evidence_key_file: {exc}"]) from None

@@ -1,129 +1,31 @@
-"""The evidence seal: HMAC-SHA256 under a per-site key over an evidence image's identity.
-
-The edge signs, the case intake verifies. What is signed is the image's SHA-256 *and* what
-makes it evidence of one passage (site, camera, passage, kind, capture instant), so an
-image cannot be moved to another passage, camera or time without breaking the seal. Pure:
-no I/O, the keys come in as bytes.
-
-Outcomes of `check_seal`:
-- `valid`: signed under the site's key, nothing changed;
-- `invalid`: the signature does not match (image, metadata or key differ);
-- `unsigned`: keys are configured but the record carries no signature (or names no site or
-  camera): a signing edge never sends that;
-- `no_key`: keys are configured, but none for the record's site: nothing can vouch for it;
-- `unchecked`: no keys are configured at all (development), nothing to check against.
-A case whose evidence is `invalid`, `unsigned` or `no_key` is flagged for the reviewer, never
-dropped.
-"""
+"""Deprecated: the old names of `enforcement.evidence_signing` ("seal" meant sign here, and
+encrypt in casework). Kept only so that code written against them in parallel branches still
+imports after a merge; nothing in this tree imports it. New code imports
+`enforcement.evidence_signing` (and `enforcement.keys.decode_key` for key text). Remove this
+module once no importer is left (`grep -rn evidence_seal --include=*.py`)."""
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
-import hmac
-import re
-import uuid
-from collections.abc import Mapping
-from datetime import UTC, datetime
-from typing import Literal
+from enforcement.evidence_signing import FLAGGED, SignatureCheck, sign
+from enforcement.evidence_signing import sign_evidence as seal_evidence
+from enforcement.evidence_signing import signed_message as seal_message
+from enforcement.evidence_signing import verify as check_seal
+from enforcement.evidence_signing import verify_evidence as check_evidence
+from enforcement.keys import MIN_KEY_BYTES
+from enforcement.keys import KeyFormatError as SealKeyError
+from enforcement.keys import decode_key as parse_key
 
-from enforcement.records import Evidence
+SealCheck = SignatureCheck
 
-SealCheck = Literal["valid", "invalid", "unsigned", "no_key", "unchecked"]
-FLAGGED: frozenset[str] = frozenset({"invalid", "unsigned", "no_key"})
-MIN_KEY_BYTES = 32
-_SEAL_VERSION = "zes-evidence-seal-v1"
-
-
-class SealKeyError(ValueError):
-    """A signing key that is not hex or base64 of at least 32 random bytes."""
-
-
-def parse_key(text: str) -> bytes:
-    """A key written as hex (64+ digits) or base64 (of 32+ bytes); whitespace ignored."""
-    value = "".join(text.split())
-    raw: bytes | None = None
-    if re.fullmatch(r"[0-9a-fA-F]+", value) and len(value) % 2 == 0:
-        raw = bytes.fromhex(value)
-    else:
-        try:
-            raw = base64.b64decode(value, validate=True)
-        except (binascii.Error, ValueError):
-            raw = None
-    if raw is None:
-        raise SealKeyError("an evidence signing key must be hex or base64")
-    if len(raw) < MIN_KEY_BYTES:
-        raise SealKeyError(
-            f"an evidence signing key needs at least {MIN_KEY_BYTES} random bytes, "
-            f"this one has {len(raw)} (make one with `openssl rand -hex 32`)"
-        )
-    return raw
-
-
-def seal_message(
-    *,
-    site_id: str,
-    camera_id: str,
-    passage_id: uuid.UUID,
-    kind: str,
-    captured_at: datetime,
-    sha256: str,
-) -> bytes:
-    """The signed bytes: one field per line, the instant in UTC with microseconds."""
-    at = captured_at.astimezone(UTC).isoformat(timespec="microseconds")
-    fields = (_SEAL_VERSION, site_id, camera_id, str(passage_id), kind, at, sha256)
-    return "\n".join(fields).encode()
-
-
-def sign(key: bytes, message: bytes) -> str:
-    return hmac.new(key, message, hashlib.sha256).hexdigest()
-
-
-def check_seal(
-    *,
-    keys: Mapping[str, bytes],
-    site_id: str | None,
-    camera_id: str | None,
-    passage_id: uuid.UUID,
-    kind: str,
-    captured_at: datetime,
-    sha256: str,
-    signature: str | None,
-) -> SealCheck:
-    """Verify one evidence record's seal against the per-site keys (see module doc)."""
-    if not keys:
-        return "unchecked"
-    if site_id is None or camera_id is None or signature is None:
-        return "unsigned"
-    key = keys.get(site_id)
-    if key is None:
-        return "no_key"
-    message = seal_message(
-        site_id=site_id, camera_id=camera_id, passage_id=passage_id, kind=kind,
-        captured_at=captured_at, sha256=sha256,
-    )  # fmt: skip
-    return "valid" if hmac.compare_digest(sign(key, message), signature) else "invalid"
-
-
-def _message_of(evidence: Evidence, site_id: str, camera_id: str) -> bytes:
-    return seal_message(
-        site_id=site_id, camera_id=camera_id, passage_id=evidence.passage_id,
-        kind=evidence.kind, captured_at=evidence.captured_at, sha256=evidence.sha256,
-    )  # fmt: skip
-
-
-def seal_evidence(key: bytes, evidence: Evidence) -> str:
-    """The signature of an evidence record that names its site and camera."""
-    if evidence.site_id is None or evidence.camera_id is None:
-        raise ValueError("evidence is sealed with its site_id and camera_id set")
-    return sign(key, _message_of(evidence, evidence.site_id, evidence.camera_id))
-
-
-def check_evidence(evidence: Evidence, keys: Mapping[str, bytes]) -> SealCheck:
-    """`check_seal` for a decoded evidence record."""
-    return check_seal(
-        keys=keys, site_id=evidence.site_id, camera_id=evidence.camera_id,
-        passage_id=evidence.passage_id, kind=evidence.kind, captured_at=evidence.captured_at,
-        sha256=evidence.sha256, signature=evidence.signature,
-    )  # fmt: skip
+__all__ = [
+    "FLAGGED",
+    "MIN_KEY_BYTES",
+    "SealCheck",
+    "SealKeyError",
+    "check_evidence",
+    "check_seal",
+    "parse_key",
+    "seal_evidence",
+    "seal_message",
+    "sign",
+]

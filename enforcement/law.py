@@ -6,16 +6,31 @@ about the read - and returns a `Decision` with the rule ids that shaped it and t
 rule used. No I/O, no clock, no globals: the stream, the review app and the public plate check
 call this same function, so they can never disagree.
 
-Evaluation order (spec §3, with one deliberate change): R39 local time -> R34 foreign plate ->
-R1 zone active -> R33 doubtful read / unknown plate -> R3/R2 scope -> R5 zero-emission ->
-R20 priority vehicle -> R17-R19 vrijstellingen -> R7-R16 transitional access -> R21-R31
-ontheffingen -> violation -> R32/R37 sanction. The spec lists R33 before R1; we decide R1 first
-because a passage before a zone starts (or where there is no zone) is out of scope whatever the
-register says, so a human never has to look at it.
+Evaluation order (spec §3 as amended on 2026-12-06): R39 local time -> R1 zone active and
+R1a direction -> R34 foreign plate -> R33 doubtful read / unknown plate -> R3/R2 scope -> R4
+class -> R5 zero-emission -> R33 missing data -> R20 priority vehicle -> R17-R19 vrijstellingen
+-> R7-R16 transitional access -> R21-R31 ontheffingen -> violation (R4's category cross-check,
+R1a's unknown direction) -> R32/R37 sanction.
+
+The amendments A1-A12 of the spec's §11, where the code carries each:
+- A1 (R18: 145, 146, 147, 149; never 148): `LawParams.wheelchair_codes`.
+- A2 (R1a): `_Evaluation.run` (leaving) and `_Evaluation.violation` (unknown direction).
+- A3 (no fuel row and no class): `_Evaluation.doubt`.
+- A4 (class Z beside a combustion fuel row): `ze_class_conflict`, `_Evaluation.zero_emission`.
+- A5 (zero-emission whatever else is missing): `_Evaluation.doubt` and `_Evaluation.run`.
+- A6 (category/mass conflict): `_Evaluation.classify` and `_Evaluation.cross_check`.
+- A7, A8 (nationwide scopes): `_Evaluation.scope_malformed`.
+- A9 (inclusive end dates): every "through" test compares the local date, and permits end
+  at the next local midnight (`Exemption.for_dates`): both are half-open at that midnight.
+- A10 (`READ_CONFIDENCE_MIN`): `LawParams.read_confidence_min`.
+- A11 (a Bedrijfsauto camper above the van mass): `_Evaluation.run`.
+- A12 (a granted day permit holds for its window): the law never reads when it was requested.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -26,6 +41,7 @@ from enforcement.model import (
     Decision,
     Exemption,
     ExemptionStatus,
+    Fuel,
     Outcome,
     RuleHit,
     Sanction,
@@ -36,6 +52,7 @@ from enforcement.model import (
     anniversary,
     end_of_day,
     is_nationwide_scope,
+    parse_emission_class,
 )
 from enforcement.params import LawParams, TransitionDateField
 from enforcement.plates import special_registration
@@ -58,8 +75,12 @@ ONTHEFFING_RULES: dict[str, str] = {
 
 #: Fuels sometimes taken for clean ones; R6 says why they are not zero-emission.
 ALTERNATIVE_FUELS = frozenset({"LPG", "CNG", "LNG", "Alcohol"})
+#: Fuel rows that burn something (R5, R6): beside emission class Z they are a conflict (A4).
+COMBUSTION_FUELS = frozenset({"Benzine", "Diesel", *ALTERNATIVE_FUELS})
 
 BEDRIJFSAUTO = "Bedrijfsauto"
+#: `inrichting` of a motorhome: a Bedrijfsauto camper above the van mass is in doubt (A11).
+CAMPER = "kampeerwagen"
 
 
 class PassageTimeError(ValueError):
@@ -79,9 +100,9 @@ class PassageFacts:
     priority_incident: bool = False
     """An incident log shows the vehicle drove with optical and sound signals (R20)."""
     direction_unknown: bool = False
-    """The camera could not tell entering from leaving: a violation then needs a human."""
+    """The camera could not tell entering from leaving: a violation then needs a human (R1a)."""
     leaving: bool = False
-    """The vehicle was leaving the zone: only an entry is an offence."""
+    """The vehicle was leaving the zone: only entries are decided, so out of scope (R1a)."""
 
 
 def decide(
@@ -166,7 +187,9 @@ class _Evaluation:
         self.hits: list[RuleHit] = []
         self.explain = True
         self.vehicle_class: VehicleClass | None = None
-        self.class_conflict = False
+        self.class_conflict: VehicleClass | None = None
+        """The class the EU category reads where it contradicts the mass (A6), else None."""
+        self.day_permits_used = 0
 
     # -- helpers ---------------------------------------------------------------------------
     def hit(self, rule_id: str, key: str, **args: object) -> None:
@@ -194,11 +217,7 @@ class _Evaluation:
 
     # -- the rules ---------------------------------------------------------------------------
     def run(self, day_permits_used: int) -> Decision:
-        country = (self.facts.country or "NL").upper()
-        if country != "NL":
-            self.hit("R34", "foreign_plate", country=country)
-            return self.done(Outcome.OUT_OF_SCOPE)
-
+        self.day_permits_used = day_permits_used
         zone = self.zone
         if zone.start is None:
             self.hit("R1", "no_zone", municipality=zone.municipality)
@@ -209,27 +228,63 @@ class _Evaluation:
         if self.day == zone.start:
             self.hit("R1", "zone_first_day", zone=zone.name, start=zone.start)
             self.boundary(zone.start)
+        if self.facts.leaving:
+            # R1a (A2): only entries are decided; a leaving passage is a no-hit.
+            self.hit("R1a", "leaving_zone", zone=zone.name)
+            return self.done(Outcome.OUT_OF_SCOPE)
+
+        country = (self.facts.country or "NL").upper()
+        if country != "NL":
+            self.hit("R34", "foreign_plate", country=country)
+            return self.done(Outcome.OUT_OF_SCOPE)
 
         undetermined = self.doubt()
         if undetermined is not None:
             return undetermined
         vehicle = self.vehicle
-        assert vehicle is not None and vehicle.kind is not None  # doubt() checked
+        assert vehicle is not None  # doubt() checked
+        if vehicle.kind is None:
+            # A5: doubt() let a zero-emission vehicle through without its kind.
+            return self.zero_emission(vehicle, missing="voertuigsoort")
 
         if vehicle.kind != BEDRIJFSAUTO:
             self.hit("R3", "not_in_scope", kind=vehicle.kind, body=vehicle.body or "")
             if vehicle.kind in {"Aanhangwagen", "Oplegger"}:
-                self.hit("R33", "trailer_plate")
+                self.hit("R3", "trailer_plate")
             return self.done(Outcome.OUT_OF_SCOPE)
         self.hit("R2", "in_scope")
+        if (
+            vehicle.body == CAMPER
+            and vehicle.max_mass_kg is not None
+            and vehicle.max_mass_kg > self.p.van_max_mass_kg
+            and not self.is_zero_emission(vehicle)
+        ):
+            # A11: a Bedrijfsauto camper is in scope up to the van mass; above it, whether it
+            # is a vrachtauto at all is in doubt. A zero-emission one is allowed either way.
+            limit = self.p.van_max_mass_kg
+            self.hit("R3", "camper_above_van_mass", mass=vehicle.max_mass_kg, limit=limit)
+            self.hit("R33", "camper_in_doubt")
+            return self.done(Outcome.UNDETERMINED)
         if vehicle.max_mass_kg is not None:
             self.classify(vehicle)  # also for ZE vehicles: the flow statistics count classes
 
-        if vehicle.zero_emission:
-            self.hit("R5", "zero_emission", fuels=_fuel_names(vehicle))
-            if self.day >= self.p.end_state_from:
-                self.hit("R16", "end_state_ze_only", since=self.p.end_state_from)
-            return self.done(Outcome.ALLOWED)
+        zero_emission = vehicle.zero_emission
+        # A4: class Z beside a combustion fuel row; the register contradicts itself. One fuel
+        # row with both is read as class Z (zero_emission), so only those and vehicles of
+        # several rows need the look (most vehicles have one diesel or petrol row).
+        if (zero_emission or len(vehicle.fuels) > 1) and ze_class_conflict(vehicle.fuels):
+            self.hit("R5", "ze_class_conflict", fuels=_fuel_names(vehicle))
+            self.hit("R33", "register_conflict_review")
+            return self.done(Outcome.UNDETERMINED)
+        if zero_emission:
+            missing = (
+                "toegestane maximum massa"
+                if vehicle.max_mass_kg is None
+                else "DET"
+                if vehicle.first_admission is None
+                else None
+            )
+            return self.zero_emission(vehicle, missing=missing)
 
         if vehicle.max_mass_kg is None or vehicle.first_admission is None:
             missing = "toegestane maximum massa" if vehicle.max_mass_kg is None else "DET"
@@ -244,21 +299,39 @@ class _Evaluation:
             self.hit("R36", "priority_review")
             return self.done(Outcome.ALLOWED)
 
+        decided = self.access(vehicle)
+        if decided is not None:
+            return decided
+        return self.violation(vehicle)
+
+    def access(self, vehicle: Vehicle) -> Decision | None:
+        """R17-R31 under the current class: allowed (or undetermined), or None for no access."""
         for check in (self.vrijstelling, self.transitional):
             allowed = check(vehicle)
             if allowed is not None:
                 return allowed
-        allowed = self.ontheffingen(vehicle, day_permits_used)
-        if allowed is not None:
-            return allowed
-        return self.violation()
+        return self.ontheffingen(vehicle, self.day_permits_used)
+
+    def is_zero_emission(self, vehicle: Vehicle) -> bool:
+        """R5 with A4: zero-emission by its fuel rows or class Z, and no Z beside a
+        combustion fuel row."""
+        return vehicle.zero_emission and not ze_class_conflict(vehicle.fuels)
+
+    def zero_emission(self, vehicle: Vehicle, missing: str | None) -> Decision:
+        """R5: allowed, always, with no end date; A5: whatever else the register lacks."""
+        self.hit("R5", "zero_emission", fuels=_fuel_names(vehicle))
+        if missing is not None:
+            self.hit("R5", "zero_emission_data_missing", field=missing)
+        if self.day >= self.p.end_state_from:
+            self.hit("R16", "end_state_ze_only", since=self.p.end_state_from)
+        return self.done(Outcome.ALLOWED)
 
     def doubt(self) -> Decision | None:
         """R33: no automated decision on a doubtful read, a special plate or missing data."""
         confidence = self.facts.read_confidence
-        if confidence is not None and confidence < self.p.min_read_confidence:
+        if confidence is not None and confidence < self.p.read_confidence_min:
             self.hit(
-                "R33", "low_confidence", confidence=confidence, minimum=self.p.min_read_confidence
+                "R33", "low_confidence", confidence=confidence, minimum=self.p.read_confidence_min
             )
             return self.done(Outcome.UNDETERMINED)
         if self.facts.plate:
@@ -273,7 +346,8 @@ class _Evaluation:
         if self.vehicle.exported:
             self.hit("R33", "exported")
             return self.done(Outcome.UNDETERMINED)
-        if self.vehicle.kind is None:
+        if self.vehicle.kind is None and not self.is_zero_emission(self.vehicle):
+            # A5: a zero-emission vehicle is allowed whatever its kind; any other needs it.
             self.hit("R33", "missing_register_data", field="voertuigsoort")
             return self.done(Outcome.UNDETERMINED)
         if (
@@ -281,7 +355,7 @@ class _Evaluation:
             and not self.vehicle.fuels
             and self.vehicle.emission_class is None
         ):
-            # Without fuel rows we cannot tell an electric van from a diesel one (R5).
+            # A3: without fuel rows or a class we cannot tell an electric van from a diesel one.
             self.hit("R33", "missing_register_data", field="brandstof")
             return self.done(Outcome.UNDETERMINED)
         return None
@@ -289,24 +363,21 @@ class _Evaluation:
     def classify(self, vehicle: Vehicle) -> None:
         """R4: a van up to `van_max_mass_kg`; heavier is a truck, a tractor by `inrichting`
         or code BC. The mass decides (RVV 86c); the EU category is the cross-check: N1 is a
-        van, N2/N3 a truck, and when the two disagree the register data is contradictory."""
+        van, N2/N3 a truck. Where the two disagree, `class_conflict` holds the category's
+        reading, which `cross_check` weighs before any sanction (A6)."""
         assert vehicle.max_mass_kg is not None
         limit = self.p.van_max_mass_kg
         if vehicle.max_mass_kg <= limit:
             self.vehicle_class = VehicleClass.VAN
-        elif vehicle.body == "opleggertrekker" or "BC" in vehicle.body_type_codes:
-            self.vehicle_class = VehicleClass.TRACTOR
         else:
-            self.vehicle_class = VehicleClass.RIGID
+            self.vehicle_class = _truck_class(vehicle)
         self.hit("R4", f"class_{self.vehicle_class.value}", mass=vehicle.max_mass_kg, limit=limit)
         category = (vehicle.eu_category or "").strip().upper()
-        expected = (
-            self.p.truck_eu_categories
-            if self.vehicle_class is VehicleClass.VAN
-            else self.p.van_eu_categories
-        )
-        if category in expected:
-            self.class_conflict = True
+        if self.vehicle_class is VehicleClass.VAN and category in self.p.truck_eu_categories:
+            self.class_conflict = _truck_class(vehicle)
+        elif self.vehicle_class is not VehicleClass.VAN and category in self.p.van_eu_categories:
+            self.class_conflict = VehicleClass.VAN
+        if self.class_conflict is not None:
             self.hit("R4", "category_conflict", category=category, mass=vehicle.max_mass_kg)
 
     # -- R17-R19: vrijstellingen from register data ------------------------------------------
@@ -375,6 +446,8 @@ class _Evaluation:
             self.hit("R10", "before_cutoff", det=moment, cutoff=cutoff)
         rule, key, until = self._transition_rule(moment, euro)
         args: dict[str, object] = {"det": moment, "euro": vehicle.emission_class or "-"}
+        if rule == "R10":
+            args["cutoff"] = cutoff  # its sentence says the cut-off rests on policy (§11)
         if until is not None and self.day <= until:
             self.hit(rule, key, until=until, **args)
             self.boundary(until)
@@ -417,9 +490,13 @@ class _Evaluation:
 
     # -- R21-R31: ontheffingen ---------------------------------------------------------------
     def ontheffingen(self, vehicle: Vehicle, day_permits_used: int) -> Decision | None:
+        malformed = False
         for exemption in (*self.exemptions, *self._automatic_ontheffingen(vehicle)):
             rule_id = ONTHEFFING_RULES.get(exemption.type, "R31")
             reason = self._ontheffing_problem(exemption, rule_id, vehicle, day_permits_used)
+            if reason is None:
+                reason = self.scope_malformed(exemption, rule_id)
+                malformed = malformed or reason is not None
             if reason is not None:
                 key, args = reason
                 if key.startswith("day_permit_"):
@@ -448,6 +525,27 @@ class _Evaluation:
             return self.done(
                 Outcome.ALLOWED, allowed_until=until, exemption=exemption, day_permit_day=day
             )
+        if malformed:
+            # A8: a permit that would allow this passage but for its malformed scope: the
+            # register must be corrected, and until then a person decides (R33).
+            self.hit("R33", "malformed_permit")
+            return self.done(Outcome.UNDETERMINED)
+        return None
+
+    def scope_malformed(
+        self, exemption: Exemption, rule_id: str
+    ) -> tuple[str, dict[str, object]] | None:
+        """R21 (A7, A8): a nationwide scope is valid only for the national schemes (R14, R23)
+        and for R25/R26 permits from 2026; on any other record it is malformed."""
+        if not is_nationwide_scope(exemption.scope):
+            return None
+        p = self.p
+        if rule_id not in p.nationwide_ontheffing_rules:
+            return "nationwide_scope_malformed", {}
+        if rule_id in p.nationwide_dated_rules:
+            assert exemption.starts_at is not None  # _ontheffing_problem checked the period
+            if exemption.starts_at.astimezone(LOCAL_TZ).date() < p.nationwide_dated_from:
+                return "nationwide_scope_too_early", {"since": p.nationwide_dated_from}
         return None
 
     def _automatic_ontheffingen(self, vehicle: Vehicle) -> tuple[Exemption, ...]:
@@ -498,9 +596,6 @@ class _Evaluation:
         """Why a permit does not allow this passage (R21 and the type's own rule), or None."""
         if exemption.status is not ExemptionStatus.GRANTED:
             return "ontheffing_not_granted", {"status": exemption.status.value}
-        if rule_id == "R31" and is_nationwide_scope(exemption.scope):
-            # R31: a local ontheffing is granted by one municipality and valid only there.
-            return "local_ontheffing_not_nationwide", {}
         if not self.zone.covers_scope(exemption.scope):
             return "ontheffing_wrong_scope", {"zone": self.zone.name}
         if exemption.starts_at is None or exemption.ends_before is None:
@@ -526,16 +621,35 @@ class _Evaluation:
         return None
 
     # -- the outcome of a failed test ---------------------------------------------------------
-    def violation(self) -> Decision:
-        if self.facts.leaving:
-            self.hit("R1", "leaving_zone", zone=self.zone.name)
-            return self.done(Outcome.OUT_OF_SCOPE)
-        if self.class_conflict:
-            # Van by mass, truck by category (or the reverse): which rules apply is in doubt.
-            self.hit("R33", "class_conflict")
-            return self.done(Outcome.UNDETERMINED)
+    def cross_check(self, vehicle: Vehicle, category_class: VehicleClass) -> Decision | None:
+        """A6: the mass reading is a violation; the EU category reads the vehicle as
+        `category_class`. Also no access under that reading: a violation either way, and the
+        explanation names the conflict. Otherwise which class applies decides between a fine
+        and none: undetermined (R33)."""
+        other = _Evaluation(self.local, self.zone, vehicle, self.exemptions, self.facts, self.p)
+        other.explain = self.explain
+        other.vehicle_class = category_class
+        other.day_permits_used = self.day_permits_used
+        reading = other.access(vehicle)
+        category = (vehicle.eu_category or "").strip().upper()
+        if reading is None:
+            rule = _decisive_rule(other.hits, _TRANSITIONAL)
+            self.hit("R4", "category_reading_agrees", category=category,
+                     reading=category_class.value, rule=rule)  # fmt: skip
+            return None
+        rule = _decisive_rule(other.hits)
+        self.hit("R4", "category_reading_differs", category=category,
+                 reading=category_class.value, rule=rule)  # fmt: skip
+        self.hit("R33", "class_conflict")
+        return self.done(Outcome.UNDETERMINED)
+
+    def violation(self, vehicle: Vehicle) -> Decision:
+        if self.class_conflict is not None:
+            undetermined = self.cross_check(vehicle, self.class_conflict)
+            if undetermined is not None:
+                return undetermined
         if self.facts.direction_unknown:
-            # Only an entry is an offence; without a known direction nobody is fined (R33).
+            # R1a (A2): only an entry is an offence; without a known direction nobody is fined.
             self.hit("R33", "direction_unknown")
             return self.done(Outcome.UNDETERMINED)
         last_warning = self.zone.last_warning_day
@@ -559,6 +673,42 @@ class _Evaluation:
         return self.done(Outcome.VIOLATION, sanction=sanction)
 
 
+def _truck_class(vehicle: Vehicle) -> VehicleClass:
+    """R4: a truck is a tractor unit by `inrichting` or body type BC, else a rigid."""
+    if vehicle.body == "opleggertrekker" or "BC" in vehicle.body_type_codes:
+        return VehicleClass.TRACTOR
+    return VehicleClass.RIGID
+
+
+#: Rules that only annotate a decision; `_decisive_rule` looks past them.
+_ANNOTATIONS = frozenset({"R11", "R16", "R21", "R36", "R38", "R39"})
+#: The transitional rules (R7-R15): one of them denies access when nothing else allows.
+_TRANSITIONAL = frozenset({"R7", "R8", "R9", "R10", "R12", "R13", "R14", "R15"})
+
+
+def _decisive_rule(hits: Sequence[RuleHit], among: frozenset[str] | None = None) -> str:
+    """The rule that decided a reading: the last one that is no mere annotation (or the
+    last of `among`)."""
+    for hit in reversed(hits):
+        if hit.rule_id in among if among is not None else hit.rule_id not in _ANNOTATIONS:
+            return hit.rule_id
+    return "-"
+
+
+@functools.lru_cache(maxsize=4096)
+def ze_class_conflict(fuels: tuple[Fuel, ...]) -> bool:
+    """A4: a fuel row with emission class Z beside a row naming a combustion fuel. The class
+    is stored per fuel row, so a Z on any row must never let a plug-in hybrid through.
+    Cached per fuel tuple, as `vehicle_facts` is."""
+    z_class = combustion = False
+    for fuel in fuels:
+        combustion = combustion or fuel.name in COMBUSTION_FUELS
+        if fuel.emission_class and not z_class:
+            with contextlib.suppress(ValueError):  # unreadable text is no class Z
+                z_class = parse_emission_class(fuel.emission_class) == "Z"
+    return z_class and combustion
+
+
 def _fuel_names(vehicle: Vehicle) -> str:
     return "+".join(f.name for f in vehicle.fuels) or "-"
 
@@ -572,7 +722,7 @@ def passage_key(facts: PassageFacts, params: LawParams) -> tuple[object, ...]:
     confidence = facts.read_confidence
     return (
         facts.country,
-        confidence is not None and confidence < params.min_read_confidence,
+        confidence is not None and confidence < params.read_confidence_min,
         bool(plate) and special_registration(plate or "") is not None,
         facts.priority_incident,
         facts.direction_unknown,

@@ -46,13 +46,30 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "trucks (Bedrijfsauto).",
         "trailer_plate": "The camera read a trailer plate; the towing vehicle is what counts.",
         "in_scope": "Registered as Bedrijfsauto: in scope of the zero-emission zone.",
+        "camper_above_van_mass": "Camper (kampeerwagen) registered as Bedrijfsauto with a "
+        "permitted maximum mass of {mass} kg, above {limit} kg: whether it counts as a truck "
+        "is in doubt.",
+        "camper_in_doubt": "Whether the zone applies to this camper is in doubt: a person must "
+        "decide.",
         "zero_emission": "Zero-emission vehicle ({fuels}): always allowed.",
+        "zero_emission_data_missing": "The register lacks {field}, which does not matter: a "
+        "zero-emission vehicle is allowed whatever it is.",
+        "ze_class_conflict": "Emission class Z registered beside a combustion fuel ({fuels}): "
+        "the register contradicts itself; flagged for data review.",
+        "register_conflict_review": "Contradictory register data: a person must decide, and the "
+        "register data is checked.",
         "end_state_ze_only": "From {since} only zero-emission vehicles may enter.",
         "missing_register_data": "The register lacks {field}: a person must decide.",
         "class_van": "Van: permitted maximum mass {mass} kg ({limit} kg or less).",
         "category_conflict": "The register's EU category {category} contradicts the permitted "
-        "maximum mass of {mass} kg: van or truck is in doubt.",
-        "class_conflict": "Van or truck is in doubt in the register data: a person must decide.",
+        "maximum mass of {mass} kg: the mass decides (RVV 86c), the category is checked before "
+        "any sanction.",
+        "category_reading_agrees": "Read by its EU category {category} as a {reading}, the "
+        "vehicle has no access either ({rule}): a violation either way, despite the conflict.",
+        "category_reading_differs": "Read by its EU category {category} as a {reading}, the "
+        "vehicle would not be in violation ({rule}).",
+        "class_conflict": "Van or truck decides whether this is a violation, and the register "
+        "data contradicts itself: a person must decide.",
         "class_tractor": "Truck, tractor unit: permitted maximum mass {mass} kg.",
         "class_rigid": "Truck, rigid: permitted maximum mass {mass} kg.",
         "hybrid_not_ze": "Hybrid ({fuels}) is not zero-emission; its emission class decides.",
@@ -76,7 +93,9 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "ended on {until}.",
         "transition_date": "First admitted {det}, first registered in the Netherlands {nl}; "
         "the transitional rules use {used}.",
-        "new_vehicle": "First admitted {det}, on or after 1 January 2025: no transitional access.",
+        "new_vehicle": "First admitted {det}, on or after {cutoff}: no transitional access. "
+        "This cut-off rests on the published policy; the RVV text read so far gives no such "
+        "date.",
         "van_no_class": "Van without a registered emission class: no transitional access "
         "(check the register data).",
         "van_low_class": "Van, emission class {euro}: no transitional access.",
@@ -100,8 +119,12 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "end_state": "From {since} only zero-emission vehicles may enter.",
         "ontheffing_not_granted": "Ontheffing {type} ({scope}) was {status}.",
         "ontheffing_wrong_scope": "Ontheffing {type} for {scope} is not valid in {zone}.",
-        "local_ontheffing_not_nationwide": "Ontheffing {type} is a local ontheffing: valid only "
-        "in the municipality that granted it, never nationwide ({scope}).",
+        "nationwide_scope_malformed": "Ontheffing {type} names the nationwide scope {scope}, "
+        "but this type is only ever granted per municipality: the record is malformed.",
+        "nationwide_scope_too_early": "Ontheffing {type} names the nationwide scope {scope}, "
+        "but this type is nationwide only for permits from {since}: the record is malformed.",
+        "malformed_permit": "A malformed ontheffing record might allow this passage: a person "
+        "must decide, and the exemption register is corrected.",
         "ontheffing_no_period": "Ontheffing {type} ({scope}) has no validity period.",
         "ontheffing_not_started": "Ontheffing {type} ({scope}) is valid only from {start}.",
         "ontheffing_ended": "Ontheffing {type} ({scope}) was valid through {last_day}.",
@@ -119,7 +142,8 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "a person must decide.",
         "leaving_zone": "The vehicle was leaving the {zone} zone: only an entry is an offence.",
         "no_hit": "No-hit: the passage data is deleted at once; only counters remain.",
-        "before_cutoff": "First admitted {det}, before {cutoff}: transitional rules apply.",
+        "before_cutoff": "First admitted {det}, before {cutoff}: transitional rules apply. The "
+        "cut-off rests on the published policy; the RVV text read so far gives no such date.",
         "ontheffing_considered": "Ontheffing {type} considered.",
         "day_permit_tail": "Day permit for {day} still valid at {at} (until {until}).",
         "warning_period_over": "The warning period ended on {until}.",
@@ -185,14 +209,30 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "bestel- en vrachtauto's (Bedrijfsauto).",
         "trailer_plate": "De camera las een aanhangwagenkenteken; het trekkende voertuig telt.",
         "in_scope": "Geregistreerd als Bedrijfsauto: valt onder de zero-emissiezone.",
+        "camper_above_van_mass": "Kampeerwagen geregistreerd als Bedrijfsauto met een "
+        "toegestane maximum massa van {mass} kg, boven {limit} kg: of het een vrachtauto is, is "
+        "onzeker.",
+        "camper_in_doubt": "Of de zone voor deze kampeerwagen geldt, is onzeker: een mens beslist.",
         "zero_emission": "Emissieloos voertuig ({fuels}): altijd toegestaan.",
+        "zero_emission_data_missing": "In het register ontbreekt {field}; dat doet er niet toe: "
+        "een emissieloos voertuig is altijd toegestaan.",
+        "ze_class_conflict": "Emissieklasse Z geregistreerd naast een brandstof die verbrandt "
+        "({fuels}): het register spreekt zichzelf tegen; gemeld voor controle van de gegevens.",
+        "register_conflict_review": "Tegenstrijdige registergegevens: een mens beslist en de "
+        "registergegevens worden gecontroleerd.",
         "end_state_ze_only": "Vanaf {since} hebben alleen emissieloze voertuigen toegang.",
         "missing_register_data": "In het register ontbreekt {field}: een mens beslist.",
         "class_van": "Bestelauto: toegestane maximum massa {mass} kg ({limit} kg of minder).",
         "category_conflict": "De EU-categorie {category} in het register past niet bij de "
-        "toegestane maximum massa van {mass} kg: bestelauto of vrachtauto is onzeker.",
-        "class_conflict": "Bestelauto of vrachtauto is onzeker in de registergegevens: een mens "
-        "beslist.",
+        "toegestane maximum massa van {mass} kg: de massa beslist (RVV 86c), de categorie wordt "
+        "gecontroleerd voordat er een sanctie volgt.",
+        "category_reading_agrees": "Gelezen naar de EU-categorie {category} als {reading} "
+        "heeft het voertuig evenmin toegang ({rule}): hoe dan ook een overtreding, ondanks de "
+        "tegenstrijdigheid.",
+        "category_reading_differs": "Gelezen naar de EU-categorie {category} als {reading} "
+        "zou het voertuig geen overtreding begaan ({rule}).",
+        "class_conflict": "Of het een bestelauto of een vrachtauto is, beslist of dit een "
+        "overtreding is, en de registergegevens spreken elkaar tegen: een mens beslist.",
         "class_tractor": "Vrachtauto, opleggertrekker: toegestane maximum massa {mass} kg.",
         "class_rigid": "Vrachtauto, bakwagen: toegestane maximum massa {mass} kg.",
         "hybrid_not_ze": "Hybride ({fuels}) is niet emissieloos; de emissieklasse beslist.",
@@ -220,7 +260,9 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "eerste toelating {det}) liep tot en met {until}.",
         "transition_date": "Eerste toelating {det}, eerste tenaamstelling in Nederland {nl}; "
         "de overgangsregels gebruiken {used}.",
-        "new_vehicle": "Eerste toelating {det}, op of na 1 januari 2025: geen overgangsregeling.",
+        "new_vehicle": "Eerste toelating {det}, op of na {cutoff}: geen overgangsregeling. "
+        "Deze grens berust op het gepubliceerde beleid; de tot nu toe gelezen tekst van het "
+        "RVV noemt zo'n datum niet.",
         "van_no_class": "Bestelauto zonder geregistreerde emissieklasse: geen "
         "overgangsregeling (controleer de registergegevens).",
         "van_low_class": "Bestelauto, emissieklasse {euro}: geen overgangsregeling.",
@@ -249,8 +291,13 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "end_state": "Vanaf {since} hebben alleen emissieloze voertuigen toegang.",
         "ontheffing_not_granted": "Ontheffing {type} ({scope}) is {status}.",
         "ontheffing_wrong_scope": "Ontheffing {type} voor {scope} geldt niet in {zone}.",
-        "local_ontheffing_not_nationwide": "Ontheffing {type} is een lokale ontheffing: alleen "
-        "geldig in de gemeente die haar verleende, nooit landelijk ({scope}).",
+        "nationwide_scope_malformed": "Ontheffing {type} noemt het landelijke bereik {scope}, "
+        "maar dit type wordt alleen per gemeente verleend: het record is onjuist.",
+        "nationwide_scope_too_early": "Ontheffing {type} noemt het landelijke bereik {scope}, "
+        "maar dit type geldt pas landelijk voor ontheffingen vanaf {since}: het record is "
+        "onjuist.",
+        "malformed_permit": "Een onjuist ontheffingsrecord zou deze passage kunnen toestaan: "
+        "een mens beslist en het ontheffingenregister wordt verbeterd.",
         "ontheffing_no_period": "Ontheffing {type} ({scope}) heeft geen geldigheidsperiode.",
         "ontheffing_not_started": "Ontheffing {type} ({scope}) geldt pas vanaf {start}.",
         "ontheffing_ended": "Ontheffing {type} ({scope}) gold tot en met {last_day}.",
@@ -272,7 +319,9 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "leaving_zone": "Het voertuig verliet de zone {zone}: alleen inrijden is een overtreding.",
         "no_hit": "Geen hit: de passagegegevens worden direct verwijderd; alleen tellingen "
         "blijven.",
-        "before_cutoff": "Eerste toelating {det}, vóór {cutoff}: de overgangsregels gelden.",
+        "before_cutoff": "Eerste toelating {det}, vóór {cutoff}: de overgangsregels gelden. "
+        "Deze grens berust op het gepubliceerde beleid; de tot nu toe gelezen tekst van het "
+        "RVV noemt zo'n datum niet.",
         "ontheffing_considered": "Ontheffing {type} bekeken.",
         "day_permit_tail": "Dagontheffing voor {day} geldt nog op {at} (tot {until}).",
         "warning_period_over": "De waarschuwingsperiode eindigde op {until}.",
@@ -331,7 +380,14 @@ CATALOGUE: dict[str, dict[str, str]] = {
     },
 }
 
-_STATUS_WORDS = {"nl": {"refused": "geweigerd", "revoked": "ingetrokken"}, "en": {}}
+#: Argument values the law passes as codes, in words: a permit's status, a vehicle class.
+_WORDS: dict[str, dict[str, dict[str, str]]] = {
+    "status": {"nl": {"refused": "geweigerd", "revoked": "ingetrokken"}, "en": {}},
+    "reading": {
+        "nl": {"van": "bestelauto", "tractor": "opleggertrekker", "rigid": "bakwagen"},
+        "en": {"van": "van", "tractor": "tractor unit", "rigid": "rigid truck"},
+    },
+}
 
 
 def format_value(value: object, lang: str) -> str:
@@ -352,6 +408,7 @@ def render(key: str, args: Mapping[str, object], lang: str = "en") -> str:
     if template is None:
         raise KeyError(f"no message {key!r} in the {lang} catalogue")
     values = {k: format_value(v, lang) for k, v in args.items()}
-    if "status" in values:
-        values["status"] = _STATUS_WORDS[lang].get(values["status"], values["status"])
+    for name, words in _WORDS.items():
+        if name in values:
+            values[name] = words[lang].get(values[name], values[name])
     return template.format(**values)

@@ -3,7 +3,9 @@
 Defaults are the best current reading of the rules spec (§2). Disputed values are
 switchable here rather than hidden in code: `van_e6_last_day` (announced extension vs the
 RVV 2023 text), `transition_date_field` (DET vs first Dutch registration, R11) and
-`wheelchair_codes` (whether code 70 counts, R18).
+`wheelchair_codes` (whether code 70 counts, R18). Every parameter of the spec's §2 table
+has the table's name in lower case (`READ_CONFIDENCE_MIN` -> `read_confidence_min`), which is
+also its key in a law file's `[params]` (TOML).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import enum
 from datetime import date
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 
 class TransitionDateField(enum.StrEnum):
@@ -137,11 +139,14 @@ class LawParams(BaseModel):
     warning_period_min_months: int = Field(
         6, description="R32: minimum warning period after a zone starts."
     )
-    min_read_confidence: float = Field(
+    read_confidence_min: float = Field(
         0.90,
         ge=0.0,
         le=1.0,
-        description="R33: below this plate-read confidence no automatic decision is made.",
+        validation_alias=AliasChoices("read_confidence_min", "min_read_confidence"),
+        description="READ_CONFIDENCE_MIN (R33, A10): below this plate-read confidence no "
+        "automatic decision is made. 0.90 is a policy choice; no public value was found. "
+        "Law files written before A10 may still call it `min_read_confidence`.",
     )
     fines: tuple[FineAmounts, ...] = Field(
         (FineAmounts(valid_from=date(2025, 1, 1), van_eur=120, truck_eur=310, admin_costs_eur=9),),
@@ -160,6 +165,29 @@ class LawParams(BaseModel):
         ),
         description="R23/R29: ontheffing types the law ends on `vrijstelling_last_day`.",
     )
+
+    nationwide_ontheffing_rules: frozenset[str] = Field(
+        frozenset({"R14", "R23", "R25", "R26"}),
+        description="R21 (A8): the rules whose ontheffing may carry a nationwide scope (`NL`, "
+        "`NL(RVO)`): the national schemes R14 and R23, and R25/R26 (see "
+        "`nationwide_dated_from`). A nationwide scope on any other type (a day permit, a "
+        "local R31 ontheffing) is a malformed record: undetermined, never a fine.",
+    )
+    nationwide_dated_rules: frozenset[str] = Field(
+        frozenset({"R25", "R26"}),
+        description="R21 (A7): rules whose ontheffing is nationwide only when it starts on or "
+        "after `nationwide_dated_from`; an earlier permit stays municipal.",
+    )
+    nationwide_dated_from: date = Field(
+        date(2026, 1, 1),
+        description="R21 (A7): first day of the nationwide R25/R26 permits. A 2025 permit "
+        "stays municipal (its renewal from 2026 is a new record with scope NL).",
+    )
+
+    @property
+    def min_read_confidence(self) -> float:
+        """The read-confidence floor under its name before A10 (`read_confidence_min`)."""
+        return self.read_confidence_min
 
     def fine_for(self, on: date) -> FineAmounts | None:
         """The amounts in force on `on` (the latest entry that has started)."""

@@ -37,6 +37,7 @@ Plate = Annotated[str, msgspec.Meta(pattern=r"^[A-Z0-9]{1,12}$")]
 Confidence = Annotated[float, msgspec.Meta(ge=0.0, le=1.0)]
 Identifier = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[\w.:-]+$")]
 Country = Annotated[str, msgspec.Meta(pattern=r"^[A-Z]{2}$")]
+#: The direction of travel past a camera: the one definition (flows, case files, R1a).
 Direction = Literal["entering", "leaving", "unknown"]
 EvidenceKind = Literal["plate_crop", "overview"]
 TimeSync = Literal["synchronized", "unsynchronized", "unknown"]
@@ -195,7 +196,7 @@ class Evidence(_Record, frozen=True, kw_only=True):
     time_sync: TimeSync | None = None
     """The edge clock's synchronisation state when the frame was captured."""
     signature: Hmac | None = None
-    """HMAC-SHA256 (hex) under the site's key over the seal message (enforcement.evidence_seal)."""
+    """HMAC-SHA256 (hex) under the site's key (enforcement.evidence_signing)."""
 
 
 class FuelFacts(_Record, frozen=True, kw_only=True):

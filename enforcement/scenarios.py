@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
+from typing import get_args
 
 from enforcement.law import PassageFacts, PassageTimeError, decide
 from enforcement.model import (
@@ -30,6 +31,7 @@ from enforcement.model import (
     Vehicle,
     parse_emission_class,
 )
+from enforcement.records import Direction
 from enforcement.register.exemption_files import parse_scenario_exemption
 from enforcement.zones import ZoneCatalog, default_catalog
 
@@ -52,7 +54,7 @@ _QUALIFIER = re.compile(r"^\s*(?P<kind>[^()]*?)\s*(?:\((?P<qualifier>[^)]*)\))?\
 
 #: The keys of the `facts` column (spec §10).
 FACT_KEYS = ("read_confidence", "priority_incident", "direction")
-_DIRECTIONS = ("entering", "leaving", "unknown")
+_DIRECTIONS: tuple[str, ...] = get_args(Direction)  # the passage record's, one definition
 _YES_NO = {"yes": True, "no": False}
 _OUTCOMES = tuple(o.value for o in Outcome)
 

@@ -24,7 +24,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from enforcement.areas import AreaCatalog, AreaSpec
@@ -48,6 +48,9 @@ class ConfigError(ValueError):
     """A settings or law-file problem, reported as one readable line."""
 
 
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://", "redis+sentinel://", "redis+cluster://")
+
+
 class Settings(BaseSettings):
     # extra="ignore": one `.env` serves every role, so it holds ZES_STREAM_*, ZES_CASES_* and
     # other roles' keys that are not ours. The files people write by hand (the law TOML, the
@@ -57,10 +60,14 @@ class Settings(BaseSettings):
     )
 
     redis_url: str = Field(
-        "redis://127.0.0.1:6379/0", description="Redis holding the vehicle/exemption register."
+        "redis://127.0.0.1:6379/0",
+        description="Redis holding the vehicle/exemption register: redis://, rediss://, "
+        "unix://, redis+sentinel:// or redis+cluster://.",
     )
     register_prefix: str = Field(
-        "zes", description="Key prefix of the register in Redis (tests use their own)."
+        "zes",
+        description="Key prefix of the register in Redis (tests use their own); not empty, "
+        "no braces (they mark a Redis Cluster hash slot).",
     )
     hash_secret: SecretStr = Field(
         SecretStr(DEV_HASH_SECRET),
@@ -84,6 +91,21 @@ class Settings(BaseSettings):
     work_dir: Path = Field(
         Path("var"), description="Where generated files (synthetic register, spools) go."
     )
+
+    # Checked here too, so a typo is one line at start-up, not a traceback from the register.
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, value: str) -> str:
+        if not value.startswith(REDIS_SCHEMES):
+            raise ValueError(f"must start with {', '.join(REDIS_SCHEMES)}")
+        return value
+
+    @field_validator("register_prefix")
+    @classmethod
+    def _plain_prefix(cls, value: str) -> str:
+        if not value or "{" in value or "}" in value:
+            raise ValueError("must not be empty or contain braces")
+        return value
 
     @property
     def hash_key(self) -> KeySetting:
@@ -122,10 +144,14 @@ class _LawFile(BaseModel):
 
 
 def first_error(exc: ValidationError, prefix: str = "") -> str:
-    """A validation error as one readable line: the first field's path and message."""
+    """A validation error as one readable line: the first field's path and message (never
+    pydantic's URL). With an environment `prefix` the field is named as its variable
+    (`ZES_CASES_PORT`)."""
     first = exc.errors()[0]
     where = ".".join(str(p) for p in first["loc"])
-    return f"{prefix}{where}: {first['msg']}"
+    if prefix:
+        where = f"{prefix}{where}".upper()
+    return f"{where}: {first['msg'].removeprefix('Value error, ')}"
 
 
 def require_keys(role: str, keys: Iterable[KeySetting], *, dev: bool) -> list[str]:
@@ -148,7 +174,7 @@ def load_settings(**overrides: Any) -> Settings:
     try:
         return Settings(**overrides)
     except ValidationError as exc:
-        raise ConfigError(f"setting {first_error(exc)}") from None
+        raise ConfigError(f"setting {first_error(exc, 'ZES_')}") from None
 
 
 def _law_file(settings: Settings) -> tuple[_LawFile, LawParams]:

@@ -60,7 +60,7 @@ DEFAULT_ZONES: tuple[Zone, ...] = (
     _zone("Dordrecht", date(2026, 7, 1)),
     # Disputed: 2026-06-01 (rompslomp) or July 2026 (markt-visie) -> the later.
     _zone("Arnhem", date(2026, 7, 1)),
-    # Disputed: 2026-01-01 phased (Zaanstad) or 2030-01-01 (rompslomp, Jul 2025) -> the later.
+    # The council postponed the 2026 start to 2030 (confirmed in the spec's amendments, §11).
     _zone("Zaanstad", date(2030, 1, 1)),
     _zone("Alphen aan den Rijn", date(2027, 1, 1)),
     _zone("Venlo", date(2027, 1, 1)),
@@ -69,7 +69,8 @@ DEFAULT_ZONES: tuple[Zone, ...] = (
     _zone("Breda", date(2029, 1, 1)),
     _zone("Apeldoorn", date(2030, 1, 1)),
     _zone("Ede", date(2030, 1, 1)),
-    # Hilversum decided on 2025-04-02 not to introduce a zone; Hoorn is absent from 2025 lists.
+    # Hilversum decided on 2025-04-02 not to introduce a zone; Hoorn has no formal decision
+    # (not before 2027), so no start date until it has one (spec §4, §11).
     _zone("Hilversum", None),
     _zone("Hoorn", None),
 )

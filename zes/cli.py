@@ -14,6 +14,7 @@ import sys
 
 import click
 import typer
+from pydantic import ValidationError
 from typer import _click as typer_click
 
 from enforcement.cli import decide_command, demo_command, register_app, rules_app
@@ -22,7 +23,7 @@ from enforcement.model import LocalTimeError
 from enforcement.records import RecordError
 from enforcement.register.protocol import RegisterUnavailable
 from enforcement.scenarios import ScenarioError
-from enforcement.settings import ConfigError
+from enforcement.settings import ConfigError, first_error
 
 app = typer.Typer(
     name="zes",
@@ -68,9 +69,9 @@ app.add_typer(dashboards_app, name="dashboards")
 
 
 def _up_command() -> None:
-    from zes.up.command import up_command
+    from zes.up.command import up_app
 
-    app.command("up")(up_command)
+    app.add_typer(up_app, name="up")
 
 
 def _mount_roles() -> None:
@@ -117,6 +118,28 @@ CLICK_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
+def _env_prefix(settings_class: str) -> str | None:
+    """The environment prefix of the pydantic-settings class named `settings_class`."""
+    from pydantic_settings import BaseSettings
+
+    classes: list[type[BaseSettings]] = [BaseSettings]
+    while classes:
+        cls = classes.pop()
+        if cls.__name__ == settings_class and cls is not BaseSettings:
+            return str(cls.model_config.get("env_prefix") or "")
+        classes.extend(cls.__subclasses__())
+    return None
+
+
+def _validation_line(exc: ValidationError) -> str:
+    """A settings (or options) validation error that no role wrapped: the setting as its
+    environment variable and pydantic's message, on one line, without pydantic's URL."""
+    prefix = _env_prefix(exc.title)
+    if prefix is None:
+        return f"{exc.title}: {first_error(exc)}"
+    return f"setting {first_error(exc, prefix)}"
+
+
 def _one_line(text: str) -> str:
     return " ".join(str(text).split())
 
@@ -137,6 +160,11 @@ def main(argv: list[str] | None = None) -> int:
         if os.environ.get("ZES_DEBUG"):
             raise
         print(f"zes: error: {_one_line(str(exc))}", file=sys.stderr)
+        return 2
+    except ValidationError as exc:
+        if os.environ.get("ZES_DEBUG"):
+            raise
+        print(f"zes: error: {_validation_line(exc)}", file=sys.stderr)
         return 2
     except OverflowError as exc:
         # A date or number at the end of its range that no check above caught.

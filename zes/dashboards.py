@@ -30,12 +30,19 @@ from grafana_foundation_sdk.models.common import StackingMode
 from grafana_foundation_sdk.models.dashboard import (
     DashboardCursorSync,
     DataSourceRef,
+    VariableOption,
     VariableRefresh,
     VariableSort,
 )
 
 DATASOURCE_UID = "zes-prometheus"
-DATASOURCE = DataSourceRef(type_val="prometheus", uid=DATASOURCE_UID)
+"""The uid of the datasource *we* provision (compose, k8s); the dashboards never name it."""
+DATASOURCE_VARIABLE = "datasource"
+DATASOURCE_INPUT = "DS_PROMETHEUS"
+DATASOURCE = DataSourceRef(type_val="prometheus", uid=f"${{{DATASOURCE_VARIABLE}}}")
+"""Every panel, query and variable asks the dashboard's datasource variable, so the JSON
+imports into any Grafana: file provisioning picks the default Prometheus datasource for the
+variable, Grafana's import dialog asks for one (`__inputs`), and a viewer can switch."""
 RATE = "$__rate_interval"
 """Grafana's own range for rate(): at least four scrape intervals, so no gaps at any zoom."""
 
@@ -490,6 +497,21 @@ ENFORCEMENT = DashboardSpec(
                 ),
             ),
         ),
+        PanelSpec(
+            "Evidence stored",
+            "Images in the case database: held (no case shows them; the hourly purge removes "
+            "them after the hold, so this falls every hour) and those of cases.",
+            "bytes",
+            (
+                _q(
+                    "max by (state) (zes_evidence_stored_bytes)",
+                    "{{state}}",
+                    "intake",
+                ),
+            ),
+            width=24,
+            stacked=True,
+        ),
     ),
 )
 
@@ -636,6 +658,30 @@ def _variable(variable: Variable) -> dashboard.QueryVariable:
     )
 
 
+def _datasource_variable() -> dashboard.DatasourceVariable:
+    return (
+        dashboard.DatasourceVariable(DATASOURCE_VARIABLE)
+        .label("Prometheus")
+        .type("prometheus")
+        # Grafana's import dialog replaces the input with the datasource chosen; a file
+        # provisioner leaves it, finds no such datasource and takes the default Prometheus.
+        .current(VariableOption(text=f"${{{DATASOURCE_INPUT}}}", value=f"${{{DATASOURCE_INPUT}}}"))
+    )
+
+
+IMPORT_INPUTS = [
+    {
+        "name": DATASOURCE_INPUT,
+        "label": "Prometheus",
+        "description": "The Prometheus that scrapes the zes processes.",
+        "type": "datasource",
+        "pluginId": "prometheus",
+        "pluginName": "Prometheus",
+    }
+]
+"""What Grafana's "Import dashboard" asks for (`__inputs`): the Prometheus datasource."""
+
+
 def build(spec: DashboardSpec) -> dict[str, object]:
     """The dashboard as Grafana JSON (a dict), panel ids 1..N in order."""
     board = (
@@ -648,6 +694,7 @@ def build(spec: DashboardSpec) -> dict[str, object]:
         .refresh("30s")
         .tooltip(DashboardCursorSync.CROSSHAIR)
         .editable()
+        .with_variable(_datasource_variable())
     )
     for variable in spec.variables:
         board = board.with_variable(_variable(variable))
@@ -655,6 +702,7 @@ def build(spec: DashboardSpec) -> dict[str, object]:
         board = board.with_panel(_panel(panel, panel_id))
     encoded = json.loads(json.dumps(board.build(), cls=JSONEncoder))
     assert isinstance(encoded, dict)
+    encoded["__inputs"] = IMPORT_INPUTS
     return encoded
 
 

@@ -28,10 +28,11 @@ from enforcement.casework.accounts import (
 )
 from enforcement.casework.db import make_engine, migrate, session_factory
 from enforcement.casework.evidence import EvidenceVault
+from enforcement.casework.evidence_metrics import EvidenceStoreCollector
 from enforcement.casework.export import export
 from enforcement.casework.intake import CaseIntake, IntakeCounts
 from enforcement.casework.metrics import IntakeMetrics
-from enforcement.casework.models import UserMunicipality
+from enforcement.casework.models import Role, UserMunicipality
 from enforcement.casework.purge import purge
 from enforcement.casework.recheck import rechecker_from
 from enforcement.casework.settings import (
@@ -45,20 +46,57 @@ enforce_app = typer.Typer(
     help="Cases: intake, the review app, users, export to the fine authority, purge, audit.",
     no_args_is_help=True,
 )
-user_app = typer.Typer(help="Reviewer accounts.", no_args_is_help=True)
+ROLES_TEXT = ", ".join(role.value for role in Role)
+user_app = typer.Typer(
+    help=f"Accounts of the back office, of every role: {ROLES_TEXT}.", no_args_is_help=True
+)
 audit_app = typer.Typer(help="The HMAC-chained audit log.", no_args_is_help=True)
 enforce_app.add_typer(user_app, name="user")
 enforce_app.add_typer(audit_app, name="audit")
 
 
-def _settings() -> tuple[Settings, CaseSettings, str]:
+def _settings(*, create: bool = False) -> tuple[Settings, CaseSettings, str]:
+    """The settings and the case database, upgraded to the newest schema. A database that
+    does not exist is refused unless `create` (`zes enforce migrate`): a mistyped or missing
+    ZES_CASES_DATABASE_URL must not quietly give a new, empty one. Says which it opened."""
     settings, cases = load_settings(), load_case_settings()
     url = cases.url(settings.work_dir)
     try:
+        if not create and not _exists(url):
+            raise ConfigError(
+                f"no case database at {_safe(url)}: set ZES_CASES_DATABASE_URL to yours (or "
+                'ZES_WORK_DIR; with `zes up` running: eval "$(zes up env)"), or create this '
+                "one with `zes enforce migrate`"
+            )
         migrate(url)
+    except ConfigError:
+        raise
     except Exception as exc:  # an unreachable or unwritable database is a user problem
         raise ConfigError(f"case database {_safe(url)}: {exc}") from None
+    if not create:
+        print(f"case database {_safe(url)}", file=sys.stderr)
     return settings, cases, url
+
+
+def _exists(url: str) -> bool:
+    """Whether the case database exists: a SQLite file, or a server database that has been
+    migrated once (Alembic's version table)."""
+    from sqlalchemy import inspect
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return (
+            not parsed.database
+            or parsed.database == ":memory:"
+            or (Path(parsed.database).is_file())
+        )
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            return inspect(connection).has_table("alembic_version")
+    finally:
+        engine.dispose()
 
 
 DevOption = Annotated[
@@ -109,8 +147,9 @@ def _safe(url: str) -> str:
 
 @enforce_app.command("migrate")
 def migrate_command() -> None:
-    """Create or upgrade the case database to the newest schema."""
-    _, _, url = _settings()
+    """Create or upgrade the case database to the newest schema (the only command that
+    creates one)."""
+    _, _, url = _settings(create=True)
     print(f"case database {_safe(url)} is at the newest schema")
 
 
@@ -135,6 +174,7 @@ def intake_command(
         seal_keys=cases.evidence_seal_keys(),
     )
     metrics = IntakeMetrics()
+    metrics.registry.register(EvidenceStoreCollector(session_factory(engine)))
     if cases.intake_metrics_port:
         start_http_server(cases.intake_metrics_port, cases.metrics_host, registry=metrics.registry)
     consumer = IntakeConsumer(intake, cases, metrics)
@@ -160,7 +200,12 @@ def intake_command(
 @user_app.command("add")
 def user_add(
     name: Annotated[str, typer.Argument(help="User name.")],
-    role: Annotated[str, typer.Option(help="reviewer, supervisor or admin.")] = "reviewer",
+    role: Annotated[
+        str,
+        typer.Option(
+            help=f"One of {ROLES_TEXT}: policy staff see the flow statistics (Stromen) only."
+        ),
+    ] = "reviewer",
     municipality: Annotated[
         list[str] | None,
         typer.Option(
@@ -178,8 +223,9 @@ def user_add(
     actor: ActorOption = None,
 ) -> None:
     """Add an account (argon2id hash; at least 12 characters) of one or more
-    municipalities, or of all of them. Supervisors and admins enrol a TOTP second factor at
-    their first login; reviewers may choose to on their account page."""
+    municipalities, or of all of them, in a role: reviewer (works cases), supervisor,
+    admin, or policy (Stromen only, never a case). Supervisors and admins enrol a TOTP
+    second factor at their first login; reviewers may choose to on their account page."""
     who = _actor(actor)
     places = list(municipality or [])
     if not places and not all_municipalities:

@@ -27,7 +27,7 @@ from enforcement.casework.db import insert_new
 from enforcement.casework.evidence import EvidenceVault
 from enforcement.casework.models import Case, CaseStatus, EvidenceItem, Sighting
 from enforcement.casework.seals import flag_cases
-from enforcement.evidence_seal import check_evidence
+from enforcement.evidence_signing import verify_evidence
 from enforcement.records import Evidence, Violation
 
 log = logging.getLogger("zes.intake")
@@ -252,7 +252,7 @@ class CaseIntake:
                     "captured_at": item.captured_at,
                     "received_at": now,
                     "pending": str(item.passage_id) not in known,
-                    "seal": check_evidence(item, self.seal_keys),
+                    "seal": verify_evidence(item, self.seal_keys),
                 }
             )
         new = len(insert_new(session, EvidenceItem, rows, "passage_id", "kind"))

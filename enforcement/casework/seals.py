@@ -1,6 +1,6 @@
 """Intake's side of the evidence seal: flag the cases whose images failed it.
 
-The check itself is pure (enforcement.evidence_seal); this stores its consequence. A case is
+The check itself is pure (enforcement.evidence_signing); this stores its consequence. A case is
 flagged, never dropped: a reviewer sees that an image cannot be vouched for.
 """
 
@@ -12,7 +12,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from enforcement.casework.models import Case, EvidenceItem, Sighting
-from enforcement.evidence_seal import FLAGGED
+from enforcement.evidence_signing import FLAGGED
 
 _WORST_LAST = ("no_key", "unsigned", "invalid")
 """Applied in this order, so a case with an `invalid` image says `invalid`."""

@@ -15,6 +15,7 @@ from enforcement.keys import (
     DEV_SESSION_SECRET,
     KeyFormatError,
     KeySetting,
+    decode_key,
     key_bytes,
 )
 from enforcement.settings import ConfigError, Settings, first_error
@@ -185,11 +186,11 @@ class CaseSettings(BaseSettings):
 
     def evidence_seal_keys(self) -> dict[str, bytes]:
         """The sites' evidence signing keys as bytes; a malformed one is a ConfigError."""
-        from enforcement.evidence_seal import SealKeyError, parse_key
-
         try:
-            return {site: parse_key(k.get_secret_value()) for site, k in self.evidence_keys.items()}
-        except SealKeyError as exc:
+            return {
+                site: decode_key(k.get_secret_value()) for site, k in self.evidence_keys.items()
+            }
+        except KeyFormatError as exc:
             raise ConfigError(f"setting ZES_CASES_EVIDENCE_KEYS: {exc}") from None
 
     def evidence_cipher_key(self) -> bytes:

@@ -13,9 +13,10 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from enforcement.records import Direction
+
 Label = Annotated[str, msgspec.Meta(min_length=1, max_length=32, pattern=r"^[\w.:-]+$")]
 Scope = Literal["zone", "area"]
-FlowDirection = Literal["entering", "leaving", "unknown"]
 Origin = Literal["nl", "foreign"]
 WindowState = Literal["none", "in", "privilege", "exempt", "out", "out_of_scope", "undetermined"]
 
@@ -30,7 +31,7 @@ class FlowCell(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fiel
     scope_id: Label
     hour: datetime
     """Start of the hour, UTC (aware). Local hour-of-day and weekday derive from it (R39)."""
-    direction: FlowDirection
+    direction: Direction
     origin: Origin
     outcome: Label
     vehicle_class: Label

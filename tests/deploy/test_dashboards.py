@@ -1,6 +1,6 @@
 """The Grafana dashboards as code: the checked-in JSON is what the generator makes, ids and uids
-are unique, every panel and query names the provisioned datasource, and every metric a query
-uses is one a zes process exports."""
+are unique, every panel and query asks the datasource variable (no fixed uid, so they import
+into any Grafana), and every metric a query uses is one a zes process exports."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import json
 import re
 import subprocess
 import sys
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from prometheus_client.metrics import MetricWrapperBase
 
 from edge.metrics import EdgeMetrics
 from enforcement.casework.db import make_engine, migrate, session_factory
+from enforcement.casework.evidence_metrics import EvidenceStoreCollector
 from enforcement.casework.metrics import IntakeMetrics
 from enforcement.web.metrics import ReviewMetrics
 from stream.metrics import StreamMetrics
@@ -78,18 +80,43 @@ def provisioned_uid() -> str:
     return uid
 
 
-def test_every_panel_and_query_names_the_provisioned_datasource() -> None:
-    uid = provisioned_uid()
-    assert uid == dashboards.DATASOURCE_UID
+def datasource_refs(node: object, where: str = "") -> Iterator[tuple[str, object]]:
+    """Every `datasource` value anywhere in a dashboard's JSON, with where it is."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "datasource":
+                yield where, value
+            yield from datasource_refs(value, f"{where}/{key}")
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from datasource_refs(value, f"{where}/{i}")
+
+
+def test_dashboards_import_into_any_grafana() -> None:
+    """No fixed datasource uid: every panel, query and variable asks the datasource variable,
+    which Grafana's import dialog fills from `__inputs` and provisioning from the default."""
+    provisioned = provisioned_uid()
     for spec in dashboards.DASHBOARDS:
         board = load(spec.file)
-        for panel in board["panels"]:
-            assert panel["datasource"] == {"type": "prometheus", "uid": uid}, panel["title"]
-            for target in panel["targets"]:
-                assert target["datasource"]["uid"] == uid
+        assert provisioned not in json.dumps(board), spec.file
+        (source,) = [v for v in board["templating"]["list"] if v["type"] == "datasource"]
+        assert source["query"] == "prometheus" and source["name"] == "datasource"
+        (wanted,) = board["__inputs"]
+        assert wanted["type"] == "datasource" and wanted["pluginId"] == "prometheus"
+        assert source["current"]["value"] == f"${{{wanted['name']}}}"
+        refs = list(datasource_refs(board))
+        for where, ref in refs:
+            assert ref == {"type": "prometheus", "uid": "${datasource}"}, (spec.file, where)
+        panels = board["panels"]
+        assert {f"/panels/{i}" for i in range(len(panels))} <= {w for w, _ in refs}
+        for i, panel in enumerate(panels):
+            assert panel["targets"], panel["title"]
+            for j, target in enumerate(panel["targets"]):
+                assert f"/panels/{i}/targets/{j}" in {w for w, _ in refs}
                 assert target["expr"].strip()
         for variable in board["templating"]["list"]:
-            assert variable["datasource"]["uid"] == uid
+            if variable["type"] == "query":
+                assert variable["datasource"]["uid"] == "${datasource}"
 
 
 def test_dashboard_provider_points_at_the_mounted_folder() -> None:
@@ -110,7 +137,7 @@ def test_variables_are_used_and_declared() -> None:
             for name in re.findall(r"\$(\w+)", target["expr"])
             if not name.startswith("__")
         }
-        assert used == declared, spec.uid
+        assert used | {"datasource"} == declared, spec.uid
 
 
 def exposed_names(registry: CollectorRegistry) -> set[str]:
@@ -132,7 +159,10 @@ def enforcement_registries(tmp_path: Path) -> list[CollectorRegistry]:
     url = f"sqlite:///{tmp_path / 'cases.db'}"
     migrate(url)
     review = ReviewMetrics(session_factory(make_engine(url)), lambda: datetime.now(UTC))
-    return [IntakeMetrics().registry, review.registry]
+    intake = IntakeMetrics()
+    # Registered beside the intake's own metrics by `zes enforce intake`.
+    intake.registry.register(EvidenceStoreCollector(session_factory(make_engine(url))))
+    return [intake.registry, review.registry]
 
 
 def test_every_queried_metric_is_exported(tmp_path: Path) -> None:

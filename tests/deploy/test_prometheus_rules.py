@@ -36,6 +36,11 @@ def test_zes_up_scrape_config_is_valid(promtool: str, tmp_path: Path) -> None:
     path.write_text(prometheus_config({"stream": 9102, "edge": 9108}), encoding="utf-8")
     done = promtool_run(promtool, "check", "config", str(path))
     assert done.returncode == 0, done.stdout + done.stderr
+    # The demo's Prometheus evaluates the alert rules of deploy/, all of them.
+    assert yaml.safe_load(path.read_text())["rule_files"] == [str(PROMETHEUS / "alerts.yml")]
+    rules = yaml.safe_load((PROMETHEUS / "alerts.yml").read_text(encoding="utf-8"))
+    count = sum(len(group["rules"]) for group in rules["groups"])
+    assert f"SUCCESS: {count} rules found" in done.stdout, done.stdout
 
 
 def _jobs(name: str) -> dict[str, Any]:
@@ -158,6 +163,26 @@ EDGE_CASES: list[dict[str, Any]] = [
 ]  # fmt: skip
 
 
+HELD = {"job": "zes-intake", "instance": "i:9103", "state": "held"}
+_HOUR_OF_PURGES = "1000+100x59 "
+"""An hour of held evidence at 1m steps: rising with traffic, then a purge drops it."""
+
+EVIDENCE_CASES = [
+    # Ten hours of growth, no purge: fires.
+    _case([_series("zes_evidence_stored_bytes", HELD, "0+1000x600")],
+          "ZesEvidenceStoreGrowing", "9h", _fires(HELD, "warning")),
+    # Hourly purges: never.
+    _case([_series("zes_evidence_stored_bytes", HELD, _HOUR_OF_PURGES * 10)],
+          "ZesEvidenceStoreGrowing", "9h", []),
+    # A new store, growing for five hours before its first hold has passed: not yet.
+    _case([_series("zes_evidence_stored_bytes", HELD, "_x300 0+1000x300")],
+          "ZesEvidenceStoreGrowing", "9h", []),
+    # Images of cases are kept with their case: their growth is no alert.
+    _case([_series("zes_evidence_stored_bytes", {**HELD, "state": "case"}, "0+1000x600")],
+          "ZesEvidenceStoreGrowing", "9h", []),
+]  # fmt: skip
+
+
 ALERT_CASES: list[dict[str, Any]] = [
     *EDGE_CASES,
     _case([_series("zes_edge_camera_up", {**EDGE, "camera": "cam-1"}, "0x10")],
@@ -209,6 +234,7 @@ ALERT_CASES: list[dict[str, Any]] = [
     _case([_series("zes_review_oldest_open_case_age_seconds",
                    {"job": "zes-review", "zone": "utrecht"}, "3600x60")],
           "ZesReviewQueueStale", "45m", []),
+    *EVIDENCE_CASES,
 ]  # fmt: skip
 
 

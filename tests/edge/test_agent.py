@@ -28,7 +28,7 @@ from edge.config import SiteConfig, SiteConfigError
 from edge.drive_by import DriveBy
 from edge.recognition import Box, Image, OnnxPlateDetector, OnnxPlateReader, Read, fold
 from edge.spool import Spool
-from enforcement.evidence_seal import check_evidence
+from enforcement.evidence_signing import verify_evidence
 from enforcement.records import Passage, decode_envelope, decode_evidence, decode_passage
 from tests.edge import helpers
 from tests.edge.helpers import Collector, consume, with_evidence
@@ -321,10 +321,10 @@ def test_evidence_names_site_and_camera_and_is_sealed_with_the_site_key(
         assert (sealed.site_id, sealed.camera_id) == ("test-site", "cam-1")
         assert sealed.captured_at == p.seen_at
         assert sealed.time_sync in {"synchronized", "unsynchronized", "unknown"}
-        assert check_evidence(sealed, {"test-site": key}) == "valid"
+        assert verify_evidence(sealed, {"test-site": key}) == "valid"
         moved = msgspec.structs.replace(sealed, camera_id="cam-2")
-        assert check_evidence(moved, {"test-site": key}) == "invalid"
-        assert check_evidence(sealed, {"test-site": secrets.token_bytes(32)}) == "invalid"
+        assert verify_evidence(moved, {"test-site": key}) == "invalid"
+        assert verify_evidence(sealed, {"test-site": secrets.token_bytes(32)}) == "invalid"
     finally:
         agent.stop()
 

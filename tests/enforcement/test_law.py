@@ -163,7 +163,10 @@ def test_r3_other_kinds_are_out_of_scope(kind: str) -> None:
     decision = run(at("2026-03-01"), dataclasses.replace(van(euro="1"), kind=kind))
     assert decision.outcome is Outcome.OUT_OF_SCOPE
     assert "R3" in decision.rule_ids
-    assert ("R33" in decision.rule_ids) is (kind == "Aanhangwagen")
+    # Spec §11 ("—" row): a trailer plate is R3 (the towing vehicle counts), not R33.
+    assert "R33" not in decision.rule_ids
+    trailer = any(hit.key == "trailer_plate" for hit in decision.rules)
+    assert trailer is (kind == "Aanhangwagen")
 
 
 @pytest.mark.parametrize(
@@ -200,7 +203,10 @@ def test_r5_zero_emission_always_allowed_even_after_2030(fuel: str) -> None:
 
 
 def test_r5_emission_class_z() -> None:
-    assert run(at("2026-03-01"), van(euro="Z")).outcome is Outcome.ALLOWED
+    """Class Z on a row whose fuel is not described (or is electric) is zero-emission; beside
+    a combustion fuel it is A4's register conflict (see test_law_amendments)."""
+    assert run(at("2026-03-01"), van(euro="Z", fuel="")).outcome is Outcome.ALLOWED
+    assert run(at("2026-03-01"), van(euro="Z", fuel="Elektriciteit")).outcome is Outcome.ALLOWED
 
 
 def test_r6_plug_in_hybrid_is_judged_by_class() -> None:

@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from enforcement.law import ONTHEFFING_RULES, PassageFacts, decide
+from enforcement.law import COMBUSTION_FUELS, ONTHEFFING_RULES, PassageFacts, decide
 from enforcement.model import Exemption, ExemptionStatus, Fuel, Outcome, SanctionKind, Vehicle
 from enforcement.zones import DEFAULT_ZONES
 
@@ -85,11 +85,14 @@ def test_decide_invariants(
     ids = decision.rule_ids
     assert ids, "every decision names at least one rule"
     if country == "DE":
-        assert decision.outcome is Outcome.OUT_OF_SCOPE and ids[0] == "R34"
+        # R1 comes before R34 (spec §11, "—" row): a foreign plate before the zone is R1's.
+        assert decision.outcome is Outcome.OUT_OF_SCOPE and ids[0] in ("R1", "R34")
     if vehicle is None and decision.outcome is not Outcome.OUT_OF_SCOPE:
         assert decision.outcome is Outcome.UNDETERMINED
     if decision.outcome is Outcome.ALLOWED:
-        assert vehicle is not None and vehicle.kind == "Bedrijfsauto"
+        assert vehicle is not None
+        # A5: a zero-emission vehicle is allowed whatever its register lacks, its kind too.
+        assert vehicle.kind == "Bedrijfsauto" or (vehicle.kind is None and "R5" in ids)
         assert confidence is None or confidence >= 0.9
         if decision.allowed_until is not None:
             assert decision.allowed_until >= decision.local_time.date()
@@ -102,6 +105,11 @@ def test_decide_invariants(
         assert decision.sanction.kind is SanctionKind.NONE
     if decision.outcome is Outcome.UNDETERMINED:
         assert "R33" in ids
+    if vehicle is not None and decision.outcome is Outcome.ALLOWED and "R5" in ids:
+        # A4: class Z beside a combustion fuel row never lets a vehicle through as ZE.
+        names = {f.name for f in vehicle.fuels}
+        classes = {f.emission_class for f in vehicle.fuels}
+        assert not ("Z" in classes and names & COMBUSTION_FUELS)
     for hit in decision.rules:
         for lang in ("nl", "en"):
             assert "{" not in hit.sentence_in(lang)

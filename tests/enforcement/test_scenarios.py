@@ -312,7 +312,34 @@ def test_day_permit_by_date_and_local_ontheffing_scope_in_a_case_file(tmp_path: 
          "exemption": "dagontheffing|Utrecht|2026-03-10|2026-03-10|n=1/12"},
         {"passage_datetime": "2026-03-11T06:00:00+01:00",
          "exemption": "dagontheffing|Utrecht|2026-03-10|2026-03-10|n=1/12"},
-        {"exemption": "dierenambulance|NL|2025-09-01|2026-08-31"},
+        {"exemption": "dierenambulance|NL|2025-09-01|2026-08-31", "expected": "undetermined"},
         {"exemption": "dierenambulance|Utrecht|2025-09-01|2026-08-31", "expected": "allowed"},
     )  # fmt: skip
     assert [r.line() for r in run_scenarios(path) if not r.passed] == []
+
+
+def test_one_direction_for_passages_flows_and_case_files() -> None:
+    """Issue 24: `Direction` was defined again in flows and in the scenario runner; the core
+    now has one definition (`enforcement.records.Direction`) that the others use."""
+    import re
+    from typing import get_args
+
+    from enforcement import scenarios
+    from enforcement.records import Direction
+
+    root = Path(scenarios.__file__).parent
+    pattern = re.compile(r"""["']entering["'],\s*["']leaving["'],\s*["']unknown["']""")
+    defined = sorted(
+        str(path.relative_to(root))
+        for path in root.rglob("*.py")
+        if pattern.search(path.read_text())
+    )
+    assert defined == ["records.py"]
+    for direction in get_args(Direction):
+        facts = scenarios.parse_facts(f"direction={direction}")
+        assert (facts.leaving, facts.direction_unknown) == (
+            direction == "leaving",
+            direction == "unknown",
+        )
+    with pytest.raises(scenarios.ScenarioError, match="entering, leaving, unknown"):
+        scenarios.parse_facts("direction=sideways")

@@ -14,12 +14,14 @@ import time
 from pathlib import Path
 
 import pytest
+import redis
 import yaml
 
 from enforcement.casework.settings import CaseSettings
 from zes.up.chain import UpConfig
 from zes.up.fixtures import EnforcePlan
 from zes.up.summary import prometheus_config, sum_by
+from zes.up.users import DEMO_ACCOUNTS
 
 
 def run_up(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -108,11 +110,13 @@ def alive(pid: int) -> bool:
 @pytest.mark.redis
 @pytest.mark.slow
 def test_sigterm_stops_every_child_within_5_s_and_says_whom_it_killed(
-    tmp_path: Path, redis_url: str, redis_prefix: str
+    tmp_path: Path, redis_url: str, redis_prefix: str, redis_client: redis.Redis
 ) -> None:
     """Every child gone within 5 s of the signal. The 5 s is the supervisor's contract, not a
     speed target: SIGKILL follows after STOP_GRACE_S, so a slow child cannot hold `docker
-    stop` or systemd past theirs."""
+    stop` or systemd past theirs. While it runs, a newcomer's first steps: a user of every
+    role, and `eval "$(zes up env)"` pointing the `zes` commands at it; after it, none of
+    its keys is left in Redis."""
     env = {**os.environ, "ZES_WORK_DIR": str(tmp_path), "ZES_REDIS_URL": redis_url,
            "ZES_REGISTER_PREFIX": redis_prefix}  # fmt: skip
     log = tmp_path / "up.log"
@@ -128,6 +132,7 @@ def test_sigterm_stops_every_child_within_5_s_and_says_whom_it_killed(
             time.sleep(0.2)
         assert up.poll() is None and ready.is_file(), log.read_text()[-4000:]
         time.sleep(3)  # traffic flowing: the stream, the intake and the edge have work in hand
+        a_newcomer_uses_the_demo(env, tmp_path, redis_prefix, log.read_text())
         children = running_below(up.pid)
         names = " ".join(children.values())
         # The broker, Redis's stand-in or not, the stream worker, the intake, the review app.
@@ -154,6 +159,57 @@ def test_sigterm_stops_every_child_within_5_s_and_says_whom_it_killed(
     )
     assert stopped is not None, text[-3000:]
     assert float(stopped.group(1)) < 5.0
+
+    # Nothing of the demo is left in Redis (the register, the case claims), and `zes up env`
+    # no longer offers it.
+    prefix = f"{redis_prefix}-up"
+    left_keys = [*redis_client.scan_iter(f"{prefix}:*"), *redis_client.scan_iter(f"{{{prefix}:*")]
+    assert left_keys == [] and "removed the demo's" in text, text[-3000:]
+    gone = subprocess.run([sys.executable, "-m", "zes", "up", "env"], env=env,
+                          capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+    assert gone.returncode == 2 and "no zes up runs" in gone.stderr, gone.stderr
+
+
+def a_newcomer_uses_the_demo(
+    env: dict[str, str], tmp_path: Path, redis_prefix: str, printed: str
+) -> None:
+    """Before: one reviewer printed; `zes decide` and `zes register stats` did not see the
+    demo register (its own prefix), and `zes enforce` opened a new empty database."""
+    for name, role in DEMO_ACCOUNTS:
+        assert re.search(rf"{name} +{role.value} +password \S{{16}}", printed), printed
+    for name in ("supervisor", "admin"):  # they log in with a code
+        assert re.search(rf"{name} +{name} +password \S+ +TOTP key [A-Z2-7]{{32}}", printed)
+    assert f'eval "$(ZES_WORK_DIR={tmp_path} zes up env)"' in printed, printed
+
+    settings = subprocess.run([sys.executable, "-m", "zes", "up", "env"], env=env,
+                              capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+    assert settings.returncode == 0, settings.stderr
+    assert f"export ZES_REGISTER_PREFIX={redis_prefix}-up\n" in settings.stdout
+    rdw = tmp_path / "up" / "rdw" / "Open_Data_RDW__Gekentekende_voertuigen.csv"
+    plate = rdw.read_text(encoding="utf-8").splitlines()[1].split(",")[0]
+    today = time.strftime("%Y-%m-%d")
+    # A new shell elsewhere: none of the test's settings, another work dir.
+    shell_env = {k: v for k, v in os.environ.items() if not k.startswith("ZES_")}
+    shell_env["ZES_WORK_DIR"] = str(tmp_path / "elsewhere")
+    script = f"""set -e
+{settings.stdout}
+zes() {{ "{sys.executable}" -m zes "$@"; }}
+zes register stats
+echo ---; zes decide {plate} --zone Utrecht
+echo ---; zes enforce audit verify
+echo ---; zes flows export --zone Utrecht --from {today} --to {today} --format json
+"""
+    done = subprocess.run(["bash", "-c", script], env=shell_env, capture_output=True,
+                          text=True, timeout=240, check=False)  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    stats, decided, verified, flows = done.stdout.split("---\n")
+    assert json.loads(stats)["vehicles"] == 1000
+    assert "not in register" not in decided.lower() and "niet in" not in decided.lower()
+    # The run's case database under the run's audit key: the accounts' entries verify.
+    assert verified.startswith("audit chain intact"), verified
+    assert f"case database sqlite:///{tmp_path / 'up' / 'cases.db'}" in done.stderr
+    assert isinstance(json.loads(flows), list | dict)
+    assert not (tmp_path / "elsewhere" / "cases.db").exists()
 
 
 def test_unknown_zone_is_one_line() -> None:

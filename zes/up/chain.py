@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import contextlib
 import os
-import secrets
+import shlex
 import signal
-import subprocess
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
@@ -25,20 +25,23 @@ import redis
 from pydantic import BaseModel, ConfigDict, Field
 from rich.console import Console
 
+from enforcement.casework.db import migrate
+from enforcement.casework.settings import load_case_settings
 from enforcement.settings import Settings, load_law
 from zes.embedded import EmbeddedBroker
 from zes.up.cameras import SimulatedCameras
+from zes.up.demo_env import remove_env, write_env
 from zes.up.fixtures import (
     DEV,
     EnforcePlan,
     edge_missing,
     edge_video,
     load_register,
-    pick_port,
     redis_answers,
     start_redis,
     write_edge_site,
 )
+from zes.up.ports import pick_port, taken_line
 from zes.up.summary import (
     ChainMetrics,
     cases_with_evidence,
@@ -54,6 +57,7 @@ from zes.up.supervisor import (
     end_processes,
     zes_argv,
 )
+from zes.up.users import DemoUser, create_demo_users
 
 console = Console(stderr=True, highlight=False, soft_wrap=True)
 
@@ -61,6 +65,13 @@ TOPICS = ("passages", "violations", "passages-dead-letter", "evidence", "flows")
 INFRASTRUCTURE_STOP_S = 0.5
 """Time the broker and Redis get after the children are gone (both exit in < 0.1 s here)."""
 DRAIN_S = 30.0
+DEMO_EVIDENCE_HOLD_HOURS = 5 / 60
+"""A demo violation reaches the intake within seconds of its images, so the images of
+compliant passages (~24 kB a passage: 8-30 MB a minute) need not wait the production 6 h."""
+DEMO_PURGE_EVERY_S = 120.0
+"""Retention runs every 2 minutes (production: hourly), so held images stay at most ~7
+minutes: ~200 MB at 30 MB a minute instead of growing for an hour."""
+REDIS_CLEANUP_S = 2.0
 
 
 class UpConfig(BaseModel):
@@ -102,6 +113,10 @@ class Up:
         self.metrics: dict[str, int] = {}
         """role → metrics port of what runs."""
         self.notes: list[str] = []
+        self.users: list[DemoUser] = []
+        self.client_env: dict[str, str] = {}
+        """The settings `zes up env` hands to this run's clients (zes enforce, decide, ...)."""
+        self.redis_ready = False
         self.stopping = threading.Event()
         self._started = False
         self._interrupted = False
@@ -151,12 +166,20 @@ class Up:
         for attempt in range(1, attempts + 1):
             child = make(pick_port(role))
             try:
-                return self.supervisor.add(child)
+                started = self.supervisor.add(child)
             except PortTakenError as exc:
                 if attempt == attempts:
                     raise
                 console.print(f"[yellow]-[/] {exc}: again on a free port")
+                continue
+            self.say_if_taken(role, started.port)
+            return started
         raise AssertionError("unreachable")
+
+    def say_if_taken(self, role: str, port: int | None) -> None:
+        line = taken_line(role, port) if port else None
+        if line is not None:
+            console.print(f"[yellow]-[/] {line}")
 
     # the parts ---------------------------------------------------------------------------
     def start_broker(self) -> str:
@@ -166,9 +189,11 @@ class Up:
     def start_redis(self) -> str:
         url = self.settings.redis_url
         if redis_answers(url):
+            self.redis_ready = True
             return f"{url} (configured), register prefix {self.settings.register_prefix}"
         url, self.redis_server = start_redis(self.work, dict(os.environ))
         self.settings = self.settings.model_copy(update={"redis_url": url})
+        self.redis_ready = True
         return f"{url} (redis-server started here; the configured one did not answer)"
 
     def create_topics(self) -> str:
@@ -241,52 +266,62 @@ class Up:
     def start_enforcement(self) -> str:
         plan = EnforcePlan(self.database_url, self.bootstrap, 0, 0, 0)
         logs = self.work / "logs"
+        hold = {"ZES_CASES_EVIDENCE_HOLD_HOURS": f"{DEMO_EVIDENCE_HOLD_HOURS:.4f}"}
+
+        def enforce_env() -> dict[str, str]:
+            return self.env() | plan.settings_env() | hold
 
         def intake(port: int) -> Child:
             nonlocal plan
             plan = replace(plan, intake_metrics_port=port)
-            env = self.env() | plan.settings_env()
-            return Child("case intake", plan.intake(), env, logs / "intake.log", port)
+            return Child("case intake", plan.intake(), enforce_env(), logs / "intake.log", port)
 
         def review(port: int) -> Child:
             nonlocal plan
             plan = replace(plan, web_port=port, review_metrics_port=pick_port("review"))
-            env = self.env() | plan.settings_env()
-            return Child("review app", plan.serve(), env, logs / "review.log", port,
+            return Child("review app", plan.serve(), enforce_env(), logs / "review.log", port,
                          more_ports=(plan.review_metrics_port,))  # fmt: skip
 
+        # The case database is created here, before any role opens it: the roles refuse a
+        # database that does not exist (`zes enforce migrate` creates one).
+        migrate(self.database_url)
+        self.users = self.demo_users(plan)
         self.add_on_port("intake", intake)
         self.metrics["intake"] = plan.intake_metrics_port
-        password = self.demo_reviewer(plan, self.env() | plan.settings_env())
         self.add_on_port("web", review)
+        self.say_if_taken("review", plan.review_metrics_port)
         self.metrics["review"] = plan.review_metrics_port
 
         def flows_sink(port: int) -> Child:
-            env = self.env() | plan.settings_env() | {"ZES_FLOWS_METRICS_PORT": str(port)}
+            env = enforce_env() | {"ZES_FLOWS_METRICS_PORT": str(port)}
             return Child("flows sink", plan.flows_sink(), env, logs / "flows-sink.log", port)
 
         self.metrics["flows"] = self.add_on_port("flows", flows_sink).port or 0
         url = f"http://127.0.0.1:{plan.web_port}/"
-        self.notes.append(f"review app  {url}  user demo, password {password}")
-        # Retention runs here as it does in production (a CronJob, a systemd timer): hourly.
-        env = self.env() | plan.settings_env()
-        self.supervisor.every(3600, Child("retention purge", plan.purge(), env, logs / "purge.log"))
-        return f"intake, flows sink, and the review app on {url} (user demo)"
+        self.notes.append(f"review app  {url}")
+        # Retention runs here as it does in production (a CronJob, a systemd timer), more
+        # often and with a shorter hold (DEMO_PURGE_EVERY_S).
+        purge = Child("retention purge", plan.purge(), enforce_env(), logs / "purge.log")
+        self.supervisor.every(DEMO_PURGE_EVERY_S, purge)
+        self.client_env = enforce_env() | {"ZES_CASES_EXPORT_DIR": str(self.work / "exports")}
+        names = ", ".join(user.name for user in self.users)
+        return f"intake, flows sink, and the review app on {url} (users {names})"
 
-    def demo_reviewer(self, plan: EnforcePlan, env: dict[str, str]) -> str:
-        password = secrets.token_urlsafe(12)  # 16 characters; the app asks for at least 12
-        added = subprocess.run(
-            plan.user_add(), input=f"{password}\n".encode(), env=env, capture_output=True,
-            timeout=120, check=False,
-        )  # fmt: skip
-        if added.returncode != 0:
-            raise UpError(f"demo reviewer not created: {added.stderr.decode(errors='replace')}")
-        return password
+    def demo_users(self, plan: EnforcePlan) -> list[DemoUser]:
+        """One account of every role (users.DEMO_ACCOUNTS), under this run's keys."""
+        cases = load_case_settings(evidence_key=plan.evidence_key, audit_key=plan.audit_key)
+        _, zones = load_law(self.settings)
+        return create_demo_users(
+            self.database_url, cases.audit_hmac_key(), cases.evidence_cipher_key(), zones
+        )
 
     def write_prometheus(self) -> str:
         path = self.work / "prometheus.yml"
         path.write_text(prometheus_config(self.metrics), encoding="utf-8")
         return str(path)
+
+    def write_client_env(self) -> str:
+        return str(write_env(self.work, self.client_env, os.getpid()))
 
     # running -----------------------------------------------------------------------------
     def start(self) -> None:
@@ -311,6 +346,7 @@ class Up:
         if c.rate > 0:
             self.step("synthetic traffic", self.start_cameras)
         self.step("prometheus scrape config", self.write_prometheus)
+        self.step("settings for zes up env", self.write_client_env)
 
     def where(self) -> None:
         console.print(f"\n[bold]zes up[/] — everything on 127.0.0.1, files under {self.work}")
@@ -320,13 +356,27 @@ class Up:
             console.print(f"  {role:<11} http://127.0.0.1:{port}/metrics")
         for note in self.notes:
             console.print(f"  {note}")
+        if self.users:
+            console.print("  users (every municipality; fresh passwords each run):")
+            for user in self.users:
+                console.print(f"    {user.line()}")
         console.print(f"  logs        {self.work / 'logs'}")
         console.print(
             f"  prometheus  prometheus --config.file={self.work / 'prometheus.yml'} "
             "--web.listen-address=127.0.0.1:9090"
         )
+        console.print(
+            "  in another shell, to point zes enforce, decide, register and flows at this "
+            f'demo:\n    eval "$({self.env_command()})"'
+        )
         ending = f"for {self.config.duration_s:g} s" if self.config.duration_s else "until Ctrl-C"
         console.print(f"running {ending}\n")
+
+    def env_command(self) -> str:
+        """`zes up env`, with the work dir when it is not the one a new shell would use."""
+        if self.work == Path("var/up").resolve():  # the default ZES_WORK_DIR
+            return "zes up env"
+        return f"ZES_WORK_DIR={shlex.quote(str(self.work.parent))} zes up env"
 
     def supervise(self) -> None:
         deadline = time.monotonic() + self.config.duration_s if self.config.duration_s else None
@@ -355,6 +405,7 @@ class Up:
     def stop(self) -> None:
         """Everything within STOP_GRACE_S + INFRASTRUCTURE_STOP_S (< 5 s) of being called."""
         started = time.monotonic()
+        remove_env(self.work)
         self.stop_cameras(1.0)
         with console.status("stopping ..."):
             killed = self.supervisor.stop(started + STOP_GRACE_S)
@@ -365,6 +416,7 @@ class Up:
                 infrastructure.append((self.redis_server.name, self.redis_server.process))
             deadline = time.monotonic() + INFRASTRUCTURE_STOP_S
             killed += end_processes(infrastructure, deadline)
+            removed = self.remove_demo_keys()
         took = time.monotonic() - started
         if killed:
             console.print(
@@ -372,6 +424,33 @@ class Up:
             )
         else:
             console.print(f"stopped in {took:.1f} s; every process exited on SIGTERM")
+        if removed:
+            console.print(removed)
+
+    def remove_demo_keys(self) -> str:
+        """The run's keys in a configured Redis (register, exemptions, case claims, day
+        permits: all under its own prefix) go with it; a redis-server started here goes
+        whole. After the children stopped, so none writes one again."""
+        if not self.redis_ready or self.redis_server is not None:
+            return ""
+        prefix = self.settings.register_prefix
+        removed = 0
+        try:
+            client = redis.Redis.from_url(
+                self.settings.redis_url, socket_timeout=REDIS_CLEANUP_S,
+                socket_connect_timeout=REDIS_CLEANUP_S,
+            )  # fmt: skip
+            try:
+                # `P:...` and the hash-tagged `{P:veh}...` of the register's layout 2.
+                for pattern in (f"{prefix}:*", f"{{{prefix}:*"):
+                    keys = list(client.scan_iter(match=pattern, count=1000))
+                    for i in range(0, len(keys), 1000):
+                        removed += int(client.unlink(*keys[i : i + 1000]))
+            finally:
+                client.close()
+        except redis.RedisError as exc:
+            return f"demo keys {prefix}:* not removed from Redis: {exc}"
+        return f"removed the demo's {removed:,} keys ({prefix}:*) from {self.settings.redis_url}"
 
     # the summary of a bounded run ----------------------------------------------------------
     def wait_for(self, what: str, done: Callable[[], bool], deadline: float) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import urllib.request
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, get_args
 
 import yaml
@@ -45,10 +46,21 @@ def total(samples: Samples, name: str) -> float:
     return sum(samples.get(name, {}).values())
 
 
-def prometheus_config(targets: dict[str, int], interval: str = "5s") -> str:
-    """A scrape config for exactly the processes `zes up` started (jobs as in deploy/)."""
-    data = {
+ALERT_RULES = Path(__file__).resolve().parents[2] / "deploy" / "prometheus" / "alerts.yml"
+"""The alert rules of deploy/, which the demo's Prometheus loads too (a checkout has them)."""
+
+
+def prometheus_config(
+    targets: dict[str, int], interval: str = "5s", rules: Path | None = ALERT_RULES
+) -> str:
+    """A scrape config for exactly the processes `zes up` started (jobs as in deploy/), with
+    the alert rules of deploy/ when `rules` is there."""
+    data: dict[str, Any] = {
         "global": {"scrape_interval": interval, "evaluation_interval": interval},
+    }
+    if rules is not None and rules.is_file():
+        data["rule_files"] = [str(rules)]
+    data |= {
         "scrape_configs": [
             {"job_name": f"zes-{role}", "static_configs": [{"targets": [f"127.0.0.1:{port}"]}]}
             for role, port in targets.items()

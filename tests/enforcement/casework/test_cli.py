@@ -47,6 +47,7 @@ def test_users_export_audit_and_purge(
     RedisRegister(redis_client, redis_prefix, secret=secret.encode()).replace_vehicles(
         [_van("VNB12X")]
     )
+    assert zes("migrate", env=env).returncode == 0  # no other command creates the database
     added = zes(
         "user",
         "add",
@@ -136,6 +137,7 @@ def test_users_export_audit_and_purge(
 
 def test_a_wrong_audit_key_fails_verify_at_the_first_entry(tmp_path: Path) -> None:
     env = {"ZES_WORK_DIR": str(tmp_path), "ZES_CASES_AUDIT_KEY": AUDIT_KEY.hex()}
+    assert zes("migrate", env=env).returncode == 0
     assert zes("user", "add", "anna", "--municipality", "Utrecht", "--password-stdin", env=env,
                stdin="a long password 1\n").returncode == 0  # fmt: skip
     other = {**env, "ZES_CASES_AUDIT_KEY": KEY.hex()}

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from enforcement.casework.intake import CaseIntake
 from enforcement.casework.models import Case, EvidenceItem
-from enforcement.evidence_seal import seal_evidence
+from enforcement.evidence_signing import sign_evidence
 from enforcement.records import Evidence
 from tests.enforcement.casework.conftest import CaseDB, evidence_for, violation
 
@@ -27,7 +27,7 @@ def intake(db: CaseDB, keys: dict[str, bytes] | None = None) -> CaseIntake:
 def sealed(passage_id: uuid.UUID, kind: str = "overview", key: bytes = KEY) -> Evidence:
     item = msgspec.structs.replace(evidence_for(passage_id, kind), site_id="site-1",
                                    camera_id="cam-1", time_sync="synchronized")  # fmt: skip
-    return msgspec.structs.replace(item, signature=seal_evidence(key, item))
+    return msgspec.structs.replace(item, signature=sign_evidence(key, item))
 
 
 def state(db: CaseDB) -> tuple[dict[str, str | None], dict[tuple[str, str], str | None]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -139,3 +140,50 @@ def test_every_role_refuses_a_default_or_short_secret_without_dev(
     assert f"{role} refuses to start: {setting}" in err
     assert ("16 bytes" if kind == "short" else "development value") in err
     assert not (tmp_path / "cases.db").exists()  # refused before touching the database
+
+
+_RAW = secrets.token_bytes(32)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        _RAW.hex(),
+        _RAW.hex() + "\n",
+        base64.b64encode(_RAW).decode(),
+        base64.urlsafe_b64encode(_RAW).decode().rstrip("="),
+        f"{_RAW.hex()[:32]} {_RAW.hex()[32:]}",
+        "00" * 32,
+        "correcthorsebatterystaplecorrecthorsebatter",
+        secrets.token_hex(16),
+    ],
+    ids=["hex", "hex-newline", "base64", "urlsafe-unpadded", "inner-space", "zeros", "letters",
+         "short"],
+)  # fmt: skip
+def test_every_role_reads_a_key_by_the_same_rules(text: str, tmp_path: Path) -> None:
+    """Issue 24: the start-up check and the ciphers (`enforcement.keys`) and the evidence
+    signing keys of the intake and the edge (once `evidence_seal.parse_key`: whitespace
+    stripped anywhere, standard base64 only, no pattern check) disagreed on these."""
+    from edge.config import SiteConfig, SiteConfigError, load_evidence_key
+
+    def accepted(read: Callable[[], object], *errors: type[Exception]) -> bool:
+        try:
+            read()
+        except errors:
+            return False
+        return True
+
+    key_file = tmp_path / "evidence.key"
+    key_file.write_text(text, encoding="utf-8")
+    site = SiteConfig.model_construct(evidence_key_file=key_file)  # type: ignore[call-arg]
+    cases = CaseSettings(_env_file=None, evidence_keys={"site-1": text})
+    verdicts = {
+        "decode_key": accepted(lambda: decode_key(text), KeyFormatError),
+        "start-up check": key_problem(_setting(text)) is None,
+        "cipher key": accepted(lambda: key_bytes(_setting(text, exact=32)), KeyFormatError),
+        "intake signing keys": accepted(cases.evidence_seal_keys, ConfigError),
+        "edge signing key": accepted(lambda: load_evidence_key(site), SiteConfigError),
+    }
+    assert len(set(verdicts.values())) == 1, verdicts
+    if verdicts["decode_key"]:
+        assert cases.evidence_seal_keys() == {"site-1": decode_key(text)} == {"site-1": _RAW}

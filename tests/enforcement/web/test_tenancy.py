@@ -138,6 +138,9 @@ def test_user_add_with_municipalities_on_the_command_line(tmp_path: Path) -> Non
             env=env, cwd=REPO_ROOT,
         )  # fmt: skip
 
+    from enforcement.casework.db import migrate
+
+    migrate(env["ZES_CASES_DATABASE_URL"])  # `zes enforce user add` refuses a missing database
     added = zes("henk", "--role", "reviewer", "--municipality", "Haarlem",
                 "--municipality", "haarlemmermeer")  # fmt: skip
     assert added.returncode == 0, added.stderr
