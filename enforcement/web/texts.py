@@ -146,6 +146,16 @@ UI: dict[str, dict[str, str]] = {
         "audit_case": "Zaak",
         "audit_detail": "Details",
         "audit_older": "Oudere regels",
+        "audit_user": "Gebruiker",
+        "audit_all_actions": "alle",
+        "audit_from": "Van",
+        "audit_to": "Tot en met",
+        "audit_filter": "Filteren",
+        "audit_none": "Geen regels bij deze filters.",
+        "audit_chain_ok": "De keten klopt: {count} regels, van het begin tot de laatste.",
+        "audit_chain_bad": "De keten klopt NIET vanaf regel {seq}: {problem}",
+        "audit_anchor": "Anker (vergelijk met het bewaarde anker): {count} regels, laatste "
+        "hash {head}",
         "account_title": "Uw account",
         "account_totp_on": "Tweede stap (TOTP): ingesteld.",
         "account_totp_off": "Tweede stap (TOTP): niet ingesteld.",
@@ -458,6 +468,16 @@ UI: dict[str, dict[str, str]] = {
         "audit_case": "Case",
         "audit_detail": "Details",
         "audit_older": "Older entries",
+        "audit_user": "User",
+        "audit_all_actions": "any",
+        "audit_from": "From",
+        "audit_to": "To (inclusive)",
+        "audit_filter": "Filter",
+        "audit_none": "No entries for these filters.",
+        "audit_chain_ok": "The chain verifies: {count} entries, from the start to the newest.",
+        "audit_chain_bad": "The chain does NOT verify from entry {seq}: {problem}",
+        "audit_anchor": "Anchor (compare with the one kept aside): {count} entries, newest "
+        "hash {head}",
         "account_title": "Your account",
         "account_totp_on": "Second step (TOTP): set up.",
         "account_totp_off": "Second step (TOTP): not set up.",
@@ -653,3 +673,66 @@ def ui_text(key: str, lang: str = "nl", **args: object) -> str:
     if not args:
         return template
     return template.format(**{k: format_value(v, lang) for k, v in args.items()})
+
+
+#: The audit log's actions in words (the log itself keeps the code).
+AUDIT_ACTIONS: dict[str, dict[str, str]] = {
+    "nl": {
+        "claim": "zaak in behandeling genomen",
+        "confirm": "overtreding bevestigd",
+        "approve": "goedgekeurd (tweede beoordeling)",
+        "reject": "afgewezen",
+        "escalate": "geëscaleerd",
+        "correct": "kenteken gecorrigeerd",
+        "close": "zaak gesloten",
+        "note": "notitie",
+        "view_case": "zaak bekeken",
+        "view_evidence": "bewijs bekeken",
+        "view_queue": "wachtrij bekeken",
+        "view_audit": "auditlog bekeken",
+        "evidence_integrity_failed": "bewijs beschadigd of gewijzigd",
+        "login": "ingelogd",
+        "login_failed": "inloggen mislukt",
+        "login_code_failed": "onjuiste code (tweede stap)",
+        "logout": "uitgelogd",
+        "totp_enrolled": "tweede stap ingesteld",
+        "user_add": "gebruiker aangemaakt",
+        "user_disable": "gebruiker geblokkeerd",
+        "user_totp_reset": "tweede stap van gebruiker gewist",
+        "export_reserve": "export voorbereid",
+        "export": "geëxporteerd naar CJIB",
+        "purge": "gegevens verwijderd (bewaartermijn)",
+    },
+    "en": {
+        "claim": "case claimed",
+        "confirm": "violation confirmed",
+        "approve": "approved (second review)",
+        "reject": "rejected",
+        "escalate": "escalated",
+        "correct": "plate corrected",
+        "close": "case closed",
+        "note": "note",
+        "view_case": "case viewed",
+        "view_evidence": "evidence viewed",
+        "view_queue": "queue viewed",
+        "view_audit": "audit log viewed",
+        "evidence_integrity_failed": "evidence damaged or altered",
+        "login": "logged in",
+        "login_failed": "login failed",
+        "login_code_failed": "wrong code (second step)",
+        "logout": "logged out",
+        "totp_enrolled": "second step set up",
+        "user_add": "user created",
+        "user_disable": "user disabled",
+        "user_totp_reset": "user's second step reset",
+        "export_reserve": "export prepared",
+        "export": "exported to CJIB",
+        "purge": "data deleted (retention)",
+    },
+}
+
+
+def audit_action(action: str, lang: str = "nl") -> str:
+    """An audit action in words; one this table does not know yet is shown readable (its
+    code with spaces), never as a snake_case identifier."""
+    return AUDIT_ACTIONS[language(lang)].get(action, action.replace("_", " "))
