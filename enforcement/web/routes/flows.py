@@ -17,7 +17,7 @@ from fastapi import Depends, FastAPI, Query, Request
 from fastapi.routing import APIRouter
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import PlainTextResponse, Response
 
 from enforcement.casework.tenancy import CaseScope
 from enforcement.flows.opendata import COLUMNS, to_csv
@@ -39,6 +39,7 @@ from enforcement.web import charts
 from enforcement.web.core.state import WebContext
 from enforcement.web.core.templating import lang_of, render
 from enforcement.web.deps import Context, Db, PolicyReader, Scope
+from enforcement.web.problems import PROBLEM_RESPONSES, ProblemError
 from enforcement.web.texts import category, ui_text
 
 router = APIRouter()
@@ -401,7 +402,7 @@ def open_flows_api(
         scope = resolve(zone, ctx.rechecker.zones, load_areas(ctx.settings))
         rows = open_data(db, scope, start, end, granularity, k)
     except FlowQueryError as exc:
-        return JSONResponse({"error": str(exc)}, status_code=400)
+        raise ProblemError(400, "problem_flows", problem=str(exc)) from None
     if output == "csv":
         return Response(
             to_csv(rows),
@@ -419,8 +420,8 @@ def add_open_data(api: FastAPI) -> None:
         methods=["GET"],
         response_model=OpenFlows,
         responses={
+            **PROBLEM_RESPONSES,
             200: {"content": {"text/csv": {"schema": {"type": "string"}}}},
-            400: {"description": "Unknown zone or a bad period."},
         },
         summary="Logistics flows into a zone (open data, small cells suppressed)",
         description="Entering vehicles per zone or access-window area and period, by vehicle "
