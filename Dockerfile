@@ -12,6 +12,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
+# The objection dossier's PDF fonts (enforcement/casework/dossier.py; no network at run time).
+RUN apt-get update && apt-get install -y --no-install-recommends fonts-dejavu-core \
+    && rm -rf /var/lib/apt/lists/*
+
 # A dedicated, unprivileged user; its home holds the work dir (spools, caches).
 RUN useradd --system --uid 10001 --user-group --home-dir /var/lib/zes --create-home zes
 

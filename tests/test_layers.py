@@ -28,6 +28,8 @@ PURE_CORE = (
     "enforcement.plate_formats",
     "enforcement.keys",
     "enforcement.evidence_seal",
+    "enforcement.exemptions.policy",
+    "enforcement.exemptions.decision",
 )
 ADAPTERS = (
     "enforcement.register",

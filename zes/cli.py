@@ -87,6 +87,9 @@ def _mount_roles() -> None:
     from enforcement.flows.cli import flows_app
 
     app.add_typer(flows_app, name="flows")
+    from enforcement.exemptions.cli import exemptions_app
+
+    app.add_typer(exemptions_app, name="exemptions")
     if importlib.util.find_spec("edge.cli") is not None:
         edge_cli = importlib.import_module("edge.cli")
         app.add_typer(edge_cli.edge_app, name="edge")

@@ -23,13 +23,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from enforcement.casework.db import AUDIT_KEY_INFO
@@ -118,6 +118,44 @@ def append(
     session.execute(update(AuditHead).where(AuditHead.id == 1).values(hash=entry.hash))
     session.flush()
     return entry
+
+
+def append_many(
+    session: Session,
+    actor: str,
+    action: str,
+    entries: Sequence[tuple[int | None, dict[str, Any]]],
+    *,
+    at: datetime,
+) -> int:
+    """Append one entry per (case id, detail), in order, with one bump of the head and one
+    INSERT for all (an import of 500 outcomes: 79 rows/s with `append` per row). The chain is
+    the same as `append` one by one would make it. Returns how many."""
+    if not entries:
+        return 0
+    if action == FAILED_LOGIN:
+        raise ValueError("failed logins go through failed_login, one at a time")
+    key = audit_key(session)
+    head = session.execute(
+        update(AuditHead)
+        .where(AuditHead.id == 1)
+        .values(seq=AuditHead.seq + len(entries))
+        .returning(AuditHead.seq, AuditHead.hash)
+    ).one()
+    seq, prev = int(head.seq) - len(entries), str(head.hash)
+    rows = []
+    for case_id, detail in entries:
+        seq += 1
+        stored = json.loads(json.dumps(detail, default=str))  # what the JSON column returns
+        digest_ = entry_hash(key, prev, seq, at, actor, action, case_id, stored)
+        rows.append(
+            {"seq": seq, "at": at, "actor": actor, "action": action, "case_id": case_id,
+             "detail": stored, "prev_hash": prev, "hash": digest_}
+        )  # fmt: skip
+        prev = digest_
+    session.execute(insert(AuditEntry), rows)
+    session.execute(update(AuditHead).where(AuditHead.id == 1).values(hash=prev))
+    return len(rows)
 
 
 def failed_login(

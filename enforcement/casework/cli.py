@@ -51,8 +51,13 @@ user_app = typer.Typer(
     help=f"Accounts of the back office, of every role: {ROLES_TEXT}.", no_args_is_help=True
 )
 audit_app = typer.Typer(help="The HMAC-chained audit log.", no_args_is_help=True)
+outcome_app = typer.Typer(
+    help="What came back after the export: paid, objection, annulled, upheld, withdrawn.",
+    no_args_is_help=True,
+)
 enforce_app.add_typer(user_app, name="user")
 enforce_app.add_typer(audit_app, name="audit")
+enforce_app.add_typer(outcome_app, name="outcome")
 
 
 def _settings(*, create: bool = False) -> tuple[Settings, CaseSettings, str]:
@@ -203,7 +208,8 @@ def user_add(
     role: Annotated[
         str,
         typer.Option(
-            help=f"One of {ROLES_TEXT}: policy staff see the flow statistics (Stromen) only."
+            help=f"One of {ROLES_TEXT}: policy staff see the flow statistics (Stromen) only;"
+            " permits officers the exemption desk."
         ),
     ] = "reviewer",
     municipality: Annotated[
@@ -313,8 +319,10 @@ def export_command(
 @enforce_app.command("purge")
 def purge_command(actor: ActorOption = None) -> None:
     """Retention: held evidence of compliant passages after the hold; rejected and closed
-    cases with their sightings and evidence after RETENTION_DAYS (anonymous counts stay);
-    failed-login names after FAILED_LOGIN_DAYS. Run hourly (deploy/k8s, deploy/systemd)."""
+    cases with their sightings and evidence after RETENTION_DAYS, exported ones
+    RETENTION_EXPORTED_DAYS after their last outcome (never under objection; anonymous counts
+    stay); failed-login names after FAILED_LOGIN_DAYS; expired rate counters and logins.
+    Run hourly (deploy/k8s, deploy/systemd)."""
     who = _actor(actor)
     _, cases, url = _settings()
     with _transaction(url) as session:
@@ -322,11 +330,15 @@ def purge_command(actor: ActorOption = None) -> None:
             session, datetime.now(UTC), retention_days=cases.retention_days,
             hold_hours=cases.evidence_hold_hours,
             failed_login_days=cases.failed_login_days, actor=who,
+            exported_retention_days=cases.retention_exported_days,
+            session_hours=cases.session_hours, idle_minutes=cases.idle_minutes,
         )  # fmt: skip
     print(
         f"purged: {result.evidence_items} evidence items and {result.sightings} sightings "
-        f"of {result.cases} finished cases, {result.pending_items} held items, "
-        f"{result.blobs} images, {result.failed_logins} failed-login names"
+        f"of {result.cases} finished and {result.exported_cases} exported cases, "
+        f"{result.pending_items} held items, {result.blobs} images, "
+        f"{result.failed_logins} failed-login names, {result.rate_counters} rate counters, "
+        f"{result.web_sessions} ended logins"
     )
 
 
@@ -361,3 +373,108 @@ def audit_verify(
         return
     print(f"audit chain BROKEN at entry {report.first_bad_seq}: {report.problem}")
     raise typer.Exit(1)
+
+
+@outcome_app.command("import")
+def outcome_import(
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="CSV: case_reference or batch_file + batch_line, "
+            "status, reason_code, date (YYYY-MM-DD)."
+        ),
+    ],
+    actor: ActorOption = None,
+) -> None:
+    """Import outcomes from the fine authority (idempotent: a row recorded before adds
+    nothing). A file with any bad row is refused whole, every bad line named."""
+    from enforcement.casework.outcomes import OutcomeImportError, import_outcomes
+
+    who = _actor(actor)
+    _, cases, url = _settings()
+    engine = make_engine(url)
+    try:
+        sessions = session_factory(engine, audit_key=cases.audit_hmac_key())
+        result = import_outcomes(sessions, file, actor=who)
+    except OSError as exc:
+        raise ConfigError(f"outcome file {file}: {exc.strerror or exc}") from None
+    except OutcomeImportError as exc:
+        print(f"{file.name}: {len(exc.rows)} bad rows, nothing imported", file=sys.stderr)
+        for row in exc.rows:
+            print(f"  line {row.line}: {row.problem}", file=sys.stderr)
+        raise typer.Exit(1) from None
+    finally:
+        engine.dispose()
+    print(
+        f"{file.name}: {result.rows} rows, {result.recorded} outcomes recorded, "
+        f"{result.already} recorded before"
+    )
+
+
+@enforce_app.command("dossier")
+def dossier_command(
+    case: Annotated[
+        str | None, typer.Argument(help="The case: its number or its case key.")
+    ] = None,
+    batch: Annotated[
+        int | None, typer.Option("--batch", help="Every case of this export batch number.")
+    ] = None,
+    municipality: Annotated[
+        str | None, typer.Option(help="With --batch: the batch's municipality.")
+    ] = None,
+    kind: Annotated[str | None, typer.Option(help="With --batch: fine or warning.")] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            help="The PDF (one case) or a folder (--batch); default WORK_DIR/dossiers.",
+        ),
+    ] = None,
+    lang: Annotated[str, typer.Option(help="nl (default) or en.")] = "nl",
+    actor: ActorOption = None,
+) -> None:
+    """The objection dossier of one case, or of every case of an export batch, as PDF
+    (mode 0600): case, sanction, images with their SHA-256, rules, officers, export,
+    outcomes, audit entries and the chain's anchor. Producing one is audited."""
+    from enforcement.casework.dossier import (
+        DossierError,
+        batch_cases,
+        build,
+        find_case,
+        write_private,
+    )
+
+    who = _actor(actor)
+    if (case is None) == (batch is None):
+        raise ConfigError("give a CASE or --batch N (not both)")
+    settings, cases, url = _settings()
+    vault = EvidenceVault(cases.evidence_cipher_key())
+    folder = settings.work_dir / "dossiers"
+    now = datetime.now(UTC)
+    try:
+        with _transaction(url) as session:
+            if case is not None:
+                found = find_case(session, case)
+                if found is None:
+                    raise ConfigError(f"no case {case}")
+                dossier = build(session, found, vault, actor=who, now=now, lang=lang)
+                path = out or folder / f"dossier-{found.id}.pdf"
+                write_private(path, dossier.pdf)
+                print(f"dossier of case {found.id}: {path} ({len(dossier.pdf)} bytes)")
+                return
+            assert batch is not None
+            export_batch, members = batch_cases(
+                session, batch, municipality=municipality, kind=kind
+            )
+            target = out or folder / export_batch.file_name.removesuffix(".csv")
+            intact = audit.verify(session).ok  # once for the batch, not per case
+            if not intact:
+                raise ConfigError("the audit chain is broken: run zes enforce audit verify")
+            for member in members:
+                dossier = build(
+                    session, member, vault, actor=who, now=now, lang=lang, verify_chain=False
+                )
+                write_private(target / f"dossier-{member.id}.pdf", dossier.pdf)
+            print(f"{len(members)} dossiers of {export_batch.file_name} → {target}")
+    except DossierError as exc:
+        raise ConfigError(str(exc)) from None

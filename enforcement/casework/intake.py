@@ -253,6 +253,7 @@ class CaseIntake:
                     "received_at": now,
                     "pending": str(item.passage_id) not in known,
                     "seal": verify_evidence(item, self.seal_keys),
+                    "time_sync": item.time_sync,
                 }
             )
         new = len(insert_new(session, EvidenceItem, rows, "passage_id", "kind"))

@@ -80,11 +80,32 @@ class CaseStatus(StrEnum):
     """Closed without a reviewer's verdict, e.g. an exemption granted after the passage."""
     EXPORTED = "exported"
     """In an export batch; never exported again."""
+    # What the fine authority, the public prosecutor or the judge reported back after the
+    # export (enforcement.casework.outcomes); each is a `CaseOutcome` row as well.
+    OBJECTION = "objection"
+    """The owner objected (beroep at the public prosecutor or the cantonal judge): open; such
+    a case is never purged."""
+    ANNULLED = "annulled"
+    """The sanction was annulled (objection granted, or withdrawn by the prosecutor)."""
+    UPHELD = "upheld"
+    """The objection was dismissed: the sanction stands."""
+    PAID = "paid"
+    """The fine authority reported the sanction paid."""
+    WITHDRAWN = "withdrawn"
+    """The municipality withdrew the sanction itself."""
 
 
 #: Statuses where a reviewer still has work to do.
 ACTIVE_STATUSES = (CaseStatus.OPEN, CaseStatus.CONFIRMED, CaseStatus.ESCALATED)
 ACTIVE_SQL = "status IN ('open', 'confirmed', 'escalated')"
+#: Statuses after the export: what came back (an outcome may follow another one).
+OUTCOME_STATUSES = (
+    CaseStatus.OBJECTION,
+    CaseStatus.ANNULLED,
+    CaseStatus.UPHELD,
+    CaseStatus.PAID,
+    CaseStatus.WITHDRAWN,
+)
 
 
 class RejectReason(StrEnum):
@@ -101,6 +122,8 @@ class Role(StrEnum):
     ADMIN = "admin"
     POLICY = "policy"
     """Policy staff: the flow statistics only, never a case, plate or image."""
+    PERMITS = "permits"
+    """The exemption desk's officers: applications of their municipalities, never a case."""
 
 
 class Case(Base):
@@ -146,6 +169,8 @@ class Case(Base):
     """Set when an image of the case failed its seal check (`invalid`, `unsigned`, `no_key`,
     see enforcement.evidence_seal): the reviewer must not rely on it. None: all verified or
     no keys configured."""
+    outcome_at: Mapped[datetime | None]
+    """When the newest outcome came back (recorded), for retention; None before any."""
 
     __table_args__ = (
         # The queue pages: by status (and zone), oldest first. The default queue (every
@@ -209,6 +234,9 @@ class EvidenceItem(Base):
     pending: Mapped[bool] = mapped_column(Boolean, default=False)
     seal: Mapped[str | None] = mapped_column(String(16))
     """The seal check at intake: valid, invalid, unsigned, no_key or unchecked."""
+    time_sync: Mapped[str | None] = mapped_column(String(16))
+    """The edge clock's state at capture (synchronized, unsynchronized, unknown); None from
+    an edge that did not say (or an image stored before migration 0007)."""
 
     __table_args__ = (UniqueConstraint("passage_id", "kind", name="uq_evidence_items_passage"),)
 
@@ -286,6 +314,12 @@ class AuditEntry(Base):
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
 
+    __table_args__ = (
+        # A dossier finds its batch's `export` entry (the manifest's anchor) by action and
+        # instant: without it, a scan of the whole chain per dossier.
+        Index("ix_audit_log_action_at", "action", "at"),
+    )
+
 
 class AuditHead(Base):
     """One row: the chain's last sequence number and hash. Appenders update it first, which
@@ -351,3 +385,94 @@ class RetiredCases(Base):
     reason: Mapped[str] = mapped_column(String(64), primary_key=True)
     cases: Mapped[int] = mapped_column(Integer)
     sightings: Mapped[int] = mapped_column(Integer)
+
+
+class ApplicationStatus(StrEnum):
+    REVIEW = "review"
+    """In the desk's queue: an officer decides."""
+    APPROVING = "approving"
+    """One officer granted; a second, different one must agree (four-eyes)."""
+    GRANTED = "granted"
+    REFUSED = "refused"
+
+
+class ExemptionApplication(Base):
+    """An application at a municipality's exemption desk (enforcement.exemptions.desk).
+
+    It holds no more personal data than the decision needs: the plate, the type, the period,
+    the trips stated where the type asks them, and the applicant's reason; no name, address
+    or document. Purged `ZES_DESK_RETENTION_DAYS` after its decision (or after a grant's last
+    day); `ExemptionTally` keeps its counts."""
+
+    __tablename__ = "exemption_applications"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    reference: Mapped[str] = mapped_column(String(32), unique=True)
+    """The applicant's reference: random, so the status page cannot be guessed."""
+    municipality: Mapped[str] = mapped_column(String(64), index=True)
+    type_key: Mapped[str] = mapped_column(String(48))
+    plate: Mapped[str] = mapped_column(String(16), index=True)
+    first_day: Mapped[date] = mapped_column(Date)
+    last_day: Mapped[date] = mapped_column(Date)
+    trips_per_year: Mapped[int | None] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    submitted_at: Mapped[datetime]
+    policy_code: Mapped[str] = mapped_column(String(32))
+    """What the policy said when it arrived (`enforcement.exemptions.decision`)."""
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    code: Mapped[str | None] = mapped_column(String(32))
+    """The decision's reason code (the policy's or the officer's)."""
+    code_args: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    """The facts its sentence names (`enforcement.exemptions.decision.sentence`)."""
+    officer_note: Mapped[str] = mapped_column(Text, default="")
+    first_officer_id: Mapped[int | None] = mapped_column(Integer)
+    """Four-eyes: the officer who granted first."""
+    decided_at: Mapped[datetime | None]
+    decided_by: Mapped[str | None] = mapped_column(String(64))
+    """`policy` or the officer's user name."""
+    fee_cents: Mapped[int | None] = mapped_column(Integer)
+    exemption_reference: Mapped[str | None] = mapped_column(String(64))
+    """The reference the grant carries in the register (its source: the desk)."""
+    purge_after: Mapped[date | None] = mapped_column(Date, index=True)
+
+
+class ExemptionTally(Base):
+    """Applications, grants and refusals per municipality, type and month: what remains of
+    an application after retention, and what the policy view shows."""
+
+    __tablename__ = "exemption_tallies"
+
+    municipality: Mapped[str] = mapped_column(String(64), primary_key=True)
+    type_key: Mapped[str] = mapped_column(String(48), primary_key=True)
+    month: Mapped[date] = mapped_column(Date, primary_key=True)
+    """The first day of the local month the application arrived in."""
+    received: Mapped[int] = mapped_column(Integer, default=0)
+    granted: Mapped[int] = mapped_column(Integer, default=0)
+    refused: Mapped[int] = mapped_column(Integer, default=0)
+    automatic: Mapped[int] = mapped_column(Integer, default=0)
+    """Of the decisions, those the policy took itself."""
+
+
+class CaseOutcome(Base):
+    """One thing that happened to an exported case at the fine authority, the public
+    prosecutor or the judge (paid, objection, annulled, upheld, withdrawn): imported from
+    their file or entered by a supervisor. A case, status and date is one event, so an import
+    run twice adds nothing."""
+
+    __tablename__ = "case_outcomes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    status: Mapped[str] = mapped_column(String(16))
+    reason_code: Mapped[str] = mapped_column(String(32), default="")
+    """The authority's reason code (e.g. `misread`, `exemption`, `late_permit`); may be empty."""
+    decided_on: Mapped[date] = mapped_column(Date)
+    """The date the authority gives for the outcome."""
+    recorded_at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(String(80))
+    """`hand`, or the imported file's name and line (`outcomes-2026-03.csv:14`)."""
+
+    __table_args__ = (
+        UniqueConstraint("case_id", "status", "decided_on", name="uq_case_outcomes_event"),
+    )

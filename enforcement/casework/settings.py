@@ -100,6 +100,16 @@ class CaseSettings(BaseSettings):
         description="Rejected and closed cases (their sightings and evidence) are purged this "
         "many days after they closed; anonymous daily counts stay.",
     )
+    retention_exported_days: int = Field(
+        1826,
+        ge=0,
+        description="Exported cases (sightings, evidence, outcomes) are purged this many days "
+        "after their last outcome came back (after their export if none did); a case under "
+        "objection never. Default 5 years (1826 days): the practice of keeping violation "
+        "photos 5 years that Dutch camera-enforcement operators base on the OM's 'Beleidskader "
+        "flitspalen, snelheid, roodlicht en handhaven gesloten verklaring' (CVOM, 2015-06-04); "
+        "see deploy/README.md. Set your own from your DPIA.",
+    )
     failed_login_days: float = Field(
         7.0,
         gt=0,

@@ -38,7 +38,7 @@ from enforcement.web.core.state import WebContext, context_of
 from enforcement.web.core.templating import render
 from enforcement.web.metrics import ReviewMetrics
 from enforcement.web.middleware import AccessLog, SecurityHeaders, csrf_protect
-from enforcement.web.routes import audit_log, auth, flows, platecheck, queue, supervisor
+from enforcement.web.routes import audit_log, auth, desk, flows, platecheck, queue, supervisor
 from enforcement.web.routes import cases as case_pages
 
 log = logging.getLogger("zes.review")
@@ -105,7 +105,7 @@ def create_app(
     )
     app.add_middleware(SecurityHeaders)  # outermost: error pages get the headers too
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    for module in (auth, queue, case_pages, supervisor, audit_log, flows, platecheck):
+    for module in (auth, queue, case_pages, supervisor, audit_log, desk, flows, platecheck):
         app.include_router(module.router)
     app.mount("/api/v1", platecheck.api_app(ctx))
     app.add_api_route("/healthz", healthz, methods=["GET"], include_in_schema=False)

@@ -71,3 +71,11 @@ def share_line(
     for name, values in series:
         chart.add(name, list(values))
     return _render(chart)
+
+
+def grouped_bars(labels: Sequence[str], series: Sequence[tuple[str, Sequence[int]]]) -> bytes:
+    """Bars side by side per label (cases and their outcomes per zone, say)."""
+    chart = pygal.Bar(**_config(labels))
+    for name, values in series:
+        chart.add(name, list(values))
+    return _render(chart)

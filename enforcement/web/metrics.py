@@ -21,6 +21,7 @@ from enforcement.casework.models import (
     ExportBatch,
     RejectReason,
 )
+from enforcement.casework.outcomes import MisreadShareCollector
 
 ACTIONS = ("confirm", "reject", "approve", "escalate", "correct", "close")
 
@@ -119,6 +120,9 @@ class ReviewMetrics:
             registry=self.registry,
         )
         self.registry.register(QueueCollector(sessions, clock))
+        # Per camera: the share of its decided cases annulled or rejected as misread
+        # (enforcement.casework.outcomes; alert ZesCameraMisreadsRising).
+        self.registry.register(MisreadShareCollector(sessions, clock=clock))
 
     def decided(self, action: str, reason: str | None = None) -> None:
         self.decisions.labels(action=action).inc()

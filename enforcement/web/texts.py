@@ -7,6 +7,7 @@ explains a decision); these are the interface texts of `enforcement.web` only.
 from __future__ import annotations
 
 from enforcement.messages import format_value, language
+from enforcement.web.desk_texts import DESK_UI
 
 # Apart from register values (vehicle
 # kinds, fuel names) and the law's own sentences. Templates reach it through `t(key)`.
@@ -207,13 +208,11 @@ UI: dict[str, dict[str, str]] = {
         "col_class": "Klasse",
         "col_sightings": "Passages",
         "col_claimed": "In behandeling bij",
-        "col_outcome": "Uitkomst",
         "col_sanction": "Sanctie",
         "queue_sanction_fine": "boete EUR {amount}",
         "queue_sanction_warning": "waarschuwing",
         "queue_sanction_none": "nog geen",
-        "filter_bad_zone": "Onbekende zone of niet een van uw zones: er worden geen zaken "
-        "getoond.",
+        "filter_bad_zone": "Onbekende zone of niet een van uw zones: er worden geen zaken getoond.",
         "col_seen_at": "Tijdstip",
         "col_camera": "Camera",
         "col_read": "Gelezen",
@@ -240,6 +239,40 @@ UI: dict[str, dict[str, str]] = {
         "status_rejected": "afgewezen",
         "status_closed": "gesloten",
         "status_exported": "geëxporteerd",
+        "status_objection": "in beroep",
+        "status_annulled": "vernietigd",
+        "status_upheld": "gehandhaafd",
+        "status_paid": "betaald",
+        "status_withdrawn": "ingetrokken",
+        "after_export_title": "Na de export",
+        "outcome_none": "Nog niets teruggemeld.",
+        "col_outcome_date": "Datum",
+        "col_outcome": "Uitkomst",
+        "col_reason_code": "Redencode",
+        "col_recorded_by": "Vastgelegd door",
+        "col_source": "Bron",
+        "outcome_status": "Uitkomst",
+        "outcome_reason": "Redencode (optioneel)",
+        "outcome_date": "Datum",
+        "action_outcome": "Uitkomst vastleggen",
+        "dossier_download": "Dossier (PDF) voor officier van justitie of kantonrechter",
+        "done_outcome": "Uitkomst van zaak {id} vastgelegd.",
+        "error_bad_outcome": "Uitkomst, redencode of datum klopt niet (redencode: letters, "
+        "cijfers, _ en -; datum niet in de toekomst; dezelfde uitkomst op die datum met een "
+        "andere redencode bestaat al).",
+        "sup_outcomes": "Uitkomsten",
+        "sup_outcomes_intro": "Zaken die in de periode voor het eerst gezien zijn, en wat ervan "
+        "werd: per zone en per camera (de camera van de eerste waarneming).",
+        "sup_chart": "Zaken en uitkomsten per zone",
+        "sup_by_zone": "Per zone",
+        "sup_by_camera": "Per camera",
+        "col_cases": "Zaken",
+        "col_confirmed": "Bevestigd",
+        "col_rejected": "Afgewezen (reden)",
+        "col_exported": "Geëxporteerd",
+        "col_objections": "Beroep",
+        "col_annulled": "Vernietigd",
+        "col_annulled_rate": "Vernietigd / geëxporteerd",
         "vclass_van": "bestelauto",
         "vclass_tractor": "opleggertrekker",
         "vclass_rigid": "bakwagen",
@@ -554,7 +587,6 @@ UI: dict[str, dict[str, str]] = {
         "col_class": "Class",
         "col_sightings": "Passages",
         "col_claimed": "Claimed by",
-        "col_outcome": "Outcome",
         "col_sanction": "Sanction",
         "queue_sanction_fine": "fine EUR {amount}",
         "queue_sanction_warning": "warning",
@@ -586,6 +618,40 @@ UI: dict[str, dict[str, str]] = {
         "status_rejected": "rejected",
         "status_closed": "closed",
         "status_exported": "exported",
+        "status_objection": "under objection",
+        "status_annulled": "annulled",
+        "status_upheld": "upheld",
+        "status_paid": "paid",
+        "status_withdrawn": "withdrawn",
+        "after_export_title": "After the export",
+        "outcome_none": "Nothing reported back yet.",
+        "col_outcome_date": "Date",
+        "col_outcome": "Outcome",
+        "col_reason_code": "Reason code",
+        "col_recorded_by": "Recorded by",
+        "col_source": "Source",
+        "outcome_status": "Outcome",
+        "outcome_reason": "Reason code (optional)",
+        "outcome_date": "Date",
+        "action_outcome": "Record outcome",
+        "dossier_download": "Dossier (PDF) for the public prosecutor or the cantonal judge",
+        "done_outcome": "Outcome of case {id} recorded.",
+        "error_bad_outcome": "Outcome, reason code or date is not right (reason code: "
+        "letters, digits, _ and -; no date in the future; the same outcome on that date with "
+        "another reason code exists already).",
+        "sup_outcomes": "Outcomes",
+        "sup_outcomes_intro": "Cases first seen in the period and what became of them: per "
+        "zone and per camera (the camera of the first sighting).",
+        "sup_chart": "Cases and outcomes per zone",
+        "sup_by_zone": "Per zone",
+        "sup_by_camera": "Per camera",
+        "col_cases": "Cases",
+        "col_confirmed": "Confirmed",
+        "col_rejected": "Rejected (reason)",
+        "col_exported": "Exported",
+        "col_objections": "Objections",
+        "col_annulled": "Annulled",
+        "col_annulled_rate": "Annulled / exported",
         "vclass_van": "van",
         "vclass_tractor": "tractor unit",
         "vclass_rigid": "rigid truck",
@@ -706,6 +772,9 @@ UI: dict[str, dict[str, str]] = {
         "act_correct": "corrected",
     },
 }
+# The exemption desk's texts live beside its routes' (enforcement.web.desk_texts).
+for _lang, _texts in DESK_UI.items():
+    UI[_lang].update(_texts)
 
 
 def category(key: str, lang: str = "nl") -> str:

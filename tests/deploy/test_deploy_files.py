@@ -95,7 +95,7 @@ def test_compose_environment_is_read_by_the_settings() -> None:
 def test_compose_workers_fit_the_partitions_and_prometheus_finds_them() -> None:
     services = compose()["services"]
     script = services["kafka-topics"]["command"][0]
-    partitions = int(script.split("passages:", 1)[1].split()[0])
+    partitions = int(script.split("passages:", 1)[1].split()[0].split(":")[0])
     worker = services["stream-worker"]
     assert 1 <= worker["deploy"]["replicas"] <= partitions
     assert int(worker["environment"]["ZES_STREAM_PARTITIONS"]) == partitions

@@ -16,7 +16,7 @@ import pyotp
 import pytest
 from sqlalchemy import select
 
-from enforcement.casework.accounts import TotpSealer, authenticate, check_second_factor
+from enforcement.casework.accounts import TotpCipher, authenticate, check_second_factor
 from enforcement.casework.db import make_engine, migrate, session_factory
 from enforcement.casework.models import Role, User
 from enforcement.zones import default_catalog
@@ -124,7 +124,7 @@ def test_demo_users_of_every_role_log_in(tmp_path: Path) -> None:
     assert {u.role for u in users} == {r.value for r in Role}
     assert sum(u.role == Role.REVIEWER for u in users) == 2  # four eyes
     engine = make_engine(url)
-    sealer = TotpSealer(KEY)
+    cipher = TotpCipher(KEY)
     with session_factory(engine, audit_key=AUDIT_KEY).begin() as session:
         for demo in users:
             user = authenticate(session, demo.name, demo.password)
@@ -134,7 +134,7 @@ def test_demo_users_of_every_role_log_in(tmp_path: Path) -> None:
             assert ("TOTP key" in demo.line()) == needs_code
             if demo.totp_secret is not None:  # the code an authenticator shows now works
                 code = pyotp.TOTP(demo.totp_secret).now()
-                assert check_second_factor(user, code, sealer, datetime.now(UTC))
+                assert check_second_factor(user, code, cipher, datetime.now(UTC))
         assert len(session.scalars(select(User)).all()) == len(DEMO_ACCOUNTS)
     engine.dispose()
 

@@ -29,6 +29,7 @@ from enforcement.casework.db import migrate
 from enforcement.casework.settings import load_case_settings
 from enforcement.settings import Settings, load_law
 from zes.embedded import EmbeddedBroker
+from zes.topics import topic_configs
 from zes.up.cameras import SimulatedCameras
 from zes.up.demo_env import remove_env, write_env
 from zes.up.fixtures import (
@@ -205,7 +206,16 @@ class Up:
         try:
             for name in TOPICS:
                 with contextlib.suppress(TopicAlreadyExistsError):  # a second `zes up` run
-                    admin.create_topics([NewTopic(name, self.config.partitions, 1)])
+                    # Tansu 0.6 (memory) accepts the configs but keeps every record for the
+                    # run (tested: a record 75 s past retention.ms=1000 is still fetched);
+                    # they are set for a broker that honours them (zes.topics).
+                    admin.create_topics(
+                        [
+                            NewTopic(
+                                name, self.config.partitions, 1, topic_configs=topic_configs(name)
+                            )
+                        ]
+                    )
         finally:
             admin.close()
         return ", ".join(TOPICS)

@@ -14,7 +14,7 @@ import pyotp
 
 from enforcement.casework.accounts import (
     TOTP_STEP_S,
-    TotpSealer,
+    TotpCipher,
     add_user,
     enrol_second_factor,
     new_totp_secret,
@@ -30,6 +30,7 @@ DEMO_ACCOUNTS: tuple[tuple[str, Role], ...] = (
     ("reviewer2", Role.REVIEWER),
     ("supervisor", Role.SUPERVISOR),
     ("policy", Role.POLICY),
+    ("permits", Role.PERMITS),
     ("admin", Role.ADMIN),
 )
 ACTOR = "zes-up"
@@ -55,7 +56,7 @@ def create_demo_users(
 ) -> list[DemoUser]:
     """Add every demo account to the (migrated) case database; passwords are fresh per run
     (16 random characters: the app asks for at least 12)."""
-    sealer = TotpSealer(totp_root_key)
+    cipher = TotpCipher(totp_root_key)
     users: list[DemoUser] = []
     engine = make_engine(database_url)
     try:
@@ -76,7 +77,7 @@ def create_demo_users(
                     code = pyotp.TOTP(secret, interval=TOTP_STEP_S).at(
                         now - timedelta(seconds=TOTP_STEP_S)
                     )
-                    if not enrol_second_factor(user, secret, code, sealer, now):
+                    if not enrol_second_factor(user, secret, code, cipher, now):
                         raise AssertionError(f"TOTP enrolment of {name} refused its own code")
                 users.append(DemoUser(name, role.value, password, secret))
     finally:

@@ -132,9 +132,12 @@ async def login(
 
 
 def landing(user: User, target: str) -> str:
-    """Where a login goes: the asked page, but policy staff have no queue to land on."""
+    """Where a login goes: the asked page, but policy staff and the exemption desk's
+    officers have no case queue to land on."""
     if user.role == Role.POLICY.value and target == DEFAULT_NEXT:
         return "/flows"
+    if user.role == Role.PERMITS.value and target == DEFAULT_NEXT:
+        return "/permits"
     return target
 
 

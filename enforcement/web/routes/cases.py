@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
@@ -20,21 +20,25 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.responses import RedirectResponse, Response
 
-from enforcement.casework import audit, review
+from enforcement.casework import audit, dossier, outcomes, review
 from enforcement.casework.evidence import EvidenceIntegrityError
 from enforcement.casework.models import (
     ACTIVE_STATUSES,
+    OUTCOME_STATUSES,
     Case,
+    CaseOutcome,
     CaseStatus,
     EvidenceItem,
     RejectReason,
+    Role,
     Sighting,
     User,
 )
 from enforcement.casework.tenancy import CaseScope
+from enforcement.model import LOCAL_TZ
 from enforcement.web.core.state import WebContext
 from enforcement.web.core.templating import flash, lang_of, render
-from enforcement.web.deps import Context, CurrentUser, Db, Scope
+from enforcement.web.deps import Context, CurrentUser, Db, Scope, Supervisor
 
 log = logging.getLogger("zes.review")
 
@@ -46,7 +50,7 @@ EVIDENCE_KINDS = ("overview", "plate_crop")
 #: Served as an image only when it is one of these; anything else is never rendered inline.
 IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/webp"})
 #: Review errors that are the reviewer's input, not the case's state.
-INPUT_ERRORS = frozenset({"bad_reason", "reason_text_required", "bad_plate"})
+INPUT_ERRORS = frozenset({"bad_reason", "reason_text_required", "bad_plate", "bad_outcome"})
 
 
 def _case_or_404(db: Session, case_id: int, scope: CaseScope, *, lock: bool = False) -> Case:
@@ -163,6 +167,17 @@ def case_view(
         "closing_correction": review.closing_correction(case),
         "four_eyes": ctx.cases.four_eyes_for(case.zone_id),
         "reasons": [r.value for r in RejectReason],
+        # After the export (issue 22): what came back, and a supervisor's form and dossier.
+        "outcomes": db.scalars(
+            select(CaseOutcome)
+            .where(CaseOutcome.case_id == case.id)
+            .order_by(CaseOutcome.decided_on, CaseOutcome.id)
+        ).all(),
+        "supervises": user.role in (Role.SUPERVISOR, Role.ADMIN),
+        "can_outcome": user.role in (Role.SUPERVISOR, Role.ADMIN)
+        and status in outcomes.AFTER_EXPORT,
+        "outcome_statuses": [s.value for s in OUTCOME_STATUSES],
+        "today": now.astimezone(LOCAL_TZ).date().isoformat(),
         "here": f"/cases/{case.id}",
     }
 
@@ -395,4 +410,57 @@ def evidence(
         image.data,
         media_type=media,
         headers={"content-disposition": "inline" if media in IMAGE_TYPES else "attachment"},
+    )
+
+
+# -- after the export: outcomes by hand and the objection dossier (issue 22) -------------------
+@router.post("/cases/{case_id}/outcome")
+def outcome(
+    request: Request,
+    case_id: int,
+    ctx: Context,
+    db: Db,
+    user: Supervisor,
+    scope: Scope,
+    status: Annotated[str, Form(max_length=16)] = "",
+    reason_code: Annotated[str, Form(max_length=64)] = "",
+    decided_on: Annotated[str, Form(max_length=16)] = "",
+) -> Response:
+    """A supervisor records what the fine authority, the prosecutor or the judge reported
+    (as a line of `zes enforce outcome import`; audited)."""
+
+    def run(ctx: WebContext, db: Session, case: Case, now: datetime) -> Done:
+        if case.status not in outcomes.AFTER_EXPORT:
+            raise review.ReviewError("wrong_status")
+        try:
+            day = date.fromisoformat(decided_on.strip())
+            outcomes.record_outcome(
+                db, case, status, reason_code.strip(), day, actor=user.username, now=now
+            )
+        except (ValueError, outcomes.OutcomeError):
+            raise review.ReviewError("bad_outcome") from None
+        return Done("done_outcome")
+
+    return _act(Acting(request, ctx, db, user, scope), case_id, run)
+
+
+@router.get("/cases/{case_id}/dossier.pdf")
+def dossier_pdf(
+    request: Request, case_id: int, ctx: Context, db: Db, user: Supervisor, scope: Scope
+) -> Response:
+    """The case's objection dossier (PDF, in the page's language), for the prosecutor or the
+    judge; producing it is audited. Another municipality's case answers 404."""
+    case = _case_or_404(db, case_id, scope)
+    lang = lang_of(request)
+    # No walk of the whole audit chain per download (seconds on a year's chain): the dossier
+    # carries the anchor, `zes enforce audit verify --anchor` checks it (the CLI's dossier
+    # walks it).
+    made = dossier.build(
+        db, case, ctx.vault, actor=user.username, now=ctx.clock(), lang=lang, verify_chain=False
+    )
+    db.commit()
+    return Response(
+        made.pdf,
+        media_type="application/pdf",
+        headers={"content-disposition": f'attachment; filename="dossier-{case.id}.pdf"'},
     )

@@ -25,7 +25,7 @@ from enforcement.web.core.state import WebContext
 from enforcement.web.core.templating import lang_of, render
 from enforcement.web.deps import ClientAddress, Context
 from enforcement.web.problems import PROBLEM_RESPONSES, ProblemError, request_lang
-from enforcement.web.routes import flows
+from enforcement.web.routes import desk, flows
 
 router = APIRouter()
 ALL = "all"
@@ -98,7 +98,7 @@ def page(
     language = lang_of(request)
     values: dict[str, Any] = {
         "zones": _zones(ctx), "plate_text": plate[:64], "zone": zone, "day": day[:32],
-        "answer": None,
+        "answer": None, "desks": desk.desk_links(request),
     }  # fmt: skip
     if not plate and not day.strip():
         return render(request, "platecheck.html", **values)

@@ -144,3 +144,66 @@ def test_a_wrong_audit_key_fails_verify_at_the_first_entry(tmp_path: Path) -> No
     result = zes("audit", "verify", env=other)
     assert result.returncode == 1 and "BROKEN at entry 1" in result.stdout
     assert "ZES_CASES_AUDIT_KEY" in result.stdout
+
+
+def test_outcome_import_and_dossier_from_the_command_line(
+    tmp_path: Path, redis_url: str, redis_client: redis.Redis, redis_prefix: str
+) -> None:
+    secret = "cli-test-secret-0123456789"
+    env = {
+        "ZES_WORK_DIR": str(tmp_path),
+        "ZES_REDIS_URL": redis_url,
+        "ZES_REGISTER_PREFIX": redis_prefix,
+        "ZES_HASH_SECRET": secret,
+        "ZES_CASES_AUDIT_KEY": AUDIT_KEY.hex(),
+        "ZES_CASES_EVIDENCE_KEY": KEY.hex(),
+    }
+    RedisRegister(redis_client, redis_prefix, secret=secret.encode()).replace_vehicles(
+        [_van("VNB12X")]
+    )
+    assert zes("user", "add", "anna", "--municipality", "Utrecht", "--password-stdin", env=env,
+               stdin="a long password 1\n").returncode == 0  # fmt: skip
+    engine = make_engine(f"sqlite:///{tmp_path / 'cases.db'}")
+    sessions = session_factory(engine, audit_key=AUDIT_KEY)
+    CaseIntake(sessions, EvidenceVault(KEY), grace=timedelta(0)).apply([violation("VNB12X")])
+    with sessions.begin() as session:
+        anna = session.query(User).filter_by(username="anna").one()
+        case = review.next_case(session, anna, QueueFilter(), SEEN + timedelta(days=1), 15)
+        assert case is not None
+        review.confirm(session, case, anna, SEEN + timedelta(days=1), four_eyes=False)
+    engine.dispose()
+    assert zes("export", env=env).returncode == 0
+
+    key = violation("VNB12X").case_key
+    bad = tmp_path / "bad.csv"
+    bad.write_text(
+        "case_reference,status,reason_code,date\n"
+        f"{key},paid,,2026-03-20\nVNB99Z:utrecht:2026-03-02,paid,,2026-03-20\n"
+    )
+    refused = zes("outcome", "import", str(bad), env=env)
+    assert refused.returncode == 1
+    assert "line 3: no case with this case_reference" in refused.stderr
+    assert "VNB99Z" not in refused.stdout + refused.stderr
+    good = tmp_path / "cjib.csv"
+    good.write_text(
+        "batch_file,batch_line,status,reason_code,date\n"
+        "zes-fines-utrecht-000001.csv,1,objection,,2026-03-20\n"
+    )
+    first = zes("outcome", "import", str(good), env=env)
+    assert first.returncode == 0, first.stderr
+    assert "1 rows, 1 outcomes recorded, 0 recorded before" in first.stdout
+    assert "0 outcomes recorded, 1 recorded before" in zes("outcome", "import", str(good),
+                                                          env=env).stdout  # fmt: skip
+
+    made = zes("dossier", "1", "--lang", "en", env=env)
+    assert made.returncode == 0, made.stderr
+    pdf = tmp_path / "dossiers" / "dossier-1.pdf"
+    assert pdf.read_bytes().startswith(b"%PDF") and pdf.stat().st_mode & 0o077 == 0
+    batch = zes("dossier", "--batch", "1", "--out", str(tmp_path / "b"), env=env)
+    assert batch.returncode == 0, batch.stderr
+    assert (tmp_path / "b" / "dossier-1.pdf").is_file()
+    assert zes("dossier", "9", env=env).returncode == 2
+    with sqlite3.connect(tmp_path / "cases.db") as db:
+        (made_n,) = db.execute("SELECT count(*) FROM audit_log WHERE action = 'dossier'").fetchone()
+        (status,) = db.execute("SELECT status FROM cases").fetchone()
+    assert (made_n, status) == (2, "objection")
