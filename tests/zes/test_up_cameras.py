@@ -20,7 +20,14 @@ from enforcement.records import (
     encode_evidence,
 )
 from zes.up.cameras import SimulatedCameras
-from zes.up.vehicle_images import EU_BLUE, HEIGHT, PLATE_YELLOW, WIDTH, render_passage
+from zes.up.vehicle_images import (
+    EU_BLUE,
+    HEIGHT,
+    PLATE_YELLOW,
+    WIDTH,
+    render_passage,
+    stamp_lines,
+)
 
 AT = datetime(2026, 12, 1, 9, 30, 15, tzinfo=UTC)
 PLATES = ("V221FX", "12ABC3", "GBB123", "99XKN4", "TNR12X", "52BLF8", "XL123G", "4TFD22")
@@ -108,3 +115,21 @@ def test_same_plate_same_picture_other_plate_other_crop() -> None:
     other = passage_images(*render("12ABC3", seed=1))
     assert one == again  # deterministic for a seed: a reviewer sees what was sent
     assert one[0][1] != other[0][1]
+
+
+def test_the_stamp_is_in_local_time_with_the_zone_name() -> None:
+    # 09:30:15 UTC on 1 December is 10:30:15 in Amsterdam (CET); in July it is CEST (+2).
+    assert stamp_lines("up-sim", "sim-1", AT, "Utrecht") == (
+        "Utrecht - up-sim / sim-1",
+        "2026-12-01 10:30:15 CET",
+    )
+    summer = AT.replace(month=7)
+    assert stamp_lines("up-sim", "sim-1", summer, "Utrecht")[1] == "2026-07-01 11:30:15 CEST"
+    utrecht, _ = render_passage(
+        "V221FX", site_id="up-sim", camera_id="sim-1", at=AT, rng=random.Random(1), zone="Utrecht"
+    )
+    delft, _ = render_passage(
+        "V221FX", site_id="up-sim", camera_id="sim-1", at=AT, rng=random.Random(1), zone="Delft"
+    )
+    corner = (slice(0, 22), slice(0, 250))  # the first line: the zone's name is drawn
+    assert not np.array_equal(utrecht[corner], delft[corner])

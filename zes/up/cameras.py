@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from enforcement.records import Evidence, Passage, encode_envelope, encode_evidence
+from enforcement.zones import default_catalog
 
 SITE_ID = "up-sim"
 ENVELOPE_PASSAGES = 50
@@ -31,6 +32,9 @@ class SimulatedCameras(threading.Thread):
     ) -> None:  # fmt: skip
         super().__init__(name="zes-up-cameras", daemon=True)
         self.bootstrap, self.zone_id = bootstrap, zone_id
+        found = default_catalog().get(zone_id)
+        self.zone_name = found.name if found is not None else zone_id
+        """Stamped on the frames beside site, camera and local time."""
         self.passages_topic, self.evidence_topic = passages_topic, evidence_topic
         self.plates, self.rate = list(plates), rate
         self.rng = random.Random(seed)
@@ -50,7 +54,9 @@ class SimulatedCameras(threading.Thread):
         plate = rng.choice(self.plates) if known else f"ZZ{rng.randrange(9999):04d}"
         camera_id = f"sim-{rng.randrange(2) + 1}"
         passage_id = uuid.uuid4()
-        frame, box = render_passage(plate, site_id=SITE_ID, camera_id=camera_id, at=now, rng=rng)
+        frame, box = render_passage(
+            plate, site_id=SITE_ID, camera_id=camera_id, at=now, rng=rng, zone=self.zone_name
+        )
         refs, evidence = evidence_records(passage_id, now, passage_images(frame, box))
         passage = Passage(
             passage_id=passage_id,
