@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Page
+from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
 from enforcement.casework import audit
@@ -78,3 +78,28 @@ def test_numbers_line_up_under_their_headers(live_web: Web, new_context: Any) ->
         page.goto(path)
         page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
         assert _misaligned(page) == [], name
+
+
+def test_plate_check_and_queue_as_people_see_them(live_web: Web, new_context: Any) -> None:
+    SHOTS.mkdir(exist_ok=True)
+    live_web.add_case("VNB12X")
+    page = new_context(viewport={"width": 1400, "height": 1000}).new_page()
+    page.goto("/platecheck?plate=VNB12X&date=2026-06-01&lang=en")
+    summary = page.locator("#pc-summary")
+    expect(summary).to_be_visible()
+    expect(summary.locator("tbody tr")).to_have_count(page.locator("article.zone-answer").count())
+    first_article = page.locator("article.zone-answer").first.bounding_box()
+    box = summary.bounding_box()
+    assert box and first_article and box["y"] + box["height"] <= first_article["y"]
+    expect(page.locator("#zone-almere .sentence")).to_contain_text("starts on 1 January 2028")
+    page.screenshot(path=str(SHOTS / "platecheck-all.png"), full_page=True)
+    page.goto("/platecheck?plate=VNB12X&date=31-02-2026")
+    expect(page.locator("p.error")).to_contain_text("not a date")
+    expect(page.locator("#platecheck")).to_be_visible()  # the form, to correct and send again
+    page.screenshot(path=str(SHOTS / "platecheck-bad-date.png"), full_page=True)
+    _login(page, "anna")
+    page.goto("/queue?sort=outcome")
+    expect(page.locator("#filter-zone")).to_have_js_property("tagName", "SELECT")
+    expect(page.locator("#queue-table td.outcome").first).to_be_visible()
+    expect(page.locator("#queue-table th[aria-sort=ascending]")).to_have_count(1)
+    page.screenshot(path=str(SHOTS / "queue.png"), full_page=True)
