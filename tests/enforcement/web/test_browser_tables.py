@@ -20,10 +20,11 @@ pytestmark = [pytest.mark.browser, pytest.mark.redis]
 
 SHOTS = Path("/tmp/zes-shots")
 
-#: Per table on the page, per numeric column: the right edge of the header's text and of
-#: every cell's text (a Range around the text, so padding and alignment both count).
+#: Per table on the page, per numeric column (every body cell a number, told by the text,
+#: not by a class): the right edge of the header's text and of every cell's text (a Range
+#: around the text, so padding and alignment both count).
 _EDGES = """
-() => [...document.querySelectorAll('table.data')].map(table => {
+() => [...document.querySelectorAll('main table')].map(table => {
   const right = el => {
     const range = document.createRange();
     range.selectNodeContents(el);
@@ -31,9 +32,12 @@ _EDGES = """
     return box.width ? box.right : null;
   };
   const heads = [...table.tHead.rows[0].cells];
-  return heads.map((th, i) => th.classList.contains('num') ? {
+  const rows = [...table.tBodies[0].rows];
+  const numeric = i => rows.length > 0 && heads[i].textContent.trim() !== '' &&
+    rows.every(r => /^\\d+$/.test(r.cells[i].textContent.trim()));
+  return heads.map((th, i) => numeric(i) ? {
     head: right(th),
-    cells: [...table.tBodies[0].rows].map(r => right(r.cells[i])).filter(x => x !== null),
+    cells: rows.map(r => right(r.cells[i])).filter(x => x !== null),
   } : null).filter(x => x !== null);
 })
 """
@@ -43,7 +47,7 @@ def _misaligned(page: Page) -> list[tuple[int, int, float]]:
     """(table, column, worst distance in px) for every numeric column off by over 1 px."""
     found = []
     tables = page.evaluate(_EDGES)
-    assert tables, "no shared table on the page"
+    assert tables, "no table on the page"
     for t, columns in enumerate(tables):
         assert columns, f"table {t} has no numeric column"
         for c, column in enumerate(columns):
