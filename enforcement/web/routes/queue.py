@@ -137,20 +137,24 @@ def queue_page(
         if ids:
             rows = db.execute(select(User.id, User.username).where(User.id.in_(ids)))
             holders = {row[0]: row[1] for row in rows}
-        # Who looked at which part of the queue: filters, page and counts, no plates.
-        audit.append(
-            db,
-            user.username,
-            "view_queue",
-            detail={
-                "filters": filters.audited({z.id for z in ctx.zones}),
-                "page": page,
-                "shown": len(cases),
-                "total": total,
-            },
-            at=ctx.clock(),
-        )
-        db.commit()
+    # Who looked at which part of the queue: filters, page and counts, no plates. A refused
+    # filter too (an unknown zone could be a plate typed: it is written `?`).
+    chosen = filters.zone_id(zone_lookup(mine))
+    audit.append(
+        db,
+        user.username,
+        "view_queue",
+        detail={
+            "filters": dataclasses.replace(filters, zone=chosen or filters.zone).audited(
+                {z.id for z in ctx.zones}
+            ),
+            "page": page,
+            "shown": len(cases),
+            "total": total,
+        },
+        at=ctx.clock(),
+    )
+    db.commit()
     pages = max(1, math.ceil(total / PAGE_SIZE))
     return render(
         request,
