@@ -43,10 +43,10 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "zone_first_day": "First day of the {zone} zone ({start}).",
         "local_time": "Decided on local time in the Netherlands: {at}.",
         "not_in_scope": "Registered as {kind}: the zero-emission zone applies only to vans and "
-        "trucks (Bedrijfsauto).",
+        "trucks (commercial vehicles).",
         "trailer_plate": "The camera read a trailer plate; the towing vehicle is what counts.",
-        "in_scope": "Registered as Bedrijfsauto: in scope of the zero-emission zone.",
-        "camper_above_van_mass": "Camper (kampeerwagen) registered as Bedrijfsauto with a "
+        "in_scope": "Registered as a commercial vehicle: in scope of the zero-emission zone.",
+        "camper_above_van_mass": "Camper (kampeerwagen) registered as a commercial vehicle with a "
         "permitted maximum mass of {mass} kg, above {limit} kg: whether it counts as a truck "
         "is in doubt.",
         "camper_in_doubt": "Whether the zone applies to this camper is in doubt: a person must "
@@ -180,6 +180,10 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "the municipality.",
         "pc_zone_dates": "Zone {zone} since {start}; warning period (letters, no fines) up to "
         "and including {warning}.",
+        "pc_zone_dates_future": "Zone {zone} starts on {start}; warning period (letters, no "
+        "fines) up to and including {warning}.",
+        "pc_not_started": "The {zone} zone starts on {start}; until then you may enter. From "
+        "then: {later}",
         "pc_unknown": "Plate {plate} is not in the Dutch vehicle register. Check the spelling "
         "(0 and O, 1 and I, 8 and B) and whether the plate is current at the RDW.",
         "pc_foreign": "Foreign plate {plate}: the zone rules apply to you too, but camera fines "
@@ -360,6 +364,10 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "de gemeente.",
         "pc_zone_dates": "Zone {zone} sinds {start}; waarschuwingsperiode (brief, geen boete) "
         "tot en met {warning}.",
+        "pc_zone_dates_future": "Zone {zone} gaat in op {start}; waarschuwingsperiode (brief, "
+        "geen boete) tot en met {warning}.",
+        "pc_not_started": "De zone {zone} gaat in op {start}; tot dan mag u erin. Vanaf dan: "
+        "{later}",
         "pc_unknown": "Kenteken {plate} staat niet in het Nederlandse kentekenregister. "
         "Controleer de schrijfwijze (0 en O, 1 en I, 8 en B) en of het kenteken nog geldig is "
         "bij de RDW.",
@@ -385,8 +393,25 @@ CATALOGUE: dict[str, dict[str, str]] = {
 }
 
 #: Argument values the law passes as codes, in words: a permit's status, a vehicle class.
+#: The RDW's voertuigsoort in English (the register writes it in Dutch).
+_KINDS_EN = {
+    "Bedrijfsauto": "commercial vehicle",
+    "Personenauto": "passenger car",
+    "Bus": "bus",
+    "Motorfiets": "motorcycle",
+    "Bromfiets": "moped",
+    "Driewielig motorrijtuig": "three-wheeled motor vehicle",
+    "Aanhangwagen": "trailer",
+    "Oplegger": "semi-trailer",
+    "Middenasaanhangwagen": "centre-axle trailer",
+    "Land- of bosbouwtrekker": "agricultural or forestry tractor",
+    "Mobiele machine": "mobile machine",
+}
+
 _WORDS: dict[str, dict[str, dict[str, str]]] = {
     "status": {"nl": {"refused": "geweigerd", "revoked": "ingetrokken"}, "en": {}},
+    "kind": {"nl": {}, "en": _KINDS_EN},
+    "vehicle": {"nl": {}, "en": {k: v[0].upper() + v[1:] for k, v in _KINDS_EN.items()}},
     "reading": {
         "nl": {"van": "bestelauto", "tractor": "opleggertrekker", "rigid": "bakwagen"},
         "en": {"van": "van", "tractor": "tractor unit", "rigid": "rigid truck"},

@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, time
 
 from enforcement import plates
 from enforcement.explain import explain
@@ -97,6 +97,8 @@ class ZoneAnswer:
     zone_dates: str
     vehicle: str
     """The vehicle in a few words (class, emission class, first admission year)."""
+    starts_on: str | None = None
+    """The zone's first day, when it has not started on the day asked about."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,13 +144,28 @@ def vehicle_summary(vehicle: Vehicle, decision: Decision | None, lang: str) -> s
     )  # fmt: skip
 
 
-def _zone_dates(zone: Zone, lang: str) -> str:
+def _zone_dates(zone: Zone, lang: str, on: date | None = None) -> str:
     if zone.start is None:
         return render("no_zone", {"municipality": zone.municipality}, lang)
+    future = on is not None and on < zone.start
     return render(
-        "pc_zone_dates",
+        "pc_zone_dates_future" if future else "pc_zone_dates",
         {"zone": zone.name, "start": zone.start, "warning": zone.last_warning_day or zone.start},
         lang,
+    )
+
+
+#: Rules that speak of a camera's passage, not of a vehicle owner's question: R38 (a
+#: no-hit's data is deleted), R39 (decided on the passage's local time), R1's "this passage
+#: is before the start". The public answer leaves them out.
+_PASSAGE_ONLY = frozenset({("R38", "no_hit"), ("R39", "local_time"), ("R1", "zone_not_started")})
+
+
+def _public_reasons(decision: Decision, lang: str) -> tuple[tuple[str, str], ...]:
+    return tuple(
+        (hit.rule_id, hit.sentence_in(lang))
+        for hit in decision.rules
+        if (hit.rule_id, hit.key) not in _PASSAGE_ONLY
     )
 
 
@@ -195,6 +212,8 @@ def answer_zone(
     answer says no more than "an exemption allows access until <date>": its reasons stay
     those of the vehicle's facts, which name no exemption."""
     facts = PassageFacts(plate=plate, country=country)
+    if zone.start is not None and at.astimezone(LOCAL_TZ).date() < zone.start:
+        return _not_started(plate, vehicle, exemptions, zone, at, lang, country=country)
     own = decide(at, zone, vehicle, (), facts=facts)
     decision, by_exemption = own, False
     registered = public_exemptions(exemptions)
@@ -226,11 +245,46 @@ def answer_zone(
         allowed_until=format_value(decision.allowed_until, lang)
         if decision.allowed_until
         else None,
-        reasons=_facts_reasons(decision, lang) if by_exemption else explanation.reasons,
+        reasons=_facts_reasons(decision, lang) if by_exemption else _public_reasons(decision, lang),
         automatic=automatic,
         could_apply=could_apply,
         zone_dates=_zone_dates(zone, lang),
         vehicle=summary,
+    )
+
+
+def _not_started(
+    plate: str,
+    vehicle: Vehicle | None,
+    exemptions: Sequence[Exemption],
+    zone: Zone,
+    at: datetime,
+    lang: str,
+    *,
+    country: str | None,
+) -> ZoneAnswer:
+    """A zone that has not started: anyone may enter until then; what holds from its first
+    day is the answer for that day (noon, Dutch time), said as what comes next."""
+    assert zone.start is not None
+    first_day = datetime.combine(zone.start, time(12), LOCAL_TZ)
+    later = answer_zone(plate, vehicle, exemptions, zone, first_day, lang, country=country)
+    facts = {"zone": zone.name, "start": zone.start, "later": later.sentence}
+    sentence = render("pc_not_started", facts, lang)
+    return ZoneAnswer(
+        zone_id=zone.id,
+        zone=zone.name,
+        # As the camera decides today (R1: out of scope until the start), so this answer
+        # cannot differ from theirs; the sentence says what that means and what comes next.
+        outcome=Outcome.OUT_OF_SCOPE.value,
+        sentence=sentence,
+        headline=sentence,
+        allowed_until=None,
+        reasons=tuple(r for r in later.reasons if r[0] not in ("R1", "R39")),
+        automatic=later.automatic,
+        could_apply=later.could_apply,
+        zone_dates=_zone_dates(zone, lang, at.astimezone(LOCAL_TZ).date()),
+        vehicle=later.vehicle,
+        starts_on=format_value(zone.start, lang),
     )
 
 

@@ -15,9 +15,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import ColumnElement, Select, func, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from enforcement.casework import audit, notes
 from enforcement.casework.models import (
@@ -82,18 +83,39 @@ def _filtered(query: Select[Case], f: QueueFilter, now: datetime) -> Select[Case
 COUNT_CAP = 10_000
 
 
+#: The queue's orders (the sortable columns), each ending on first seen and id so a page
+#: boundary is stable.
+QUEUE_ORDERS: dict[str, tuple[InstrumentedAttribute[Any], ...]] = {
+    "case": (Case.id,),
+    "zone": (Case.zone_id,),
+    "outcome": (Case.decision,),
+    "sanction": (Case.sanction_kind, Case.amount_eur),
+    "first_seen": (Case.first_seen_at,),
+    "sightings": (Case.sightings_count,),
+}
+
+
 def queue(
-    session: Session, f: QueueFilter, now: datetime, *, limit: int = 50, offset: int = 0
+    session: Session,
+    f: QueueFilter,
+    now: datetime,
+    *,
+    limit: int = 50,
+    offset: int = 0,
+    order: str = "first_seen",
+    descending: bool = False,
 ) -> QueuePage:
-    """The queue, oldest first; by default the cases that still need a reviewer.
-    `total` is capped at `COUNT_CAP` + 1."""
+    """The queue, oldest first unless `order` names another of `QUEUE_ORDERS`; by default
+    the cases that still need a reviewer. `total` is capped at `COUNT_CAP` + 1."""
     query = _filtered(select(Case), f, now)
     if not f.status:
         query = query.where(Case.status.in_([s.value for s in ACTIVE_STATUSES]))
     capped = query.with_only_columns(Case.id).limit(COUNT_CAP + 1).subquery()
     total = session.scalar(select(func.count()).select_from(capped)) or 0
+    columns = QUEUE_ORDERS.get(order, QUEUE_ORDERS["first_seen"])
+    keys = [c.desc() if descending else c.asc() for c in columns]
     rows = session.scalars(
-        query.order_by(Case.first_seen_at, Case.id).limit(limit).offset(offset)
+        query.order_by(*keys, Case.first_seen_at, Case.id).limit(limit).offset(offset)
     ).all()
     return QueuePage(rows, total)
 

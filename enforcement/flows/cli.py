@@ -113,7 +113,7 @@ def export_command(
     text = (
         to_csv(rows)
         if output_format == "csv"
-        else json.dumps({"min_cell": settings.min_cell, "rows": [r.as_dict() for r in rows]}) + "\n"
+        else json.dumps({"min_cell": settings.min_cell, "rows": [r.as_json() for r in rows]}) + "\n"
     )
     if output is None:
         sys.stdout.write(text)

@@ -1,7 +1,8 @@
 """The open flow data: every table as long-format rows with small cells suppressed. Pure.
 
 One row per figure: `scope, id, table, row, column, count, rounded` where `count` is a number
-or `<k` and `rounded` says the figure holds small cells (method: `suppression`). Columns are
+or `<k` and `rounded` says the figure holds small cells (method: `suppression`). In JSON
+(`OpenRow.as_json`) `count` is a number or null, with `suppressed` true for `<k`. Columns are
 documented in deploy/README.md ("Open flow data") and in the OpenAPI document.
 """
 
@@ -34,6 +35,15 @@ class OpenRow:
         data = asdict(self)
         data["from"] = data.pop("from_")
         return {key: data[key] for key in COLUMNS}
+
+    def as_json(self) -> dict[str, object]:
+        """The row for JSON: `count` a number, or null when suppressed (`suppressed` true:
+        fewer than k vehicles), so a client never parses `<k` out of a string."""
+        data = self.as_dict()
+        suppressed = self.count.startswith("<")
+        data["count"] = None if suppressed else int(self.count)
+        data["suppressed"] = suppressed
+        return data
 
 
 def open_rows(

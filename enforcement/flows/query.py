@@ -6,10 +6,12 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from enforcement.areas import AreaCatalog
 from enforcement.flows import store
+from enforcement.flows.models import FlowDay
 from enforcement.flows.opendata import OpenRow, open_rows
 from enforcement.flows.tables import GRANULARITIES, Granularity, Table, exact, periods
 from enforcement.zones import ZoneCatalog
@@ -85,6 +87,29 @@ def exact_tables(
     base = store.fetch(session, scope.scope, scope.id, start, end + dt.timedelta(days=1))
     tables = exact(base.days, base.hours, g, area=scope.scope == "area")
     return FlowTables(scope, start, end, g, periods(start, end + dt.timedelta(days=1), g), tables)
+
+
+def busiest(session: Session, candidates: list[FlowScope], since: dt.date) -> FlowScope | None:
+    """Of `candidates`, the zone or area most vehicles entered from `since` on (the page's
+    first view); None when none has any."""
+    if not candidates:
+        return None
+    ids = {(c.scope, c.id): c for c in candidates}
+    totals = session.execute(
+        select(FlowDay.scope, FlowDay.scope_id, func.sum(FlowDay.count))
+        .where(
+            FlowDay.scope_id.in_(sorted({c.id for c in candidates})),
+            FlowDay.local_date >= since,
+            FlowDay.direction != "leaving",
+        )
+        .group_by(FlowDay.scope, FlowDay.scope_id)
+    ).all()
+    ranked = sorted(
+        ((int(total or 0), scope, scope_id) for scope, scope_id, total in totals
+         if (scope, scope_id) in ids),
+        key=lambda row: (-row[0], row[1] != "zone", row[2]),
+    )  # fmt: skip
+    return ids[ranked[0][1], ranked[0][2]] if ranked and ranked[0][0] > 0 else None
 
 
 def open_data(

@@ -25,6 +25,7 @@ from enforcement.platecheck import (
     check_plate,
     normalise_input,
     public_exemptions,
+    vehicle_summary,
 )
 from enforcement.register.redis import RedisRegister
 from enforcement.scenarios import Scenario, read_scenarios
@@ -226,3 +227,48 @@ def test_the_public_answer_never_describes_the_vehicle(
         text = _public_text(check_plate("VX123B", utrecht, register, at=AT, lang=lang))
         for word in ("mercedes", "sprinter", "rood", "rode", "red", "geel", "yellow"):
             assert not re.search(rf"\b{word}\b", text), (word, text)
+
+
+def test_a_zone_that_has_not_started_says_when_it_starts_and_what_holds_then(
+    redis_client: redis.Redis, redis_prefix: str
+) -> None:
+    register = _register(redis_client, redis_prefix)
+    old = msgspec.structs.replace(
+        VAN, plate="VX999B", first_admission=date(2008, 1, 1), fuels=(Fuel("Diesel", "4"),)
+    )
+    register.replace_vehicles([old])
+    almere = [z for z in DEFAULT_ZONES if z.id == "almere"]  # starts 1 January 2028
+    at = datetime(2026, 6, 1, 10, 0, tzinfo=UTC)
+    english = check_plate("VX999B", almere, register, at=at, lang="en").zones[0]
+    assert english.outcome == "out_of_scope"  # as the cameras decide today
+    assert english.starts_on == "1 January 2028"
+    assert english.sentence == (
+        "The Almere zone starts on 1 January 2028; until then you may enter. From then: Van, "
+        "emission class 4, first admitted 2008: no access to Almere."
+    )
+    assert english.zone_dates.startswith("Zone Almere starts on 1 January 2028")
+    assert any("Day permit" in line for line in english.could_apply)  # for then
+    words = " ".join([english.sentence, english.headline, *(s for _, s in english.reasons)])
+    assert "passage" not in words and "No-hit" not in words and "since" not in words
+    dutch = check_plate("VX999B", almere, register, at=at).zones[0]
+    assert dutch.sentence.startswith("De zone Almere gaat in op 1 januari 2028; tot dan mag u")
+
+
+@pytest.mark.redis
+def test_public_answers_have_no_camera_wording_and_kinds_in_english(
+    redis_client: redis.Redis, redis_prefix: str
+) -> None:
+    register = _register(redis_client, redis_prefix)
+    car = msgspec.structs.replace(VAN, plate="PC123X", kind="Personenauto", eu_category="M1")
+    register.replace_vehicles([VAN, car])
+    zones = [z for z in DEFAULT_ZONES if z.id == "utrecht"]
+    at = datetime(2026, 6, 1, 10, 0, tzinfo=UTC)
+    allowed = check_plate("VX123B", zones, register, at=at, lang="en").zones[0]
+    assert allowed.outcome == "allowed"
+    assert not any(rule in ("R38", "R39") for rule, _ in allowed.reasons)  # "No-hit: ..."
+    other = check_plate("PC123X", zones, register, at=at, lang="en").zones[0]
+    assert other.outcome == "out_of_scope"
+    assert other.sentence.startswith("Passenger car"), other.sentence
+    assert "Personenauto" not in other.sentence
+    assert vehicle_summary(VAN, None, "en").startswith("Commercial vehicle")
+    assert vehicle_summary(VAN, None, "nl").startswith("Bedrijfsauto")

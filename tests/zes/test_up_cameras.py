@@ -31,6 +31,7 @@ from zes.up.vehicle_images import (
     VehicleLook,
     look_of,
     render_passage,
+    stamp_lines,
 )
 
 AT = datetime(2026, 12, 1, 9, 30, 15, tzinfo=UTC)
@@ -176,3 +177,21 @@ def test_the_demo_cameras_draw_each_plate_as_the_register_describes_it() -> None
     )
     overview = jpeg_image(next(e.data for e in evidence if e.kind == "overview"))
     assert near(overview, REGISTERED_COLOURS["ROOD"], 40) > 0.12
+
+
+def test_the_stamp_is_in_local_time_with_the_zone_name() -> None:
+    # 09:30:15 UTC on 1 December is 10:30:15 in Amsterdam (CET); in July it is CEST (+2).
+    assert stamp_lines("up-sim", "sim-1", AT, "Utrecht") == (
+        "Utrecht - up-sim / sim-1",
+        "2026-12-01 10:30:15 CET",
+    )
+    summer = AT.replace(month=7)
+    assert stamp_lines("up-sim", "sim-1", summer, "Utrecht")[1] == "2026-07-01 11:30:15 CEST"
+    utrecht, _ = render_passage(
+        "V221FX", site_id="up-sim", camera_id="sim-1", at=AT, rng=random.Random(1), zone="Utrecht"
+    )
+    delft, _ = render_passage(
+        "V221FX", site_id="up-sim", camera_id="sim-1", at=AT, rng=random.Random(1), zone="Delft"
+    )
+    corner = (slice(0, 22), slice(0, 250))  # the first line: the zone's name is drawn
+    assert not np.array_equal(utrecht[corner], delft[corner])

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from enforcement.records import Evidence, Passage, encode_envelope, encode_evidence
+from enforcement.zones import default_catalog
 
 if TYPE_CHECKING:
     from zes.up.vehicle_images import VehicleLook
@@ -35,6 +36,9 @@ class SimulatedCameras(threading.Thread):
     ) -> None:  # fmt: skip
         super().__init__(name="zes-up-cameras", daemon=True)
         self.bootstrap, self.zone_id = bootstrap, zone_id
+        found = default_catalog().get(zone_id)
+        self.zone_name = found.name if found is not None else zone_id
+        """Stamped on the frames beside site, camera and local time."""
         self.passages_topic, self.evidence_topic = passages_topic, evidence_topic
         self.plates, self.rate = list(plates), rate
         # A demo fleet knows how each of its vehicles looks (zes.up.fixtures.DemoFleet).
@@ -63,6 +67,7 @@ class SimulatedCameras(threading.Thread):
             at=now,
             rng=rng,
             look=self.looks.get(plate),
+            zone=self.zone_name,
         )
         refs, evidence = evidence_records(passage_id, now, passage_images(frame, box))
         passage = Passage(

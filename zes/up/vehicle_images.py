@@ -16,14 +16,14 @@ from __future__ import annotations
 import functools
 import random
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Final, Literal
 
 import cv2
 import numpy as np
 
 from edge.recognition import Box, Image
-from enforcement.model import Vehicle
+from enforcement.model import LOCAL_TZ, Vehicle
 from enforcement.plates import format_plate
 
 WIDTH, HEIGHT = 640, 360
@@ -192,9 +192,19 @@ def _car_front(image: Image, cx: int, body: tuple[int, int, int]) -> None:
     cv2.rectangle(image, (cx - half, bottom - 45), (cx + half, bottom), darker, cv2.FILLED)
 
 
-def _stamp(image: Image, site_id: str, camera_id: str, at: datetime) -> None:
-    lines = (f"{site_id} / {camera_id}", at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"))
-    cv2.rectangle(image, (0, 0), (250, 44), BLACK, cv2.FILLED)
+def stamp_lines(site_id: str, camera_id: str, at: datetime, zone: str = "") -> tuple[str, str]:
+    """The frame's stamp: where (zone, site, camera) and when, in Dutch local time with its
+    abbreviation (CET/CEST), the time the review app's pages show beside the image."""
+    where = f"{zone} - {site_id} / {camera_id}" if zone else f"{site_id} / {camera_id}"
+    return where, at.astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M:%S %Z")
+
+
+def _stamp(image: Image, site_id: str, camera_id: str, at: datetime, zone: str = "") -> None:
+    lines = stamp_lines(site_id, camera_id, at, zone)
+    width = 12 + max(
+        cv2.getTextSize(line, cv2.FONT_HERSHEY_SIMPLEX, 0.5, 1)[0][0] for line in lines
+    )
+    cv2.rectangle(image, (0, 0), (max(250, width), 44), BLACK, cv2.FILLED)
     for i, line in enumerate(lines):
         cv2.putText(image, line, (6, 18 + 19 * i), cv2.FONT_HERSHEY_SIMPLEX, 0.5, WHITE, 1,
                     cv2.LINE_AA)  # fmt: skip
@@ -208,12 +218,14 @@ def render_passage(
     at: datetime,
     rng: random.Random,
     look: VehicleLook | None = None,
+    zone: str = "",
 ) -> tuple[Image, Box]:
-    """The overview frame of one passage and the plate's box in it; `look`: the register
-    vehicle's colour and shape (None: an unknown plate, a car in a random colour)."""
+    """The overview frame of one passage (stamped with `zone`'s name, site, camera and
+    local time) and the plate's box in it; `look`: the register vehicle's colour and shape
+    (None: an unknown plate, a car in a random colour)."""
     image = _road().copy()
     cx = WIDTH // 2 + rng.randrange(-60, 61)
     x, y = _vehicle_front(image, cx, rng, look)
     box = draw_plate(image, plate, x, y)
-    _stamp(image, site_id, camera_id, at)
+    _stamp(image, site_id, camera_id, at, zone)
     return image, box

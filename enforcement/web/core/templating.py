@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from markupsafe import Markup, escape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
@@ -50,6 +51,11 @@ def local_time(value: datetime | date | str | None, lang: str) -> str:
     if isinstance(value, datetime):
         return format_value(value.astimezone(LOCAL_TZ), lang)
     return format_value(value, lang)
+
+
+def link(href: str, text: object) -> Markup:
+    """A link as one table cell (both parts escaped)."""
+    return Markup('<a href="{}">{}</a>').format(escape(href), escape(str(text)))
 
 
 def percent(value: object) -> str:
@@ -101,6 +107,7 @@ def render(
         errors=[t(key) for key in errors],
         local=lambda value: local_time(value, lang),
         percent=percent,
+        link=link,
         plate=format_plate,
         category=lambda key: category(key, lang),
         **values,

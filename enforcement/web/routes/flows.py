@@ -17,7 +17,7 @@ from fastapi import Depends, FastAPI, Query, Request
 from fastapi.routing import APIRouter
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import PlainTextResponse, Response
 
 from enforcement.casework.tenancy import CaseScope
 from enforcement.flows.opendata import COLUMNS, to_csv
@@ -25,6 +25,7 @@ from enforcement.flows.query import (
     FlowQueryError,
     FlowScope,
     FlowTables,
+    busiest,
     exact_tables,
     open_data,
     resolve,
@@ -38,6 +39,7 @@ from enforcement.web.charts import share_line, stacked_bars
 from enforcement.web.core.state import WebContext
 from enforcement.web.core.templating import lang_of, render
 from enforcement.web.deps import ClientAddress, Context, Day, Db, PolicyReader, Scope
+from enforcement.web.problems import PROBLEM_RESPONSES, ProblemError
 from enforcement.web.texts import category, ui_text
 
 router = APIRouter()
@@ -74,12 +76,29 @@ def visible_scopes(request: Request, ctx: WebContext, cases: CaseScope) -> list[
     return [s for s in flow_scopes(request, ctx) if fold_name(s.municipality) in mine]
 
 
-def _scope(request: Request, ctx: WebContext, cases: CaseScope, zone: str | None) -> FlowScope:
-    available = visible_scopes(request, ctx, cases)
+#: The first view opens on the zone most vehicles entered in this many days.
+BUSIEST_DAYS = 30
+_LAST_ZONE = "flows_zone"
+
+
+def _scope(reader: Reader, zone: str | None) -> FlowScope:
+    """The asked zone or area; without one, the last one this user chose (kept in the
+    session), else the busiest of the user's own, else the first of them that has a zone."""
+    request, ctx = reader.request, reader.ctx
+    available = visible_scopes(request, ctx, reader.cases)
     if not zone:
         if not available:
             raise NotYoursError("no zone or area of your municipalities")
-        return available[0]
+        last = request.session.get(_LAST_ZONE)
+        for candidate in available:
+            if candidate.id == last:
+                return candidate
+        today = ctx.clock().astimezone(LOCAL_TZ).date()
+        found = busiest(reader.db, available, today - dt.timedelta(days=BUSIEST_DAYS))
+        if found is not None:
+            return found
+        started = {z.id for z in ctx.rechecker.zones if z.start is not None}
+        return next((s for s in available if s.id in started), available[0])
     found = resolve(zone, ctx.rechecker.zones, load_areas(ctx.settings))
     if found not in available:
         raise NotYoursError(f"unknown zone or area {zone!r}")
@@ -158,7 +177,9 @@ def _tables(reader: Reader, ask: FlowAsk) -> FlowTables:
     if period not in PERIODS:
         raise FlowQueryError(f"unknown period {period!r}")
     first, last = period_bounds(period, ask.on or today, ask.start, ask.end)
-    scope = _scope(request, ctx, reader.cases, ask.zone)
+    if first <= today < last:
+        last = today  # no bars for days that have not happened (they would read as zeros)
+    scope = _scope(reader, ask.zone)
     chosen = _granularity(period, first, last, ask.granularity)
     # A page view asks for the same tables seven times (the page, its charts): keep them a
     # minute. Flows arrive per stream batch; a minute late is still news for policy staff.
@@ -218,6 +239,8 @@ def flows_page(
     period = ask.period
     try:
         flows = _tables(Reader(request, ctx, db, scope), ask)
+        if ask.zone:
+            request.session[_LAST_ZONE] = flows.scope.id
     except FlowQueryError as exc:
         return render(
             request, "flows.html", status_code=_status(exc), problem=str(exc), flows=None,
@@ -255,7 +278,11 @@ def _svg(flows: FlowTables, name: str, lang: str) -> bytes:
         labels = _short(rows, flows.granularity)
         return share_line(labels, [(ui_text(f"flows_share_{part}", lang), shares)])
     columns = [c for c in _columns(table) if c != TOTAL]
-    labels = _short(rows, flows.granularity) if name in _PERIOD_TABLES else rows
+    labels = (
+        _short(rows, flows.granularity)
+        if name in _PERIOD_TABLES
+        else [category(row, lang) for row in rows]
+    )
     if name == "hour_weekday":
         series_names = [ui_text(f"weekday_{c}", lang) for c in columns]
     else:
@@ -344,7 +371,10 @@ class OpenFlowRow(BaseModel):
     )
     row: str = Field(description="Period label (2026-11-30, 2026-W49, 2026-11, 2026) or key.")
     column: str = Field(description="Category, or `total`.")
-    count: str = Field(description="Entering vehicles, or `<k` when fewer than k (suppressed).")
+    count: int | None = Field(
+        description="Entering vehicles; null when fewer than k (suppressed, shown as `<k` in CSV)."
+    )
+    suppressed: bool = Field(description="True when fewer than k vehicles: `count` is null.")
     rounded: bool = Field(
         description="True when the figure holds suppressed cells: it is then rounded to a "
         "multiple of k, each suppressed cell counted as k/2 (so it reveals none of them)."
@@ -371,19 +401,19 @@ def open_flows_api(
     k = FlowSettings().min_cell
     # Rate-limited like the plate check: every answer is a query over years of rows.
     if not ctx.counters.allow(f"flows-api:{address}", ctx.cases.flows_api_per_minute, 60.0):
-        return JSONResponse({"error": "too many requests: try again in a minute"}, 429)
+        raise ProblemError(429, "flows_error_rate")
     try:
         scope = resolve(zone, ctx.rechecker.zones, load_areas(ctx.settings))
         rows = open_data(db, scope, start, end, granularity, k)
     except FlowQueryError as exc:
-        return JSONResponse({"error": str(exc)}, status_code=400)
+        raise ProblemError(400, "problem_flows", problem=str(exc)) from None
     if output == "csv":
         return Response(
             to_csv(rows),
             media_type="text/csv; charset=utf-8",
             headers={"content-disposition": f'attachment; filename="flows-{scope.id}.csv"'},
         )
-    return {"min_cell": k, "rows": [r.as_dict() for r in rows]}
+    return {"min_cell": k, "rows": [r.as_json() for r in rows]}
 
 
 def add_open_data(api: FastAPI) -> None:
@@ -394,9 +424,8 @@ def add_open_data(api: FastAPI) -> None:
         methods=["GET"],
         response_model=OpenFlows,
         responses={
+            **PROBLEM_RESPONSES,
             200: {"content": {"text/csv": {"schema": {"type": "string"}}}},
-            400: {"description": "Unknown zone or a bad period."},
-            429: {"description": "Too many requests from this address (per minute)."},
         },
         summary="Logistics flows into a zone (open data, small cells suppressed)",
         description="Entering vehicles per zone or access-window area and period, by vehicle "

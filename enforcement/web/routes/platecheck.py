@@ -13,7 +13,6 @@ from datetime import date, datetime, time, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, FastAPI, Query, Request
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.responses import Response
 
@@ -21,11 +20,12 @@ from enforcement.messages import LANGUAGES
 from enforcement.model import LOCAL_TZ, Zone
 from enforcement.platecheck import PlateAnswer, PlateInputError, check_plate
 from enforcement.register.protocol import RegisterUnavailable
+from enforcement.web import problems
 from enforcement.web.core.state import WebContext
 from enforcement.web.core.templating import lang_of, render
 from enforcement.web.deps import ClientAddress, Context, Day
+from enforcement.web.problems import PROBLEM_RESPONSES, ProblemError, request_lang
 from enforcement.web.routes import desk, flows
-from enforcement.web.texts import ui_text
 
 router = APIRouter()
 ALL = "all"
@@ -85,27 +85,43 @@ def _check(
     return answer, zones
 
 
+def _day(text: str) -> date | None:
+    """The form's date field: empty is today; anything else must be a day."""
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise PlateCheckError("pc_error_date", 400) from None
+
+
 @router.get("/platecheck", include_in_schema=False)
 def page(
     request: Request,
     ctx: Context,
     address: ClientAddress,
-    plate: Annotated[str, Query(max_length=64)] = "",
-    zone: Annotated[str, Query(max_length=64)] = ALL,
-    day: Annotated[Day | None, Query(alias="date")] = None,
-    lang: Annotated[str | None, Query(max_length=2)] = None,
+    # Plain text up to a generous length: whatever a person types comes back on this page
+    # with a sentence about it, never as the app's generic error page.
+    plate: Annotated[str, Query(max_length=1000)] = "",
+    zone: Annotated[str, Query(max_length=1000)] = ALL,
+    day: Annotated[str, Query(alias="date", max_length=1000)] = "",
+    lang: Annotated[str | None, Query(max_length=1000)] = None,
 ) -> Response:
     if lang in LANGUAGES:
         request.session["lang"] = lang
     language = lang_of(request)
     values: dict[str, Any] = {
-        "zones": _zones(ctx), "plate_text": plate, "zone": zone, "day": day, "answer": None,
-        "desks": desk.desk_links(request),
+        "zones": _zones(ctx), "plate_text": plate[:64], "zone": zone, "day": day[:32],
+        "answer": None, "desks": desk.desk_links(request),
     }  # fmt: skip
-    if not plate:
+    if not plate and not day.strip():
         return render(request, "platecheck.html", **values)
     try:
-        values["answer"], _ = _check(ctx, address, plate, zone, day, language)
+        asked = _day(day)
+        if not plate.strip():
+            raise PlateCheckError("pc_error_plate", 400)
+        values["answer"], _ = _check(ctx, address, plate, zone, asked, language)
     except PlateCheckError as problem:
         return render(
             request, "platecheck.html", status_code=problem.status, errors=(problem.key,),
@@ -127,6 +143,10 @@ class ZoneAnswerModel(BaseModel):
     could_apply: list[str] = Field(description="Ontheffingen one could apply for.")
     zone_dates: str = Field(description="The zone's start and warning period.")
     vehicle: str = Field(description="The vehicle in a few words.")
+    starts_on: str | None = Field(
+        description="The zone's first day when it has not started on the day asked about "
+        "(until then anyone may enter; `sentence` says what holds from then)."
+    )
 
 
 class PlateCheckModel(BaseModel):
@@ -139,10 +159,6 @@ class PlateCheckModel(BaseModel):
         description="What the answer leaves out: day permits are only taken into account for "
         "today.",
     )
-
-
-class ProblemModel(BaseModel):
-    error: str = Field(description="What went wrong, in the asked language.")
 
 
 def api_app(ctx: WebContext) -> FastAPI:
@@ -167,18 +183,16 @@ def api_app(ctx: WebContext) -> FastAPI:
         platecheck_api,
         methods=["GET"],
         response_model=PlateCheckModel,
-        responses={
-            400: {"model": ProblemModel},
-            429: {"model": ProblemModel},
-            503: {"model": ProblemModel},
-        },
+        responses=PROBLEM_RESPONSES,
         summary="Check a plate against the ZE-zone rules",
     )
     flows.add_open_data(api)
+    problems.install(api)
     return api
 
 
 def platecheck_api(
+    request: Request,
     ctx: Context,
     address: ClientAddress,
     plate: Annotated[str, Query(max_length=64, description="Any spelling: VX-123-B, vx123b.")],
@@ -191,10 +205,13 @@ def platecheck_api(
             "are only taken into account for today.",
         ),
     ] = None,
-    lang: Annotated[str, Query(pattern="^(nl|en)$", description="nl or en.")] = "nl",
+    lang: Annotated[
+        str | None,
+        Query(pattern="^(nl|en)$", description="nl or en (default: Accept-Language, else nl)."),
+    ] = None,
 ) -> Any:
     try:
-        answer, _ = _check(ctx, address, plate, zone, day, lang)
+        answer, _ = _check(ctx, address, plate, zone, day, lang or request_lang(request))
     except PlateCheckError as problem:
-        return JSONResponse({"error": ui_text(problem.key, lang)}, status_code=problem.status)
+        raise ProblemError(problem.status, problem.key) from None
     return asdict(answer)

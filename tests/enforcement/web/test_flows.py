@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import re
 
 import pytest
 
@@ -120,7 +121,19 @@ def test_open_data_suppresses_small_cells_and_needs_no_login(web: Web) -> None:
     }
     as_json = client.get("/api/v1/flows?zone=utrecht&from=2026-03-02&to=2026-03-03").json()
     assert as_json["min_cell"] == 5
-    assert all(set(r) == set(COLUMNS) for r in as_json["rows"])
+    assert all(set(r) == {*COLUMNS, "suppressed"} for r in as_json["rows"])
+    # Numbers as numbers: a count is an integer, or null with `suppressed` for `<k`.
+    by_day = client.get(
+        "/api/v1/flows?zone=utrecht&from=2026-03-02&to=2026-03-03&granularity=day"
+    ).json()
+    in_json = {(r["table"], r["row"], r["column"]): r for r in by_day["rows"]}
+    assert in_json["vehicle_class", "2026-03-03", "total"]["count"] == 30
+    assert in_json["vehicle_class", "2026-03-02", "tractor"]["count"] is None
+    assert in_json["vehicle_class", "2026-03-02", "tractor"]["suppressed"] is True
+    assert all(
+        (isinstance(r["count"], int) and not r["suppressed"]) or r["count"] is None
+        for r in as_json["rows"]
+    )
     assert (
         client.get("/api/v1/flows?zone=atlantis&from=2026-03-02&to=2026-03-03").status_code == 400
     )
@@ -132,3 +145,38 @@ def test_open_data_is_in_the_same_openapi_document_as_the_plate_check(web: Web) 
     paths = web.client().get("/api/v1/openapi.json").json()["paths"]
     assert {"/platecheck", "/flows"} <= set(paths)
     assert "small cells suppressed" in paths["/flows"]["get"]["summary"]
+
+
+def _selected_zone(html: str) -> str:
+    found = re.search(r'<option value="([^"]+)" selected>', html.split('name="zone"', 1)[1])
+    assert found, "no zone selected"
+    return found.group(1)
+
+
+def test_the_page_opens_on_the_busiest_zone_then_on_the_last_one_chosen(web: Web) -> None:
+    fill(web)  # every flow is in Utrecht; Amersfoort (first by name) has none
+    client = logged_in(web, "pia")
+    first = client.get("/flows")
+    assert first.status_code == 200
+    assert _selected_zone(first.text) == "utrecht"
+    assert client.get("/flows?zone=haarlem").status_code == 200
+    assert _selected_zone(client.get("/flows").text) == "haarlem"  # the last one chosen
+
+
+def test_no_bars_for_days_to_come_and_every_label_translated(web: Web) -> None:
+    fill(web)
+    with web.db.sessions.begin() as session:  # Dutch vans whose emission class is unknown
+        unknown = [key(hour=HOURS[1], emission="unknown")] * 6
+        store.apply(session, [batch(range(2, 3), unknown)], NOW)
+    client = logged_in(web, "pia")
+    page = client.get("/flows?zone=utrecht&period=month").text  # NOW is 3 March 2026
+    table = page.split('id="chart-vehicle_class"', 1)[1].split("</table>", 1)[0]
+    days = re.findall(r'<th scope="row" class="row">(2026-03-\d\d)</th>', table)
+    assert days == ["2026-03-01", "2026-03-02", "2026-03-03"]
+    assert 'value="2026-03-03"' in page  # the period's last day shown is today
+    # The foreign plates' unknown class and emission class in words, in either language.
+    emission = page.split('id="chart-emission_fuel"', 1)[1].split("</section>", 1)[0]
+    cells = re.findall(r"<t[hd][^>]*>([^<]*)</t[hd]>", emission)
+    assert "onbekend" in cells and "unknown" not in cells
+    svg = client.get("/flows/chart/emission_fuel.svg?zone=utrecht&period=month").text
+    assert "onbekend" in svg and ">unknown<" not in svg

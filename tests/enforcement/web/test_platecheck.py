@@ -55,9 +55,9 @@ def test_the_api_and_its_openapi_description(web: Web) -> None:
     unknown = client.get("/api/v1/platecheck", params={"plate": "ZZ-99-ZZ", "lang": "en"})
     assert unknown.json()["status"] == "unknown"
     assert "not in the Dutch vehicle register" in unknown.json()["notice"]
-    assert client.get("/api/v1/platecheck", params={"plate": "x" * 65}).status_code == 422
+    assert client.get("/api/v1/platecheck", params={"plate": "x" * 65}).status_code == 400
     bad = client.get("/api/v1/platecheck", params={"plate": "<b>DROP TABLE</b>"})
-    assert bad.status_code == 400 and "geen kenteken" in bad.json()["error"]
+    assert bad.status_code == 400 and "geen kenteken" in bad.json()["detail"]
     schema = client.get("/api/v1/openapi.json").json()
     assert "/platecheck" in schema["paths"]
     params = {p["name"] for p in schema["paths"]["/platecheck"]["get"]["parameters"]}
@@ -85,7 +85,14 @@ def test_too_many_checks_get_a_clear_429(
         assert client.get("/api/v1/platecheck", params={"plate": "VNB12X"}).status_code == 200
     refused = client.get("/api/v1/platecheck", params={"plate": "VNB12X", "lang": "en"})
     assert refused.status_code == 429
-    assert refused.json() == {"error": "Too many checks from your address. Try again in a minute."}
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert refused.json() == {
+        "type": "about:blank",
+        "title": "Too many requests",
+        "status": 429,
+        "detail": "Too many checks from your address. Try again in a minute.",
+        "instance": "/api/v1/platecheck",
+    }
     page = client.get("/platecheck", params={"plate": "VNB12X"})
     assert page.status_code == 429 and "Te veel controles" in page.text
     # Logins have their own limit: the plate check did not use it up.
