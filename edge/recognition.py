@@ -283,8 +283,20 @@ def enhance_for_detection(image: Image) -> Image:
     regions where sigma 0.8 (3x3) found 9 and a 5x5 median 11. Day views are left alone."""
     if not is_dark_or_ir(image):
         return image
-    smooth = cv2.GaussianBlur(image, (0, 0), 1.5)
-    lo, hi = np.percentile(smooth[::2, ::2], (1, 99))
+    return denoise_and_stretch(image)
+
+
+DENOISE_SIGMA = 1.5
+"""The Gaussian's sigma in full-resolution pixels (see `enhance_for_detection`)."""
+
+
+def denoise_and_stretch(image: Image, sigma: float = DENOISE_SIGMA) -> Image:
+    """`image` smoothed (Gaussian, `sigma`: sensor noise; none below 0.5, where an area
+    shrink has averaged it already) and its 1-99 percentiles stretched to the full range:
+    the night enhancement of `enhance_for_detection`, always."""
+    smooth = cv2.GaussianBlur(image, (0, 0), sigma) if sigma >= 0.5 else image
+    step = max(1, int(np.sqrt(smooth.shape[0] * smooth.shape[1] / 40_000)))
+    lo, hi = np.percentile(smooth[::step, ::step], (1, 99))
     scale = 255.0 / max(8.0, float(hi - lo))
     out: Image = cv2.convertScaleAbs(smooth, alpha=scale, beta=-float(lo) * scale)
     return out
@@ -292,9 +304,32 @@ def enhance_for_detection(image: Image) -> Image:
 
 def _detect_view(detector: PlateDetector, frame: Image, part: Box, enhance: bool) -> list[Box]:
     view = frame[part.y1 : part.y2, part.x1 : part.x2]
-    if enhance:
-        view = enhance_for_detection(view)
+    if enhance and is_dark_or_ir(view):
+        return [b.shifted(part.x1, part.y1) for b in _detect_dark(detector, view)]
     return [b.shifted(part.x1, part.y1) for b in detector.detect(view)]
+
+
+def _detect_dark(detector: PlateDetector, view: Image) -> list[Box]:
+    """`enhance_for_detection` at the detector's input size: the view is first shrunk
+    (area-averaged, which also averages the sensor noise) to what the detector would shrink
+    it to anyway, then blurred with the sigma scaled alike and stretched, and the boxes are
+    scaled back. The same image the detector got before, at a fraction of the cost: blur
+    and percentiles on the full-resolution view were 15 of 38 CPU seconds of a 20-vehicle
+    1080p dense_night replay, as much as the detector itself."""
+    size = int(getattr(detector, "input_size", 0))
+    h, w = view.shape[:2]
+    scale = size / max(h, w) if size > 0 else 1.0
+    if scale >= 1.0:
+        return detector.detect(denoise_and_stretch(view))
+    small = cv2.resize(
+        view, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA
+    )
+    found = detector.detect(denoise_and_stretch(small, sigma=DENOISE_SIGMA * scale))
+    sx, sy = w / small.shape[1], h / small.shape[0]
+    return [
+        Box(int(b.x1 * sx), int(b.y1 * sy), int(b.x2 * sx), int(b.y2 * sy), b.confidence)
+        for b in found
+    ]
 
 
 def detect_in_regions(

@@ -42,7 +42,9 @@ from edge.recognition import (
     PlateDetector,
     PlateReader,
     crop,
+    denoise_and_stretch,
     detect_in_regions,
+    is_dark_or_ir,
     roi_rect,
     vehicle_region,
 )
@@ -153,7 +155,15 @@ class CameraWorker:
             # No upscaling or contrast stretch before OCR: measured on the dev photos'
             # variants (benchmarks.edge --steps), neither changed a single exact read of
             # small8/small5/night, and they cancel out on blur/skew20 (+1/-1 of 72).
-            reads = self.reader.read([crop(image, r.box) for r in requests])
+            crops = [crop(image, r.box) for r in requests]
+            if is_dark_or_ir(image):
+                # In a dark or IR frame the OCR reads the crop denoised and stretched, as
+                # the detector's view is. Measured on 20-vehicle clips (1080p, 10 fps):
+                # exact 0.85 -> 0.95 on dense_night and on night (leaving plates read from
+                # the raw noisy crop as M0BVHMK4 and BRK099A became right); dense_dusk and
+                # another 20 vehicles at dense_night and dense_dusk unchanged (1.0).
+                crops = [denoise_and_stretch(c) for c in crops]
+            reads = self.reader.read(crops)
             if self.metrics:
                 self.metrics.ocr_seconds.labels(cam).observe(time.perf_counter() - start)
                 self.metrics.ocr_crops.labels(cam).inc(len(requests))

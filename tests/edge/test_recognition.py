@@ -65,6 +65,28 @@ def test_detection_runs_on_the_roi_crop_only() -> None:
     assert len(detect_in_regions(outside, frame, [rect], triangle, enhance=False)) == 0
 
 
+class SizedDetector(FixedDetector):
+    input_size = 320
+
+
+def test_a_dark_view_is_shrunk_to_the_detector_input_before_its_enhancement() -> None:
+    # A dark 1280x640 region: the blur and stretch run on the view shrunk to the detector's
+    # 320 input (what the detector would shrink it to anyway), and the box the detector
+    # finds there comes back in frame pixels. A lit region is handed over whole, as before.
+    rng = np.random.default_rng(3)
+    dark = rng.integers(0, 40, (720, 1400, 3), dtype=np.uint8)
+    region = Box(100, 50, 1380, 690)
+    detector = SizedDetector([Box(80, 40, 120, 50, 0.8)])
+    (box,) = detect_in_regions(detector, dark, [region])
+    assert detector.seen == [(160, 320, 3)]
+    assert box == Box(100 + 320, 50 + 160, 100 + 480, 50 + 200, 0.8)
+    lit = np.full((720, 1400, 3), (60, 140, 200), np.uint8)
+    detector = SizedDetector([Box(80, 40, 120, 50, 0.8)])
+    (box,) = detect_in_regions(detector, lit, [region])
+    assert detector.seen == [(640, 1280, 3)]
+    assert box == Box(180, 90, 220, 100, 0.8)
+
+
 def test_annotation_format_and_metrics_helpers(tmp_path: Path) -> None:
     (tmp_path / "a.txt").write_text("a.jpg\t10\t20\t30\t8\tab12cd\n", encoding="utf-8")
     (item,) = load_annotations(tmp_path)
