@@ -165,6 +165,7 @@ def test_outcome_import_and_dossier_from_the_command_line(
     env = _env_with_the_van_registered(
         tmp_path, redis_url, redis_client, redis_prefix, ZES_CASES_EVIDENCE_KEY=KEY.hex()
     )
+    assert zes("migrate", env=env).returncode == 0  # no other command creates the database
     assert zes("user", "add", "anna", "--municipality", "Utrecht", "--password-stdin", env=env,
                stdin="a long password 1\n").returncode == 0  # fmt: skip
     _anna_confirms_one_case(tmp_path)
@@ -252,6 +253,7 @@ def test_dev_allows_the_development_audit_key_with_a_warning(
     monkeypatch.setenv("ZES_WORK_DIR", str(tmp_path))
     monkeypatch.delenv("ZES_CASES_AUDIT_KEY", raising=False)
     monkeypatch.setattr("sys.stdin", __import__("io").StringIO("a long password 1\n"))
+    assert main(["enforce", "migrate"]) == 0  # no other command creates the database
     argv = ["enforce", "user", "add", "anna", "--municipality", "Utrecht", "--password-stdin"]
     assert main([*argv, "--dev"]) == 0
     assert "ZES_CASES_AUDIT_KEY is a published development value" in caplog.text
