@@ -17,19 +17,17 @@ import ssl
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings
 
-from enforcement.settings import ConfigError, first_error
+from enforcement.settings import load_role_settings, role_settings_config
 
 Protocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
 Mechanism = Literal["SCRAM-SHA-256", "SCRAM-SHA-512", "PLAIN"]
 
 
 class BrokerSecurity(BaseSettings):
-    model_config = SettingsConfigDict(
-        env_prefix="ZES_KAFKA_", env_file=".env", frozen=True, extra="ignore"
-    )
+    model_config = role_settings_config("ZES_KAFKA_")
 
     security_protocol: Protocol = Field(
         "PLAINTEXT",
@@ -125,7 +123,4 @@ class BrokerSecurity(BaseSettings):
 
 
 def load_broker_security(**overrides: Any) -> BrokerSecurity:
-    try:
-        return BrokerSecurity(**overrides)
-    except ValidationError as exc:
-        raise ConfigError(f"setting {first_error(exc, 'ZES_KAFKA_')}") from None
+    return load_role_settings(BrokerSecurity, **overrides)
