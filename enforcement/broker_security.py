@@ -89,8 +89,9 @@ class BrokerSecurity(BaseSettings):
             context.load_cert_chain(str(self.ssl_certfile), str(self.ssl_keyfile))
         return context
 
-    def kafka_python(self) -> dict[str, Any]:
-        """Keywords for kafka-python's KafkaProducer, KafkaConsumer and KafkaAdminClient."""
+    def _protocol_and_sasl(self) -> dict[str, Any]:
+        """The keywords kafka-python and aiokafka name alike: the protocol and the SASL
+        login (they differ only in how TLS is given)."""
         options: dict[str, Any] = {"security_protocol": self.security_protocol}
         if self.sasl:
             assert self.sasl_password is not None
@@ -99,6 +100,11 @@ class BrokerSecurity(BaseSettings):
                 "sasl_plain_username": self.sasl_username,
                 "sasl_plain_password": self.sasl_password.get_secret_value(),
             }
+        return options
+
+    def kafka_python(self) -> dict[str, Any]:
+        """Keywords for kafka-python's KafkaProducer, KafkaConsumer and KafkaAdminClient."""
+        options = self._protocol_and_sasl()
         if self.tls:
             options["ssl_check_hostname"] = self.ssl_check_hostname
             for name in ("ssl_cafile", "ssl_certfile", "ssl_keyfile"):
@@ -109,14 +115,7 @@ class BrokerSecurity(BaseSettings):
 
     def aiokafka(self) -> dict[str, Any]:
         """Keywords for aiokafka's clients (Faust's `broker_credentials` maps to the same)."""
-        options: dict[str, Any] = {"security_protocol": self.security_protocol}
-        if self.sasl:
-            assert self.sasl_password is not None
-            options |= {
-                "sasl_mechanism": self.sasl_mechanism,
-                "sasl_plain_username": self.sasl_username,
-                "sasl_plain_password": self.sasl_password.get_secret_value(),
-            }
+        options = self._protocol_and_sasl()
         if self.tls:
             options["ssl_context"] = self.ssl_context()
         return options
