@@ -1,5 +1,6 @@
 """What the law tests that decide one passage at a time share: the shipped zones, one plate,
-local times and `decide` with Utrecht by default (test_law_amendments, test_law_spec_edges)."""
+local times and `decide` with Utrecht by default (test_law, test_law_amendments,
+test_law_spec_edges)."""
 
 from __future__ import annotations
 
