@@ -17,19 +17,17 @@ import ssl
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings
 
-from enforcement.settings import ConfigError, first_error
+from enforcement.settings import load_role_settings, role_settings_config
 
 Protocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
 Mechanism = Literal["SCRAM-SHA-256", "SCRAM-SHA-512", "PLAIN"]
 
 
 class BrokerSecurity(BaseSettings):
-    model_config = SettingsConfigDict(
-        env_prefix="ZES_KAFKA_", env_file=".env", frozen=True, extra="ignore"
-    )
+    model_config = role_settings_config("ZES_KAFKA_")
 
     security_protocol: Protocol = Field(
         "PLAINTEXT",
@@ -91,8 +89,9 @@ class BrokerSecurity(BaseSettings):
             context.load_cert_chain(str(self.ssl_certfile), str(self.ssl_keyfile))
         return context
 
-    def kafka_python(self) -> dict[str, Any]:
-        """Keywords for kafka-python's KafkaProducer, KafkaConsumer and KafkaAdminClient."""
+    def _protocol_and_sasl(self) -> dict[str, Any]:
+        """The keywords kafka-python and aiokafka name alike: the protocol and the SASL
+        login (they differ only in how TLS is given)."""
         options: dict[str, Any] = {"security_protocol": self.security_protocol}
         if self.sasl:
             assert self.sasl_password is not None
@@ -101,6 +100,11 @@ class BrokerSecurity(BaseSettings):
                 "sasl_plain_username": self.sasl_username,
                 "sasl_plain_password": self.sasl_password.get_secret_value(),
             }
+        return options
+
+    def kafka_python(self) -> dict[str, Any]:
+        """Keywords for kafka-python's KafkaProducer, KafkaConsumer and KafkaAdminClient."""
+        options = self._protocol_and_sasl()
         if self.tls:
             options["ssl_check_hostname"] = self.ssl_check_hostname
             for name in ("ssl_cafile", "ssl_certfile", "ssl_keyfile"):
@@ -111,21 +115,11 @@ class BrokerSecurity(BaseSettings):
 
     def aiokafka(self) -> dict[str, Any]:
         """Keywords for aiokafka's clients (Faust's `broker_credentials` maps to the same)."""
-        options: dict[str, Any] = {"security_protocol": self.security_protocol}
-        if self.sasl:
-            assert self.sasl_password is not None
-            options |= {
-                "sasl_mechanism": self.sasl_mechanism,
-                "sasl_plain_username": self.sasl_username,
-                "sasl_plain_password": self.sasl_password.get_secret_value(),
-            }
+        options = self._protocol_and_sasl()
         if self.tls:
             options["ssl_context"] = self.ssl_context()
         return options
 
 
 def load_broker_security(**overrides: Any) -> BrokerSecurity:
-    try:
-        return BrokerSecurity(**overrides)
-    except ValidationError as exc:
-        raise ConfigError(f"setting {first_error(exc, 'ZES_KAFKA_')}") from None
+    return load_role_settings(BrokerSecurity, **overrides)

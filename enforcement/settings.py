@@ -22,7 +22,7 @@ import tomllib
 from collections.abc import Iterable
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -44,6 +44,9 @@ def _default_shared() -> Path | None:
     return None
 
 
+RoleSettings = TypeVar("RoleSettings", bound=BaseSettings)
+
+
 class ConfigError(ValueError):
     """A settings or law-file problem, reported as one readable line."""
 
@@ -51,13 +54,17 @@ class ConfigError(ValueError):
 REDIS_SCHEMES = ("redis://", "rediss://", "unix://", "redis+sentinel://", "redis+cluster://")
 
 
+def role_settings_config(env_prefix: str) -> SettingsConfigDict:
+    """The settings of one role, from `env_prefix`* variables and `.env`, frozen.
+
+    extra="ignore": one `.env` serves every role, so it holds ZES_STREAM_*, ZES_CASES_* and
+    other roles' keys that are not ours. The files people write by hand (the law TOML, the
+    site YAML) keep extra="forbid", where a typo must be caught."""
+    return SettingsConfigDict(env_prefix=env_prefix, env_file=".env", frozen=True, extra="ignore")
+
+
 class Settings(BaseSettings):
-    # extra="ignore": one `.env` serves every role, so it holds ZES_STREAM_*, ZES_CASES_* and
-    # other roles' keys that are not ours. The files people write by hand (the law TOML, the
-    # site YAML) keep extra="forbid", where a typo must be caught.
-    model_config = SettingsConfigDict(
-        env_prefix="ZES_", env_file=".env", frozen=True, extra="ignore"
-    )
+    model_config = role_settings_config("ZES_")
 
     redis_url: str = Field(
         "redis://127.0.0.1:6379/0",
@@ -170,11 +177,18 @@ def require_keys(role: str, keys: Iterable[KeySetting], *, dev: bool) -> list[st
     return problems
 
 
-def load_settings(**overrides: Any) -> Settings:
+def load_role_settings(settings: type[RoleSettings], **overrides: Any) -> RoleSettings:
+    """`settings` read from the environment; a bad value is one `ConfigError` line naming
+    its variable (with the class's env_prefix)."""
     try:
-        return Settings(**overrides)
+        return settings(**overrides)
     except ValidationError as exc:
-        raise ConfigError(f"setting {first_error(exc, 'ZES_')}") from None
+        prefix = str(settings.model_config.get("env_prefix", ""))
+        raise ConfigError(f"setting {first_error(exc, prefix)}") from None
+
+
+def load_settings(**overrides: Any) -> Settings:
+    return load_role_settings(Settings, **overrides)
 
 
 def _law_file(settings: Settings) -> tuple[_LawFile, LawParams]:

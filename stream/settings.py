@@ -7,13 +7,13 @@ import os
 import socket
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings
+
+from enforcement.settings import role_settings_config
 
 
 class StreamSettings(BaseSettings):
-    model_config = SettingsConfigDict(
-        env_prefix="ZES_STREAM_", env_file=".env", frozen=True, extra="ignore"
-    )
+    model_config = role_settings_config("ZES_STREAM_")
 
     broker: str = Field(
         "kafka://127.0.0.1:9092", description="Kafka bootstrap, e.g. kafka://127.0.0.1:9092."

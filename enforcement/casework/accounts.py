@@ -146,10 +146,16 @@ def add_user(
     return user
 
 
-def disable_user(session: Session, username: str, *, actor: str) -> User:
+def _existing_user(session: Session, username: str) -> User:
+    """The account an admin names; a name that is none is a one-line error, not a crash."""
     user = session.scalar(select(User).where(User.username == username))
     if user is None:
         raise AccountError(f"no user {username!r}")
+    return user
+
+
+def disable_user(session: Session, username: str, *, actor: str) -> User:
+    user = _existing_user(session, username)
     user.active = False
     audit.append(session, actor, "user_disable", detail={"user": username})
     return user
@@ -157,9 +163,7 @@ def disable_user(session: Session, username: str, *, actor: str) -> User:
 
 def enable_user(session: Session, username: str, *, actor: str) -> User:
     """Re-enable a disabled account (its sessions ended when it was disabled)."""
-    user = session.scalar(select(User).where(User.username == username))
-    if user is None:
-        raise AccountError(f"no user {username!r}")
+    user = _existing_user(session, username)
     user.active = True
     audit.append(session, actor, "user_enable", detail={"user": username})
     return user
@@ -167,9 +171,7 @@ def enable_user(session: Session, username: str, *, actor: str) -> User:
 
 def reset_password(session: Session, username: str, password: str, *, actor: str) -> User:
     """An admin sets a one-time password: the user must change it at the next login."""
-    user = session.scalar(select(User).where(User.username == username))
-    if user is None:
-        raise AccountError(f"no user {username!r}")
+    user = _existing_user(session, username)
     problem = password_problem(password, username)
     if problem is not None:
         raise AccountError(f"password: {problem}")
@@ -220,9 +222,7 @@ def authenticate(session: Session, username: str, password: str) -> User | None:
 
 def reset_second_factor(session: Session, username: str, *, actor: str) -> User:
     """Forget a user's TOTP key (a lost phone): they enrol again at their next login."""
-    user = session.scalar(select(User).where(User.username == username))
-    if user is None:
-        raise AccountError(f"no user {username!r}")
+    user = _existing_user(session, username)
     user.totp_secret = None
     user.totp_last_step = None
     audit.append(session, actor, "user_totp_reset", detail={"user": username})
@@ -235,9 +235,7 @@ def provision_second_factor(
     """An admin makes the user's TOTP key (returned once, to be shown as QR and text and
     handed over in person), so the user's first login asks for a code of it: no key is
     trusted on first use. Replaces a key the user had."""
-    user = session.scalar(select(User).where(User.username == username))
-    if user is None:
-        raise AccountError(f"no user {username!r}")
+    user = _existing_user(session, username)
     secret = new_totp_secret()
     user.totp_secret = cipher.encrypt(secret, f"user:{user.id}")
     user.totp_last_step = None

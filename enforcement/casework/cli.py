@@ -12,7 +12,7 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -283,10 +283,7 @@ def user_add(
     places = list(municipality or [])
     if not places and not all_municipalities:
         raise ConfigError("give --municipality NAME (repeatable) or --all-municipalities")
-    if password_stdin:
-        password = sys.stdin.readline().rstrip("\n")
-    else:
-        password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
+    password = _password("password", from_stdin=password_stdin)
     settings, _, url = _settings()
     _, zones = load_law(settings)
     with _transaction(url, key) as session:
@@ -308,6 +305,31 @@ def _municipalities_of(session: Session, user_id: int) -> list[UserMunicipality]
     )
 
 
+def _password(prompt: str, *, from_stdin: bool) -> str:
+    """A password from one line of stdin (`--password-stdin`, for scripts), else typed twice."""
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    return str(typer.prompt(prompt, hide_input=True, confirmation_prompt=True))
+
+
+def _change_account(
+    command: str,
+    name: str,
+    change: Callable[..., object],
+    *,
+    actor: str | None,
+    dev: bool,
+) -> None:
+    """One audited change to the account `name` (disable, enable, reset-totp): the actor and
+    the audit key checked before the database is opened, then `change(session, name,
+    actor=...)` in one transaction."""
+    who = _actor(actor)
+    key = _audit_key(command, dev=dev)
+    _, _, url = _settings()
+    with _transaction(url, key) as session:
+        change(session, name, actor=who)
+
+
 @user_app.command("disable")
 def user_disable(
     name: Annotated[str, typer.Argument(help="User name.")],
@@ -315,12 +337,8 @@ def user_disable(
     dev: DevOption = False,
 ) -> None:
     """Disable an account (accounts are never deleted: the audit log names them)."""
-    who = _actor(actor)
-    key = _audit_key("user disable", dev=dev)
-    _, _, url = _settings()
-    with _transaction(url, key) as session:
-        disable_user(session, name, actor=who)
-        print(f"user {name} disabled")
+    _change_account("user disable", name, disable_user, actor=actor, dev=dev)
+    print(f"user {name} disabled")
 
 
 @user_app.command("enable")
@@ -330,12 +348,8 @@ def user_enable(
     dev: DevOption = False,
 ) -> None:
     """Re-enable a disabled account."""
-    who = _actor(actor)
-    key = _audit_key("user enable", dev=dev)
-    _, _, url = _settings()
-    with _transaction(url, key) as session:
-        enable_user(session, name, actor=who)
-        print(f"user {name} enabled")
+    _change_account("user enable", name, enable_user, actor=actor, dev=dev)
+    print(f"user {name} enabled")
 
 
 @user_app.command("reset-password")
@@ -351,10 +365,7 @@ def user_reset_password(
     login, before anything else."""
     who = _actor(actor)
     key = _audit_key("user reset-password", dev=dev)
-    if password_stdin:
-        password = sys.stdin.readline().rstrip("\n")
-    else:
-        password = typer.prompt("one-time password", hide_input=True, confirmation_prompt=True)
+    password = _password("one-time password", from_stdin=password_stdin)
     _, _, url = _settings()
     with _transaction(url, key) as session:
         reset_password(session, name, password, actor=who)
@@ -395,12 +406,8 @@ def user_reset_totp(
     dev: DevOption = False,
 ) -> None:
     """Forget a user's second-factor key (a lost phone): they enrol again at next login."""
-    who = _actor(actor)
-    key = _audit_key("user reset-totp", dev=dev)
-    _, _, url = _settings()
-    with _transaction(url, key) as session:
-        reset_second_factor(session, name, actor=who)
-        print(f"user {name}: second factor reset; a new one is enrolled at the next login")
+    _change_account("user reset-totp", name, reset_second_factor, actor=actor, dev=dev)
+    print(f"user {name}: second factor reset; a new one is enrolled at the next login")
 
 
 @enforce_app.command("export")

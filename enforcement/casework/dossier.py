@@ -388,16 +388,12 @@ def _vehicle_part(pdf: _Pdf, t: dict[str, str], record: dict[str, Any], lang: st
     ids = record.get("rule_ids") or []
     if ids:
         pdf.text_line(", ".join(str(i) for i in ids), mono=True)
-    pdf.heading(t["exemptions"])
-    exemptions = record.get("exemptions") or []
-    if not exemptions:
-        pdf.text_line(t["none"])
-    for ex in exemptions:
-        pdf.text_line(
-            f"{ex.get('type')} · {ex.get('scope')} · {ex.get('status')} · "
-            f"{ex.get('starts_at') or '–'} → {ex.get('ends_before') or '–'} "
-            f"{ex.get('reference') or ''}".rstrip()
-        )
+    _listing(pdf, t, "exemptions", [
+        f"{ex.get('type')} · {ex.get('scope')} · {ex.get('status')} · "
+        f"{ex.get('starts_at') or '–'} → {ex.get('ends_before') or '–'} "
+        f"{ex.get('reference') or ''}".rstrip()
+        for ex in record.get("exemptions") or []
+    ])  # fmt: skip
 
 
 def _sightings_part(pdf: _Pdf, t: dict[str, str], sightings: Sequence[Sighting]) -> None:
@@ -495,19 +491,26 @@ def _steps_part(
 
 
 def _outcomes_part(pdf: _Pdf, t: dict[str, str], session: Session, case: Case) -> None:
-    pdf.heading(t["outcomes"])
     rows = session.scalars(
         select(CaseOutcome)
         .where(CaseOutcome.case_id == case.id)
         .order_by(CaseOutcome.decided_on, CaseOutcome.id)
     ).all()
-    if not rows:
+    _listing(pdf, t, "outcomes", [
+        f"{o.decided_on.isoformat()} · {o.status} · {o.reason_code or '–'} · "
+        f"{o.actor} · {o.source} · {_local(o.recorded_at)}"
+        for o in rows
+    ])  # fmt: skip
+
+
+def _listing(pdf: _Pdf, t: dict[str, str], title: str, lines: list[str]) -> None:
+    """A part that lists one line per item under its heading, or says there are none
+    (exemptions, outcomes)."""
+    pdf.heading(t[title])
+    if not lines:
         pdf.text_line(t["none"])
-    for o in rows:
-        pdf.text_line(
-            f"{o.decided_on.isoformat()} · {o.status} · {o.reason_code or '–'} · "
-            f"{o.actor} · {o.source} · {_local(o.recorded_at)}"
-        )
+    for line in lines:
+        pdf.text_line(line)
 
 
 def _export_part(pdf: _Pdf, t: dict[str, str], session: Session, case: Case) -> None:

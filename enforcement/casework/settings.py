@@ -7,8 +7,8 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings
 
 from enforcement.keys import (
     DEV_AUDIT_KEY,
@@ -19,7 +19,12 @@ from enforcement.keys import (
     decode_key,
     key_bytes,
 )
-from enforcement.settings import ConfigError, Settings, first_error
+from enforcement.settings import (
+    ConfigError,
+    Settings,
+    load_role_settings,
+    role_settings_config,
+)
 
 __all__ = [
     "DEV_AUDIT_KEY",
@@ -34,13 +39,7 @@ __all__ = [
 
 
 class CaseSettings(BaseSettings):
-    model_config = SettingsConfigDict(
-        # A shared `.env` holds other roles' keys (see enforcement.settings.Settings).
-        env_prefix="ZES_CASES_",
-        env_file=".env",
-        frozen=True,
-        extra="ignore",
-    )
+    model_config = role_settings_config("ZES_CASES_")
 
     database_url: str | None = Field(
         None,
@@ -286,7 +285,4 @@ def _decoded(setting: KeySetting) -> bytes:
 
 
 def load_case_settings(**overrides: Any) -> CaseSettings:
-    try:
-        return CaseSettings(**overrides)
-    except ValidationError as exc:
-        raise ConfigError(f"setting {first_error(exc, 'ZES_CASES_')}") from None
+    return load_role_settings(CaseSettings, **overrides)

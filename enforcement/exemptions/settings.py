@@ -6,17 +6,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, ValidationError
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field
+from pydantic_settings import BaseSettings
 
 from enforcement.exemptions.files import EXAMPLE_DIR
-from enforcement.settings import ConfigError, first_error
+from enforcement.settings import load_role_settings, role_settings_config
 
 
 class DeskSettings(BaseSettings):
-    model_config = SettingsConfigDict(
-        env_prefix="ZES_DESK_", env_file=".env", frozen=True, extra="ignore"
-    )
+    model_config = role_settings_config("ZES_DESK_")
 
     policy_dir: Path = Field(
         EXAMPLE_DIR,
@@ -35,7 +33,4 @@ class DeskSettings(BaseSettings):
 
 
 def load_desk_settings(**overrides: Any) -> DeskSettings:
-    try:
-        return DeskSettings(**overrides)
-    except ValidationError as exc:
-        raise ConfigError(f"setting {first_error(exc, 'ZES_DESK_')}") from None
+    return load_role_settings(DeskSettings, **overrides)

@@ -12,7 +12,22 @@ from sqlalchemy.orm import Mapped, mapped_column
 from enforcement.casework.models import Base
 
 
-class FlowHour(Base):
+class _FlowCellCount:
+    """The dimensions of a flow cell and its count, alike in `FlowHour` and `FlowDay` (the
+    day table sums the hour table over the day); each table's unique constraint names them
+    after its own time columns."""
+
+    direction: Mapped[str] = mapped_column(String(16))
+    origin: Mapped[str] = mapped_column(String(16))
+    outcome: Mapped[str] = mapped_column(String(32))
+    vehicle_class: Mapped[str] = mapped_column(String(32))
+    fuel_group: Mapped[str] = mapped_column(String(32))
+    emission_class: Mapped[str] = mapped_column(String(32))
+    window: Mapped[str] = mapped_column(String(32))
+    count: Mapped[int] = mapped_column(BigInteger)
+
+
+class FlowHour(_FlowCellCount, Base):
     """Persisted logistics-flow statistics: one anonymous count per zone or area, hour and
     kind of vehicle (`enforcement.flows`). No plate, passage or camera is part of a row."""
 
@@ -28,14 +43,6 @@ class FlowHour(Base):
     local_hour: Mapped[int] = mapped_column(SmallInteger)
     weekday: Mapped[int] = mapped_column(SmallInteger)
     """ISO weekday of `local_date`, 1 = Monday."""
-    direction: Mapped[str] = mapped_column(String(16))
-    origin: Mapped[str] = mapped_column(String(16))
-    outcome: Mapped[str] = mapped_column(String(32))
-    vehicle_class: Mapped[str] = mapped_column(String(32))
-    fuel_group: Mapped[str] = mapped_column(String(32))
-    emission_class: Mapped[str] = mapped_column(String(32))
-    window: Mapped[str] = mapped_column(String(32))
-    count: Mapped[int] = mapped_column(BigInteger)
 
     __table_args__ = (
         UniqueConstraint(
@@ -46,7 +53,7 @@ class FlowHour(Base):
     )  # fmt: skip
 
 
-class FlowDay(Base):
+class FlowDay(_FlowCellCount, Base):
     """The same counts summed per local day (written with `FlowHour` in one transaction): the
     back office's period charts read a year as ~7,000 rows a zone instead of ~130,000."""
 
@@ -56,14 +63,6 @@ class FlowDay(Base):
     scope: Mapped[str] = mapped_column(String(8))
     scope_id: Mapped[str] = mapped_column(String(64))
     local_date: Mapped[date] = mapped_column(Date)
-    direction: Mapped[str] = mapped_column(String(16))
-    origin: Mapped[str] = mapped_column(String(16))
-    outcome: Mapped[str] = mapped_column(String(32))
-    vehicle_class: Mapped[str] = mapped_column(String(32))
-    fuel_group: Mapped[str] = mapped_column(String(32))
-    emission_class: Mapped[str] = mapped_column(String(32))
-    window: Mapped[str] = mapped_column(String(32))
-    count: Mapped[int] = mapped_column(BigInteger)
 
     __table_args__ = (
         UniqueConstraint(

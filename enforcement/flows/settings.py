@@ -5,16 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field, ValidationError
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field
+from pydantic_settings import BaseSettings
 
-from enforcement.settings import ConfigError, first_error
+from enforcement.settings import load_role_settings, role_settings_config
 
 
 class FlowSettings(BaseSettings):
-    model_config = SettingsConfigDict(
-        env_prefix="ZES_FLOWS_", env_file=".env", frozen=True, extra="ignore"
-    )
+    model_config = role_settings_config("ZES_FLOWS_")
 
     broker: str | None = Field(
         None, description="Kafka bootstrap servers; default the case settings' broker."
@@ -49,7 +47,4 @@ class FlowSettings(BaseSettings):
 
 
 def load_flow_settings(**overrides: Any) -> FlowSettings:
-    try:
-        return FlowSettings(**overrides)
-    except ValidationError as exc:
-        raise ConfigError(f"setting {first_error(exc, 'ZES_FLOWS_')}") from None
+    return load_role_settings(FlowSettings, **overrides)

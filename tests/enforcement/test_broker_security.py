@@ -115,7 +115,7 @@ def test_mutual_tls_loads_the_client_certificate(client_pem: tuple[Path, Path]) 
         ({"ZES_KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT", "ZES_KAFKA_SASL_MECHANISM": "PLAIN",
           "ZES_KAFKA_SASL_USERNAME": "u", "ZES_KAFKA_SASL_PASSWORD": "p"}, "in clear"),
         ({"ZES_KAFKA_SSL_CERTFILE": "/c.pem"}, "both ssl_certfile and ssl_keyfile"),
-        ({"ZES_KAFKA_SECURITY_PROTOCOL": "TLS"}, "ZES_KAFKA_security_protocol"),
+        ({"ZES_KAFKA_SECURITY_PROTOCOL": "TLS"}, "ZES_KAFKA_SECURITY_PROTOCOL"),
     ],
 )  # fmt: skip
 def test_inconsistent_settings_are_one_readable_error(

@@ -11,7 +11,6 @@ import pytest
 
 from enforcement.law import PassageFacts, decide
 from enforcement.model import (
-    LOCAL_TZ,
     Decision,
     Exemption,
     ExemptionStatus,
@@ -23,15 +22,7 @@ from enforcement.model import (
     Zone,
 )
 from enforcement.params import FineAmounts, LawParams, TransitionDateField
-from enforcement.zones import default_catalog
-
-ZONES = default_catalog()
-UTRECHT = ZONES.resolve("Utrecht")
-PLATE = "VBB12B"
-
-
-def at(day: str, clock: str = "12:00") -> datetime:
-    return datetime.fromisoformat(f"{day}T{clock}").replace(tzinfo=LOCAL_TZ)
+from tests.enforcement.law_cases import PLATE, UTRECHT, ZONES, at, run
 
 
 def van(
@@ -63,16 +54,6 @@ def truck(
     )
 
 
-def run(
-    when: datetime,
-    vehicle: Vehicle | None,
-    *exemptions: Exemption,
-    zone: Zone = UTRECHT,
-    **kw: object,
-) -> Decision:
-    return decide(when, zone, vehicle, exemptions, **kw)  # type: ignore[arg-type]
-
-
 def outcomes(*decisions: Decision) -> list[str]:
     return [d.outcome.value for d in decisions]
 
@@ -81,8 +62,8 @@ def around(last_day: str, vehicle: Vehicle, zone: Zone = UTRECHT) -> list[str]:
     """Outcome on the last allowed day (23:59:59) and the first moment after."""
     last = date.fromisoformat(last_day)
     return outcomes(
-        run(at(last_day, "23:59:59"), vehicle, zone=zone),
-        run(at((last + timedelta(days=1)).isoformat(), "00:00"), vehicle, zone=zone),
+        run(at(last_day, "23:59:59"), vehicle, where=zone),
+        run(at((last + timedelta(days=1)).isoformat(), "00:00"), vehicle, where=zone),
     )
 
 
@@ -90,15 +71,15 @@ def around(last_day: str, vehicle: Vehicle, zone: Zone = UTRECHT) -> list[str]:
 def test_r1_zone_not_started_day_before_on_after() -> None:
     den_bosch = ZONES.resolve("'s-Hertogenbosch")
     vehicle = van(euro="4")
-    before = run(at("2025-02-28", "23:59"), vehicle, zone=den_bosch)
-    first = run(at("2025-03-01", "00:00"), vehicle, zone=den_bosch)
+    before = run(at("2025-02-28", "23:59"), vehicle, where=den_bosch)
+    first = run(at("2025-03-01", "00:00"), vehicle, where=den_bosch)
     assert before.outcome is Outcome.OUT_OF_SCOPE and before.rule_ids[0] == "R1"
     assert first.outcome is Outcome.VIOLATION and "R1" in first.rule_ids
 
 
 def test_r1_municipality_without_zone() -> None:
     for name in ("Hilversum", "Nergenshuizen"):
-        decision = run(at("2026-05-12"), van(euro="4"), zone=ZONES.resolve(name))
+        decision = run(at("2026-05-12"), van(euro="4"), where=ZONES.resolve(name))
         assert decision.outcome is Outcome.OUT_OF_SCOPE
         assert decision.rule_ids[0] == "R1"
 
@@ -427,15 +408,15 @@ def test_ontheffing_types_valid_through_their_last_day(kind: str, rule: str) -> 
 def test_r21_scope_municipal_and_national() -> None:
     den_haag_permit = permit("bedrijfseconomisch", "Den Haag", "2025-05-01", "2026-04-30")
     rotterdam = ZONES.resolve("Rotterdam")
-    assert run(at("2025-10-01"), OLD_VAN, den_haag_permit, zone=rotterdam).outcome is (
+    assert run(at("2025-10-01"), OLD_VAN, den_haag_permit, where=rotterdam).outcome is (
         Outcome.VIOLATION
     )
-    assert run(at("2025-10-01"), OLD_VAN, den_haag_permit, zone=ZONES.resolve("den-haag")).outcome
+    assert run(at("2025-10-01"), OLD_VAN, den_haag_permit, where=ZONES.resolve("den-haag")).outcome
     national = permit("netcongestie", "NL", "2026-01-15", "2028-01-14")
-    assert run(at("2027-05-03"), OLD_VAN, national, zone=rotterdam).outcome is Outcome.ALLOWED
+    assert run(at("2027-05-03"), OLD_VAN, national, where=rotterdam).outcome is Outcome.ALLOWED
     rvo = permit("bijzonder-voertuig-kraan", "NL(RVO)", "2026-01-01", "2029-12-31")
     crane = truck(euro="5", det=date(2018, 1, 1))
-    assert run(at("2026-05-01"), crane, rvo, zone=rotterdam).outcome is Outcome.ALLOWED
+    assert run(at("2026-05-01"), crane, rvo, where=rotterdam).outcome is Outcome.ALLOWED
 
 
 @pytest.mark.parametrize("status", [ExemptionStatus.REFUSED, ExemptionStatus.REVOKED])
@@ -468,16 +449,16 @@ def test_r22_day_permit_limit_per_year_and_municipality() -> None:
     thirteenth = Exemption.day_permit(PLATE, "Utrecht", date(2026, 3, 10), sequence=13)
     assert run(at("2026-03-10"), OLD_VAN, thirteenth).outcome is Outcome.VIOLATION
     amsterdam = ZONES.resolve("Amsterdam")
-    assert run(at("2026-03-10"), OLD_VAN, p, zone=amsterdam).outcome is Outcome.VIOLATION
+    assert run(at("2026-03-10"), OLD_VAN, p, where=amsterdam).outcome is Outcome.VIOLATION
 
 
 def test_r22_municipal_minimum_class_for_day_permits() -> None:
     strict = dataclasses.replace(UTRECHT, day_permit_min_class=5)
     p = Exemption.day_permit(PLATE, "Utrecht", date(2026, 3, 10))
-    assert run(at("2026-03-10"), OLD_VAN, p, zone=strict).outcome is Outcome.VIOLATION
+    assert run(at("2026-03-10"), OLD_VAN, p, where=strict).outcome is Outcome.VIOLATION
     euro5 = van(euro="5", det=date(2013, 1, 1))
     assert run(at("2027-03-10"), euro5, Exemption.day_permit(
-        PLATE, "Utrecht", date(2027, 3, 10)), zone=strict).outcome is Outcome.ALLOWED  # fmt: skip
+        PLATE, "Utrecht", date(2027, 3, 10)), where=strict).outcome is Outcome.ALLOWED  # fmt: skip
 
 
 def test_r23_special_vehicle_permit_capped_at_13_years() -> None:
@@ -517,19 +498,19 @@ def test_r27_may_run_past_2030_but_r29_is_capped() -> None:
 # -- R32, R35-R37: sanctions -----------------------------------------------------------------
 def test_r32_warning_period_then_r37_fine() -> None:
     rotterdam = ZONES.resolve("Rotterdam")
-    last = run(at("2025-06-30", "23:59"), OLD_VAN, zone=rotterdam)
-    first = run(at("2025-07-01", "00:00"), OLD_VAN, zone=rotterdam)
+    last = run(at("2025-06-30", "23:59"), OLD_VAN, where=rotterdam)
+    first = run(at("2025-07-01", "00:00"), OLD_VAN, where=rotterdam)
     assert last.sanction.kind is SanctionKind.WARNING and "R32" in last.rule_ids
     assert first.sanction.kind is SanctionKind.FINE and "R37" in first.rule_ids
     assert (first.sanction.amount_eur, first.sanction.admin_costs_eur) == (120, 9)
-    assert run(at("2026-01-05"), truck(euro="5"), zone=rotterdam).sanction.amount_eur == 310
+    assert run(at("2026-01-05"), truck(euro="5"), where=rotterdam).sanction.amount_eur == 310
     assert "R36" in first.rule_ids
 
 
 def test_r32_warning_period_extended_locally() -> None:
     zone = dataclasses.replace(UTRECHT, warning_until=date(2025, 12, 31))
-    assert run(at("2025-12-31"), OLD_VAN, zone=zone).sanction.kind is SanctionKind.WARNING
-    assert run(at("2026-01-01"), OLD_VAN, zone=zone).sanction.kind is SanctionKind.FINE
+    assert run(at("2025-12-31"), OLD_VAN, where=zone).sanction.kind is SanctionKind.WARNING
+    assert run(at("2026-01-01"), OLD_VAN, where=zone).sanction.kind is SanctionKind.FINE
 
 
 def test_r37_amounts_are_parameters() -> None:

@@ -16,7 +16,7 @@ import msgspec
 import pytest
 
 from enforcement.explain import explain
-from enforcement.law import PassageFacts, decide
+from enforcement.law import PassageFacts
 from enforcement.model import (
     LOCAL_TZ,
     Decision,
@@ -26,29 +26,13 @@ from enforcement.model import (
     SanctionKind,
     Vehicle,
     VehicleClass,
-    Zone,
 )
 from enforcement.params import LawParams
 from enforcement.register.exemption_files import parse_scenario_exemption
 from enforcement.settings import load_law, load_settings
-from enforcement.zones import default_catalog
+from tests.enforcement.law_cases import PLATE, UTRECHT, at, keys, run, zone
 
-ZONES = default_catalog()
-PLATE = "VBB12B"
 COMBUSTION = ("Diesel", "Benzine", "LPG", "CNG", "LNG", "Alcohol")
-
-
-def zone(name: str) -> Zone:
-    found = ZONES.get(name)
-    assert found is not None
-    return found
-
-
-UTRECHT = zone("Utrecht")
-
-
-def at(day: str, clock: str = "12:00") -> datetime:
-    return datetime.fromisoformat(f"{day}T{clock}").replace(tzinfo=LOCAL_TZ)
 
 
 def vehicle(
@@ -73,20 +57,6 @@ def vehicle(
 
 
 OLD_VAN = vehicle()
-
-
-def run(
-    when: datetime,
-    what: Vehicle | None,
-    *exemptions: Exemption,
-    where: Zone = UTRECHT,
-    **kw: object,
-) -> Decision:
-    return decide(when, where, what, exemptions, **kw)  # type: ignore[arg-type]
-
-
-def keys(decision: Decision) -> set[str]:
-    return {hit.key for hit in decision.rules}
 
 
 def text(decision: Decision, lang: str = "en") -> str:

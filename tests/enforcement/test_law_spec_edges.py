@@ -9,39 +9,21 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from enforcement.law import PassageFacts, PassageTimeError, decide
+from enforcement.law import PassageFacts, PassageTimeError
 from enforcement.model import (
     LOCAL_TZ,
-    Decision,
     Exemption,
     Fuel,
     LocalTimeError,
     Outcome,
     Vehicle,
     VehicleClass,
-    Zone,
     day_permit_window,
     localize,
 )
 from enforcement.params import LawParams
 from enforcement.register.exemption_files import parse_scenario_exemption
-from enforcement.zones import default_catalog
-
-ZONES = default_catalog()
-PLATE = "VBB12B"
-
-
-def zone(name: str) -> Zone:
-    found = ZONES.get(name)
-    assert found is not None
-    return found
-
-
-UTRECHT = zone("Utrecht")
-
-
-def at(day: str, clock: str = "12:00") -> datetime:
-    return datetime.fromisoformat(f"{day}T{clock}").replace(tzinfo=LOCAL_TZ)
+from tests.enforcement.law_cases import PLATE, UTRECHT, at, keys, run, zone
 
 
 def van(
@@ -58,20 +40,6 @@ def van(
 
 
 OLD_VAN = van()
-
-
-def run(
-    when: datetime,
-    vehicle: Vehicle | None,
-    *exemptions: Exemption,
-    where: Zone = UTRECHT,
-    **kw: object,
-) -> Decision:
-    return decide(when, where, vehicle, exemptions, **kw)  # type: ignore[arg-type]
-
-
-def keys(decision: Decision) -> set[str]:
-    return {hit.key for hit in decision.rules}
 
 
 # -- R22: a day permit recorded by its day keeps R22's tail to D+1 06:00 ----------------------

@@ -14,12 +14,13 @@ import threading
 import time
 import urllib.request
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
+import pytest
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.admin import NewTopic
 
@@ -274,3 +275,14 @@ def _copy(source: socket.socket, target: socket.socket) -> None:
     finally:
         with contextlib.suppress(OSError):
             target.shutdown(socket.SHUT_WR)
+
+
+@pytest.fixture
+def harness(
+    broker: str, redis_url: str, redis_prefix: str, tmp_path: Path
+) -> Iterator[StreamHarness]:
+    """A stream setup on the test's broker and Redis prefix, stopped after the test (import
+    it into a conftest to use it by name)."""
+    h = StreamHarness(broker, redis_url, redis_prefix, tmp_path)
+    yield h
+    h.stop()

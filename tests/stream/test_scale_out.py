@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
 import pytest
@@ -18,15 +17,6 @@ from tests.stream.harness import SECRET, RedisGate, StreamHarness, now, passage
 from tests.stream.test_worker import diesel_van
 
 pytestmark = [pytest.mark.broker, pytest.mark.redis, pytest.mark.slow]
-
-
-@pytest.fixture
-def harness(
-    broker: str, redis_url: str, redis_prefix: str, tmp_path: Path
-) -> Iterator[StreamHarness]:
-    h = StreamHarness(broker, redis_url, redis_prefix, tmp_path)
-    yield h
-    h.stop()
 
 
 def decided(h: StreamHarness, worker: int) -> float:

@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -26,15 +25,6 @@ from zes.embedded import free_port, wait_for_port
 pytestmark = [pytest.mark.broker, pytest.mark.redis, pytest.mark.slow]
 
 ZONES = default_catalog()
-
-
-@pytest.fixture
-def harness(
-    broker: str, redis_url: str, redis_prefix: str, tmp_path: Path
-) -> Iterator[StreamHarness]:
-    h = StreamHarness(broker, redis_url, redis_prefix, tmp_path)
-    yield h
-    h.stop()
 
 
 def register_for(h: StreamHarness, url: str | None = None) -> RedisRegister:

@@ -317,8 +317,9 @@ _U16_PAIR: Final = struct.Struct("<HH")
 _SEP: Final = b"\x00"
 
 
-class _PackedVehicle(msgspec.Struct, array_like=True, frozen=True, gc=False):
-    """A vehicle as table indexes (`VehicleTables`), layout 3."""
+class _PackedHead(msgspec.Struct, array_like=True, frozen=True, gc=False):
+    """The first eleven fields of a packed vehicle (table indexes, `VehicleTables`): the
+    same names at the same array positions in layouts 2 and 3, so one list serves both."""
 
     kind: int | None
     max_mass_kg: int | None = None
@@ -331,6 +332,11 @@ class _PackedVehicle(msgspec.Struct, array_like=True, frozen=True, gc=False):
     fuels: int = 0
     body_type_codes: int = 0
     body_codes: int = 0
+
+
+class _PackedVehicle(_PackedHead, frozen=True):
+    """A vehicle as table indexes, layout 3 (a subclass's fields follow the head's)."""
+
     description: int = 0
     """Index into the generation's description sets: (make, commercial name, colour,
     second colour); 0 none."""
@@ -340,20 +346,9 @@ class _PackedVehicle(msgspec.Struct, array_like=True, frozen=True, gc=False):
     exported: bool = False
 
 
-class _PackedVehicle2(msgspec.Struct, array_like=True, frozen=True, gc=False):
+class _PackedVehicle2(_PackedHead, frozen=True):
     """A layout-2 record: layout 3 without the description (read only)."""
 
-    kind: int | None
-    max_mass_kg: int | None = None
-    eu_category: int | None = None
-    body: int | None = None
-    axles: int | None = None
-    length_cm: int | None = None
-    first_admission: int | None = None
-    first_nl_registration: int | None = None
-    fuels: int = 0
-    body_type_codes: int = 0
-    body_codes: int = 0
     particularity_codes: tuple[int, ...] = ()
     fairground: bool = False
     removal: bool = False

@@ -33,20 +33,42 @@ def zes(*args: str, env: dict[str, str], stdin: str = "") -> subprocess.Complete
     )  # fmt: skip
 
 
+def _env_with_the_van_registered(
+    tmp_path: Path, redis_url: str, client: redis.Redis, prefix: str, **extra: str
+) -> dict[str, str]:
+    """The CLI's environment on `tmp_path`, with the van VNB12X in the register it reads."""
+    secret = "cli-test-secret-0123456789"
+    RedisRegister(client, prefix, secret=secret.encode()).replace_vehicles([_van("VNB12X")])
+    return {
+        "ZES_WORK_DIR": str(tmp_path),
+        "ZES_REDIS_URL": redis_url,
+        "ZES_REGISTER_PREFIX": prefix,
+        "ZES_HASH_SECRET": secret,
+        "ZES_CASES_AUDIT_KEY": AUDIT_KEY.hex(),
+        **extra,
+    }
+
+
+def _anna_confirms_one_case(tmp_path: Path) -> None:
+    """A case for VNB12X, confirmed by anna without four-eyes, straight into the database
+    the CLI uses."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'cases.db'}")
+    sessions = session_factory(engine, audit_key=AUDIT_KEY)
+    CaseIntake(sessions, EvidenceVault(KEY), grace=timedelta(0)).apply([violation("VNB12X")])
+    with sessions.begin() as session:
+        anna = session.query(User).filter_by(username="anna").one()
+        case = review.next_case(session, anna, QueueFilter(), SEEN + timedelta(days=1), 15)
+        assert case is not None
+        review.confirm(
+            session, case, anna, SEEN + timedelta(days=1), four_eyes=False, attested=True
+        )
+    engine.dispose()
+
+
 def test_users_export_audit_and_purge(
     tmp_path: Path, redis_url: str, redis_client: redis.Redis, redis_prefix: str
 ) -> None:
-    secret = "cli-test-secret-0123456789"
-    env = {
-        "ZES_WORK_DIR": str(tmp_path),
-        "ZES_REDIS_URL": redis_url,
-        "ZES_REGISTER_PREFIX": redis_prefix,
-        "ZES_HASH_SECRET": secret,
-        "ZES_CASES_AUDIT_KEY": AUDIT_KEY.hex(),
-    }
-    RedisRegister(redis_client, redis_prefix, secret=secret.encode()).replace_vehicles(
-        [_van("VNB12X")]
-    )
+    env = _env_with_the_van_registered(tmp_path, redis_url, redis_client, redis_prefix)
     assert zes("migrate", env=env).returncode == 0  # no other command creates the database
     added = zes(
         "user",
@@ -75,18 +97,7 @@ def test_users_export_audit_and_purge(
                "--password-stdin", env=env,
                stdin="another long password\n").returncode == 0  # fmt: skip
 
-    # A case confirmed without four-eyes, straight into the database the CLI uses.
-    engine = make_engine(f"sqlite:///{tmp_path / 'cases.db'}")
-    sessions = session_factory(engine, audit_key=AUDIT_KEY)
-    CaseIntake(sessions, EvidenceVault(KEY), grace=timedelta(0)).apply([violation("VNB12X")])
-    with sessions.begin() as session:
-        anna = session.query(User).filter_by(username="anna").one()
-        case = review.next_case(session, anna, QueueFilter(), SEEN + timedelta(days=1), 15)
-        assert case is not None
-        review.confirm(
-            session, case, anna, SEEN + timedelta(days=1), four_eyes=False, attested=True
-        )
-    engine.dispose()
+    _anna_confirms_one_case(tmp_path)
 
     first = zes("export", "--actor", "carla.boa", env=env)
     assert first.returncode == 0, first.stderr
@@ -151,31 +162,13 @@ def test_a_wrong_audit_key_fails_verify_at_the_first_entry(tmp_path: Path) -> No
 def test_outcome_import_and_dossier_from_the_command_line(
     tmp_path: Path, redis_url: str, redis_client: redis.Redis, redis_prefix: str
 ) -> None:
-    secret = "cli-test-secret-0123456789"
-    env = {
-        "ZES_WORK_DIR": str(tmp_path),
-        "ZES_REDIS_URL": redis_url,
-        "ZES_REGISTER_PREFIX": redis_prefix,
-        "ZES_HASH_SECRET": secret,
-        "ZES_CASES_AUDIT_KEY": AUDIT_KEY.hex(),
-        "ZES_CASES_EVIDENCE_KEY": KEY.hex(),
-    }
-    RedisRegister(redis_client, redis_prefix, secret=secret.encode()).replace_vehicles(
-        [_van("VNB12X")]
+    env = _env_with_the_van_registered(
+        tmp_path, redis_url, redis_client, redis_prefix, ZES_CASES_EVIDENCE_KEY=KEY.hex()
     )
+    assert zes("migrate", env=env).returncode == 0  # no other command creates the database
     assert zes("user", "add", "anna", "--municipality", "Utrecht", "--password-stdin", env=env,
                stdin="a long password 1\n").returncode == 0  # fmt: skip
-    engine = make_engine(f"sqlite:///{tmp_path / 'cases.db'}")
-    sessions = session_factory(engine, audit_key=AUDIT_KEY)
-    CaseIntake(sessions, EvidenceVault(KEY), grace=timedelta(0)).apply([violation("VNB12X")])
-    with sessions.begin() as session:
-        anna = session.query(User).filter_by(username="anna").one()
-        case = review.next_case(session, anna, QueueFilter(), SEEN + timedelta(days=1), 15)
-        assert case is not None
-        review.confirm(
-            session, case, anna, SEEN + timedelta(days=1), four_eyes=False, attested=True
-        )
-    engine.dispose()
+    _anna_confirms_one_case(tmp_path)
     assert zes("export", env=env).returncode == 0
 
     key = violation("VNB12X").case_key
@@ -260,6 +253,7 @@ def test_dev_allows_the_development_audit_key_with_a_warning(
     monkeypatch.setenv("ZES_WORK_DIR", str(tmp_path))
     monkeypatch.delenv("ZES_CASES_AUDIT_KEY", raising=False)
     monkeypatch.setattr("sys.stdin", __import__("io").StringIO("a long password 1\n"))
+    assert main(["enforce", "migrate"]) == 0  # no other command creates the database
     argv = ["enforce", "user", "add", "anna", "--municipality", "Utrecht", "--password-stdin"]
     assert main([*argv, "--dev"]) == 0
     assert "ZES_CASES_AUDIT_KEY is a published development value" in caplog.text

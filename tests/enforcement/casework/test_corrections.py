@@ -83,14 +83,21 @@ def test_a_correction_far_from_the_read_needs_a_supervisor(
         assert (entry.actor, entry.detail["within_reach"]) == ("sara", False)
 
 
-def test_a_correction_onto_an_open_case_joins_it(case_db: CaseDB, rechecker: Rechecker) -> None:
-    """Issue 21's probe: a corrected case became a second fine, and "other cases" said none."""
+def _van_and_its_misread(case_db: CaseDB) -> tuple[User, dict[str, int]]:
+    """Cases of VNB12X and of its misread VN812X three hours later, and reviewer anna: the
+    case id by plate."""
     case_db.intake().apply(
         [violation("VNB12X"), violation("VN812X", seen_at=SEEN + timedelta(hours=3))]
     )
     anna = _user(case_db, "anna", "reviewer")
     with case_db.sessions() as session:
         ids = {c.plate: c.id for c in session.scalars(select(Case))}
+    return anna, ids
+
+
+def test_a_correction_onto_an_open_case_joins_it(case_db: CaseDB, rechecker: Rechecker) -> None:
+    """Issue 21's probe: a corrected case became a second fine, and "other cases" said none."""
+    anna, ids = _van_and_its_misread(case_db)
     with case_db.sessions.begin() as session:
         misread = session.get(Case, ids["VN812X"])
         assert misread is not None
@@ -120,12 +127,7 @@ def test_export_refuses_a_second_sanction_for_one_vehicle_zone_and_interval(
 ) -> None:
     """The case of VNB12X is exported; a misread of the same van the same day, corrected
     after that export, has no case left to join: the export refuses it."""
-    case_db.intake().apply(
-        [violation("VNB12X"), violation("VN812X", seen_at=SEEN + timedelta(hours=3))]
-    )
-    anna = _user(case_db, "anna", "reviewer")
-    with case_db.sessions() as session:
-        ids = {c.plate: c.id for c in session.scalars(select(Case))}
+    anna, ids = _van_and_its_misread(case_db)
     with case_db.sessions.begin() as session:
         first = session.get(Case, ids["VNB12X"])
         assert first is not None and review.claim(session, first, anna, NOW, 15)

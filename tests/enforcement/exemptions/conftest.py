@@ -22,6 +22,7 @@ from tests.enforcement.casework.conftest import (  # noqa: F401  (fixtures used 
     postgres_db,
     sqlite_db,
 )
+from tests.stream.harness import harness  # noqa: F401  (fixtures used by name)
 
 SECRET = b"desk-test-plate-hash-secret"
 #: The desk's "now": a Monday in 2027, when a Euro 5 diesel van no longer enters (R8-R12).

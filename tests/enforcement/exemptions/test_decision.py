@@ -11,6 +11,7 @@ from enforcement.exemptions.files import EXAMPLE_DIR, load_policies
 from enforcement.exemptions.policy import MunicipalPolicy
 from enforcement.model import Fuel, Vehicle, Zone
 from enforcement.settings import Settings, load_law
+from tests.enforcement.exemptions.conftest import van as desk_van
 
 TODAY = date(2027, 3, 1)
 
@@ -22,15 +23,8 @@ def amsterdam() -> tuple[MunicipalPolicy, list[Zone]]:
 
 
 def van(euro: str, year: int = 2010, fuel: str = "Diesel") -> Vehicle:
-    return Vehicle(
-        plate="VNB12X",
-        kind="Bedrijfsauto",
-        max_mass_kg=3000,
-        eu_category="N1",
-        first_admission=date(year, 5, 1),
-        first_nl_registration=date(year, 5, 1),
-        fuels=(Fuel(fuel, euro or None),),
-    )
+    """The desk fixtures' van (`conftest.van`), as VNB12X of 2010 by default."""
+    return desk_van("VNB12X", euro, year, fuel)
 
 
 def day_permit(day: date = TODAY) -> Application:

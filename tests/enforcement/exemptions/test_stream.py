@@ -3,7 +3,6 @@ Tansu broker, real Redis and a worker process, as tests/stream does."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -21,15 +20,6 @@ from tests.enforcement.exemptions.conftest import policy_dir, van
 from tests.stream.harness import SECRET, StreamHarness, now, passage
 
 pytestmark = [pytest.mark.broker, pytest.mark.redis, pytest.mark.slow]
-
-
-@pytest.fixture
-def harness(
-    broker: str, redis_url: str, redis_prefix: str, tmp_path: Path
-) -> Iterator[StreamHarness]:
-    h = StreamHarness(broker, redis_url, redis_prefix, tmp_path)
-    yield h
-    h.stop()
 
 
 def test_a_desk_grant_is_honoured_by_the_stream_the_minute_after(

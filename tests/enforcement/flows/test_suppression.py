@@ -75,16 +75,21 @@ def _publish(days: list[DayCell], hours: list[HourCell], granularity: str) -> li
     )  # fmt: skip
 
 
+#: A random set of cells (`seed`, `n` of them) published per day, week, month or year: what
+#: both subtraction properties range over.
+_any_publication = given(
+    seed=st.integers(0, 10_000),
+    n=st.integers(1, 120),
+    granularity=st.sampled_from(("day", "week", "month", "year")),
+)
+
+
 def _small(cell: C, vehicles: int) -> C:
     return cell._replace(entries=vehicles, vehicles=vehicles)
 
 
 @settings(max_examples=60, deadline=None)
-@given(
-    seed=st.integers(0, 10_000),
-    n=st.integers(1, 120),
-    granularity=st.sampled_from(("day", "week", "month", "year")),
-)
+@_any_publication
 def test_changing_any_small_cell_changes_nothing_published(
     seed: int, n: int, granularity: str
 ) -> None:
@@ -130,11 +135,7 @@ def test_one_vehicle_entering_k_times_is_one_vehicle_not_k() -> None:
 
 
 @settings(max_examples=60, deadline=None)
-@given(
-    seed=st.integers(0, 10_000),
-    n=st.integers(1, 120),
-    granularity=st.sampled_from(("day", "week", "month", "year")),
-)
+@_any_publication
 def test_no_exact_figure_holds_a_cell_of_fewer_than_k_vehicles(
     seed: int, n: int, granularity: str
 ) -> None:

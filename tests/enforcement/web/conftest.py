@@ -268,10 +268,24 @@ def second_factor(web: Web, client: TestClient, username: str, response: Any) ->
     page = client.get(where)
     assert page.status_code == 200, page.text
     if where == "/login/enrol":
-        shown = SECRET_SHOWN.search(page.text)
-        assert shown, page.text
-        web.totp[username] = shown.group(1).replace(" ", "")
+        remember_shown_key(web, username, page.text)
     return client.post(where, data={"code": web.code(username), "csrf_token": csrf_of(page.text)})
+
+
+def remember_shown_key(web: Web, username: str, html: str) -> None:
+    """Read the second-factor key an enrol page shows (as a person would scan it), so
+    `web.code(username)` makes codes of it."""
+    shown = SECRET_SHOWN.search(html)
+    assert shown, html
+    web.totp[username] = shown.group(1).replace(" ", "")
+
+
+def enrol_by_choice(web: Web, client: TestClient, username: str) -> Any:
+    """A logged-in user enrols a second factor on their own (password asked again)."""
+    page = client.get("/login/enrol")
+    remember_shown_key(web, username, page.text)
+    return client.post("/login/enrol", data={"code": web.code(username), "password": PASSWORD,
+                                             "csrf_token": csrf_of(page.text)})  # fmt: skip
 
 
 def logged_in(web: Web, username: str) -> TestClient:

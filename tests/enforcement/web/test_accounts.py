@@ -20,11 +20,12 @@ from enforcement.casework.models import AuditEntry, User
 from tests.enforcement.casework.conftest import AUDIT_KEY, KEY
 from tests.enforcement.web.conftest import (
     PASSWORD,
-    SECRET_SHOWN,
     Web,
     csrf_of,
+    enrol_by_choice,
     logged_in,
     login,
+    remember_shown_key,
 )
 from zes.cli import main
 
@@ -110,20 +111,13 @@ def test_enrolling_from_a_session_asks_for_the_password_again(web: Web) -> None:
     anna = logged_in(web, "anna")
     page = anna.get("/login/enrol")
     assert 'name="password"' in page.text
-    shown = SECRET_SHOWN.search(page.text)
-    assert shown
-    web.totp["anna"] = shown.group(1).replace(" ", "")
+    remember_shown_key(web, "anna", page.text)
     cookie_only = anna.post("/login/enrol", data={"code": web.code("anna"),
                                                   "csrf_token": csrf_of(page.text)})  # fmt: skip
     assert cookie_only.status_code == 401 and "wachtwoord klopt niet" in cookie_only.text
     with web.db.sessions() as session:
         assert session.scalar(select(User.totp_secret).where(User.username == "anna")) is None
-    page = anna.get("/login/enrol")
-    shown = SECRET_SHOWN.search(page.text)
-    assert shown
-    web.totp["anna"] = shown.group(1).replace(" ", "")
-    done = anna.post("/login/enrol", data={"code": web.code("anna"), "password": PASSWORD,
-                                           "csrf_token": csrf_of(page.text)})  # fmt: skip
+    done = enrol_by_choice(web, anna, "anna")
     assert done.status_code == 303 and done.headers["location"] == "/account"
 
 

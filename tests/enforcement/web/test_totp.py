@@ -16,10 +16,10 @@ from sqlalchemy import select
 from enforcement.casework.models import AuditEntry, User
 from tests.enforcement.web.conftest import (
     NOW,
-    PASSWORD,
     SECRET_SHOWN,
     Web,
     csrf_of,
+    enrol_by_choice,
     logged_in,
     login,
     make_web,
@@ -115,12 +115,7 @@ def test_wrong_codes_are_limited_and_the_pending_login_expires(web: Web) -> None
 def test_a_reviewer_may_choose_the_second_factor(web: Web) -> None:
     anna = logged_in(web, "anna")  # no code asked: optional for reviewers
     assert "niet ingesteld" in anna.get("/account").text
-    page = anna.get("/login/enrol")
-    shown = SECRET_SHOWN.search(page.text)
-    assert shown
-    web.totp["anna"] = shown.group(1).replace(" ", "")
-    done = anna.post("/login/enrol", data={"code": web.code("anna"), "password": PASSWORD,
-                                           "csrf_token": csrf_of(page.text)})  # fmt: skip
+    done = enrol_by_choice(web, anna, "anna")
     assert done.status_code == 303 and done.headers["location"] == "/account"
     assert "Tweede stap (TOTP): ingesteld." in anna.get("/account").text
     assert _user(web, "anna").totp_wanted
