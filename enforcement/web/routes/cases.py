@@ -38,11 +38,14 @@ from enforcement.casework.models import (
 from enforcement.casework.recheck import stored_rules
 from enforcement.casework.tenancy import CaseScope
 from enforcement.explain import describe_vehicle, explain_violation, rule_reasons
+from enforcement.messages import format_value
 from enforcement.model import LOCAL_TZ
+from enforcement.plate_formats import formats_of
 from enforcement.records import Violation
 from enforcement.register.protocol import RegisterUnavailable
 from enforcement.web.core.state import WebContext
 from enforcement.web.core.templating import flash, lang_of, render
+from enforcement.web.texts import ui_text
 from enforcement.web.deps import Context, CurrentUser, Db, RowId, Scope, Supervisor
 
 log = logging.getLogger("zes.review")
@@ -149,6 +152,50 @@ def _correction_reasons(correction: dict[str, Any] | None, lang: str) -> list[tu
         return [("", sentence) for sentence in correction.get(lang) or ()]  # an older shape
 
 
+@dataclass(frozen=True, slots=True)
+class Identify:
+    """What the officer should check on a case whose plate the register does not know
+    (issue 26): the read may well be right, so the banner says what to compare rather than
+    "correct the plate"."""
+
+    kind: str
+    """`unknown_plate` (a Dutch shape), `foreign_plate` (only a foreign shape fits: R34) or
+    `no_format` (no known plate shape)."""
+    plate: str
+    country: str = ""
+    """The countries whose plate shape the read fits, in words (`foreign_plate` only)."""
+
+
+def identify_hint(case: Case, violation: Violation, lang: str) -> Identify | None:
+    """The banner of an undetermined case without register facts, by the read's shape
+    (`plate_formats.formats_of`): None for every other case."""
+    if not case.needs_identification or violation.vehicle is not None:
+        return None
+    plate = case.corrected_plate or case.plate
+    formats = formats_of(plate)
+    if any(f.startswith("NL-") for f in formats):
+        return Identify("unknown_plate", plate)
+    countries = dict.fromkeys(f.split("-")[0] for f in formats)  # in order, once each
+    if countries:
+        words = [ui_text(f"country_{c}", lang) for c in countries]
+        return Identify("foreign_plate", plate, " / ".join(words))
+    return Identify("no_format", plate)
+
+
+@dataclass(frozen=True, slots=True)
+class Captured:
+    """The capture instant of the images shown, as the camera stamps it: local time to the
+    second with the zone's abbreviation (CET/CEST), so the stamp and the page agree."""
+
+    at: str
+    zone: str
+
+
+def captured(seen_at: datetime, lang: str) -> Captured:
+    local = seen_at.astimezone(LOCAL_TZ)
+    return Captured(f"{format_value(local.date(), lang)} {local:%H:%M:%S} {local:%Z}", str(LOCAL_TZ))
+
+
 def _usernames(db: Session, *ids: int | None) -> dict[int, str]:
     wanted = {i for i in ids if i is not None}
     if not wanted:
@@ -185,6 +232,7 @@ def case_view(
     if shown not in by_passage:
         shown = next((s.passage_id for s in sightings if s.passage_id in by_passage), shown)
     images = {kind: by_passage.get(shown, {}).get(kind) for kind in EVIDENCE_KINDS}
+    shown_at = next((s.seen_at for s in sightings if s.passage_id == shown), violation.seen_at)
     explanation = explain_violation(violation, ctx.zones.resolve(case.zone_id).name, lang)
     names = _usernames(db, case.claimed_by, case.confirmed_by, case.approved_by)
     holds = review.holds(case, user, now)
@@ -196,6 +244,8 @@ def case_view(
         "read": read,
         "vehicle": violation.vehicle,
         "registered": describe_vehicle(violation.vehicle, lang),
+        "identify": identify_hint(case, violation, lang),
+        "captured": captured(shown_at, lang),
         "headline": explanation.headline,
         "rules": explanation.reasons,
         "exemptions": violation.exemptions,
