@@ -31,6 +31,7 @@ from zes.up.vehicle_images import (
     VehicleLook,
     look_of,
     render_passage,
+    stamp_lines,
 )
 
 AT = datetime(2026, 12, 1, 9, 30, 15, tzinfo=UTC)
@@ -176,3 +177,12 @@ def test_the_demo_cameras_draw_each_plate_as_the_register_describes_it() -> None
     )
     overview = jpeg_image(next(e.data for e in evidence if e.kind == "overview"))
     assert near(overview, REGISTERED_COLOURS["ROOD"], 40) > 0.12
+
+
+def test_the_stamp_is_dutch_local_time_with_its_zone() -> None:
+    """The case page shows local time; a UTC stamp (07:01 beside the page's 08:01) made
+    officers doubt the evidence (issue 26)."""
+    winter = datetime(2026, 12, 6, 7, 1, 2, tzinfo=UTC)
+    summer = datetime(2026, 7, 6, 7, 1, 2, tzinfo=UTC)
+    assert stamp_lines("up-sim", "sim-1", winter) == ("up-sim / sim-1", "2026-12-06 08:01:02 CET")
+    assert stamp_lines("up-sim", "sim-1", summer)[1] == "2026-07-06 09:01:02 CEST"

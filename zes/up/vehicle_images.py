@@ -16,14 +16,14 @@ from __future__ import annotations
 import functools
 import random
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Final, Literal
 
 import cv2
 import numpy as np
 
 from edge.recognition import Box, Image
-from enforcement.model import Vehicle
+from enforcement.model import LOCAL_TZ, Vehicle
 from enforcement.plates import format_plate
 
 WIDTH, HEIGHT = 640, 360
@@ -192,8 +192,16 @@ def _car_front(image: Image, cx: int, body: tuple[int, int, int]) -> None:
     cv2.rectangle(image, (cx - half, bottom - 45), (cx + half, bottom), darker, cv2.FILLED)
 
 
+def stamp_lines(site_id: str, camera_id: str, at: datetime) -> tuple[str, str]:
+    """The stamp's text: site and camera, and the capture instant in Dutch local time with
+    its zone (CET/CEST), as the case page shows it: a UTC stamp (07:01) beside the page's
+    local 08:01 made officers doubt the evidence (issue 26)."""
+    local = at.astimezone(LOCAL_TZ)
+    return f"{site_id} / {camera_id}", local.strftime("%Y-%m-%d %H:%M:%S %Z")
+
+
 def _stamp(image: Image, site_id: str, camera_id: str, at: datetime) -> None:
-    lines = (f"{site_id} / {camera_id}", at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"))
+    lines = stamp_lines(site_id, camera_id, at)
     cv2.rectangle(image, (0, 0), (250, 44), BLACK, cv2.FILLED)
     for i, line in enumerate(lines):
         cv2.putText(image, line, (6, 18 + 19 * i), cv2.FONT_HERSHEY_SIMPLEX, 0.5, WHITE, 1,

@@ -45,8 +45,8 @@ from enforcement.records import Violation
 from enforcement.register.protocol import RegisterUnavailable
 from enforcement.web.core.state import WebContext
 from enforcement.web.core.templating import flash, lang_of, render
-from enforcement.web.texts import ui_text
 from enforcement.web.deps import Context, CurrentUser, Db, RowId, Scope, Supervisor
+from enforcement.web.texts import ui_text
 
 log = logging.getLogger("zes.review")
 
@@ -193,7 +193,9 @@ class Captured:
 
 def captured(seen_at: datetime, lang: str) -> Captured:
     local = seen_at.astimezone(LOCAL_TZ)
-    return Captured(f"{format_value(local.date(), lang)} {local:%H:%M:%S} {local:%Z}", str(LOCAL_TZ))
+    return Captured(
+        f"{format_value(local.date(), lang)} {local:%H:%M:%S} {local:%Z}", str(LOCAL_TZ)
+    )
 
 
 def _usernames(db: Session, *ids: int | None) -> dict[int, str]:
