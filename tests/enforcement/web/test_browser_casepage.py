@@ -27,7 +27,9 @@ SIZES = ((1920, 1080), (1366, 768))
 SCREENSHOTS = os.environ.get("ZES_SCREENSHOT_DIR")
 
 
-def _add_camera_case(web: Web, plate: str = "VNB12X", minutes: int = 0) -> None:
+def _add_camera_case(
+    web: Web, plate: str = "VNB12X", minutes: int = 0, decision: str = "violation"
+) -> None:
     """A case with images the size the cameras send (a 640x360 overview, a plate crop)."""
     passage = uuid.uuid4()
     overview = evidence_for(passage, "overview", jpeg(640, 360, 180))
@@ -36,7 +38,11 @@ def _add_camera_case(web: Web, plate: str = "VNB12X", minutes: int = 0) -> None:
         EvidenceRef(kind=e.kind, sha256=e.sha256, size=len(e.data)) for e in (overview, crop)
     )
     seen = SEEN.replace(minute=minutes)
-    record = violation(plate, seen_at=seen, passage_id=passage, evidence=refs)
+    sanction = "fine" if decision == "violation" else "none"
+    record = violation(
+        plate, seen_at=seen, passage_id=passage, evidence=refs, decision=decision,
+        sanction=sanction,
+    )  # fmt: skip
     web.db.intake(now=seen).apply([record], [overview, crop])
 
 
@@ -108,11 +114,32 @@ def test_evidence_description_and_decision_fit_one_screen(
     _inside(page, "#form-confirm button", width, height)
     _inside(page, "#attest", width, height)
     _inside(page, "#form-reject button", width, height)
+    _inside(page, "#shortcuts", width, height)  # the legend is in view too
+    _inside(page, "#case-next button", width, height)
     assert crop["width"] >= 120 and overview["width"] >= 320  # shown, not shrunk away
     expect(page.locator("#registered")).to_contain_text("wit MERCEDES-BENZ SPRINTER")
     if SCREENSHOTS:
         Path(SCREENSHOTS).mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(Path(SCREENSHOTS) / f"case-{width}x{height}.png"))
+
+
+def test_a_foreign_read_says_what_to_check_on_the_same_screen(
+    live_web: Web, new_context: Any
+) -> None:
+    _add_camera_case(live_web, "BAB1234", decision="undetermined")  # a German shape
+    width, height = 1366, 768
+    page = new_context(viewport={"width": width, "height": height}).new_page()
+    _login(page, "anna")
+    page.click("#next-case button")
+    _images_loaded(page)
+    banner = page.locator("#notice-identify")
+    expect(banner).to_contain_text("Duitsland")
+    expect(banner).to_contain_text("R34")
+    expect(banner).not_to_contain_text("stel eerst het voertuig vast")
+    for selector in ("#notice-identify", "#img-plate_crop", "#form-reject button"):
+        _inside(page, selector, width, height)
+    if SCREENSHOTS:
+        page.screenshot(path=str(Path(SCREENSHOTS) / f"case-foreign-{width}x{height}.png"))
 
 
 def test_shortcuts_decide_and_never_fire_while_typing(live_web: Web, new_context: Any) -> None:
