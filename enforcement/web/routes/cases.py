@@ -17,7 +17,7 @@ from typing import Annotated, Any
 import msgspec
 from fastapi import APIRouter, Form, Request
 from fastapi.exceptions import HTTPException
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 from starlette.responses import RedirectResponse, Response
 
@@ -389,6 +389,46 @@ def claim(
         return Done("claimed")
 
     return _act(Acting(request, ctx, db, user, scope), case_id, run)
+
+
+@router.post("/cases/{case_id}/next")
+def next_after(
+    request: Request, case_id: RowId, ctx: Context, db: Db, user: CurrentUser, scope: Scope
+) -> Response:
+    """ "Next case" on a case page (Alt+N): the oldest case this reviewer may take other than
+    this one. The queue's own "next case" hands back the oldest claimable case, which is
+    this one while the reviewer holds it; skipping it lets its claim go for a colleague."""
+    now = ctx.clock()
+    case = _case_or_404(db, case_id, scope, lock=True)
+    review.release(db, case, user)
+    wanted = [CaseStatus.OPEN.value, CaseStatus.CONFIRMED.value]
+    if user.role in (Role.SUPERVISOR, Role.ADMIN):
+        wanted.append(CaseStatus.ESCALATED.value)
+    # The conditions of `review.next_case`; `review.claim` checks them again under the lock.
+    query = select(Case.id).where(
+        Case.id != case.id,
+        Case.status.in_(wanted),
+        Case.reviewable_after <= now,
+        or_(Case.claimed_by.is_(None), Case.claim_expires_at < now, Case.claimed_by == user.id),
+        or_(Case.confirmed_by.is_(None), Case.confirmed_by != user.id),
+    )
+    if scope.within is not None:
+        query = query.where(Case.zone_id.in_(sorted(scope.within)))
+    taken: int | None = None
+    for other_id in db.scalars(query.order_by(Case.first_seen_at, Case.id).limit(5)):
+        other = db.get(Case, other_id, with_for_update=True)
+        try:
+            if other is not None and review.claim(db, other, user, now, ctx.cases.claim_minutes):
+                taken = other.id
+                break
+        except review.ReviewError:
+            continue  # taken or changed since the query: the next one
+    db.commit()
+    if taken is None:
+        flash(request, "no_case_available")
+        return RedirectResponse("/queue", status_code=303)
+    flash(request, "claimed", id=taken)
+    return RedirectResponse(f"/cases/{taken}", status_code=303)
 
 
 @router.post("/cases/{case_id}/confirm")

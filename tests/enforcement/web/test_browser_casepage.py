@@ -186,16 +186,19 @@ def test_shortcuts_decide_and_never_fire_while_typing(live_web: Web, new_context
     expect(page).to_have_url(re.compile(r"/queue$"))
     assert _case(web, first).status == "confirmed"
 
-    # Alt+N on a case page takes the next case.
+    # Alt+N on a case page takes the next case; on a case one holds, skips it for a colleague.
     page.goto(f"/cases/{first}")
     _alt(page, "n")
     expect(page).to_have_url(re.compile(rf"/cases/{second}$"))
+    _alt(page, "n")
+    expect(page).to_have_url(re.compile(rf"/cases/{third}$"))
+    assert _case(web, second).claimed_by is None
 
     # Alt+2 chooses the second reason, Alt+R rejects with it.
     _alt(page, "2")
     assert page.locator("#reason-2").is_checked()
     _alt(page, "r")
     expect(page).to_have_url(re.compile(r"/queue$"))
-    case = _case(web, second)
+    case = _case(web, third)
     assert (case.status, case.reject_reason) == ("rejected", "exemption_found")
-    assert _case(web, third).status == "open"
+    assert _case(web, second).status == "open"

@@ -6,10 +6,14 @@ layout and the keys themselves are measured in the real browser
 from __future__ import annotations
 
 import re
+from datetime import timedelta
+from typing import Any
 
 import pytest
 
-from tests.enforcement.web.conftest import Web, logged_in
+from enforcement.casework.models import Case
+from tests.enforcement.casework.conftest import SEEN
+from tests.enforcement.web.conftest import Web, csrf_of, logged_in
 
 pytestmark = pytest.mark.redis
 
@@ -96,3 +100,32 @@ def test_the_shortcuts_are_keys_of_the_controls_and_listed(web: Web) -> None:
     for key in ("N", "A", "C", "R", "Z"):
         assert f"<kbd>{key}</kbd>" in legend
     assert "volgende zaak" in legend and "Tikken in een invoerveld" in legend
+
+
+def test_next_from_a_held_case_skips_it_and_lets_its_claim_go(web: Web) -> None:
+    web.add_case("VNB12X")
+    web.add_case("VNB12Y", seen_at=SEEN + timedelta(minutes=5))
+    client = logged_in(web, "anna")
+    token = csrf_of(client.get("/queue").text)
+    assert client.post("/queue/next", data={"csrf_token": token}).headers["location"] == "/cases/1"
+    # The queue's "next case" hands the held case back; the case page's goes on.
+    assert client.post("/queue/next", data={"csrf_token": token}).headers["location"] == "/cases/1"
+    skipped = client.post("/cases/1/next", data={"csrf_token": token})
+    assert skipped.status_code == 303 and skipped.headers["location"] == "/cases/2"
+    with web.db.sessions() as session:
+        first, second = session.get(Case, 1), session.get(Case, 2)
+        assert first and second
+        assert first.claimed_by is None and second.claimed_by == web.users["anna"]
+    # The skipped case is free again, so it is the next one after case 2.
+    assert client.post("/cases/2/next", data={"csrf_token": token}).headers["location"] == (
+        "/cases/1"
+    )
+    # Once nothing else may be taken: back to the queue with the message.
+    assert _post_status(client, "/cases/1/confirm", token, attest="yes") == 303
+    last = client.post("/cases/2/next", data={"csrf_token": token})
+    assert last.headers["location"] == "/queue"
+    assert "Er is nu geen zaak voor u beschikbaar." in client.get("/queue").text
+
+
+def _post_status(client: Any, path: str, token: str, **data: str) -> int:
+    return int(client.post(path, data={"csrf_token": token, **data}).status_code)
