@@ -355,6 +355,36 @@ UI: dict[str, dict[str, str]] = {
         "opnieuw gecontroleerd en er is niets veranderd.",
         "needs_identification": "Onbepaald: stel eerst het voertuig vast door het kenteken "
         "te corrigeren.",
+        "identify_unknown_plate": "Dit kenteken ({plate}) staat niet in het RDW-register. "
+        "Vergelijk het kenteken in de uitsnede teken voor teken met de lezing. Las de camera "
+        "een teken verkeerd: corrigeer het kenteken. Klopt de lezing: dan is het voertuig niet "
+        "vast te stellen en volgt er geen boete; wijs af of leg voor aan een teamleider "
+        "(mogelijk een nieuw, handelaars- of vals kenteken).",
+        "identify_foreign_plate": "De lezing {plate} heeft de vorm van een kenteken uit "
+        "{country}, niet van een Nederlands kenteken. Controleer in de uitsnede de landcode "
+        "en de kleur van de plaat. Buitenlands kenteken: de regels gelden, maar handhaving "
+        "met camera's is niet mogelijk (R34); wijs af met reden 'valt niet onder de regels'. "
+        "Nederlands kenteken dat verkeerd is gelezen: corrigeer het kenteken.",
+        "identify_no_format": "De lezing {plate} past bij geen bekend kentekenformaat. "
+        "Controleer het kenteken in de uitsnede: is het leesbaar, corrigeer het dan; zo niet, "
+        "wijs af met reden 'onleesbaar'.",
+        "country_BE": "België",
+        "country_DE": "Duitsland",
+        "country_FR": "Frankrijk",
+        "country_GB": "het Verenigd Koninkrijk",
+        "country_PL": "Polen",
+        "captured_at": "Opname {at} ({zone}); alle tijden op deze pagina zijn Nederlandse tijd.",
+        "zoom_crop": "Uitsnede vergroten",
+        "zoom_close": "Sluiten",
+        "shortcuts_title": "Sneltoetsen",
+        "shortcut_next": "volgende zaak",
+        "shortcut_attest": "vinkje: voertuig komt overeen met het register",
+        "shortcut_confirm": "bevestigen (of goedkeuren)",
+        "shortcut_reason": "reden van afwijzing kiezen",
+        "shortcut_reject": "afwijzen met de gekozen reden",
+        "shortcut_zoom": "uitsnede vergroten (Alt+X sluit)",
+        "shortcuts_hint": "Firefox: Alt+Shift+toets; Mac: Control+Option+toets. Tikken in een "
+        "invoerveld start nooit een sneltoets.",
         "claim_mine": "U behandelt deze zaak tot {until}.",
         "claim_other": "{user} behandelt deze zaak tot {until}.",
         "claim_button": "Zaak in behandeling nemen",
@@ -790,6 +820,35 @@ UI: dict[str, dict[str, str]] = {
         "recheck_unavailable": "The register cannot be reached now: exemptions were not "
         "checked again and nothing has changed.",
         "needs_identification": "Undetermined: identify the vehicle first by correcting the plate.",
+        "identify_unknown_plate": "This plate ({plate}) is not in the RDW register. Compare "
+        "the plate in the crop with the read, character by character. If the camera misread "
+        "a character: correct the plate. If the read is right, the vehicle cannot be "
+        "identified and no fine follows: reject, or escalate to a supervisor (possibly a new, "
+        "trade or false plate).",
+        "identify_foreign_plate": "The read {plate} has the shape of a plate from {country}, "
+        "not of a Dutch plate. Check the country code and the plate's colour in the crop. A "
+        "foreign plate: the rules apply, but camera enforcement is not possible (R34); reject "
+        "with reason 'out of scope'. A Dutch plate that was misread: correct the "
+        "plate.",
+        "identify_no_format": "The read {plate} fits no known plate format. Check the plate in "
+        "the crop: if it is legible, correct it; if not, reject with reason 'unreadable'.",
+        "country_BE": "Belgium",
+        "country_DE": "Germany",
+        "country_FR": "France",
+        "country_GB": "the United Kingdom",
+        "country_PL": "Poland",
+        "captured_at": "Captured {at} ({zone}); all times on this page are Dutch local time.",
+        "zoom_crop": "Enlarge the crop",
+        "zoom_close": "Close",
+        "shortcuts_title": "Keyboard shortcuts",
+        "shortcut_next": "next case",
+        "shortcut_attest": "tick: the vehicle matches the register",
+        "shortcut_confirm": "confirm (or approve)",
+        "shortcut_reason": "choose the reject reason",
+        "shortcut_reject": "reject with the chosen reason",
+        "shortcut_zoom": "enlarge the crop (Alt+X closes)",
+        "shortcuts_hint": "Firefox: Alt+Shift+key; Mac: Control+Option+key. Typing in a form "
+        "field never starts a shortcut.",
         "claim_mine": "You hold this case until {until}.",
         "claim_other": "{user} holds this case until {until}.",
         "claim_button": "Claim this case",

@@ -17,7 +17,7 @@ from typing import Annotated, Any
 import msgspec
 from fastapi import APIRouter, Form, Request
 from fastapi.exceptions import HTTPException
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 from starlette.responses import RedirectResponse, Response
 
@@ -38,12 +38,15 @@ from enforcement.casework.models import (
 from enforcement.casework.recheck import stored_rules
 from enforcement.casework.tenancy import CaseScope
 from enforcement.explain import describe_vehicle, explain_violation, rule_reasons
+from enforcement.messages import format_value
 from enforcement.model import LOCAL_TZ
+from enforcement.plate_formats import formats_of
 from enforcement.records import Violation
 from enforcement.register.protocol import RegisterUnavailable
 from enforcement.web.core.state import WebContext
 from enforcement.web.core.templating import flash, lang_of, render
 from enforcement.web.deps import Context, CurrentUser, Db, RowId, Scope, Supervisor
+from enforcement.web.texts import ui_text
 
 log = logging.getLogger("zes.review")
 
@@ -149,6 +152,52 @@ def _correction_reasons(correction: dict[str, Any] | None, lang: str) -> list[tu
         return [("", sentence) for sentence in correction.get(lang) or ()]  # an older shape
 
 
+@dataclass(frozen=True, slots=True)
+class Identify:
+    """What the officer should check on a case whose plate the register does not know
+    (issue 26): the read may well be right, so the banner says what to compare rather than
+    "correct the plate"."""
+
+    kind: str
+    """`unknown_plate` (a Dutch shape), `foreign_plate` (only a foreign shape fits: R34) or
+    `no_format` (no known plate shape)."""
+    plate: str
+    country: str = ""
+    """The countries whose plate shape the read fits, in words (`foreign_plate` only)."""
+
+
+def identify_hint(case: Case, violation: Violation, lang: str) -> Identify | None:
+    """The banner of an undetermined case without register facts, by the read's shape
+    (`plate_formats.formats_of`): None for every other case."""
+    if not case.needs_identification or violation.vehicle is not None:
+        return None
+    plate = case.corrected_plate or case.plate
+    formats = formats_of(plate)
+    if any(f.startswith("NL-") for f in formats):
+        return Identify("unknown_plate", plate)
+    countries = dict.fromkeys(f.split("-")[0] for f in formats)  # in order, once each
+    if countries:
+        words = [ui_text(f"country_{c}", lang) for c in countries]
+        return Identify("foreign_plate", plate, " / ".join(words))
+    return Identify("no_format", plate)
+
+
+@dataclass(frozen=True, slots=True)
+class Captured:
+    """The capture instant of the images shown, as the camera stamps it: local time to the
+    second with the zone's abbreviation (CET/CEST), so the stamp and the page agree."""
+
+    at: str
+    zone: str
+
+
+def captured(seen_at: datetime, lang: str) -> Captured:
+    local = seen_at.astimezone(LOCAL_TZ)
+    return Captured(
+        f"{format_value(local.date(), lang)} {local:%H:%M:%S} {local:%Z}", str(LOCAL_TZ)
+    )
+
+
 def _usernames(db: Session, *ids: int | None) -> dict[int, str]:
     wanted = {i for i in ids if i is not None}
     if not wanted:
@@ -185,6 +234,7 @@ def case_view(
     if shown not in by_passage:
         shown = next((s.passage_id for s in sightings if s.passage_id in by_passage), shown)
     images = {kind: by_passage.get(shown, {}).get(kind) for kind in EVIDENCE_KINDS}
+    shown_at = next((s.seen_at for s in sightings if s.passage_id == shown), violation.seen_at)
     explanation = explain_violation(violation, ctx.zones.resolve(case.zone_id).name, lang)
     names = _usernames(db, case.claimed_by, case.confirmed_by, case.approved_by)
     holds = review.holds(case, user, now)
@@ -196,6 +246,8 @@ def case_view(
         "read": read,
         "vehicle": violation.vehicle,
         "registered": describe_vehicle(violation.vehicle, lang),
+        "identify": identify_hint(case, violation, lang),
+        "captured": captured(shown_at, lang),
         "headline": explanation.headline,
         "rules": explanation.reasons,
         "exemptions": violation.exemptions,
@@ -337,6 +389,46 @@ def claim(
         return Done("claimed")
 
     return _act(Acting(request, ctx, db, user, scope), case_id, run)
+
+
+@router.post("/cases/{case_id}/next")
+def next_after(
+    request: Request, case_id: RowId, ctx: Context, db: Db, user: CurrentUser, scope: Scope
+) -> Response:
+    """ "Next case" on a case page (Alt+N): the oldest case this reviewer may take other than
+    this one. The queue's own "next case" hands back the oldest claimable case, which is
+    this one while the reviewer holds it; skipping it lets its claim go for a colleague."""
+    now = ctx.clock()
+    case = _case_or_404(db, case_id, scope, lock=True)
+    review.release(db, case, user)
+    wanted = [CaseStatus.OPEN.value, CaseStatus.CONFIRMED.value]
+    if user.role in (Role.SUPERVISOR, Role.ADMIN):
+        wanted.append(CaseStatus.ESCALATED.value)
+    # The conditions of `review.next_case`; `review.claim` checks them again under the lock.
+    query = select(Case.id).where(
+        Case.id != case.id,
+        Case.status.in_(wanted),
+        Case.reviewable_after <= now,
+        or_(Case.claimed_by.is_(None), Case.claim_expires_at < now, Case.claimed_by == user.id),
+        or_(Case.confirmed_by.is_(None), Case.confirmed_by != user.id),
+    )
+    if scope.within is not None:
+        query = query.where(Case.zone_id.in_(sorted(scope.within)))
+    taken: int | None = None
+    for other_id in db.scalars(query.order_by(Case.first_seen_at, Case.id).limit(5)):
+        other = db.get(Case, other_id, with_for_update=True)
+        try:
+            if other is not None and review.claim(db, other, user, now, ctx.cases.claim_minutes):
+                taken = other.id
+                break
+        except review.ReviewError:
+            continue  # taken or changed since the query: the next one
+    db.commit()
+    if taken is None:
+        flash(request, "no_case_available")
+        return RedirectResponse("/queue", status_code=303)
+    flash(request, "claimed", id=taken)
+    return RedirectResponse(f"/cases/{taken}", status_code=303)
 
 
 @router.post("/cases/{case_id}/confirm")
