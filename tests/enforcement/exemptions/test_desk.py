@@ -87,7 +87,7 @@ def test_a_day_permit_granted_at_once_is_honoured_by_the_plate_check(
 ) -> None:
     zones = [z for z in desk.zones if z.id == "amsterdam"]
     at = NOW.astimezone(LOCAL_TZ) + timedelta(hours=2)
-    before = check_plate("VNB55X", zones, register, at=at)
+    before = check_plate("VNB55X", zones, register, at=at, today=TODAY)
     assert before.zones[0].outcome == "violation"
     row = apply(case_db, desk, "VNB55X", "dagontheffing", TODAY)
     assert (row.status, row.code, row.fee_cents) == ("granted", "policy_grant", 3000)
@@ -95,12 +95,16 @@ def test_a_day_permit_granted_at_once_is_honoured_by_the_plate_check(
     # Marked with its source: the desk's reference and note.
     assert held.reference == f"desk/amsterdam/{row.id}" and held.note == SOURCE_NOTE
     assert held.scope == "Amsterdam" and held.status is ExemptionStatus.GRANTED
-    after = check_plate("VNB55X", zones, register, at=at)
+    after = check_plate("VNB55X", zones, register, at=at, today=TODAY)
     assert after.zones[0].outcome == "allowed"
-    # The R22 window runs on to 06:00 the next day, and no further.
-    late = check_plate("VNB55X", zones, register, at=at.replace(hour=5) + timedelta(days=1))
+    # The R22 window runs on to 06:00 the next day, and no further (asked on that day: the
+    # public check takes a day permit into account for today only, issue 23).
+    tomorrow = TODAY + timedelta(days=1)
+    late = check_plate(
+        "VNB55X", zones, register, at=at.replace(hour=5) + timedelta(days=1), today=tomorrow
+    )
     assert late.zones[0].outcome == "allowed"
-    next_day = check_plate("VNB55X", zones, register, at=at + timedelta(days=1))
+    next_day = check_plate("VNB55X", zones, register, at=at + timedelta(days=1), today=tomorrow)
     assert next_day.zones[0].outcome == "violation"
 
 
