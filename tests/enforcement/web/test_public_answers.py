@@ -63,11 +63,11 @@ def test_dates_run_from_today_to_a_year_ahead(web: Web) -> None:
     past = client.get(
         "/api/v1/platecheck", params={"plate": PLATE, "date": str(today - timedelta(days=1))}
     )
-    assert past.status_code == 400 and "verleden" in past.json()["error"]
+    assert past.status_code == 400 and "verleden" in past.json()["detail"]
     far = client.get(
         "/api/v1/platecheck", params={"plate": PLATE, "date": str(today + timedelta(days=400))}
     )
-    assert far.status_code == 400 and "jaar vooruit" in far.json()["error"]
+    assert far.status_code == 400 and "jaar vooruit" in far.json()["detail"]
     page = client.get(
         "/platecheck",
         params={"plate": PLATE, "date": str(today - timedelta(days=30)), "lang": "en"},
@@ -83,7 +83,7 @@ def test_a_global_limit_holds_for_many_addresses(web: Web) -> None:
         for i in range(8)
     ]
     assert [s.status_code for s in statuses] == [200] * 5 + [429] * 3
-    assert "te veel controles" in statuses[-1].json()["error"].lower()
+    assert "te veel controles" in statuses[-1].json()["detail"].lower()
 
 
 def test_the_open_flow_data_is_rate_limited_per_address(web: Web) -> None:
