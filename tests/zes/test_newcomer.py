@@ -5,6 +5,7 @@ accounts and the settings `zes up env` hands out, and ports a previous run just 
 from __future__ import annotations
 
 import os
+import secrets
 import shlex
 import socket
 import subprocess
@@ -88,6 +89,8 @@ def test_commands_refuse_a_missing_case_database_and_name_the_one_they_open(
     """Before: `zes enforce export` without settings made a new var/cases.db and said
     "nothing new to export"."""
     monkeypatch.setenv("ZES_WORK_DIR", str(tmp_path))
+    # A real audit key: without one the audit-writing commands refuse first (issue 23).
+    monkeypatch.setenv("ZES_CASES_AUDIT_KEY", secrets.token_hex(32))
     database = tmp_path / "cases.db"
     for args in (("export",), ("purge",), ("audit", "anchor"), ("user", "disable", "anna")):
         code, out, err = run(capsys, "enforce", *args)

@@ -17,6 +17,11 @@ def test_the_printed_keys_verify_the_demos_audit_chain(tmp_path: Path) -> None:
     base = {k: v for k, v in os.environ.items() if not k.startswith("ZES_")}
     base["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])
     demo_env = {**base, **plan.settings_env(), "ZES_WORK_DIR": str(tmp_path)}
+    migrated = subprocess.run(
+        [sys.executable, "-m", "zes", "enforce", "migrate"], env=demo_env, capture_output=True,
+        text=True, timeout=120, cwd=tmp_path, check=False,
+    )  # fmt: skip
+    assert migrated.returncode == 0, migrated.stderr  # only migrate creates a case database
     added = subprocess.run(
         plan.user_add(), input="a long password 1\n", env=demo_env, capture_output=True,
         text=True, timeout=120, cwd=tmp_path, check=False,
