@@ -4,7 +4,10 @@ Opening a case asks the register again (a late exemption closes the case; an out
 shows a warning) and writes `view_case` to the audit log; every image shown is checked
 against its SHA-256 and logged as `view_evidence`. Actions lock the case row, so two
 reviewers can never both act on one case, and a stale form fails on the case's status.
-"""
+
+One module (some 650 lines) because every action on one case (claim, confirm, approve,
+reject, correct, note, outcome, dossier) goes through the same claim, municipality scope
+and four-eyes checks here, and the case page posts to all of them."""
 
 from __future__ import annotations
 
