@@ -67,8 +67,9 @@ class Agent:
         log_secret = load_settings().hash_secret.get_secret_value().encode()
         for camera in config.cameras:
             self.captures[camera.id] = Capture(
-                camera.id, camera.source, camera.read_mode, camera.loop_file, self.metrics
-            )
+                camera.id, camera.source, camera.read_mode, camera.loop_file, self.metrics,
+                max_fps=camera.max_fps,
+            )  # fmt: skip
             self.workers[camera.id] = CameraWorker(
                 config.site_id,
                 camera,

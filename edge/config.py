@@ -151,6 +151,15 @@ class CameraConfig(_Model):
         "every frame of a file at its own rate, time from the frame index (tests, replays).",
     )
     loop_file: bool = Field(False, description="Reopen a file source when it ends.")
+    max_fps: float | None = Field(
+        12.5,
+        gt=0.0,
+        le=240.0,
+        description="The agent looks at no more frames a second than this; the others are "
+        "decoded (a video codec needs every frame) but neither converted nor analysed. "
+        "Half a 25 fps stream tracks and reads as well as every frame (the 10 fps test "
+        "clips keep recall 1.0) at about half the cost. None: every frame.",
+    )
 
     @field_validator("roi")
     @classmethod

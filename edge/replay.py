@@ -118,7 +118,10 @@ def run_clip(
     site_id: str = "replay",
     capture: Capture | None = None,
 ) -> tuple[list[MadePassage], int, float]:
-    """Play `video` through one worker; (passages, frames, worker CPU seconds)."""
+    """Play `video` through one worker; (passages, the video's frames, worker CPU seconds).
+
+    The frames are all the video's, also those the capture passed over (`max_fps`): a
+    rate per core is what one camera costs, whatever share of its frames is looked at."""
     if not video.is_file():
         raise FileNotFoundError(f"video file {video} does not exist")
     made: list[tuple[Passage, float, tuple[Evidence, ...]]] = []
@@ -128,7 +131,7 @@ def run_clip(
         made.append((passage, worker.now_t, tuple(evidence)))
 
     worker = CameraWorker(site_id, camera, detector, reader, sink=sink)
-    capture = capture or Capture(camera.id, str(video), "every_frame")
+    capture = capture or Capture(camera.id, str(video), "every_frame", max_fps=camera.max_fps)
     capture.start()
     frames = 0
     cpu = 0.0
@@ -150,6 +153,7 @@ def run_clip(
         capture.stop()
     if frames == 0:
         raise ValueError(f"{video}: no decodable frame (corrupt or not a video)")
+    frames = max(frames, capture.frames_read)
     origin = capture.started_at
     out = []
     for passage, made_s, evidence in made:

@@ -50,6 +50,35 @@ def test_every_frame_mode_hands_over_every_frame_at_file_time(tmp_path: Path) ->
     assert metrics.frames_read.labels("cam-1")._value.get() == 30
 
 
+def test_max_fps_hands_out_every_second_frame_of_a_25_fps_file(tmp_path: Path) -> None:
+    """The frames above `max_fps` are decoded (counted as read) but never handed out, and
+    the ones handed out keep their own index and file time."""
+    video = write_video(tmp_path / "v.avi", frames=25, fps=25.0)
+    metrics = EdgeMetrics()
+    capture = Capture("cam-1", str(video), "every_frame", metrics=metrics, max_fps=12.5)
+    capture.start()
+    try:
+        frames = drain(capture)
+    finally:
+        capture.stop()
+    assert [f.index for f in frames] == list(range(0, 25, 2))
+    assert [f.t for f in frames] == pytest.approx([i / 25 for i in range(0, 25, 2)])
+    assert capture.frames_read == 25
+    assert capture.frames_passed_over == 12
+    assert metrics.frames_read.labels("cam-1")._value.get() == 25
+
+
+def test_max_fps_above_the_source_rate_hands_out_every_frame(tmp_path: Path) -> None:
+    video = write_video(tmp_path / "v.avi", frames=10, fps=10.0)
+    capture = Capture("cam-1", str(video), "every_frame", max_fps=12.5).start()
+    try:
+        frames = drain(capture)
+    finally:
+        capture.stop()
+    assert [f.index for f in frames] == list(range(10))
+    assert capture.frames_passed_over == 0
+
+
 def test_frame_time_is_the_file_position_and_survives_wall_clock_steps(tmp_path: Path) -> None:
     """`t` (what tracking measures gaps in) comes from the file, continued across loops;
     `at` is the wall time of the capture instant, whatever the wall clock does."""

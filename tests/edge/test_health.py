@@ -298,6 +298,7 @@ class _Released:
 
     def __init__(self, source: HangingSource) -> None:
         self.source = source
+        self._last: tuple[bool, Image | None] = (False, None)
 
     def isOpened(self) -> bool:  # noqa: N802 (cv2's name)
         return True
@@ -305,8 +306,13 @@ class _Released:
     def get(self, prop: int) -> float:
         return 0.0
 
-    def read(self) -> tuple[bool, Image | None]:
-        return self.source.read()
+    def grab(self) -> bool:
+        """The read that hangs: a real camera's grab blocks in the demuxer."""
+        self._last = self.source.read()
+        return self._last[0]
+
+    def retrieve(self) -> tuple[bool, Image | None]:
+        return self._last
 
     def release(self) -> None:
         return None

@@ -252,3 +252,24 @@ def test_first_read_latency_on_a_plain_drive_by_is_within_target(
     result, _ = replayed(made, detector, reader)
     assert result["recall"] == 1.0 and result["duplicates"] == 0
     assert result["first_read_latency_p50_s"] <= 2.5
+
+
+def test_a_25_fps_camera_looked_at_12_5_times_a_second_loses_no_vehicle(
+    tmp_path: Path,
+    dev_photos: list[Annotation],
+    detector: OnnxPlateDetector,
+    reader: OnnxPlateReader,
+) -> None:
+    """The default `max_fps` (12.5) passes over every second frame of a 25 fps camera:
+    every vehicle still gives one exact passage, and the replay's frame count (what a rate
+    per core divides) is the video's, not the half that was looked at."""
+    by_name = {a.image.name: a for a in dev_photos}
+    chosen = [by_name[n] for n in ("eu1.jpg", "eu10.jpg", "eu2.jpg")]
+    made = make_clip(chosen, tmp_path / "std25.avi", "standard", width=960, height=540, fps=25.0)
+    camera = camera_for_replay(default_site(made.video, tmp_path), made.video, None)
+    assert camera.max_fps == 12.5
+    passages, frames, cpu = run_clip(made.video, camera, detector, reader)
+    result = score(read_truth(made.truth), passages, frames, cpu)
+    assert frames == made.frames
+    assert result["matched"] == 3 and result["exact"] == 3
+    assert result["duplicates"] == 0 and result["false_passages"] == 0

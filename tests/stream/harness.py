@@ -236,21 +236,26 @@ def now() -> datetime:
 
 class RedisGate:
     """A TCP forwarder to Redis on a fixed loopback port that refuses connections until
-    `open()`: workers pointed at it hold their batches (register unavailable) until then."""
+    `open()`: workers pointed at it hold their batches (register unavailable) until then.
+    With `delay_s`, every reply from Redis is held that long: a slow register link."""
 
-    def __init__(self, upstream_port: int) -> None:
+    def __init__(self, upstream_port: int, delay_s: float = 0.0) -> None:
         self.port = free_port()
         self.upstream_port = upstream_port
+        self.delay_s = delay_s
         self._server: socketserver.ThreadingTCPServer | None = None
 
     def open(self) -> None:
         upstream = self.upstream_port
+        delay_s = self.delay_s
 
         class Pipe(socketserver.BaseRequestHandler):
             def handle(self) -> None:
                 with socket.create_connection(("127.0.0.1", upstream)) as far:
                     near = self.request
-                    threading.Thread(target=_copy, args=(far, near), daemon=True).start()
+                    threading.Thread(
+                        target=_copy, args=(far, near, delay_s), daemon=True
+                    ).start()
                     _copy(near, far)
 
         socketserver.ThreadingTCPServer.allow_reuse_address = True
@@ -266,9 +271,11 @@ class RedisGate:
             self._server = None
 
 
-def _copy(source: socket.socket, target: socket.socket) -> None:
+def _copy(source: socket.socket, target: socket.socket, delay_s: float = 0.0) -> None:
     try:
         while data := source.recv(65536):
+            if delay_s:
+                time.sleep(delay_s)
             target.sendall(data)
     except OSError:
         pass

@@ -37,16 +37,21 @@ def test_two_workers_share_the_partitions_and_one_takes_over_when_the_other_dies
     passages = [passage(p, "utrecht", now()) for p in plates]  # each a violation of its own
     harness.send_passages(passages, per_envelope=2, cameras=8)  # prefilled, all 4 partitions
 
-    # Both workers join before either can decide: until the gate opens Redis is
+    # Both workers join before either can decide: until the gates open Redis is
     # unreachable and every batch is held (retried), so neither drains the topic alone.
-    gate = RedisGate(urlsplit(harness.redis_url).port or 6379)
-    url = f"redis://127.0.0.1:{gate.port}/{urlsplit(harness.redis_url).path.strip('/') or 0}"
+    # The doomed worker's link to Redis is slow (each reply held 0.25 s), so it is killed
+    # mid-run: at full speed it decided its whole share (3 batches) between two looks at
+    # its metrics, and the test then failed without exercising the takeover.
+    port = urlsplit(harness.redis_url).port or 6379
+    gate, slow = RedisGate(port), RedisGate(port, delay_s=0.25)
+    db = urlsplit(harness.redis_url).path.strip("/") or 0
     try:
-        harness.start_worker(url)
-        doomed = harness.start_worker(url)
+        harness.start_worker(f"redis://127.0.0.1:{gate.port}/{db}")
+        doomed = harness.start_worker(f"redis://127.0.0.1:{slow.port}/{db}")
         for worker in (0, 1):  # a held batch: the worker owns partitions with data
             harness.wait_for(holding(harness, worker), 90, f"worker {worker} holding a batch")
         gate.open()
+        slow.open()
         harness.wait_for(lambda: decided(harness, 1) > 0, timeout=60, what="both deciding")
         share = decided(harness, 1)
         os.kill(doomed.pid, signal.SIGKILL)
@@ -54,6 +59,7 @@ def test_two_workers_share_the_partitions_and_one_takes_over_when_the_other_dies
         records = harness.violations_covering({p.passage_id for p in passages}, timeout=120)
     finally:
         gate.close()
+        slow.close()
 
     # Killed mid-run: the survivor decided all the rest, its partitions and the dead one's.
     assert share < len(passages) / 2
