@@ -39,6 +39,8 @@ Prints one JSON object as its last line. Goals (issues 3, 12 and 27): ratio >= 5
 better accuracy in every condition; >= 4 cameras per core on the drive-by; recall >= 0.97
 and exact >= 0.96 per condition; no duplicates and no false passages; direction right for
 >= 0.98 of matched passages; first-read latency p50 <= 2.5 s. Targets, not assertions.
+It is one module because it is one run printing one JSON object: its parts exist only to be
+measured beside each other, on the same clips, in the same process.
 
     python -m benchmarks.edge [--seconds 30] [--vehicles 10] [--only night,dense] [--steps]
 """

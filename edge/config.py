@@ -13,10 +13,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from enforcement.settings import load_settings
+from enforcement.yaml_files import read_mapping
 
 #: Detector input sizes for which an exported model exists in `../shared/models`.
 DetectorSize = Literal[320, 384, 416, 512, 640]
@@ -392,16 +392,7 @@ def parse_site_config(data: object, source: str = "site config") -> SiteConfig:
 def load_site_config(path: Path | str) -> SiteConfig:
     """Read and validate a site file; raise `SiteConfigError` listing every problem."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise SiteConfigError(str(path), [f"(file): cannot read: {exc.strerror or exc}"]) from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise SiteConfigError(str(path), [f"(yaml): {exc}".replace("\n", " ")]) from None
-    if not isinstance(data, dict):
-        raise SiteConfigError(str(path), ["(top): the file must hold a mapping"])
+    data = read_mapping(path, SiteConfigError)
     return parse_site_config(data, str(path))
 
 

@@ -353,7 +353,7 @@ class Tracker(Generic[P]):
         """Absorb into `track` every held track it continues (same plate, began after)."""
         voted = current_text(track.reads)
         for track_id, (held, _) in list(self._held.items()):
-            if track.first_seen <= held.last_seen:
+            if track.first_seen <= held.last_seen or self._behind(held, track):
                 continue
             if _plate_similarity(voted, current_text(held.reads)) >= 0.8:
                 del self._held[track_id]
@@ -444,10 +444,32 @@ class Tracker(Generic[P]):
         for other in self._tracks.values():
             if not other.reads or other.first_seen <= ended.last_seen:
                 continue
+            if self._behind(ended, other):
+                continue
             similarity = _plate_similarity(voted, current_text(other.reads))
             if similarity >= 0.8 and (best is None or similarity > best[0]):
                 best = (similarity, other)
         return best[1] if best else None
+
+    def _behind(self, ended: Track[P], later: Track[P]) -> bool:
+        """Did `later` first appear behind where `ended` was last seen, against the way
+        `ended` travelled? Then it is the vehicle behind, not `ended` found again: a vehicle
+        hidden by a bus or lost for a moment reappears where it was or further on. Measured
+        on the 25 fps queue clip: RK300AS appeared 0.54 frame heights behind the queued
+        RK3OOAG (its track lost while it stood) and, 6 of 7 characters alike, was absorbed
+        into it, so it gave no passage; every true continuation in the occlusion clip
+        reappeared 0.2-0.3 frame heights ahead. Two plate heights of slack for jitter."""
+        dx = ended.last_center[0] - ended.first_center[0]
+        dy = ended.last_center[1] - ended.first_center[1]
+        w, h = self.frame_size
+        length = math.hypot(dx * w, dy * h)
+        if length < 2 * ended.last_box.height:
+            return False  # no way of travel to be behind on
+        ahead = (
+            (later.first_center[0] - ended.last_center[0]) * w * dx * w
+            + (later.first_center[1] - ended.last_center[1]) * h * dy * h
+        ) / length
+        return ahead < -2 * ended.last_box.height
 
     def finished(self) -> list[FinishedTrack[P]]:
         """Tracks that ended since the last call (each exactly once)."""

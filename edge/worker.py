@@ -271,7 +271,7 @@ class CameraWorker:
     ) -> None:
         if why == "stationary":
             self.tracks_stationary += 1
-        elif why in ("unread", "unsure_single_frame"):
+        elif why in ("unread", "unsure_single_read"):
             self.tracks_unread += 1
         elif why == "merged":
             self.duplicates_merged += 1

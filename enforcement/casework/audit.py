@@ -23,7 +23,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Iterator, Sequence
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -229,10 +231,12 @@ class ChainReport:
     ok: bool
     first_bad_seq: int | None = None
     problem: str = ""
+    last_hash: str = GENESIS
+    """The hash of the last entry walked (of an intact chain: its head)."""
 
 
-def _entries(session: Session, chunk: int = 5000) -> Iterator[AuditEntry]:
-    last = 0
+def _entries(session: Session, chunk: int = 5000, after: int = 0) -> Iterator[AuditEntry]:
+    last = after
     while True:
         rows = session.scalars(
             select(AuditEntry).where(AuditEntry.seq > last).order_by(AuditEntry.seq).limit(chunk)
@@ -243,13 +247,19 @@ def _entries(session: Session, chunk: int = 5000) -> Iterator[AuditEntry]:
         last = rows[-1].seq
 
 
-def verify(session: Session, expected: Anchor | None = None) -> ChainReport:
+def verify(
+    session: Session, expected: Anchor | None = None, start: Anchor | None = None
+) -> ChainReport:
     """Walk the chain from the genesis hash; report the first entry that does not fit, and,
-    with an anchor, whether the chain still reaches it unchanged."""
+    with an anchor, whether the chain still reaches it unchanged. With `start` (an anchor
+    this process verified before) only the entries after it are walked, from its hash."""
+    if expected is not None and start is not None:
+        raise ValueError("an anchor is checked by a whole walk: give expected or start")
     key = audit_key(session)
-    prev, expected_seq, count = GENESIS, 1, 0
+    prev, count = (start.head, start.count) if start is not None else (GENESIS, 0)
+    expected_seq = count + 1
     at_anchor: str | None = GENESIS if expected is not None and expected.count == 0 else None
-    for entry in _entries(session):
+    for entry in _entries(session, after=count):
         count += 1
         if entry.seq != expected_seq:
             return ChainReport(count, False, expected_seq, "an entry is missing")
@@ -279,4 +289,37 @@ def verify(session: Session, expected: Anchor | None = None) -> ChainReport:
     head = session.get(AuditHead, 1)
     if head is None or head.seq != expected_seq - 1 or head.hash != prev:
         return ChainReport(count, False, expected_seq, "the newest entries were removed")
-    return ChainReport(count, True)
+    return ChainReport(count, True, last_hash=prev)
+
+
+class ChainWatch:
+    """The chain's state for a page that shows it on every view, without walking a year of
+    entries each time: the whole chain at most once per `full_every_s`, and in between only
+    the entries appended since the last intact walk, from its hash. A change to an older
+    entry therefore shows at the next whole walk, minutes later, not at once (the app's
+    database role cannot change an entry at all: deploy/postgres/roles.sql); a removal of
+    the newest entries shows at once (the head no longer fits). One per process."""
+
+    def __init__(
+        self, full_every_s: float = 600.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.full_every_s = full_every_s
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._verified: Anchor | None = None
+        self._whole_at = 0.0
+        self.whole_walks = 0
+
+    def check(self, session: Session) -> ChainReport:
+        with self._lock:
+            now = self.clock()
+            start = self._verified if now - self._whole_at < self.full_every_s else None
+            report = verify(session, start=start)
+            if report.ok:
+                if start is None:
+                    self._whole_at = now
+                    self.whole_walks += 1
+                self._verified = Anchor(report.entries, report.last_hash)
+            else:
+                self._verified, self._whole_at = None, 0.0
+            return report

@@ -132,9 +132,15 @@ def _claimable(user: User, now: datetime) -> list[ColumnElement[bool]]:
 
 
 def next_case(
-    session: Session, user: User, f: QueueFilter, now: datetime, claim_minutes: int
+    session: Session,
+    user: User,
+    f: QueueFilter,
+    now: datetime,
+    claim_minutes: int,
+    excluding: int | None = None,
 ) -> Case | None:
-    """Claim the oldest reviewable case for `user` (one reviewer per case; claims expire).
+    """Claim the oldest reviewable case for `user` (one reviewer per case; claims expire),
+    other than the case `excluding` (the one a reviewer skips from its page).
 
     PostgreSQL: `FOR UPDATE SKIP LOCKED` so concurrent reviewers never wait on each other.
     SQLite: every transaction holds the write lock (BEGIN IMMEDIATE), so the conditional
@@ -147,6 +153,8 @@ def next_case(
     query = _filtered(select(Case), f, now).where(Case.status.in_(wanted), *_claimable(user, now))
     # Never hand a reviewer their own confirmation to approve.
     query = query.where(or_(Case.confirmed_by.is_(None), Case.confirmed_by != user.id))
+    if excluding is not None:
+        query = query.where(Case.id != excluding)
     query = query.order_by(Case.first_seen_at, Case.id).limit(1)
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)

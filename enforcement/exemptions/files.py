@@ -11,8 +11,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from enforcement.exemptions.policy import (
     Framework,
     MunicipalPolicy,
@@ -21,6 +19,7 @@ from enforcement.exemptions.policy import (
     parse_municipality,
     resolve,
 )
+from enforcement.yaml_files import read_mapping
 
 #: The shipped framework (R22's municipal variations and R31) and an example municipality.
 EXAMPLE_DIR = Path(__file__).resolve().parent / "examples"
@@ -28,18 +27,8 @@ FRAMEWORK_FILE = "framework.yaml"
 MUNICIPALITY_DIR = "municipalities"
 
 
-def _yaml(path: Path) -> Any:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise PolicyError(str(path), [f"(file): cannot read: {exc.strerror or exc}"]) from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise PolicyError(str(path), [f"(yaml): {exc}".replace("\n", " ")]) from None
-    if not isinstance(data, dict):
-        raise PolicyError(str(path), ["(top): the file must hold a mapping"])
-    return data
+def _yaml(path: Path) -> dict[str, Any]:
+    return read_mapping(path, PolicyError)
 
 
 def load_framework(path: Path) -> Framework:

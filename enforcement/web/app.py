@@ -20,6 +20,7 @@ from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.staticfiles import StaticFiles
 
 from enforcement.casework.accounts import TotpCipher
+from enforcement.casework.audit import ChainWatch
 from enforcement.casework.db import make_engine, migrate, session_factory
 from enforcement.casework.evidence import EvidenceVault
 from enforcement.casework.logins import SessionStore, SharedCounters
@@ -89,6 +90,7 @@ def create_app(
         totp=TotpCipher(cases.evidence_cipher_key()),
         notes=NoteCipher(cases.evidence_cipher_key()),
         zones=checker.zones,
+        chain=ChainWatch(),
     )
     app = FastAPI(
         title="zes review",

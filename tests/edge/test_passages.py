@@ -43,7 +43,13 @@ def test_rejections_in_their_order() -> None:
     assert rejection(track(stationary=True), None, 0.5) == "stationary"
     assert rejection(track(), None, 0.5) == "unread"
     one = track(reads=1, confidence=0.3, frames=1)
-    assert rejection(one, read_track(one, 0.5, LINE), 0.5) == "unsure_single_frame"  # type: ignore[arg-type]
+    assert rejection(one, read_track(one, 0.5, LINE), 0.5) == "unsure_single_read"  # type: ignore[arg-type]
+    # Seen in three frames, read once and unsure: a glimpse (a plate half behind a bus).
+    glimpse = track(reads=1, confidence=0.12, frames=3)
+    assert rejection(glimpse, read_track(glimpse, 0.8, LINE), 0.8) == "unsure_single_read"  # type: ignore[arg-type]
+    # Read once in three frames, fairly sure (a leaving van in dense night traffic): kept.
+    once = track(reads=1, confidence=0.72, frames=3)
+    assert rejection(once, read_track(once, 0.8, LINE), 0.8) is None  # type: ignore[arg-type]
     sure = track(reads=1, frames=1)
     assert rejection(sure, read_track(sure, 0.5, LINE), 0.5) is None  # type: ignore[arg-type]
     # A track published early is no parked car, whatever its end looks like.
@@ -80,7 +86,7 @@ def test_the_record_maps_the_reading_and_clips_confidences() -> None:
 def test_metrics_count_each_outcome_and_nothing_without_metrics() -> None:
     metrics = EdgeMetrics()
     count_rejection(None, "c", "merged")  # no metrics: nothing to do, no error
-    for why in ("stationary", "unread", "unsure_single_frame", "merged", "published_early"):
+    for why in ("stationary", "unread", "unsure_single_read", "merged", "published_early"):
         count_rejection(metrics, "c", why)
     value = metrics.registry.get_sample_value
     assert value("zes_edge_tracks_stationary_total", {"camera": "c"}) == 1

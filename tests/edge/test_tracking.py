@@ -433,6 +433,34 @@ def test_two_vehicles_in_view_at_once_are_never_merged_however_alike() -> None:
     assert sorted(current_text(f.reads) for f in finished) == ["RK300AS", "RK3OOAG"]
 
 
+def test_the_vehicle_behind_a_lost_one_is_no_continuation_of_it() -> None:
+    # The 25 fps queue clip: RK3OOAG drove down towards the line and stood; its track was
+    # lost while it stood, and RK300AS came into view behind it (6 of 7 characters alike,
+    # folded) before that track ended. It was taken for the same vehicle found again and
+    # absorbed, so it gave no passage. A vehicle found again reappears where it was or
+    # further on, never behind.
+    tracker: Tracker[int] = Tracker(TrackerParams(ocr_every_n_frames=1), (640, 360), line=LINE)  # type: ignore[arg-type]
+    boxes = {f: [moving_box(f, 0)] for f in range(10)}  # down to y 175, then lost
+    boxes |= {f: [moving_box(f, 12)] for f in range(12, 28)}  # from the top, across the line
+    finished: list[FinishedTrack[int]] = []
+    for f in range(60):
+        for request in tracker.update(at(f), boxes.get(f, [])):
+            plate = "RK3OOAG" if f < 12 else "RK300AS"
+            tracker.add_read(request.track_id, read(plate), at(f), request.box, f)
+        finished += tracker.finished()
+    tracker.end_all()
+    finished += tracker.finished()
+    assert sorted(current_text(f.reads) for f in finished) == ["RK300AS", "RK3OOAG"]
+
+
+def test_a_vehicle_found_again_further_on_is_still_its_continuation() -> None:
+    tracker: Tracker[int] = Tracker(TrackerParams(ocr_every_n_frames=1), (640, 360), line=LINE)  # type: ignore[arg-type]
+    boxes = {f: [moving_box(f, 0)] for f in range(6)}  # down to y 115, then hidden
+    boxes |= {f: [moving_box(f, 0)] for f in range(24, 30)}  # found again further down
+    finished, _ = drive(tracker, range(60), boxes, {0: "RK3OOAG"})
+    assert len(finished) == 1 and finished[0].frames_seen == 12
+
+
 def test_a_part_of_a_plate_seen_moments_ago_is_that_vehicle() -> None:
     memory = PlateMemory(30.0)
     assert not memory.seen("PD722BF", 13.5, 15.0)

@@ -253,9 +253,7 @@ class RedisGate:
             def handle(self) -> None:
                 with socket.create_connection(("127.0.0.1", upstream)) as far:
                     near = self.request
-                    threading.Thread(
-                        target=_copy, args=(far, near, delay_s), daemon=True
-                    ).start()
+                    threading.Thread(target=_copy, args=(far, near, delay_s), daemon=True).start()
                     _copy(near, far)
 
         socketserver.ThreadingTCPServer.allow_reuse_address = True

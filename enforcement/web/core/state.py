@@ -20,6 +20,7 @@ from enforcement.zones import ZoneCatalog
 
 if TYPE_CHECKING:
     from enforcement.casework.accounts import TotpCipher
+    from enforcement.casework.audit import ChainWatch
     from enforcement.casework.logins import SessionStore, SharedCounters
     from enforcement.casework.notes import NoteCipher
     from enforcement.web.core.security import IPNetwork, LoginPolicy
@@ -47,6 +48,8 @@ class WebContext:
     """Officers' notes on cases, encrypted at rest (`casework.notes`)."""
     zones: ZoneCatalog
     """The zone catalogue: which municipality a case belongs to (tenancy)."""
+    chain: ChainWatch
+    """The audit chain's state for the audit page (`casework.audit.ChainWatch`)."""
 
 
 def context_of(request: Request) -> WebContext:

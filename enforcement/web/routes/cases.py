@@ -20,7 +20,7 @@ from typing import Annotated, Any
 import msgspec
 from fastapi import APIRouter, Form, Request
 from fastapi.exceptions import HTTPException
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.responses import RedirectResponse, Response
 
@@ -401,31 +401,13 @@ def next_after(
     """ "Next case" on a case page (Alt+N): the oldest case this reviewer may take other than
     this one. The queue's own "next case" hands back the oldest claimable case, which is
     this one while the reviewer holds it; skipping it lets its claim go for a colleague."""
-    now = ctx.clock()
     case = _case_or_404(db, case_id, scope, lock=True)
     review.release(db, case, user)
-    wanted = [CaseStatus.OPEN.value, CaseStatus.CONFIRMED.value]
-    if user.role in (Role.SUPERVISOR, Role.ADMIN):
-        wanted.append(CaseStatus.ESCALATED.value)
-    # The conditions of `review.next_case`; `review.claim` checks them again under the lock.
-    query = select(Case.id).where(
-        Case.id != case.id,
-        Case.status.in_(wanted),
-        Case.reviewable_after <= now,
-        or_(Case.claimed_by.is_(None), Case.claim_expires_at < now, Case.claimed_by == user.id),
-        or_(Case.confirmed_by.is_(None), Case.confirmed_by != user.id),
-    )
-    if scope.within is not None:
-        query = query.where(Case.zone_id.in_(sorted(scope.within)))
-    taken: int | None = None
-    for other_id in db.scalars(query.order_by(Case.first_seen_at, Case.id).limit(5)):
-        other = db.get(Case, other_id, with_for_update=True)
-        try:
-            if other is not None and review.claim(db, other, user, now, ctx.cases.claim_minutes):
-                taken = other.id
-                break
-        except review.ReviewError:
-            continue  # taken or changed since the query: the next one
+    found = review.next_case(
+        db, user, review.QueueFilter(within=scope.within), ctx.clock(),
+        ctx.cases.claim_minutes, excluding=case.id,
+    )  # fmt: skip
+    taken = found.id if found is not None else None
     db.commit()
     if taken is None:
         flash(request, "no_case_available")
