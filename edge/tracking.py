@@ -33,6 +33,10 @@ Why each choice:
 - Publication within seconds (`due_early`): once the track crossed the line (or has been in
   view `delay_s`) and its last reads agree with the vote, not when it ends, which is the
   track timeout after the vehicle left (about 5 s after it appeared).
+
+It is one module because the tracker is one state machine: association, fragments,
+continuations, parked places and early publication all change the same open tracks in one
+frame's update, and each rule above is tested against the others frame by frame.
 """
 
 from __future__ import annotations
