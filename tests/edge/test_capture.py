@@ -230,3 +230,14 @@ def test_a_reconnecting_camera_never_logs_its_password(
     assert sum(capture.errors.values()) >= 2
     assert "127.0.0.1" in caplog.text
     assert "ssw0rd" not in caplog.text and "tok3n" not in caplog.text
+
+
+def test_a_file_is_decoded_on_one_thread(tmp_path: Path) -> None:
+    """One decoding thread per camera (FFmpeg's default is one per core: more CPU in all)."""
+    video = write_video(tmp_path / "v.avi", frames=3)
+    opened = Capture("cam-1", str(video))._open()
+    try:
+        assert opened.isOpened()
+        assert opened.get(cv2.CAP_PROP_N_THREADS) == 1
+    finally:
+        opened.release()

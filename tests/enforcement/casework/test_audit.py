@@ -47,6 +47,12 @@ def _log(db: CaseDB, n: int = 6) -> audit.Anchor:
         return audit.anchor(session)
 
 
+def _edit_actor(db: CaseDB, seq: int) -> None:
+    """The database owner changes who wrote entry `seq`."""
+    with tampering(db) as session:
+        session.execute(update(AuditEntry).where(AuditEntry.seq == seq).values(actor="mallory"))
+
+
 def _plain_sha256(prev: str, e: AuditEntry) -> str:
     """The chain as it was (no key): what anyone with write access can recompute."""
     body = json.dumps(
@@ -67,8 +73,7 @@ def test_an_intact_chain_verifies_and_reaches_its_anchor(case_db: CaseDB) -> Non
 
 def test_an_edited_entry_fails_at_that_entry(case_db: CaseDB) -> None:
     _log(case_db)
-    with tampering(case_db) as session:
-        session.execute(update(AuditEntry).where(AuditEntry.seq == 4).values(actor="mallory"))
+    _edit_actor(case_db, 4)
     with case_db.sessions() as session:
         report = audit.verify(session)
     assert not report.ok and report.first_bad_seq == 4
@@ -244,8 +249,7 @@ def test_the_chain_watch_sees_an_appended_entry_that_does_not_fit_at_once(
     with case_db.sessions() as session:
         assert watch.check(session).ok
     _log(case_db, 2)
-    with tampering(case_db) as session:
-        session.execute(update(AuditEntry).where(AuditEntry.seq == 8).values(actor="mallory"))
+    _edit_actor(case_db, 8)
     with case_db.sessions() as session:
         report = watch.check(session)
     assert not report.ok and report.first_bad_seq == 8
@@ -259,8 +263,7 @@ def test_the_chain_watch_sees_an_older_change_at_its_next_whole_walk(case_db: Ca
     watch = audit.ChainWatch(full_every_s=600.0, clock=clock)
     with case_db.sessions() as session:
         assert watch.check(session).ok
-    with tampering(case_db) as session:
-        session.execute(update(AuditEntry).where(AuditEntry.seq == 2).values(actor="mallory"))
+    _edit_actor(case_db, 2)
     with case_db.sessions() as session:
         assert watch.check(session).ok
     clock.now += 601
