@@ -16,17 +16,10 @@ from sqlalchemy import select
 
 from enforcement.casework.export import export
 from enforcement.casework.models import Case, EvidenceItem
+from tests.enforcement.web.browser import sign_in
 from tests.enforcement.web.conftest import NOW, PASSWORD, Web
 
 pytestmark = [pytest.mark.browser, pytest.mark.redis]
-
-
-def _login(page: Page, username: str) -> None:
-    page.goto("/login")
-    page.fill("#username", username)
-    page.fill("#password", PASSWORD)
-    page.click("#login button[type=submit]")
-    expect(page).to_have_url(re.compile(r"/queue$"))
 
 
 def _image_loaded(page: Page, selector: str) -> bool:
@@ -56,7 +49,7 @@ def test_four_eyes_review_from_login_to_export(live_web: Web, new_context: Any) 
     # Reviewer A claims the case with "next case", sees both images and the rules, confirms.
     a_context = new_context()
     a = a_context.new_page()
-    _login(a, "anna")
+    sign_in(a, "anna")
     [cookie] = [c for c in a_context.cookies() if c["name"] == "zes_session"]
     # Chromium keeps and sends a Secure cookie to http://127.0.0.1 (a secure context).
     assert cookie["secure"] and cookie["httpOnly"] and cookie["sameSite"] == "Strict"
@@ -102,7 +95,7 @@ def test_four_eyes_review_from_login_to_export(live_web: Web, new_context: Any) 
 
     # Reviewer B (in English) approves.
     b = new_context().new_page()
-    _login(b, "bram")
+    sign_in(b, "bram")
     b.click("#lang-en")
     expect(b.locator("#next-case button")).to_have_text("Next case")
     b.click("#next-case button")
@@ -144,7 +137,7 @@ def test_hostile_filter_input_stays_text_in_the_browser(live_web: Web, page: Pag
         dialog.dismiss()
 
     page.on("dialog", on_dialog)
-    _login(page, "anna")
+    sign_in(page, "anna")
     hostile = "\"'><script>alert(1)</script><img src=x onerror=alert(2)>' OR 1=1"
     assert len(hostile) <= 64  # the longest filter value
     # The zone is chosen from a list; hostile text can only come in the address.

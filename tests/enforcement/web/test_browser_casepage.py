@@ -18,7 +18,8 @@ from sqlalchemy import select
 from enforcement.casework.models import Case
 from enforcement.records import EvidenceRef
 from tests.enforcement.casework.conftest import SEEN, evidence_for, violation
-from tests.enforcement.web.conftest import NOW, PASSWORD, Web, jpeg
+from tests.enforcement.web.browser import sign_in
+from tests.enforcement.web.conftest import NOW, Web, jpeg
 
 pytestmark = [pytest.mark.browser, pytest.mark.redis]
 
@@ -44,14 +45,6 @@ def _add_camera_case(
         sanction=sanction,
     )  # fmt: skip
     web.db.intake(now=seen).apply([record], [overview, crop])
-
-
-def _login(page: Page, username: str) -> None:
-    page.goto("/login")
-    page.fill("#username", username)
-    page.fill("#password", PASSWORD)
-    page.click("#login button[type=submit]")
-    expect(page).to_have_url(re.compile(r"/queue$"))
 
 
 def _images_loaded(page: Page) -> None:
@@ -103,7 +96,7 @@ def test_evidence_description_and_decision_fit_one_screen(
     _add_camera_case(web)
     [case_id] = _case_ids(web)
     page = new_context(viewport={"width": width, "height": height}).new_page()
-    _login(page, "anna")
+    sign_in(page, "anna")
     page.click("#next-case button")  # claims it: the flash line is on the page too
     expect(page).to_have_url(re.compile(rf"/cases/{case_id}$"))
     _images_loaded(page)
@@ -129,7 +122,7 @@ def test_a_foreign_read_says_what_to_check_on_the_same_screen(
     _add_camera_case(live_web, "BAB1234", decision="undetermined")  # a German shape
     width, height = 1366, 768
     page = new_context(viewport={"width": width, "height": height}).new_page()
-    _login(page, "anna")
+    sign_in(page, "anna")
     page.click("#next-case button")
     _images_loaded(page)
     banner = page.locator("#notice-identify")
@@ -149,7 +142,7 @@ def test_shortcuts_decide_and_never_fire_while_typing(live_web: Web, new_context
     first, second, third = _case_ids(web)
     web.clock.now = NOW
     page = new_context(viewport={"width": 1366, "height": 768}).new_page()
-    _login(page, "anna")
+    sign_in(page, "anna")
     page.click("#next-case button")
     expect(page).to_have_url(re.compile(rf"/cases/{first}$"))
     _images_loaded(page)

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.enforcement.web.conftest import PASSWORD, Web, add_officer
+from tests.enforcement.web.browser import sign_in
+from tests.enforcement.web.conftest import Web, add_officer
 from tests.enforcement.web.test_desk import DAY, with_desk
 
 pytestmark = [pytest.mark.browser, pytest.mark.redis]
@@ -22,13 +23,6 @@ def _shot(page: Page, tmp_path: Path, name: str) -> None:
     page.screenshot(path=str(tmp_path / f"{name}.png"), full_page=True)
     SHOTS.mkdir(exist_ok=True)
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
-
-
-def _login(page: Page, username: str) -> None:
-    page.goto("/login")
-    page.fill("#username", username)
-    page.fill("#password", PASSWORD)
-    page.click("#login button[type=submit]")
 
 
 def test_an_applicant_gets_a_day_permit_at_once(
@@ -75,7 +69,7 @@ def test_two_officers_grant_from_the_queue(live_web: Web, new_context: Any, tmp_
     status_url = applicant.url
 
     amy = new_context().new_page()
-    _login(amy, "amy")
+    sign_in(amy, "amy", landing=None)
     expect(amy).to_have_url(re.compile(r"/permits$"))
     expect(amy.locator("#permits-table tbody tr")).to_have_count(1)
     _shot(amy, tmp_path, "permits-queue")
@@ -89,7 +83,7 @@ def test_two_officers_grant_from_the_queue(live_web: Web, new_context: Any, tmp_
     expect(amy.locator(".flash")).to_contain_text("eerste verlening vastgelegd")
 
     ben = new_context().new_page()
-    _login(ben, "ben")
+    sign_in(ben, "ben", landing=None)
     ben.click("#permits-table tbody tr a")
     expect(ben.locator("#first-grant")).to_be_visible()
     ben.click("#grant")
@@ -104,7 +98,7 @@ def test_two_officers_grant_from_the_queue(live_web: Web, new_context: Any, tmp_
     # Policy staff see the counts on Stromen: one application, granted by officers.
     add_officer(live_web, "pia", "policy", "Amsterdam")
     pia = new_context().new_page()
-    _login(pia, "pia")
+    sign_in(pia, "pia", landing=None)
     pia.click("#exemption-counts")
     counts = pia.locator('section[data-municipality="Amsterdam"] tr.total td')
     expect(counts).to_have_text(["Totaal", "", "1", "1", "0", "0"])

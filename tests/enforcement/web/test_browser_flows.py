@@ -8,28 +8,16 @@ from typing import Any
 
 import cv2
 import numpy as np
-import pyotp
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import expect
 
-from tests.enforcement.web.conftest import NOW, PASSWORD, Web
+from tests.enforcement.web.browser import sign_in
+from tests.enforcement.web.conftest import Web
 from tests.enforcement.web.test_flows import fill
 
 pytestmark = [pytest.mark.browser, pytest.mark.redis]
 
 CHARTS = ("vehicle_class", "emission_fuel", "zero_emission", "hour_weekday", "origin")
-
-
-def _login(page: Page, username: str) -> None:
-    """Log in; a supervisor enrols the second factor that the role requires."""
-    page.goto("/login")
-    page.fill("#username", username)
-    page.fill("#password", PASSWORD)
-    page.click("#login button[type=submit]")
-    if re.search(r"/login/enrol$", page.url):
-        secret = page.locator("#totp-secret").inner_text().replace(" ", "")
-        page.fill("#code", pyotp.TOTP(secret).at(NOW))
-        page.click("#enrol-form button[type=submit]")
 
 
 @pytest.mark.parametrize(("user", "landing"), [("pia", r"/flows$"), ("sara", r"/queue$")])
@@ -38,7 +26,7 @@ def test_the_flow_charts_render_in_the_browser(
 ) -> None:
     fill(live_web)
     page = new_context().new_page()
-    _login(page, user)
+    sign_in(page, user, landing=None)
     expect(page).to_have_url(re.compile(landing))
     page.goto("/flows?zone=utrecht&period=month")
     expect(page.locator("h1")).to_have_text(re.compile("Logistieke stromen"))
@@ -60,6 +48,6 @@ def test_the_flow_charts_render_in_the_browser(
 
 def test_a_reviewer_gets_no_flows_page(live_web: Web, new_context: Any) -> None:
     page = new_context().new_page()
-    _login(page, "anna")
+    sign_in(page, "anna", landing=None)
     response = page.goto("/flows")
     assert response is not None and response.status == 403

@@ -12,8 +12,8 @@ from sqlalchemy import select
 
 from enforcement.casework import audit
 from enforcement.casework.models import Case
+from tests.enforcement.web.browser import sign_in
 from tests.enforcement.web.conftest import NOW, Web
-from tests.enforcement.web.test_browser_flows import _login
 from tests.enforcement.web.test_flows import fill
 
 pytestmark = [pytest.mark.browser, pytest.mark.redis]
@@ -73,7 +73,7 @@ def test_numbers_line_up_under_their_headers(live_web: Web, new_context: Any) ->
     fill(live_web)
     SHOTS.mkdir(exist_ok=True)
     page = new_context(viewport={"width": 1400, "height": 1000}).new_page()
-    _login(page, "sara")
+    sign_in(page, "sara", landing=None)
     for name, path in (
         ("supervisor", "/supervisor?days=30"),
         ("audit", "/audit"),
@@ -101,7 +101,7 @@ def test_plate_check_and_queue_as_people_see_them(live_web: Web, new_context: An
     expect(page.locator("p.error")).to_contain_text("not a date")
     expect(page.locator("#platecheck")).to_be_visible()  # the form, to correct and send again
     page.screenshot(path=str(SHOTS / "platecheck-bad-date.png"), full_page=True)
-    _login(page, "anna")
+    sign_in(page, "anna", landing=None)
     page.goto("/queue?sort=outcome")
     expect(page.locator("#filter-zone")).to_have_js_property("tagName", "SELECT")
     expect(page.locator("#queue-table td.outcome").first).to_be_visible()

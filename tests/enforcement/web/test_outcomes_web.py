@@ -13,7 +13,7 @@ from typing import Any
 import cv2
 import numpy as np
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import expect
 from sqlalchemy import select
 
 from enforcement.casework import review
@@ -124,19 +124,15 @@ def test_the_supervisor_page_counts_outcomes_per_zone_and_camera(web: Web) -> No
     assert logged_in(web, "anna").get("/supervisor/outcomes.svg").status_code == 403
 
 
-def _login(page: Page, web: Web, username: str) -> None:
-    from tests.enforcement.web.test_browser_flows import _login as login_in_browser
-
-    login_in_browser(page, username)
-
-
 @pytest.mark.browser
 def test_the_outcome_chart_renders_in_the_browser(
     live_web: Web, new_context: Any, tmp_path: Path
 ) -> None:
     exported_case(live_web, reject="VNC44K")
     page = new_context().new_page()
-    _login(page, live_web, "sara")
+    from tests.enforcement.web.browser import sign_in
+
+    sign_in(page, "sara", landing=None)
     page.goto("/supervisor?days=30")
     image = page.locator("#chart-outcomes img")
     expect(image).to_be_visible()
