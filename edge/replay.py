@@ -153,7 +153,7 @@ def run_clip(
         capture.stop()
     if frames == 0:
         raise ValueError(f"{video}: no decodable frame (corrupt or not a video)")
-    frames = max(frames, capture.frames_read)
+    frames = capture.frames_read  # every frame decoded, also those passed over
     origin = capture.started_at
     out = []
     for passage, made_s, evidence in made:
