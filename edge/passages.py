@@ -14,12 +14,14 @@ Each is pure or touches only what it is given, so each has its own unit test.
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
 from edge.metrics import EdgeMetrics
 from edge.passage_evidence import evidence_records, passage_images
+from edge.plate_text import fold
 from edge.recognition import Image
 from edge.tracking import FinishedTrack, TrackReading
 from enforcement.records import AlternativeRead, CharChange, Evidence, EvidenceRef, Passage
@@ -50,14 +52,18 @@ def rejection(
         return "stationary"  # parked (or a fragment of it): in view, never crossed or travelled
     if reading is None:
         return "unread"
-    if len(track.reads) == 1:
-        # One unsure read: as likely a sticker, a reflection or a plate half behind a bus as
-        # a vehicle (on the 10 fps occlusion clip both such one-frame reads were of the bus;
-        # at 25 fps a plate cut by the bus was read once, 0.12 sure, over 3 frames and made
-        # a second passage of its vehicle). A track seen in more frames needs less: in dense
-        # night traffic a leaving van was read once, right, 0.72 sure, in its 3 frames.
+    texts = Counter(fold(r.text) for r in track.reads if r.text)
+    if not texts or max(texts.values()) == 1:
+        # No read confirmed by another, and none sure: as likely a sticker, a reflection or
+        # a plate half behind a bus as a vehicle (on the 10 fps occlusion clip both such
+        # one-frame reads were of the bus; at 25 fps a plate cut by the bus was read once,
+        # 0.12 sure, over 3 frames, and in another run twice, FF3114 and FF7151A (means of
+        # 0.43 and 0.44), over 5: each made a second passage of its vehicle). A track seen in
+        # more frames needs less: in dense night traffic a leaving van was read once,
+        # right, 0.72 sure, in its 3 frames.
         floor = min_vote_confidence if track.frames_seen == 1 else GLIMPSE_CONFIDENCE
-        if reading.confidence < floor:
+        # Each read's least sure character, as a vote of that read alone would score it.
+        if max(min(r.char_confidences, default=0.0) for r in track.reads) < floor:
             return "unsure_single_read"
     return None
 

@@ -60,6 +60,28 @@ def test_rejections_in_their_order() -> None:
     assert repeat_rejection(track(), repeat=False) is None
 
 
+def test_reads_that_never_agree_and_are_all_unsure_are_a_glimpse() -> None:
+    # Two reads of a plate half behind a bus, in five frames: FF3114 and FF7151A, each about
+    # 0.43 sure. They made a second, low-confidence passage of the vehicle in front.
+    unsure = dataclasses.replace(
+        track(frames=5),
+        reads=(Read("FF3114", (0.43,) * 6, "NL"), Read("FF7151A", (0.44,) * 7, "NL")),
+    )
+    assert rejection(unsure, read_track(unsure, 0.8, LINE), 0.8) == "unsure_single_read"  # type: ignore[arg-type]
+    # The same two unsure reads agreeing once look-alikes are folded (O and 0): a vehicle.
+    agreeing = dataclasses.replace(
+        track(frames=5),
+        reads=(Read("RK3OOAG", (0.43,) * 7, "NL"), Read("RK300AG", (0.44,) * 7, "NL")),
+    )
+    assert rejection(agreeing, read_track(agreeing, 0.8, LINE), 0.8) is None  # type: ignore[arg-type]
+    # Two different reads, one of them sure: a vehicle read once well and once badly.
+    one_sure = dataclasses.replace(
+        track(frames=5),
+        reads=(Read("FF3114", (0.43,) * 6, "NL"), Read(PLATE, (0.9,) * 6, "NL")),
+    )
+    assert rejection(one_sure, read_track(one_sure, 0.8, LINE), 0.8) is None  # type: ignore[arg-type]
+
+
 def test_the_record_maps_the_reading_and_clips_confidences() -> None:
     finished = track()
     reading = read_track(finished, 0.5, LINE)  # type: ignore[arg-type]
