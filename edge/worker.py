@@ -41,6 +41,7 @@ from edge.recognition import (
     Image,
     PlateDetector,
     PlateReader,
+    TileBackoff,
     crop,
     denoise_and_stretch,
     detect_in_regions,
@@ -73,6 +74,10 @@ class CameraWorker:
 
     MAX_REGIONS = 6
     """More moving regions than this (rain, a lighting change): search the ROI in tiles."""
+
+    TILE_RETRY_S = 0.45
+    """A region whose tile pass found no plate is not tiled again for this long (frame
+    time): about every third detection at the default rates, not every one."""
 
     def __init__(
         self,
@@ -107,6 +112,7 @@ class CameraWorker:
         )
         self.memory = PlateMemory(t.dedup_window_s)
         self.gate = MotionGate(camera.roi, t.motion_fraction)
+        self.tile_backoff = TileBackoff(self.TILE_RETRY_S)
         self.frames_processed = 0
         self.frames_skipped = 0
         self._last_processed: float | None = None
@@ -191,7 +197,14 @@ class CameraWorker:
         # A region larger than a tile that gave no plate is searched again in tiles: a far
         # plate in a large blob (two vehicles side by side) shrinks below what the
         # detector finds when the blob is searched whole.
-        return detect_in_regions(self.detector, image, regions, self.camera.roi, tile)
+        return detect_in_regions(
+            self.detector,
+            image,
+            regions,
+            self.camera.roi,
+            tile,
+            tile_passes=self.tile_backoff.at(now),
+        )
 
     def _keepalive_due(self, at: float) -> bool:
         """With open tracks and a still ROI, detect a few times per track timeout anyway.

@@ -19,6 +19,7 @@ from edge.recognition import (
     Image,
     OnnxPlateDetector,
     OnnxPlateReader,
+    TileBackoff,
     crop,
     detect_in_regions,
     roi_rect,
@@ -85,6 +86,47 @@ def test_a_dark_view_is_shrunk_to_the_detector_input_before_its_enhancement() ->
     (box,) = detect_in_regions(detector, lit, [region])
     assert detector.seen == [(640, 1280, 3)]
     assert box == Box(180, 90, 220, 100, 0.8)
+
+
+class TileOnlyDetector(FixedDetector):
+    """Finds its boxes only in views no wider than a tile (a small plate in a large blob)."""
+
+    def __init__(self, boxes: list[Box], tile: int) -> None:
+        super().__init__(boxes)
+        self.tile = tile
+
+    def detect(self, frame: Image) -> list[Box]:
+        self.seen.append(frame.shape)
+        return list(self.boxes) if frame.shape[1] <= self.tile else []
+
+
+def test_a_region_whose_tile_pass_found_nothing_is_not_tiled_again_for_a_while() -> None:
+    frame = np.full((360, 640, 3), 120, np.uint8)
+    region = Box(0, 0, 640, 360)
+    backoff = TileBackoff(0.45)
+    blind = FixedDetector([])
+    assert detect_in_regions(blind, frame, [region], None, 320, False, backoff.at(0.0)) == []
+    tiled = len(blind.seen)
+    assert tiled > 1  # whole, then tiles
+    # 0.2 s later the same region (a little further on) is searched whole only.
+    moved = Box(0, 20, 640, 360)
+    detect_in_regions(blind, frame, [moved], None, 320, False, backoff.at(0.2))
+    assert len(blind.seen) == tiled + 1
+    # Elsewhere, or once the wait is over, tiles again.
+    elsewhere = Box(0, 0, 300, 360)
+    assert elsewhere.iou(region) < TileBackoff.MIN_IOU
+    detect_in_regions(blind, frame, [elsewhere], None, 320, False, backoff.at(0.3))
+    assert len(blind.seen) > tiled + 2
+    before = len(blind.seen)
+    detect_in_regions(blind, frame, [moved], None, 320, False, backoff.at(0.5))
+    assert len(blind.seen) == before + tiled
+    # A tile pass that finds a plate is no reason to wait: the next one tiles as well.
+    finder = TileOnlyDetector([Box(10, 10, 60, 25, 0.9)], tile=320)
+    backoff = TileBackoff(0.45)
+    assert detect_in_regions(finder, frame, [region], None, 320, False, backoff.at(0.0))
+    first = len(finder.seen)
+    assert detect_in_regions(finder, frame, [region], None, 320, False, backoff.at(0.2))
+    assert len(finder.seen) == 2 * first
 
 
 def test_annotation_format_and_metrics_helpers(tmp_path: Path) -> None:
