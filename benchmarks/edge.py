@@ -42,7 +42,12 @@ and exact >= 0.96 per condition; no duplicates and no false passages; direction 
 It is one module because it is one run printing one JSON object: its parts exist only to be
 measured beside each other, on the same clips, in the same process.
 
+With `--int8`, the agent runs with a 320 detector quantized as `zes edge quantize` makes it,
+calibrated on two clips of its own (not the conditions'); the baseline stays fast-alpr as
+shipped, and the JSON's `detector` says which the agent used.
+
     python -m benchmarks.edge [--seconds 30] [--vehicles 10] [--only night,dense] [--steps]
+                              [--int8]
 """
 
 from __future__ import annotations
@@ -132,7 +137,11 @@ ABLATIONS: dict[str, dict[str, Any]] = {
 
 
 def run_pipeline(
-    drive: DriveBy, models: Path, size: int, change: dict[str, Any] | None = None
+    drive: DriveBy,
+    models: Path,
+    size: int,
+    change: dict[str, Any] | None = None,
+    detector_file: Path | None = None,
 ) -> dict[str, Any]:
     change = change or {}
     spec: dict[str, Any] = {
@@ -149,7 +158,8 @@ def run_pipeline(
     camera = CameraConfig.model_validate(spec)
     size = camera.detector_size
     detector = OnnxPlateDetector(
-        models / f"yolov8n-license-plate-fastanpr-{size}-end2end.onnx", conf_thresh=0.4
+        detector_file or models / f"yolov8n-license-plate-fastanpr-{size}-end2end.onnx",
+        conf_thresh=0.4,
     )
     reader = OnnxPlateReader(
         models / "cct_xs_v2_global.onnx", models / "cct_xs_v2_global_plate_config.yaml"
@@ -398,6 +408,7 @@ def run_conditions(
     height: int,
     baseline_every: int = 5,
     only: tuple[str, ...] = (),
+    detector_file: Path | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Each hard condition's clip, encoded as a camera sends it (`encode`), through the
     agent's real path and through the baseline, scored against its truth."""
@@ -405,7 +416,9 @@ def run_conditions(
     from edge.replay import camera_for_replay, default_site, run_clip, score
     from edge.truth import read_truth
 
-    detector = OnnxPlateDetector(models / "yolov8n-license-plate-fastanpr-320-end2end.onnx")
+    detector = OnnxPlateDetector(
+        detector_file or models / "yolov8n-license-plate-fastanpr-320-end2end.onnx"
+    )
     reader = OnnxPlateReader(
         models / "cct_xs_v2_global.onnx", models / "cct_xs_v2_global_plate_config.yaml"
     )
@@ -448,6 +461,45 @@ def run_conditions(
         }
         video.unlink()
     return results
+
+
+def make_int8_detector(
+    photos: list[Any], models: Path, tmp: Path, fps: float, width: int, height: int
+) -> tuple[Path, dict[str, Any]]:
+    """`zes edge quantize` as a site engineer runs it: the 320 detector calibrated on two
+    clips of its own (dense traffic by day, small plates at night), built from the dev
+    photos in another order and with another seed than the conditions, so no benchmark
+    clip is among them."""
+    from edge.clips import make_clip
+    from edge.quantize import calibration_views, quantize_detector
+    from edge.replay import camera_for_replay, default_site
+
+    distinct = list({a.plate: a for a in photos}.values())
+    videos = []
+    for name, condition, night, first in (("day", "dense", False, 3), ("night", "small8", True, 5)):
+        chosen = [distinct[(first + 5 * i) % len(distinct)] for i in range(8)]
+        clip = make_clip(
+            chosen, tmp / f"calibration-{name}.avi", condition, width=width, height=height,
+            fps=fps, night=night, seed=97,
+        )  # fmt: skip
+        video, _ = encode(clip.video)
+        clip.video.unlink()
+        videos.append(video)
+    source = models / "yolov8n-license-plate-fastanpr-320-end2end.onnx"
+    camera = camera_for_replay(default_site(videos[0], tmp), videos[0], None)
+    reader = OnnxPlateReader(
+        models / "cct_xs_v2_global.onnx", models / "cct_xs_v2_global_plate_config.yaml"
+    )
+    recording = calibration_views(videos, camera, OnnxPlateDetector(source), reader, 320)
+    target = tmp / "detector-320-int8.onnx"
+    quantize_detector(source, target, recording.views)
+    for video in videos:
+        video.unlink()
+    return target, {
+        "calibration": "dense by day + small8 at night, 8 vehicles each, seed 97",
+        "views_seen": recording.seen,
+        "views_used": len(recording.views),
+    }
 
 
 def worst(conditions: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -537,6 +589,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--ablations", action="store_true", help="also run with each speed measure off"
     )
+    parser.add_argument(
+        "--int8",
+        action="store_true",
+        help="run the agent with a 320 detector quantized by `zes edge quantize` on two "
+        "calibration clips of its own (the baseline stays fast-alpr as shipped)",
+    )
     args = parser.parse_args(argv)
     settings = load_settings()
     if settings.models is None or settings.data is None:
@@ -565,19 +623,25 @@ def main(argv: list[str] | None = None) -> int:
         encoded, codec = encode(drive.video)
         drive = dataclasses.replace(drive, video=encoded)
         build_s = time.perf_counter() - started
-        pipeline = run_pipeline(drive, settings.models, args.size)
+        detector_file: Path | None = None
+        int8: dict[str, Any] = {}
+        if args.int8:
+            detector_file, int8 = make_int8_detector(
+                photos, settings.models, Path(tmp), args.condition_fps, args.width, args.height
+            )
+        pipeline = run_pipeline(drive, settings.models, args.size, None, detector_file)
         baseline = run_baseline(drive, settings.models, args.baseline_size)
         ablations = {}
         if args.ablations:
             for name, change in ABLATIONS.items():
-                run = run_pipeline(drive, settings.models, args.size, change)
+                run = run_pipeline(drive, settings.models, args.size, change, detector_file)
                 ablations[name] = {k: run[k] for k in ABLATION_KEYS}
         conditions = {}
         if not args.no_conditions:
             conditions = run_conditions(
                 photos, settings.models, Path(tmp), args.vehicles, args.condition_fps,
                 args.width, args.height, args.baseline_every,
-                tuple(c for c in args.only.split(",") if c),
+                tuple(c for c in args.only.split(",") if c), detector_file,
             )  # fmt: skip
     steps = run_steps(settings.data / "openalpr-eu-dev", settings.models) if args.steps else {}
     result = {
@@ -590,6 +654,7 @@ def main(argv: list[str] | None = None) -> int:
             "vehicles": len(drive.vehicles),
             "build_s": round(build_s, 1),
         },
+        "detector": {"size": args.size, "precision": "int8" if args.int8 else "fp32", **int8},
         "pipeline": pipeline,
         "baseline": baseline,
         "fps_per_core_ratio": round(pipeline["fps_per_core"] / baseline["fps_per_core"], 2),

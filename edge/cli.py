@@ -253,6 +253,73 @@ def drive_by_command(
     print(f"{made.video}: {made.frames} frames, {len(made.vehicles)} vehicles; truth {made.truth}")
 
 
+@edge_app.command("quantize")
+@sentences
+def quantize_command(
+    videos: list[Path] = typer.Argument(
+        ..., help="Clips from the site's cameras, by day and by night."
+    ),
+    out: Path = typer.Option(..., "--out", help="The int8 detector ONNX file to write."),
+    config_file: Path | None = typer.Option(
+        None, "--config", help="Site YAML: its camera's ROI, thresholds and models."
+    ),
+    camera: str | None = typer.Option(
+        None, "--camera", help="Camera id in the site file (needed when it has several)."
+    ),
+    views: int = typer.Option(
+        120, min=8, max=2000, help="How many of the detector's views calibrate the model."
+    ),
+) -> None:
+    """Make an int8 plate detector for a site, calibrated on its cameras' own footage.
+
+    The clips are played through the agent's real path (region of interest, motion gate,
+    night enhancement, regions and tiles), and a uniform sample of the views its fp32
+    detector is given calibrates the int8 copy. It costs about half as much a call (22.0
+    -> 11.3 ms for the 320 model on one AVX-512 core), but it can read a night vehicle in
+    ten worse than the fp32 detector: give clips by day and by night, and check it before
+    use. Point the site file's models.detector at the file and run `zes edge replay` on
+    night and day clips with their truth, against the fp32 figures; keep fp32 where it
+    reads worse."""
+    import tempfile
+
+    from edge.models import Models
+    from edge.quantize import calibration_views, quantize_detector
+    from edge.replay import camera_for_replay, default_site
+
+    logging.basicConfig(level=logging.WARNING)
+    try:
+        for video in videos:
+            if not video.is_file():
+                raise FileNotFoundError(f"video file {video} does not exist")
+        with tempfile.TemporaryDirectory(prefix="zes-quantize-") as tmp:
+            site = (
+                load_site_config(config_file)
+                if config_file is not None
+                else default_site(videos[0], Path(tmp))
+            )
+            chosen = camera_for_replay(site, videos[0], camera)
+            if site.models.detector_hub:
+                raise ValueError("the site uses a hub detector: give models.detector a file")
+            source = resolve_model_paths(site.models, chosen.detector_size)[0]
+            models = Models(site)
+            recording = calibration_views(
+                videos, chosen, models.detector(chosen), models.reader(),
+                chosen.detector_size, views,
+            )  # fmt: skip
+            quantize_detector(source, out, recording.views)
+    except SiteConfigError as exc:
+        _problems(exc)
+    except (OSError, ValueError) as exc:
+        print(f"zes edge quantize: {exc}", file=sys.stderr)
+        raise typer.Exit(2) from None
+    print(
+        json.dumps(
+            {"detector": str(source), "out": str(out), "views_seen": recording.seen,
+             "views_used": len(recording.views)}
+        )
+    )  # fmt: skip
+
+
 spool_app = typer.Typer(
     name="spool",
     help="The site's spool: what waits for the broker, and the quarantine of rows it can never "
