@@ -17,6 +17,7 @@ from edge.drive_by import DriveBy
 from edge.evaluation import Annotation
 from edge.quantize import RecordingDetector
 from edge.recognition import Box, Image, OnnxPlateDetector, OnnxPlateReader
+from tests.edge.conftest import site_dict
 
 
 class CountingDetector:
@@ -50,20 +51,7 @@ def test_a_camera_quantized_on_its_clip_finds_the_plates_the_fp32_detector_finds
     reader: OnnxPlateReader,
     dev_photos: list[Annotation],
 ) -> None:
-    site = {
-        "site_id": "quantize-site",
-        "broker": {"bootstrap": "127.0.0.1:9"},
-        "spool": {"path": str(tmp_path / "spool.db")},
-        "models": {"dir": str(model_dir)},
-        "cameras": [
-            {
-                "id": "cam-1",
-                "source": "rtsp://camera.invalid/stream",
-                "zone_id": "rotterdam",
-                "entry_line": {"a": [0.0, 0.5], "b": [1.0, 0.5], "inside": "right"},
-            }
-        ],
-    }
+    site = site_dict(tmp_path, "rtsp://camera.invalid/stream") | {"models": {"dir": str(model_dir)}}
     config = tmp_path / "site.yaml"
     config.write_text(yaml.safe_dump(site), encoding="utf-8")
     out = tmp_path / "models" / "cam-1-int8.onnx"
