@@ -68,7 +68,7 @@ from typing import Any
 import cv2
 
 from edge.capture import Capture
-from edge.config import CameraConfig, EntryLine
+from edge.config import CameraConfig, EntryLine, ModelsConfig, resolve_model_paths
 from edge.drive_by import DriveBy, make_drive_by
 from edge.evaluation import load_annotations
 from edge.plate_text import fold
@@ -91,6 +91,17 @@ def _frames(video: Path, max_fps: float | None = None) -> Any:
                 return
     finally:
         capture.stop()
+
+
+def model_files(models: Path, size: int = 320) -> tuple[Path, Path, Path]:
+    """The `size` detector, the OCR model and its config in `models`, named as the agent
+    names them (`edge.config.resolve_model_paths`)."""
+    return resolve_model_paths(ModelsConfig(dir=models), size)
+
+
+def _reader(models: Path) -> OnnxPlateReader:
+    _, ocr, config = model_files(models)
+    return OnnxPlateReader(ocr, config)
 
 
 class CpuClock:
@@ -158,12 +169,10 @@ def run_pipeline(
     camera = CameraConfig.model_validate(spec)
     size = camera.detector_size
     detector = OnnxPlateDetector(
-        detector_file or models / f"yolov8n-license-plate-fastanpr-{size}-end2end.onnx",
+        detector_file or model_files(models, size)[0],
         conf_thresh=0.4,
     )
-    reader = OnnxPlateReader(
-        models / "cct_xs_v2_global.onnx", models / "cct_xs_v2_global_plate_config.yaml"
-    )
+    reader = _reader(models)
     worker = CameraWorker("bench", camera, detector, reader)
     passages = []
     cpu = 0.0
@@ -248,12 +257,8 @@ def run_fast_alpr(video: Path, models: Path, size: int = 640, every: int = 1) ->
     read every box, as fast-alpr's `ALPR.predict` does per frame (fast-alpr itself when
     installed, wrapped around the same model files; otherwise the same two calls directly);
     every frame decoded, one in `every` read."""
-    detector = OnnxPlateDetector(
-        models / f"yolov8n-license-plate-fastanpr-{size}-end2end.onnx", conf_thresh=0.4
-    )
-    reader = OnnxPlateReader(
-        models / "cct_xs_v2_global.onnx", models / "cct_xs_v2_global_plate_config.yaml"
-    )
+    detector = OnnxPlateDetector(model_files(models, size)[0], conf_thresh=0.4)
+    reader = _reader(models)
     alpr: Any = None
     try:  # pragma: no cover - fast-alpr is optional
         # Imported by name: fast-alpr is optional, and mypy must not need it either way.
@@ -262,8 +267,8 @@ def run_fast_alpr(video: Path, models: Path, size: int = 640, every: int = 1) ->
             ocr_model=None,
             ocr_device="cpu",
             ocr_sess_options=session_options(1),
-            ocr_model_path=str(models / "cct_xs_v2_global.onnx"),
-            ocr_config_path=str(models / "cct_xs_v2_global_plate_config.yaml"),
+            ocr_model_path=str(model_files(models)[1]),
+            ocr_config_path=str(model_files(models)[2]),
         )
     except ImportError:
         alpr = None
@@ -416,12 +421,8 @@ def run_conditions(
     from edge.replay import camera_for_replay, default_site, run_clip, score
     from edge.truth import read_truth
 
-    detector = OnnxPlateDetector(
-        detector_file or models / "yolov8n-license-plate-fastanpr-320-end2end.onnx"
-    )
-    reader = OnnxPlateReader(
-        models / "cct_xs_v2_global.onnx", models / "cct_xs_v2_global_plate_config.yaml"
-    )
+    detector = OnnxPlateDetector(detector_file or model_files(models, 320)[0])
+    reader = _reader(models)
     # The dev set holds several photos of some vehicles: one per plate, or the truth would
     # list one vehicle twice within the de-duplication window.
     distinct = list({a.plate: a for a in photos}.values())
@@ -485,11 +486,9 @@ def make_int8_detector(
         video, _ = encode(clip.video)
         clip.video.unlink()
         videos.append(video)
-    source = models / "yolov8n-license-plate-fastanpr-320-end2end.onnx"
+    source = model_files(models, 320)[0]
     camera = camera_for_replay(default_site(videos[0], tmp), videos[0], None)
-    reader = OnnxPlateReader(
-        models / "cct_xs_v2_global.onnx", models / "cct_xs_v2_global_plate_config.yaml"
-    )
+    reader = _reader(models)
     recording = calibration_views(videos, camera, OnnxPlateDetector(source), reader, 320)
     target = tmp / "detector-320-int8.onnx"
     quantize_detector(source, target, recording.views)
@@ -546,10 +545,8 @@ VARIANTS = ("none", "small8", "small5", "night", "blur", "jpeg20", "skew20", "oc
 def run_steps(folder: Path, models: Path) -> dict[str, dict[str, Any]]:
     from edge.evaluation import evaluate
 
-    detector = OnnxPlateDetector(models / "yolov8n-license-plate-fastanpr-320-end2end.onnx")
-    reader = OnnxPlateReader(
-        models / "cct_xs_v2_global.onnx", models / "cct_xs_v2_global_plate_config.yaml"
-    )
+    detector = OnnxPlateDetector(model_files(models, 320)[0])
+    reader = _reader(models)
     table: dict[str, dict[str, Any]] = {}
     for variant in VARIANTS:
         row = {}
