@@ -157,7 +157,10 @@ def rejection_log(
     if why == "unread":
         return f"camera {camera_id}: track of {track.frames_seen} frames gave no readable text"
     if why == "unsure_single_read":
-        return f"camera {camera_id}: track with one unsure read: not a passage"
+        return (
+            f"camera {camera_id}: track of {track.frames_seen} frames whose reads never agree, "
+            "none of them sure: not a passage"
+        )
     if why == "merged":
         return (
             f"camera {camera_id}: track of plate#{plate_ref} merged into its passage of moments ago"

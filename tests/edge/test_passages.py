@@ -132,6 +132,9 @@ def test_log_lines_never_carry_the_plate() -> None:
     line = passage_log("c", passage, "abc123")
     assert "plate#abc123" in line and "entering" in line
     assert PLATE not in line and reading.plate_raw not in line
+    glimpse = rejection_log("c", "unsure_single_read", finished, "abc123")
+    assert glimpse is not None and "3 frames" in glimpse and "never agree" in glimpse
+    assert PLATE not in glimpse and "abc123" not in glimpse
     merged = rejection_log("c", "merged", finished, "abc123")
     assert merged is not None and "plate#abc123" in merged and PLATE not in merged
     assert rejection_log("c", "unread", finished, "") == (
